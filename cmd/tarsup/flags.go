@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/urfave/cli/v2"
+)
+
+// connFlags are the engine and logging flags every command takes. They are
+// built anew per command: urfave/cli flags hold state.
+func connFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "host", Aliases: []string{"H"}, Usage: "Docker Engine `URL` (unix:// or tcp://); repeat for several engines (default $DOCKER_HOST, else unix:///var/run/docker.sock)"},
+		&cli.BoolFlag{Name: "tlsverify", Usage: "use TLS and verify the engine (default $DOCKER_TLS_VERIFY)"},
+		&cli.BoolFlag{Name: "tls", Usage: "use TLS without verifying the engine; implied by --tlsverify"},
+		&cli.StringFlag{Name: "tlscacert", Usage: "trust certs signed only by this CA (default $DOCKER_CERT_PATH/ca.pem)"},
+		&cli.StringFlag{Name: "tlscert", Usage: "TLS certificate file (default $DOCKER_CERT_PATH/cert.pem)"},
+		&cli.StringFlag{Name: "tlskey", Usage: "TLS key file (default $DOCKER_CERT_PATH/key.pem)"},
+		&cli.BoolFlag{Name: "insecure", Usage: "allow a plain tcp:// engine on a non-loopback address (anyone on the network could drive it)"},
+		&cli.StringFlag{Name: "probe", Value: orchestrator.ProbeAuto, Usage: "how Tars probes reach containers: auto (direct on local engines, sidecar on tcp:// engines), direct, sidecar"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error"},
+	}
+}
+
+// hostSpecs reads the connection flags, with the docker CLI's environment defaults.
+func hostSpecs(c *cli.Context, e *env) ([]orchestrator.HostSpec, error) {
+	var urls []string
+	for _, v := range c.StringSlice("host") {
+		for _, u := range strings.Split(v, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				urls = append(urls, u)
+			}
+		}
+	}
+	tls := orchestrator.TLSOptions{
+		Verify:  c.Bool("tlsverify"),
+		Enabled: c.Bool("tls"),
+		CACert:  c.String("tlscacert"),
+		Cert:    c.String("tlscert"),
+		Key:     c.String("tlskey"),
+	}
+	if tls.CACert != "" || tls.Cert != "" || tls.Key != "" {
+		// As the docker CLI: naming TLS material means TLS.
+		tls.Enabled = true
+	}
+	specs := orchestrator.HostsFromFlags(urls, tls, c.Bool("insecure"), e.getenv)
+	for _, s := range specs {
+		if err := orchestrator.ValidateHost(s); err != nil {
+			return nil, err
+		}
+	}
+	return specs, nil
+}
+
+// setupLog applies --log-format and --log-level.
+func setupLog(c *cli.Context, e *env) error {
+	switch c.String("log-format") {
+	case "text":
+		e.log.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
+	case "json":
+		e.log.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return usagef("bad --log-format %q: use text or json", c.String("log-format"))
+	}
+	lvl, err := logrus.ParseLevel(c.String("log-level"))
+	if err != nil {
+		return usagef("bad --log-level %q: use debug, info, warn or error", c.String("log-level"))
+	}
+	e.log.SetLevel(lvl)
+	return nil
+}
+
+// connect sets up logging and reaches every engine of the command.
+func connect(ctx context.Context, c *cli.Context, e *env) ([]*orchestrator.Host, *orchestrator.Prober, error) {
+	if err := setupLog(c, e); err != nil {
+		return nil, nil, err
+	}
+	specs, err := hostSpecs(c, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	prober, err := orchestrator.NewProber(c.String("probe"), "")
+	if err != nil {
+		return nil, nil, err
+	}
+	hosts, err := orchestrator.ConnectAll(ctx, specs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, h := range hosts {
+		e.log.WithFields(logrus.Fields{"host": h.Name(), "api": h.Engine.ClientVersion()}).Debug("connected")
+	}
+	return hosts, prober, nil
+}
+
+func oneOf(flag, v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return usagef("bad --%s %q: use %s", flag, v, strings.Join(allowed, " or "))
+}

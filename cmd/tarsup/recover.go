@@ -1,0 +1,54 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/urfave/cli/v2"
+)
+
+func recoverCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "recover",
+		Usage: "finish or undo upgrades that were interrupted (tarsup killed, machine rebooted, engine restarted)",
+		Flags: append(connFlags(), execFlags()...),
+		Action: func(c *cli.Context) error {
+			hosts, prober, err := connect(c.Context, c, e)
+			if err != nil {
+				return err
+			}
+			defer orchestrator.CloseAll(hosts)
+			opts, err := execOptions(c, e, prober, eventPrinter(c, e))
+			if err != nil {
+				return err
+			}
+			x := orchestrator.NewExecutor(hosts, opts)
+			var all []orchestrator.Recovery
+			var errs []error
+			for _, h := range hosts {
+				rec, err := x.Recover(c.Context, h)
+				all = append(all, rec...)
+				if err != nil {
+					errs = append(errs, err)
+				}
+			}
+			if c.String("format") == "json" {
+				if all == nil {
+					all = []orchestrator.Recovery{}
+				}
+				if err := writeJSON(e.stdout, all); err != nil {
+					return err
+				}
+			} else {
+				for _, r := range all {
+					fmt.Fprintf(e.stdout, "%s on %s: %s: %s\n", r.Name, r.Host, r.Action, r.Result)
+				}
+				if len(all) == 0 {
+					fmt.Fprintln(e.stdout, "nothing to recover")
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+}

@@ -1,0 +1,370 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/tarsup/tarsup/images"
+)
+
+// Event is one thing that happened, reported as it happens.
+type Event struct {
+	Time      time.Time `json:"time"`
+	Host      string    `json:"host"`
+	Container string    `json:"container"`
+	Action    string    `json:"action"`
+	From      string    `json:"from,omitempty"`
+	To        string    `json:"to,omitempty"`
+	Result    string    `json:"result,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// Step results.
+const (
+	ResultUpgraded   = "upgraded"
+	ResultRolledBack = "rolled back"
+	ResultFailed     = "failed"
+	ResultSkipped    = "skipped"
+	ResultLeft       = "left for inspection"
+)
+
+// StepResult is the outcome of one step.
+type StepResult struct {
+	Step   Step
+	Result string
+	Err    error
+	// NewID is the ID of the container that now holds the name.
+	NewID string
+}
+
+// ExecOptions tune the executor; the decisions are all in the plan.
+type ExecOptions struct {
+	Gate Gate
+	// StopTimeout is how long a container gets to stop before it is killed,
+	// unless its own configuration says otherwise.
+	StopTimeout time.Duration
+	// NoRollback leaves a failed new container in place for inspection.
+	NoRollback bool
+	// Cleanup removes the old image when no container uses it any more.
+	Cleanup bool
+	// MaxFailures is how many failed node steps are tolerated before no new
+	// node step starts.
+	MaxFailures int
+	// Report receives events as they happen; nil drops them.
+	Report func(Event)
+}
+
+// Executor walks a plan against the engines.
+type Executor struct {
+	Hosts map[string]*Host
+	Opts  ExecOptions
+}
+
+// NewExecutor indexes hosts by name.
+func NewExecutor(hosts []*Host, opts ExecOptions) *Executor {
+	m := make(map[string]*Host, len(hosts))
+	for _, h := range hosts {
+		m[h.Name()] = h
+	}
+	return &Executor{Hosts: m, Opts: opts}
+}
+
+func (x *Executor) report(e Event) {
+	if x.Opts.Report != nil {
+		e.Time = time.Now()
+		x.Opts.Report(e)
+	}
+}
+
+// Run walks the plan phase by phase. A failed framework step ends the run; in
+// the node phase, once more than MaxFailures steps failed, no new step starts.
+// Cancelling ctx never interrupts a recreate midway: the step under way
+// finishes or rolls back, and no new step starts.
+func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
+	var results []StepResult
+	failures := 0
+	for _, ph := range p.Phases {
+		phaseResults, phaseFailures := x.runPhase(ctx, ph, &failures)
+		results = append(results, phaseResults...)
+		if phaseFailures > 0 && ph.Name != "nodes" {
+			results = append(results, skipRest(p, ph.Name)...)
+			break
+		}
+	}
+	return results, resultsError(results)
+}
+
+func skipRest(p Plan, after string) []StepResult {
+	var out []StepResult
+	seen := false
+	for _, ph := range p.Phases {
+		if seen {
+			for _, s := range ph.Steps {
+				out = append(out, StepResult{Step: s, Result: ResultSkipped})
+			}
+		}
+		seen = seen || ph.Name == after
+	}
+	return out
+}
+
+func (x *Executor) runPhase(ctx context.Context, ph Phase, failures *int) ([]StepResult, int) {
+	results := make([]StepResult, len(ph.Steps))
+	par := max(ph.Parallel, 1)
+	sem := make(chan struct{}, par)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	phaseFailures := 0
+	for i, st := range ph.Steps {
+		sem <- struct{}{}
+		mu.Lock()
+		stop := *failures > x.Opts.MaxFailures || (ph.Name != "nodes" && phaseFailures > 0) || ctx.Err() != nil
+		mu.Unlock()
+		if stop {
+			<-sem
+			results[i] = StepResult{Step: st, Result: ResultSkipped}
+			x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "skip", From: st.FromLabel(), To: st.ToLabel(), Result: ResultSkipped})
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r := x.step(ctx, st)
+			mu.Lock()
+			results[i] = r
+			if r.Err != nil {
+				*failures++
+				phaseFailures++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return results, phaseFailures
+}
+
+func resultsError(results []StepResult) error {
+	var errs []error
+	rolledBack := false
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+			rolledBack = rolledBack || r.Result == ResultRolledBack
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	err := errors.Join(errs...)
+	if rolledBack {
+		return withKind(ErrRolledBack, err)
+	}
+	return err
+}
+
+func (x *Executor) step(ctx context.Context, st Step) StepResult {
+	h, ok := x.Hosts[st.Host]
+	if !ok {
+		return StepResult{Step: st, Result: ResultFailed, Err: fmt.Errorf("no connection to %s", st.Host)}
+	}
+	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "recreate", From: st.FromLabel(), To: st.ToLabel(), Result: "started", Detail: st.Cause})
+	newID, res, err := x.Replace(ctx, h, st.Container, st.Spec, st.Previous)
+	r := StepResult{Step: st, Result: res, Err: err, NewID: newID}
+	detail := ""
+	if err != nil {
+		detail = err.Error()
+	}
+	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "recreate", From: st.FromLabel(), To: st.ToLabel(), Result: res, Detail: detail})
+	if err == nil && x.Opts.Cleanup {
+		x.removeImageIfUnused(ctx, h, st.Container.ImageID, st.Container.Name)
+	}
+	return r
+}
+
+func newTxnID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Replace swaps old for a container made from spec, keeping old until the new
+// one passed the health gate:
+//
+//	create NAME.tarsup-new (journal labels) -> stop old -> rename old to
+//	NAME.tarsup-old -> rename new to NAME -> start -> gate -> remove old
+//
+// On a failure after the old container stopped it rolls back (unless
+// NoRollback). Why this order: creating first binds no port and no IP, so
+// the downtime is stop + two renames + start; and the labels written at
+// create time let `recover` finish or undo the swap after a kill at any point.
+// Cancelling ctx does not interrupt it once the old container is touched.
+func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spec, prev Spec) (string, string, error) {
+	name := old.Name
+	fail := func(err error) (string, string, error) {
+		return "", ResultFailed, fmt.Errorf("recreate %s on %s: %w", name, h.Name(), err)
+	}
+	prevLabel, err := EncodeSpec(prev)
+	if err != nil {
+		return fail(err)
+	}
+	cfg := *spec.Config
+	cfg.Image = spec.Image
+	cfg.Labels = maps.Clone(cfg.Labels)
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	cfg.Labels[LabelTxn] = newTxnID()
+	cfg.Labels[LabelTxnName] = name
+	cfg.Labels[LabelTxnOld] = old.ID
+	cfg.Labels[LabelTxnOldRunning] = strconv.FormatBool(old.Running)
+	cfg.Labels[LabelPrevious] = prevLabel
+
+	nc := &network.NetworkingConfig{}
+	if spec.Primary != "" && spec.Networks[spec.Primary] != nil {
+		nc.EndpointsConfig = map[string]*network.EndpointSettings{spec.Primary: spec.Networks[spec.Primary]}
+	}
+	created, err := h.Engine.ContainerCreate(ctx, &cfg, spec.HostConfig, nc, nil, name+suffixNew)
+	if err != nil {
+		return fail(fmt.Errorf("create %s: %w", name+suffixNew, err))
+	}
+	newID := created.ID
+	for n, ep := range spec.Networks {
+		if n == spec.Primary {
+			continue
+		}
+		if err := h.Engine.NetworkConnect(ctx, n, newID, ep); err != nil {
+			x.discard(ctx, h, newID)
+			return fail(fmt.Errorf("connect %s to network %s: %w", name+suffixNew, n, err))
+		}
+	}
+	// From here on the old container is touched: finish or roll back even
+	// if the caller gives up (SIGTERM).
+	ctx = context.WithoutCancel(ctx)
+	x.report(Event{Host: h.Name(), Container: name, Action: "stop old", Detail: old.ShortID()})
+	if old.Running {
+		if err := h.Engine.ContainerStop(ctx, old.ID, x.stopOptions(old)); err != nil {
+			x.discard(ctx, h, newID)
+			x.restart(ctx, h, old)
+			return fail(fmt.Errorf("stop old container: %w", err))
+		}
+	}
+	if err := h.Engine.ContainerRename(ctx, old.ID, name+suffixOld); err != nil {
+		return x.rollback(ctx, h, old, newID, false, fmt.Errorf("rename old container aside: %w", err))
+	}
+	if err := h.Engine.ContainerRename(ctx, newID, name); err != nil {
+		return x.rollback(ctx, h, old, newID, true, fmt.Errorf("give the new container the name: %w", err))
+	}
+	if !old.Running {
+		// Why: a stopped container stays stopped; it runs the new image when
+		// the operator starts it. There is nothing to gate.
+		if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
+			x.report(Event{Host: h.Name(), Container: name, Action: "remove old", Result: "failed", Detail: err.Error()})
+		}
+		return newID, ResultUpgraded, nil
+	}
+	if err := h.Engine.ContainerStart(ctx, newID, container.StartOptions{}); err != nil {
+		return x.rollback(ctx, h, old, newID, true, fmt.Errorf("start new container: %w", err))
+	}
+	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: short(newID)})
+	if err := x.Opts.Gate.Wait(ctx, h, newID, images.Classify(spec.Image, cfg.Labels)); err != nil {
+		return x.rollback(ctx, h, old, newID, true, fmt.Errorf("health gate: %w", err))
+	}
+	if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
+		// The upgrade worked; only the old container is left over. `recover`
+		// removes it later (its successor holds the name and is healthy).
+		x.report(Event{Host: h.Name(), Container: name, Action: "remove old", Result: "failed", Detail: err.Error()})
+	}
+	return newID, ResultUpgraded, nil
+}
+
+func (x *Executor) stopOptions(c Container) container.StopOptions {
+	if c.Inspect.Config != nil && c.Inspect.Config.StopTimeout != nil {
+		return container.StopOptions{Timeout: c.Inspect.Config.StopTimeout}
+	}
+	secs := int(x.Opts.StopTimeout / time.Second)
+	if x.Opts.StopTimeout <= 0 {
+		secs = 30
+	}
+	return container.StopOptions{Timeout: &secs}
+}
+
+// discard removes a new container that never took over.
+func (x *Executor) discard(ctx context.Context, h *Host, id string) {
+	_ = h.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+}
+
+// restart starts old again if it was running.
+func (x *Executor) restart(ctx context.Context, h *Host, old Container) {
+	if old.Running {
+		_ = h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{})
+	}
+}
+
+// rollback puts old back under its name. renamed says whether old was
+// already renamed aside.
+func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID string, renamed bool, cause error) (string, string, error) {
+	name := old.Name
+	base := fmt.Errorf("recreate %s on %s: %w", name, h.Name(), cause)
+	if x.Opts.NoRollback {
+		x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "skipped (--no-rollback)"})
+		return newID, ResultLeft, fmt.Errorf("%w\nthe failed new container %s is left for inspection and the old one is kept as %s (stopped); `tarsup recover` rolls back when you are done", base, short(newID), name+suffixOld)
+	}
+	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "started", Detail: cause.Error()})
+	var errs []error
+	_ = h.Engine.ContainerStop(ctx, newID, x.stopOptions(old))
+	if err := h.Engine.ContainerRename(ctx, newID, name+suffixFailed); err != nil && !isNotFound(err) {
+		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", short(newID), name+suffixFailed, err))
+	}
+	if renamed {
+		if err := h.Engine.ContainerRename(ctx, old.ID, name); err != nil {
+			errs = append(errs, fmt.Errorf("rename the old container %s back to %s: %w", old.ShortID(), name, err))
+		}
+	}
+	if len(errs) == 0 && old.Running {
+		if err := h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("start the old container %s: %w", old.ShortID(), err))
+		} else if err := x.Opts.Gate.Wait(ctx, h, old.ID, old.Role); err != nil {
+			errs = append(errs, fmt.Errorf("the old container %s is back but not healthy: %w", old.ShortID(), err))
+		}
+	}
+	if len(errs) > 0 {
+		return "", ResultFailed, fmt.Errorf("%w\nROLLBACK FAILED: %w\nstate: old container %s (meant to be %s), new container %s (%s).\nto fix: run `tarsup recover --host %s`; by hand: docker rm -f %s; docker rename %s %s; docker start %s",
+			base, errors.Join(errs...), old.ShortID(), name, short(newID), name+suffixFailed, h.Spec.URL,
+			short(newID), old.ShortID(), name, name)
+	}
+	if err := h.Engine.ContainerRemove(ctx, newID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+		x.report(Event{Host: h.Name(), Container: name, Action: "remove failed container", Result: "failed", Detail: err.Error()})
+	}
+	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "done"})
+	return old.ID, ResultRolledBack, base
+}
+
+// removeImageIfUnused removes an old image no container uses any more.
+func (x *Executor) removeImageIfUnused(ctx context.Context, h *Host, imageID, name string) {
+	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return
+	}
+	for _, c := range list {
+		if c.ImageID == imageID {
+			return
+		}
+	}
+	_, err = h.Engine.ImageRemove(ctx, imageID, image.RemoveOptions{PruneChildren: true})
+	res := "done"
+	if err != nil {
+		res = "failed: " + err.Error()
+	}
+	x.report(Event{Host: h.Name(), Container: name, Action: "remove old image", Result: res, Detail: short(imageID)})
+}

@@ -1,0 +1,158 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/tarsup/tarsup/images"
+)
+
+// Gate says when a container counts as up.
+type Gate struct {
+	Prober *Prober
+	// Timeout bounds the wait for the first healthy answer.
+	Timeout time.Duration
+	// Monitor is how long the container must then stay up: no exit, no
+	// restart, still healthy.
+	Monitor time.Duration
+	// Interval is the pause between polls (1 s when zero).
+	Interval time.Duration
+}
+
+// DefaultHealthTimeout suits a real Tars framework's start: it waits for
+// MySQL, applies schema upgrades and restarts every service, which takes
+// minutes on a loaded host; the docs give no upper bound.
+const DefaultHealthTimeout = 5 * time.Minute
+
+// DefaultMonitor is how long a new container must stay up after its first
+// healthy answer.
+const DefaultMonitor = 10 * time.Second
+
+// GateError is a failed health gate; Logs holds the container's last lines.
+type GateError struct {
+	Container string
+	Host      string
+	Reason    string
+	Logs      string
+}
+
+func (e *GateError) Error() string {
+	msg := fmt.Sprintf("%s on %s: %s", e.Container, e.Host, e.Reason)
+	if e.Logs != "" {
+		msg += "\n--- last log lines of " + e.Container + " ---\n" + e.Logs
+	}
+	return msg
+}
+
+// Wait blocks until the container is healthy and has stayed so for the
+// monitor period, or returns a *GateError.
+func (g Gate) Wait(ctx context.Context, h *Host, id string, role images.Role) error {
+	interval := g.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	first, err := g.look(ctx, h, id, role)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(g.Timeout)
+	fail := func(reason string) error {
+		return &GateError{Container: first.Name, Host: h.Name(), Reason: reason, Logs: lastLines(ctx, h, id, 20)}
+	}
+	var lastWhy string
+	for {
+		c, err := g.look(ctx, h, id, role)
+		if err != nil {
+			return err
+		}
+		if why := down(first, c); why != "" {
+			return fail(why)
+		}
+		ok, why := g.healthy(ctx, h, c)
+		if ok {
+			break
+		}
+		if c.DockerHealth == HealthUnhealthy {
+			return fail("Docker reports it unhealthy")
+		}
+		lastWhy = why
+		if time.Now().After(deadline) {
+			return fail(fmt.Sprintf("not healthy after %s (--health-timeout): %s", g.Timeout, lastWhy))
+		}
+		if err := sleep(ctx, interval); err != nil {
+			return err
+		}
+	}
+	end := time.Now().Add(g.Monitor)
+	for time.Now().Before(end) {
+		if err := sleep(ctx, interval); err != nil {
+			return err
+		}
+		c, err := g.look(ctx, h, id, role)
+		if err != nil {
+			return err
+		}
+		if why := down(first, c); why != "" {
+			return fail(why + " during the --monitor period")
+		}
+		if ok, why := g.healthy(ctx, h, c); !ok {
+			return fail("stopped answering during the --monitor period: " + why)
+		}
+	}
+	return nil
+}
+
+func (g Gate) look(ctx context.Context, h *Host, id string, role images.Role) (Container, error) {
+	in, err := h.Engine.ContainerInspect(ctx, id)
+	if err != nil {
+		return Container{}, fmt.Errorf("health gate: inspect %s on %s: %w", id, h.Name(), err)
+	}
+	c := fromInspect(h.Name(), in, image.InspectResponse{})
+	if role != images.RoleNone {
+		c.Role = role
+		c.Slave = role == images.RoleFramework && c.Env["SLAVE"] == "true"
+	}
+	return c, nil
+}
+
+// down says why a container that was started is no longer up, or "".
+func down(first, now Container) string {
+	switch {
+	case now.RestartCount > first.RestartCount:
+		return fmt.Sprintf("restarted (restart count %d)", now.RestartCount)
+	case now.State == "restarting":
+		return "is restarting"
+	case !now.Running:
+		code := 0
+		if now.Inspect.State != nil {
+			code = now.Inspect.State.ExitCode
+		}
+		return fmt.Sprintf("exited with code %d", code)
+	case first.StartedAt != "" && now.StartedAt != first.StartedAt:
+		return "was restarted"
+	}
+	return ""
+}
+
+func (g Gate) healthy(ctx context.Context, h *Host, c Container) (bool, string) {
+	if c.DockerHealth != "" {
+		return c.DockerHealth == HealthHealthy, "Docker health is " + c.DockerHealth
+	}
+	if err := g.Prober.Probe(ctx, h, c); err != nil {
+		return false, err.Error()
+	}
+	return true, ""
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

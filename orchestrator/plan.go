@@ -1,0 +1,431 @@
+package orchestrator
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/tarsup/tarsup/images"
+)
+
+// RebuildDrops names what REBUILD=true drops (deploy/docker-init.sh).
+const RebuildDrops = "db_tars, tars_stat, tars_property, db_tars_web, db_user_system and db_cache_web (every deployed service, config and user)"
+
+// Request is what the operator asked for.
+type Request struct {
+	// To moves every framework (and web) container to this tag in its own repository.
+	To string
+	// FrameworkImage and NodeImage name the target images outright.
+	FrameworkImage string
+	NodeImage      string
+	// Only limits the work to these container names.
+	Only []string
+}
+
+// Candidate is a container in scope and the reference it should run.
+type Candidate struct {
+	Host      string
+	Container Container
+	Target    string
+	// Cause says why the target differs, or "" when only a moved digest would make a change.
+	Cause string
+}
+
+// Select decides which containers are in scope and what each should run. It is
+// pure. It refuses (ErrRefused) the db container named with --only and a
+// framework with REBUILD=true; it rejects (ErrBadInput) unknown names and bad
+// references.
+func Select(states []HostState, req Request) ([]Candidate, error) {
+	only := map[string]bool{}
+	for _, n := range req.Only {
+		only[strings.TrimPrefix(n, "/")] = false
+	}
+	var out []Candidate
+	var refusals []error
+	for _, s := range states {
+		for _, c := range s.Containers {
+			if _, named := only[c.Name]; len(only) > 0 && !named {
+				continue
+			}
+			if len(only) > 0 {
+				only[c.Name] = true
+			}
+			switch c.Role {
+			case images.RoleDB:
+				if len(only) > 0 {
+					refusals = append(refusals, fmt.Errorf("%s on %s is the Tars database container: tarsup never recreates it (a Tars upgrade must not touch MySQL); drop it from --only", c.Name, c.Host))
+				}
+				continue
+			case images.RoleFramework, images.RoleNode, images.RoleWeb:
+			default:
+				continue
+			}
+			if isTemporaryName(c.Name) {
+				continue
+			}
+			if c.Rebuild {
+				refusals = append(refusals, fmt.Errorf("%s on %s has REBUILD=true: its next start drops %s. Recreate it with REBUILD=false (or remove the variable) and run tarsup again; tarsup never sets REBUILD=true", c.Name, c.Host, RebuildDrops))
+			}
+			cand, err := target(c, req)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cand)
+		}
+	}
+	for n, found := range only {
+		if !found {
+			return nil, withKind(ErrBadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", n))
+		}
+	}
+	if len(refusals) > 0 {
+		return nil, withKind(ErrRefused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
+	}
+	return out, nil
+}
+
+func isTemporaryName(name string) bool {
+	for _, s := range []string{suffixNew, suffixOld, suffixFailed} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// target works out the reference a container should run.
+func target(c Container, req Request) (Candidate, error) {
+	cand := Candidate{Host: c.Host, Container: c, Target: c.Image}
+	named := func(flag, ref string) error {
+		r, err := images.Parse(ref)
+		if err != nil {
+			return withKind(ErrBadInput, fmt.Errorf("%s: %w", flag, err))
+		}
+		if r.String() != normalized(c.Image) {
+			cand.Target, cand.Cause = r.String(), flag+" "+r.String()
+		}
+		return nil
+	}
+	switch c.Role {
+	case images.RoleFramework, images.RoleWeb:
+		if c.Role == images.RoleFramework && req.FrameworkImage != "" {
+			return cand, named("--framework-image", req.FrameworkImage)
+		}
+		if req.To != "" {
+			cur, err := images.Parse(c.Image)
+			if err != nil {
+				return cand, withKind(ErrBadInput, fmt.Errorf("%s on %s runs %q, which is not an image reference tarsup can retag; use --framework-image: %w", c.Name, c.Host, c.Image, err))
+			}
+			r, err := cur.WithTag(req.To)
+			if err != nil {
+				return cand, withKind(ErrBadInput, fmt.Errorf("--to %s: %w", req.To, err))
+			}
+			if r.String() != cur.String() {
+				cand.Target, cand.Cause = r.String(), "--to "+req.To
+			}
+		}
+	case images.RoleNode:
+		if req.NodeImage != "" {
+			return cand, named("--node-image", req.NodeImage)
+		}
+	}
+	return cand, nil
+}
+
+func normalized(ref string) string {
+	if r, err := images.Parse(ref); err == nil {
+		return r.String()
+	}
+	return ref
+}
+
+// Resolved is what is known of a target image on one engine: after a pull,
+// its inspection; in a dry run, at most the registry's digest.
+type Resolved struct {
+	Image image.InspectResponse
+	// Digest is the registry's manifest digest of the target tag, if known.
+	Digest string
+}
+
+// ResolveKey names a target reference on one host.
+func ResolveKey(host, ref string) string { return host + " " + ref }
+
+// Step is one recreate: a container, what it runs and what it will run.
+type Step struct {
+	Host       string
+	Container  Container
+	From, To   string // references
+	FromDigest string
+	ToDigest   string
+	Target     image.InspectResponse
+	Cause      string
+	// Spec is the new container's configuration; Previous the old one's,
+	// kept on the new container for `tarsup rollback`.
+	Spec     Spec
+	Previous Spec
+}
+
+// Phase is a group of steps run in order; Parallel > 1 lets that many run at once.
+type Phase struct {
+	Name     string
+	Steps    []Step
+	Parallel int
+}
+
+// Plan is the ordered work of an upgrade.
+type Plan struct {
+	Phases []Phase
+	// MultiHost makes each step name its host.
+	MultiHost bool
+}
+
+// Empty reports whether the plan has nothing to do.
+func (p Plan) Empty() bool { return len(p.Steps()) == 0 }
+
+// Steps returns every step in order.
+func (p Plan) Steps() []Step {
+	var out []Step
+	for _, ph := range p.Phases {
+		out = append(out, ph.Steps...)
+	}
+	return out
+}
+
+// String is the dry run: one line per step with its cause.
+func (p Plan) String() string {
+	var b strings.Builder
+	for _, s := range p.Steps() {
+		b.WriteString(s.Line(p.MultiHost))
+		b.WriteByte('\n')
+	}
+	if b.Len() == 0 {
+		return "nothing to do: every Tars container runs its target image\n"
+	}
+	return b.String()
+}
+
+// Line renders one step, e.g.
+// "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:ab12… -> sha256:cd34…): --to v3.0.16".
+func (s Step) Line(withHost bool) string {
+	var b strings.Builder
+	if withHost {
+		b.WriteString(s.Host + " ")
+	}
+	fmt.Fprintf(&b, "%s: recreate %s -> %s (%s -> %s)", s.Container.Name, s.FromLabel(), s.ToLabel(), abbrev(s.FromDigest), abbrev(s.ToDigest))
+	if s.Cause != "" {
+		b.WriteString(": " + s.Cause)
+	}
+	return b.String()
+}
+
+// FromLabel is the old side's short name: the tag, or the whole reference when
+// the repository changes.
+func (s Step) FromLabel() string { return sideLabel(s.From, s.To) }
+
+// ToLabel is the new side's short name.
+func (s Step) ToLabel() string { return sideLabel(s.To, s.From) }
+
+func sideLabel(ref, other string) string {
+	r, err := images.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	o, err := images.Parse(other)
+	if err != nil || o.Repository() != r.Repository() {
+		return r.String()
+	}
+	if r.Digest() != "" && r.Tag() == "latest" && !strings.Contains(ref, ":latest") {
+		return "@" + abbrev(r.Digest())
+	}
+	return r.Tag()
+}
+
+func abbrev(d string) string {
+	if d == "" {
+		return "unknown"
+	}
+	if strings.HasPrefix(d, "sha256:") && len(d) > 11 {
+		return d[:11] + "…"
+	}
+	return d
+}
+
+// BuildPlan keeps the candidates whose target differs from what they run and
+// orders them the Tars way: framework masters (with any separate web), then
+// the other framework hosts one at a time, then the nodes, parallel at most
+// `parallel` at once. It refuses version skew. It is pure.
+func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState, parallel int) (Plan, error) {
+	var masters, slaves, nodes, webs []Step
+	hosts := map[string]bool{}
+	api := map[string]string{}
+	for _, s := range all {
+		hosts[s.Host.Name()] = true
+		api[s.Host.Name()] = s.APIVersion
+	}
+	for _, c := range cands {
+		r := resolved[ResolveKey(c.Host, c.Target)]
+		st := Step{Host: c.Host, Container: c.Container, From: c.Container.Image, To: c.Target,
+			FromDigest: c.Container.Digest(), Target: r.Image, Cause: c.Cause}
+		st.ToDigest = r.Digest
+		if d := repoDigest(r.Image, c.Target); d != "" {
+			st.ToDigest = d
+		}
+		if !changes(c, r) {
+			continue
+		}
+		if st.Cause == "" {
+			st.Cause = "tag " + tagOf(c.Target) + " moved"
+		}
+		st.Spec = Derive(DeriveInput{Old: c.Container.Inspect, OldImage: c.Container.ImageInfo, NewImage: r.Image,
+			NewRef: c.Target, Role: c.Container.Role, APIVersion: api[c.Host]})
+		st.Previous = PreviousSpec(c.Container, api[c.Host])
+		switch {
+		case c.Container.Role == images.RoleWeb:
+			webs = append(webs, st)
+		case c.Container.Master():
+			masters = append(masters, st)
+		case c.Container.Role == images.RoleFramework:
+			slaves = append(slaves, st)
+		default:
+			nodes = append(nodes, st)
+		}
+	}
+	if len(webs) > 0 && len(masters)+len(slaves) == 0 {
+		var names []string
+		for _, w := range webs {
+			names = append(names, w.Container.Name)
+		}
+		return Plan{}, withKind(ErrRefused, fmt.Errorf("refused: tarsweb (%s) would be upgraded without the framework; the Tars docs forbid updating tarsweb alone. Upgrade the framework with it (--to TAG)", strings.Join(names, ", ")))
+	}
+	steps := slices.Concat(masters, webs, slaves, nodes)
+	if err := checkSkew(steps, all); err != nil {
+		return Plan{}, err
+	}
+	for _, l := range [][]Step{masters, slaves, nodes} {
+		sort.SliceStable(l, func(i, j int) bool {
+			if l[i].Host != l[j].Host {
+				return l[i].Host < l[j].Host
+			}
+			return l[i].Container.Name < l[j].Container.Name
+		})
+	}
+	if parallel < 1 {
+		parallel = 1
+	}
+	p := Plan{MultiHost: len(hosts) > 1}
+	for _, ph := range []Phase{
+		{Name: "framework master", Steps: slices.Concat(masters, webs), Parallel: 1},
+		{Name: "framework hosts", Steps: slaves, Parallel: 1},
+		{Name: "nodes", Steps: nodes, Parallel: parallel},
+	} {
+		if len(ph.Steps) > 0 {
+			p.Phases = append(p.Phases, ph)
+		}
+	}
+	return p, nil
+}
+
+// changes reports whether a candidate must be recreated.
+func changes(c Candidate, r Resolved) bool {
+	if normalized(c.Target) != normalized(c.Container.Image) {
+		return true
+	}
+	if r.Image.ID != "" {
+		return r.Image.ID != c.Container.ImageID
+	}
+	if r.Digest != "" {
+		for _, d := range c.Container.RepoDigests {
+			if strings.HasSuffix(d, "@"+r.Digest) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func repoDigest(img image.InspectResponse, ref string) string {
+	repo := repoOf(ref)
+	for _, d := range img.RepoDigests {
+		if i := strings.LastIndex(d, "@"); i > 0 && repoOf(d[:i]) == repo {
+			return d[i+1:]
+		}
+	}
+	return ""
+}
+
+func tagOf(ref string) string {
+	if r, err := images.Parse(ref); err == nil {
+		return r.Tag()
+	}
+	return ref
+}
+
+// afterVersion is the version a container will run once the plan is done.
+func afterVersion(c Container, step *Step) string {
+	if step == nil {
+		return c.Version
+	}
+	if step.Target.Config != nil {
+		if v := step.Target.Config.Labels[OCIVersionLabel]; v != "" {
+			return v
+		}
+	}
+	return tagOf(step.To)
+}
+
+// checkSkew refuses a plan after which framework containers would run
+// different versions, or a node would run a version older than the framework.
+func checkSkew(steps []Step, all []HostState) error {
+	byID := map[string]*Step{}
+	for i := range steps {
+		byID[steps[i].Container.ID] = &steps[i]
+	}
+	frameworks := map[string][]string{} // version -> containers
+	var nodeVersions []struct{ name, v string }
+	for _, s := range all {
+		for _, c := range s.Containers {
+			if isTemporaryName(c.Name) {
+				continue
+			}
+			v := afterVersion(c, byID[c.ID])
+			switch c.Role {
+			case images.RoleFramework:
+				frameworks[v] = append(frameworks[v], c.Name+"@"+c.Host)
+			case images.RoleNode:
+				nodeVersions = append(nodeVersions, struct{ name, v string }{c.Name + "@" + c.Host, v})
+			}
+		}
+	}
+	if len(frameworks) > 1 {
+		var parts []string
+		for v, names := range frameworks {
+			parts = append(parts, fmt.Sprintf("%s on %s", v, strings.Join(names, ", ")))
+		}
+		sort.Strings(parts)
+		return withKind(ErrRefused, fmt.Errorf("refused: after this plan the framework would run different versions (%s); framework components depend on each other's versions, so upgrade every framework container together (drop --only, or name them all)", strings.Join(parts, "; ")))
+	}
+	for fv := range frameworks {
+		for _, n := range nodeVersions {
+			if cmp, ok := images.Compare(n.v, fv); ok && cmp < 0 {
+				return withKind(ErrRefused, fmt.Errorf("refused: node %s would run %s, older than the framework's %s; run tarsnode at the framework's version (--node-image)", n.name, n.v, fv))
+			}
+		}
+	}
+	return nil
+}
+
+// PreviousSpec is the configuration that puts c back as it is now: its own
+// image (by repo digest, so a floating tag cannot swap it) and settings.
+func PreviousSpec(c Container, apiVersion string) Spec {
+	s := Derive(DeriveInput{Old: c.Inspect, OldImage: c.ImageInfo, NewImage: c.ImageInfo,
+		NewRef: c.Image, Role: c.Role, APIVersion: apiVersion})
+	s.ImageID = c.ImageID
+	if d := repoDigest(c.ImageInfo, c.Image); d != "" {
+		s.RepoDigest = repoOf(c.Image) + "@" + d
+	}
+	return s
+}

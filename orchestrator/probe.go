@@ -1,0 +1,376 @@
+package orchestrator
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/tarsup/tarsup/images"
+)
+
+// Tars ports (TARS.md).
+const (
+	PortRegistry = 17890 // tarsregistry QueryObj, on every framework host
+	PortWeb      = 3000  // tarsweb, on the master
+	PortNode     = 19385 // tarsnode NodeObj
+	PortMySQL    = 3306
+)
+
+// Check is one Tars-aware probe: a TCP connect, or an HTTP GET that must answer 200.
+type Check struct {
+	Port int
+	// Path, when set, makes the check an HTTP GET of that path.
+	Path string
+}
+
+func (k Check) String() string {
+	if k.Path != "" {
+		return fmt.Sprintf("http :%d%s", k.Port, k.Path)
+	}
+	return fmt.Sprintf("tcp :%d", k.Port)
+}
+
+// ChecksFor returns the probes that tell a container of that role is up.
+// Why these: no Tars image has a HEALTHCHECK or a health endpoint; the
+// registry's port answers on every framework host, the master's web serves
+// /get_tarsnode unauthenticated (the official harness waits for it), and a
+// node's tarsnode listens on 19385.
+func ChecksFor(c Container) []Check {
+	switch c.Role {
+	case images.RoleFramework:
+		if c.Slave {
+			return []Check{{Port: PortRegistry}}
+		}
+		return []Check{{Port: PortRegistry}, {Port: PortWeb, Path: "/get_tarsnode"}}
+	case images.RoleNode:
+		return []Check{{Port: PortNode}}
+	case images.RoleWeb:
+		return []Check{{Port: PortWeb}}
+	case images.RoleDB:
+		return []Check{{Port: PortMySQL}}
+	}
+	return nil
+}
+
+// checkTimeout bounds one probe attempt.
+const checkTimeout = 2 * time.Second
+
+// CheckAddr runs one check against host:port. It is what the probe sidecar
+// runs inside the container's network namespace, and what the direct mode
+// runs from this machine.
+func CheckAddr(ctx context.Context, addr string, k Check) error {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	if k.Path == "" {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("tcp %s: %w", addr, err)
+		}
+		return conn.Close()
+	}
+	url := "http://" + addr + k.Path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// Probe modes.
+const (
+	// ProbeAuto probes local engines directly and remote ones by sidecar.
+	ProbeAuto = "auto"
+	// ProbeDirect dials the container's addresses from this machine.
+	ProbeDirect = "direct"
+	// ProbeSidecar runs the check in a short-lived container that shares the
+	// target's network namespace, on the target's own engine.
+	ProbeSidecar = "sidecar"
+)
+
+// Prober runs Tars probes against containers, on local and remote engines.
+type Prober struct {
+	// Mode is ProbeAuto, ProbeDirect or ProbeSidecar.
+	Mode string
+	// Binary is a static tarsup executable to ship as the sidecar image;
+	// the running executable when empty.
+	Binary string
+
+	mu     sync.Mutex
+	loaded map[*Host]string // host -> probe image reference
+}
+
+// NewProber returns a prober in the given mode ("" means auto).
+func NewProber(mode, binary string) (*Prober, error) {
+	switch mode {
+	case "":
+		mode = ProbeAuto
+	case ProbeAuto, ProbeDirect, ProbeSidecar:
+	default:
+		return nil, withKind(ErrBadInput, fmt.Errorf("bad --probe %q: use auto, direct or sidecar", mode))
+	}
+	return &Prober{Mode: mode, Binary: binary, loaded: map[*Host]string{}}, nil
+}
+
+// Probe checks that c answers on its Tars ports. A container without
+// checks (unknown role) counts as up when it runs.
+func (p *Prober) Probe(ctx context.Context, h *Host, c Container) error {
+	checks := ChecksFor(c)
+	if len(checks) == 0 {
+		return nil
+	}
+	if p.Mode == ProbeSidecar || (p.Mode == ProbeAuto && h.Remote) {
+		return p.probeSidecar(ctx, h, c, checks)
+	}
+	for _, k := range checks {
+		if err := probeDirect(ctx, c, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probeDirect dials the container from this machine: its address on each
+// network (a local bridge is routable from the host), 127.0.0.1 under host
+// networking, or the published port.
+func probeDirect(ctx context.Context, c Container, k Check) error {
+	addrs := directAddrs(c, k.Port)
+	if len(addrs) == 0 {
+		return fmt.Errorf("%s: no address reaches port %d from here (no IP, no published port); use --probe sidecar", c.Name, k.Port)
+	}
+	var errs []error
+	for _, a := range addrs {
+		err := CheckAddr(ctx, a, k)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("%s %s: %w", c.Name, k, errors.Join(errs...))
+}
+
+func directAddrs(c Container, port int) []string {
+	in := c.Inspect
+	var addrs []string
+	if in.HostConfig != nil && in.HostConfig.NetworkMode.IsHost() {
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	}
+	if in.NetworkSettings != nil {
+		for _, ep := range in.NetworkSettings.Networks {
+			if ep != nil && ep.IPAddress != "" {
+				addrs = append(addrs, net.JoinHostPort(ep.IPAddress, strconv.Itoa(port)))
+			}
+		}
+		for p, binds := range in.NetworkSettings.Ports {
+			if p.Int() != port || p.Proto() != "tcp" {
+				continue
+			}
+			for _, b := range binds {
+				ip := b.HostIP
+				if ip == "" || ip == "0.0.0.0" {
+					ip = "127.0.0.1"
+				} else if ip == "::" {
+					ip = "::1"
+				}
+				addrs = append(addrs, net.JoinHostPort(ip, b.HostPort))
+			}
+		}
+	}
+	return addrs
+}
+
+// probeSidecar runs `tarsup probe` in a container that joins the target's
+// network namespace, so 127.0.0.1 there is the target: it works for bridge
+// networks without published ports, host networking and remote engines, and
+// needs nothing inside the Tars image.
+func (p *Prober) probeSidecar(ctx context.Context, h *Host, c Container, checks []Check) error {
+	ref, err := p.ensureImage(ctx, h)
+	if err != nil {
+		return err
+	}
+	args := []string{"probe"}
+	for _, k := range checks {
+		if k.Path != "" {
+			args = append(args, "--http", fmt.Sprintf("127.0.0.1:%d%s", k.Port, k.Path))
+		} else {
+			args = append(args, "--tcp", fmt.Sprintf("127.0.0.1:%d", k.Port))
+		}
+	}
+	created, err := h.Engine.ContainerCreate(ctx,
+		&container.Config{Image: ref, Cmd: args, Labels: map[string]string{LabelProbe: "1"}},
+		&container.HostConfig{NetworkMode: container.NetworkMode("container:" + c.ID)},
+		&network.NetworkingConfig{}, nil, "")
+	if err != nil {
+		return fmt.Errorf("probe %s on %s: create sidecar: %w", c.Name, h.Name(), err)
+	}
+	// Why a fresh context: the sidecar must go even when ctx was cancelled.
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = h.Engine.ContainerRemove(rctx, created.ID, container.RemoveOptions{Force: true})
+	}()
+	wctx, cancel := context.WithTimeout(ctx, checkTimeout*time.Duration(len(checks))+10*time.Second)
+	defer cancel()
+	waitC, errC := h.Engine.ContainerWait(wctx, created.ID, container.WaitConditionNextExit)
+	if err := h.Engine.ContainerStart(wctx, created.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("probe %s on %s: start sidecar: %w", c.Name, h.Name(), err)
+	}
+	select {
+	case w := <-waitC:
+		if w.StatusCode == 0 {
+			return nil
+		}
+		return fmt.Errorf("%s on %s: %s", c.Name, h.Name(), lastLines(wctx, h, created.ID, 3))
+	case err := <-errC:
+		return fmt.Errorf("probe %s on %s: wait for sidecar: %w", c.Name, h.Name(), err)
+	}
+}
+
+// ProbeImageRef names the probe image built from a binary with that digest.
+func ProbeImageRef(binDigest string) string { return "tarsup-probe:" + binDigest[:16] }
+
+// ensureImage loads the probe image (this very binary, FROM scratch) into the
+// engine once, by `docker load`: no registry is needed.
+func (p *Prober) ensureImage(ctx context.Context, h *Host) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ref, ok := p.loaded[h]; ok {
+		return ref, nil
+	}
+	bin := p.Binary
+	if bin == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("probe image: find this executable: %w", err)
+		}
+		bin = exe
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return "", fmt.Errorf("probe image: read %s: %w", bin, err)
+	}
+	if err := requireStatic(bin); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	ref := ProbeImageRef(hex.EncodeToString(sum[:]))
+	if _, err := h.Engine.ImageInspect(ctx, ref); err == nil {
+		p.loaded[h] = ref
+		return ref, nil
+	}
+	archive, err := probeImageArchive(ref, data)
+	if err != nil {
+		return "", err
+	}
+	resp, err := h.Engine.ImageLoad(ctx, bytes.NewReader(archive))
+	if err != nil {
+		return "", fmt.Errorf("load probe image into %s: %w", h.Name(), err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	p.loaded[h] = ref
+	return ref, nil
+}
+
+// requireStatic refuses a dynamically linked binary: FROM scratch has no libc.
+func requireStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("probe image: %s is not a Linux executable (%w); run tarsup on Linux or use --probe direct", path, err)
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return fmt.Errorf("probe image: %s is dynamically linked; build tarsup with CGO_ENABLED=0 (make build does) or use --probe direct", path)
+		}
+	}
+	return nil
+}
+
+// probeImageArchive writes a `docker save` archive of a one-layer image
+// holding the binary as /tarsup.
+func probeImageArchive(ref string, bin []byte) ([]byte, error) {
+	var layer bytes.Buffer
+	lw := tar.NewWriter(&layer)
+	if err := lw.WriteHeader(&tar.Header{Name: "tarsup", Mode: 0o755, Size: int64(len(bin)), ModTime: time.Unix(0, 0)}); err != nil {
+		return nil, fmt.Errorf("probe image layer: %w", err)
+	}
+	if _, err := lw.Write(bin); err != nil {
+		return nil, fmt.Errorf("probe image layer: %w", err)
+	}
+	if err := lw.Close(); err != nil {
+		return nil, fmt.Errorf("probe image layer: %w", err)
+	}
+	diff := sha256.Sum256(layer.Bytes())
+	cfg, err := json.Marshal(map[string]any{
+		"architecture": runtime.GOARCH,
+		"os":           "linux",
+		"config":       map[string]any{"Entrypoint": []string{"/tarsup"}, "Labels": map[string]string{LabelProbe: "1"}},
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(diff[:])}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("probe image config: %w", err)
+	}
+	manifest, err := json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{ref}, "Layers": []string{"layer.tar"}}})
+	if err != nil {
+		return nil, fmt.Errorf("probe image manifest: %w", err)
+	}
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"config.json", cfg}, {"layer.tar", layer.Bytes()}, {"manifest.json", manifest}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}); err != nil {
+			return nil, fmt.Errorf("probe image archive: %w", err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, fmt.Errorf("probe image archive: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("probe image archive: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// lastLines returns the last n lines a container logged, for error reports.
+func lastLines(ctx context.Context, h *Host, id string, n int) string {
+	rc, err := h.Engine.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(n)})
+	if err != nil {
+		return fmt.Sprintf("(no logs: %v)", err)
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := stdcopy.StdCopy(&buf, &buf, io.LimitReader(rc, 1<<20)); err != nil {
+		// A TTY container's log is not multiplexed; read it raw.
+		return strings.TrimSpace(buf.String())
+	}
+	return strings.TrimSpace(buf.String())
+}

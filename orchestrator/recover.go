@@ -1,0 +1,219 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+)
+
+// journal is one upgrade found on an engine: the container it created and
+// the one it replaces, as their labels and names record them.
+type journal struct {
+	name    string             // the service's name
+	newC    *container.Summary // the container the upgrade created
+	oldC    *container.Summary // the container it replaces; nil once removed
+	wasUp   bool               // the old container was running
+	orphanO bool               // an old container aside with no successor
+}
+
+// Recovery is what `recover` did to one service.
+type Recovery struct {
+	Host   string `json:"host"`
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	Result string `json:"result"`
+}
+
+// Recover finishes or undoes every interrupted upgrade on an engine so that
+// each service runs as exactly one container under its original name:
+//
+//   - the new container never got the name (killed before or during the
+//     swap, or during a rollback): remove it, give the old one its name back,
+//     start it if it was running;
+//   - the new container holds the name and the old one is still aside:
+//     gate the new one; healthy, remove the old one; otherwise roll back;
+//   - an old container aside whose successor is gone: give it its name back.
+func (x *Executor) Recover(ctx context.Context, h *Host) ([]Recovery, error) {
+	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+	}
+	byID := map[string]*container.Summary{}
+	byName := map[string]*container.Summary{}
+	for i := range list {
+		c := &list[i]
+		byID[c.ID] = c
+		for _, n := range c.Names {
+			byName[strings.TrimPrefix(n, "/")] = c
+		}
+	}
+	var js []journal
+	claimed := map[string]bool{}
+	for i := range list {
+		c := &list[i]
+		if c.Labels[LabelTxn] == "" {
+			continue
+		}
+		old := byID[c.Labels[LabelTxnOld]]
+		if old == nil {
+			continue // finished: the old container is gone
+		}
+		claimed[old.ID] = true
+		js = append(js, journal{name: c.Labels[LabelTxnName], newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true"})
+	}
+	for i := range list {
+		c := &list[i]
+		n := nameOf(*c)
+		if strings.HasSuffix(n, suffixOld) && !claimed[c.ID] {
+			js = append(js, journal{name: strings.TrimSuffix(n, suffixOld), oldC: c, orphanO: true, wasUp: true})
+		}
+	}
+	var out []Recovery
+	var errs []error
+	for _, j := range js {
+		r, err := x.recoverOne(ctx, h, j, byName)
+		out = append(out, r)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return out, fmt.Errorf("recover on %s: %w", h.Name(), errors.Join(errs...))
+	}
+	return out, nil
+}
+
+func nameOf(c container.Summary) string {
+	if len(c.Names) == 0 {
+		return c.ID
+	}
+	return strings.TrimPrefix(c.Names[0], "/")
+}
+
+func (x *Executor) recoverOne(ctx context.Context, h *Host, j journal, byName map[string]*container.Summary) (Recovery, error) {
+	r := Recovery{Host: h.Name(), Name: j.name}
+	fail := func(err error) (Recovery, error) {
+		r.Result = "failed: " + err.Error()
+		return r, fmt.Errorf("%s: %s: %w", j.name, r.Action, err)
+	}
+	holder := byName[j.name]
+	if j.orphanO {
+		r.Action = "give the old container its name back"
+		if holder != nil {
+			r.Result = "left alone: " + nameOf(*holder) + " holds the name"
+			return r, nil
+		}
+		if err := h.Engine.ContainerRename(ctx, j.oldC.ID, j.name); err != nil {
+			return fail(err)
+		}
+		if err := h.Engine.ContainerStart(ctx, j.oldC.ID, container.StartOptions{}); err != nil {
+			return fail(err)
+		}
+		r.Result = "done"
+		return r, nil
+	}
+	old := j.oldC
+	oldC, err := x.containerOf(ctx, h, old.ID)
+	if err != nil {
+		return fail(err)
+	}
+	oldC.Running = j.wasUp
+	if holder == nil || holder.ID != j.newC.ID {
+		// The new container never took over: undo.
+		r.Action = "undo: remove the new container, put the old one back"
+		_ = h.Engine.ContainerStop(ctx, j.newC.ID, x.stopOptions(oldC))
+		if err := h.Engine.ContainerRemove(ctx, j.newC.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			return fail(err)
+		}
+		if nameOf(*old) != j.name {
+			if err := h.Engine.ContainerRename(ctx, old.ID, j.name); err != nil {
+				return fail(err)
+			}
+		}
+		if j.wasUp {
+			if err := h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
+				return fail(err)
+			}
+			if err := x.Opts.Gate.Wait(ctx, h, old.ID, oldC.Role); err != nil {
+				return fail(err)
+			}
+		}
+		r.Result = "done"
+		return r, nil
+	}
+	// The new container holds the name: finish if it is healthy.
+	r.Action = "finish: gate the new container, remove the old one"
+	_ = h.Engine.ContainerStop(ctx, old.ID, x.stopOptions(oldC))
+	newC, err := x.containerOf(ctx, h, j.newC.ID)
+	if err != nil {
+		return fail(err)
+	}
+	if !newC.Running && j.wasUp {
+		if err := h.Engine.ContainerStart(ctx, newC.ID, container.StartOptions{}); err != nil {
+			return x.recoverRollback(ctx, h, r, oldC, newC.ID, err)
+		}
+	}
+	if j.wasUp {
+		if err := x.Opts.Gate.Wait(ctx, h, newC.ID, newC.Role); err != nil {
+			return x.recoverRollback(ctx, h, r, oldC, newC.ID, err)
+		}
+	}
+	if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
+		return fail(err)
+	}
+	r.Result = "done"
+	return r, nil
+}
+
+func (x *Executor) recoverRollback(ctx context.Context, h *Host, r Recovery, old Container, newID string, cause error) (Recovery, error) {
+	r.Action = "roll back: the new container is not healthy"
+	old.Name = r.Name
+	_, res, err := x.rollback(ctx, h, old, newID, true, cause)
+	r.Result = res
+	if res == ResultRolledBack {
+		return r, nil
+	}
+	return r, err
+}
+
+// containerOf inspects one container into a Container.
+func (x *Executor) containerOf(ctx context.Context, h *Host, id string) (Container, error) {
+	in, err := h.Engine.ContainerInspect(ctx, id)
+	if err != nil {
+		return Container{}, fmt.Errorf("inspect %s on %s: %w", short(id), h.Name(), err)
+	}
+	img, err := h.Engine.ImageInspect(ctx, in.Image)
+	if err != nil && !isNotFound(err) {
+		return Container{}, fmt.Errorf("inspect image %s on %s: %w", short(in.Image), h.Name(), err)
+	}
+	return fromInspect(h.Name(), in, img), nil
+}
+
+// NeedsRecovery reports whether an engine holds an interrupted upgrade.
+func NeedsRecovery(ctx context.Context, h *Host) (bool, error) {
+	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelTxn))})
+	if err != nil {
+		return false, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+	}
+	ids := map[string]bool{}
+	all, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return false, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+	}
+	for _, c := range all {
+		ids[c.ID] = true
+		if strings.HasSuffix(nameOf(c), suffixOld) || strings.HasSuffix(nameOf(c), suffixNew) || strings.HasSuffix(nameOf(c), suffixFailed) {
+			return true, nil
+		}
+	}
+	for _, c := range list {
+		if ids[c.Labels[LabelTxnOld]] {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,204 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/tarsup/tarsup/images"
+)
+
+// UpgradeOptions are the inputs of an upgrade beyond the engines.
+type UpgradeOptions struct {
+	Request  Request
+	DryRun   bool
+	Parallel int
+	Exec     ExecOptions
+	// Keychain supplies registry credentials (the Docker config and its
+	// credential helpers when nil).
+	Keychain authn.Keychain
+	// Registry answers the dry run's digest look-ups (no pull).
+	Registry *images.Registry
+	// Progress receives pull progress; TTY selects the terminal display.
+	Progress io.Writer
+	TTY      bool
+}
+
+// UpgradeReport is what an upgrade did, or would do.
+type UpgradeReport struct {
+	Recovered []Recovery
+	// PendingRecovery lists the engines a dry run found with an interrupted
+	// upgrade (a real run recovers them first).
+	PendingRecovery []string
+	Plan            Plan
+	Results         []StepResult
+}
+
+// Upgrade observes every engine, recovers interrupted upgrades, selects and
+// pulls the target images on every engine that needs them, plans, and (unless
+// a dry run) executes. Nothing is changed before every pull succeeded and the
+// plan passed every safety rule.
+func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOptions) (UpgradeReport, error) {
+	var rep UpgradeReport
+	for _, h := range hosts {
+		pending, err := NeedsRecovery(ctx, h)
+		if err != nil {
+			return rep, err
+		}
+		if !pending {
+			continue
+		}
+		if opts.DryRun {
+			rep.PendingRecovery = append(rep.PendingRecovery, h.Name())
+			continue
+		}
+		rec, err := x.Recover(ctx, h)
+		rep.Recovered = append(rep.Recovered, rec...)
+		if err != nil {
+			return rep, fmt.Errorf("an earlier upgrade was interrupted and could not be recovered: %w", err)
+		}
+	}
+	states, err := ObserveAll(ctx, hosts)
+	if err != nil {
+		return rep, err
+	}
+	cands, err := Select(states, opts.Request)
+	if err != nil {
+		return rep, err
+	}
+	var resolved map[string]Resolved
+	if opts.DryRun {
+		resolved, err = lookUp(ctx, opts.Registry, cands)
+	} else {
+		resolved, err = pullAll(ctx, x.Hosts, cands, opts)
+	}
+	if err != nil {
+		return rep, err
+	}
+	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel)
+	if err != nil || opts.DryRun || rep.Plan.Empty() {
+		return rep, err
+	}
+	rep.Results, err = x.Run(ctx, rep.Plan)
+	return rep, err
+}
+
+// lookUp asks the registry for each target's digest: a dry run pulls nothing.
+func lookUp(ctx context.Context, reg *images.Registry, cands []Candidate) (map[string]Resolved, error) {
+	if reg == nil {
+		reg = &images.Registry{}
+	}
+	var refs []images.Ref
+	for _, c := range cands {
+		r, err := images.Parse(c.Target)
+		if err != nil {
+			return nil, withKind(ErrBadInput, err)
+		}
+		refs = append(refs, r)
+	}
+	res, err := reg.Digests(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Resolved{}
+	for _, c := range cands {
+		r, _ := images.Parse(c.Target)
+		d := res[r.Key()]
+		if d.Err != nil {
+			return nil, registryKind(fmt.Errorf("look up %s: %w", c.Target, d.Err))
+		}
+		out[ResolveKey(c.Host, c.Target)] = Resolved{Digest: d.Digest}
+	}
+	return out, nil
+}
+
+// registryKind maps the registry's failures onto the CLI's kinds: a missing
+// tag, refused credentials or an unreachable registry are exit 2.
+func registryKind(err error) error {
+	switch {
+	case errors.Is(err, images.ErrNotFound), errors.Is(err, images.ErrUnauthorized), errors.Is(err, images.ErrBadReference):
+		return withKind(ErrBadInput, err)
+	case errors.Is(err, images.ErrUnreachable):
+		return withKind(ErrUnreachable, err)
+	}
+	return err
+}
+
+// pullAll pulls every distinct target once per engine, engines in parallel,
+// and inspects what it pulled.
+func pullAll(ctx context.Context, hosts map[string]*Host, cands []Candidate, opts UpgradeOptions) (map[string]Resolved, error) {
+	perHost := map[string][]string{}
+	seen := map[string]bool{}
+	for _, c := range cands {
+		k := ResolveKey(c.Host, c.Target)
+		if !seen[k] {
+			seen[k] = true
+			perHost[c.Host] = append(perHost[c.Host], c.Target)
+		}
+	}
+	kc := opts.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	out := map[string]Resolved{}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	names := make([]string, 0, len(perHost))
+	for n := range perHost {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		h := hosts[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, ref := range perHost[name] {
+				res, err := pullOne(ctx, h, kc, ref, opts)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					out[ResolveKey(name, ref)] = res
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		for _, e := range errs {
+			if k := kindOf(e); k != e {
+				return nil, &kindError{kind: k, err: fmt.Errorf("%w\nnothing was changed", err)}
+			}
+		}
+		return nil, fmt.Errorf("%w\nnothing was changed", err)
+	}
+	return out, nil
+}
+
+func pullOne(ctx context.Context, h *Host, kc authn.Keychain, ref string, opts UpgradeOptions) (Resolved, error) {
+	r, err := images.Parse(ref)
+	if err != nil {
+		return Resolved{}, withKind(ErrBadInput, err)
+	}
+	auth, err := images.PullAuth(ctx, kc, r)
+	if err != nil {
+		return Resolved{}, registryKind(fmt.Errorf("credentials for %s: %w", ref, err))
+	}
+	digest, err := images.Pull(ctx, h.Engine, r, auth, opts.Progress, opts.TTY)
+	if err != nil {
+		return Resolved{}, registryKind(fmt.Errorf("pull %s on %s: %w", ref, h.Name(), err))
+	}
+	img, err := h.Engine.ImageInspect(ctx, ref)
+	if err != nil {
+		return Resolved{}, fmt.Errorf("inspect %s on %s after the pull: %w", ref, h.Name(), err)
+	}
+	return Resolved{Image: img, Digest: digest}, nil
+}
