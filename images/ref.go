@@ -210,14 +210,13 @@ func (r Ref) Key() string {
 
 // remoteRef converts r to the go-containerregistry reference a registry request
 // needs: the tag when there is one (a lookup asks what the tag points to now),
-// otherwise the digest.
+// otherwise the digest. Why it is built from the parsed parts rather than
+// parsed again: go-containerregistry's parser disagrees with docker's on some
+// valid names ("localhost/x" is a Docker Hub repository to it, and it rejects
+// one-letter repositories).
 func (r Ref) remoteRef() (name.Reference, error) {
 	if r.named == nil {
 		return nil, fmt.Errorf("look up an empty image reference: %w", errNoName)
-	}
-	s := r.Canonical()
-	if tag := r.Tag(); tag != "" {
-		s = reference.TrimNamed(r.named).String() + ":" + tag
 	}
 	var opts []name.Option
 	if isLoopback(r.Domain()) {
@@ -226,11 +225,15 @@ func (r Ref) remoteRef() (name.Reference, error) {
 		// and localhost as insecure registries, and so must tarsup.
 		opts = append(opts, name.Insecure)
 	}
-	ref, err := name.ParseReference(s, opts...)
+	reg, err := name.NewRegistry(r.Domain(), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("image reference %s is not valid for a registry request: %w", r, err)
+		return nil, fmt.Errorf("registry %q of %s is not valid for a registry request: %w", r.Domain(), r, err)
 	}
-	return ref, nil
+	repo := reg.Repo(reference.Path(r.named))
+	if tag := r.Tag(); tag != "" {
+		return repo.Tag(tag), nil
+	}
+	return repo.Digest(r.Digest()), nil
 }
 
 // isLoopback reports whether a registry host[:port] is this machine.

@@ -153,14 +153,15 @@ func TestWithTag(t *testing.T) {
 
 func TestRemoteRefScheme(t *testing.T) {
 	tests := []struct {
-		in, scheme, ident string
+		in, scheme, want string
 	}{
-		{"127.0.0.1:5000/tarscloud/framework:v3", "http", "v3"},
-		{"127.0.0.2:5000/tarscloud/framework:v3", "http", "v3"},
-		{"localhost/tarscloud/framework", "http", "latest"},
-		{"[::1]:5000/tarscloud/framework:v3", "http", "v3"},
-		{"registry.example.com/tarscloud/framework:v3@" + testDigest, "https", "v3"},
-		{"tarscloud/framework@" + testDigest, "https", testDigest},
+		{"127.0.0.1:5000/tarscloud/framework:v3", "http", "127.0.0.1:5000/tarscloud/framework:v3"},
+		{"127.0.0.2:5000/tarscloud/framework:v3", "http", "127.0.0.2:5000/tarscloud/framework:v3"},
+		{"localhost/tarscloud/framework", "http", "localhost/tarscloud/framework:latest"},
+		{"[::1]:5000/tarscloud/framework:v3", "http", "[::1]:5000/tarscloud/framework:v3"},
+		{"registry.example.com/x:v3@" + testDigest, "https", "registry.example.com/x:v3"},
+		{"tarscloud/framework@" + testDigest, "https", "index.docker.io/tarscloud/framework@" + testDigest},
+		{"busybox", "https", "index.docker.io/library/busybox:latest"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -175,8 +176,8 @@ func TestRemoteRefScheme(t *testing.T) {
 			if got := rr.Context().Registry.Scheme(); got != tt.scheme {
 				t.Errorf("scheme = %s, want %s", got, tt.scheme)
 			}
-			if got := rr.Identifier(); got != tt.ident {
-				t.Errorf("identifier = %s, want %s", got, tt.ident)
+			if got := rr.Name(); got != tt.want {
+				t.Errorf("reference = %s, want %s", got, tt.want)
 			}
 		})
 	}
