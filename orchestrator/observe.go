@@ -222,6 +222,12 @@ func Observe(ctx context.Context, h *Host) ([]Container, error) {
 		}
 		all = append(all, fromInspect(h.Name(), in, img))
 	}
+	return tarsOnly(all), nil
+}
+
+// tarsOnly gives the db role where frameworks point, then keeps the Tars
+// containers (and any container of an upgrade), in name order.
+func tarsOnly(all []Container) []Container {
 	markDatabases(all)
 	var tars []Container
 	for _, c := range all {
@@ -230,7 +236,7 @@ func Observe(ctx context.Context, h *Host) ([]Container, error) {
 		}
 	}
 	sort.Slice(tars, func(i, j int) bool { return tars[i].Name < tars[j].Name })
-	return tars, nil
+	return tars
 }
 
 // isTxnContainer reports whether a container belongs to an upgrade, even when
