@@ -18,13 +18,13 @@ import (
 // errors.Is; the errors returned carry a full message naming the reference
 // and the fix, and wrap the underlying cause too.
 var (
-	// ErrBadReference: an image reference or tag that does not parse.
+	// ErrBadReference means an image reference or tag that does not parse.
 	ErrBadReference = errors.New("bad image reference")
-	// ErrNotFound: the registry has no such tag, manifest or repository.
+	// ErrNotFound means the registry has no such tag, manifest or repository.
 	ErrNotFound = errors.New("image not found")
-	// ErrUnauthorized: the registry refused the credentials, or wants some.
+	// ErrUnauthorized means the registry refused the credentials, or wants some.
 	ErrUnauthorized = errors.New("registry access denied")
-	// ErrUnreachable: the registry could not be reached (DNS, dial, TLS).
+	// ErrUnreachable means the registry could not be reached (DNS, dial, TLS).
 	ErrUnreachable = errors.New("registry unreachable")
 )
 
