@@ -36,6 +36,9 @@ const (
 	ResultFailed     = "failed"
 	ResultSkipped    = "skipped"
 	ResultLeft       = "left for inspection"
+	ResultOK         = "ok"
+	ResultRestarted  = "restarted"
+	ResultUnhealthy  = "unhealthy"
 )
 
 // StepResult is the outcome of one step.
@@ -140,7 +143,12 @@ func (x *Executor) runPhase(ctx context.Context, ph Phase, failures *int) ([]Ste
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r := x.step(ctx, st)
+			var r StepResult
+			if ph.Kind == PhaseRecheck {
+				r = x.recheck(ctx, st)
+			} else {
+				r = x.step(ctx, st)
+			}
 			mu.Lock()
 			results[i] = r
 			if r.Err != nil {
@@ -367,4 +375,42 @@ func (x *Executor) removeImageIfUnused(ctx context.Context, h *Host, imageID, na
 		res = "failed: " + err.Error()
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "remove old image", Result: res, Detail: short(imageID)})
+}
+
+// recheckWait is how long a node may take to answer again after a framework
+// upgrade before it is restarted.
+const recheckWait = 30 * time.Second
+
+// recheck probes a node that answered before the framework upgrade; one that
+// no longer does is restarted once, gated, and reported.
+func (x *Executor) recheck(ctx context.Context, st Step) StepResult {
+	h, ok := x.Hosts[st.Host]
+	if !ok {
+		return StepResult{Step: st, Result: ResultFailed, Err: fmt.Errorf("no connection to %s", st.Host)}
+	}
+	c := st.Container
+	deadline := time.Now().Add(min(recheckWait, x.Opts.Gate.Timeout))
+	var err error
+	for {
+		if err = x.Opts.Gate.Prober.Probe(ctx, h, c); err == nil {
+			x.report(Event{Host: st.Host, Container: c.Name, Action: "re-check", Result: ResultOK})
+			return StepResult{Step: st, Result: ResultOK, NewID: c.ID}
+		}
+		if time.Now().After(deadline) || sleep(ctx, time.Second) != nil {
+			break
+		}
+	}
+	x.report(Event{Host: st.Host, Container: c.Name, Action: "re-check", Result: "restarting", Detail: err.Error()})
+	ctx = context.WithoutCancel(ctx)
+	if serr := h.Engine.ContainerStop(ctx, c.ID, x.stopOptions(c)); serr != nil {
+		err = serr
+	} else if serr := h.Engine.ContainerStart(ctx, c.ID, container.StartOptions{}); serr != nil {
+		err = serr
+	} else if err = x.Opts.Gate.Wait(ctx, h, c.ID, c.Role); err == nil {
+		x.report(Event{Host: st.Host, Container: c.Name, Action: "re-check", Result: ResultRestarted})
+		return StepResult{Step: st, Result: ResultRestarted, NewID: c.ID}
+	}
+	err = fmt.Errorf("node %s on %s does not answer after the framework upgrade, even after a restart: %w", c.Name, st.Host, err)
+	x.report(Event{Host: st.Host, Container: c.Name, Action: "re-check", Result: ResultUnhealthy, Detail: err.Error()})
+	return StepResult{Step: st, Result: ResultUnhealthy, Err: err}
 }

@@ -168,9 +168,19 @@ type Step struct {
 	Previous Spec
 }
 
+// Phase kinds.
+const (
+	// PhaseRecreate recreates each step's container.
+	PhaseRecreate = "recreate"
+	// PhaseRecheck probes each step's node after a framework upgrade, and
+	// restarts once the ones that no longer answer.
+	PhaseRecheck = "recheck"
+)
+
 // Phase is a group of steps run in order; Parallel > 1 lets that many run at once.
 type Phase struct {
 	Name     string
+	Kind     string
 	Steps    []Step
 	Parallel int
 }
@@ -182,14 +192,16 @@ type Plan struct {
 	MultiHost bool
 }
 
-// Empty reports whether the plan has nothing to do.
+// Empty reports whether the plan recreates nothing.
 func (p Plan) Empty() bool { return len(p.Steps()) == 0 }
 
-// Steps returns every step in order.
+// Steps returns every recreate step in order.
 func (p Plan) Steps() []Step {
 	var out []Step
 	for _, ph := range p.Phases {
-		out = append(out, ph.Steps...)
+		if ph.Kind == PhaseRecreate {
+			out = append(out, ph.Steps...)
+		}
 	}
 	return out
 }
@@ -197,14 +209,38 @@ func (p Plan) Steps() []Step {
 // String is the dry run: one line per step with its cause.
 func (p Plan) String() string {
 	var b strings.Builder
-	for _, s := range p.Steps() {
-		b.WriteString(s.Line(p.MultiHost))
+	for _, l := range p.lines() {
+		b.WriteString(l)
 		b.WriteByte('\n')
 	}
 	if b.Len() == 0 {
 		return "nothing to do: every Tars container runs its target image\n"
 	}
 	return b.String()
+}
+
+// Lines renders the plan's steps with their phases' kinds.
+func (p Plan) lines() []string {
+	var out []string
+	for _, ph := range p.Phases {
+		for _, s := range ph.Steps {
+			if ph.Kind == PhaseRecheck {
+				out = append(out, s.RecheckLine(p.MultiHost))
+			} else {
+				out = append(out, s.Line(p.MultiHost))
+			}
+		}
+	}
+	return out
+}
+
+// RecheckLine renders a re-check step.
+func (s Step) RecheckLine(withHost bool) string {
+	h := ""
+	if withHost {
+		h = s.Host + " "
+	}
+	return fmt.Sprintf("%s%s: re-check (probe, restart once if it does not answer): %s", h, s.Container.Name, s.Cause)
 }
 
 // Line renders one step, e.g.
@@ -257,7 +293,10 @@ func abbrev(d string) string {
 // orders them the Tars way: framework masters (with any separate web), then
 // the other framework hosts one at a time, then the nodes, parallel at most
 // `parallel` at once. It refuses version skew. It is pure.
-func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState, parallel int) (Plan, error) {
+//
+// healthyBefore holds the IDs of the nodes that answered their probe before
+// the upgrade: those not recreated are re-checked after the framework.
+func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState, parallel int, healthyBefore map[string]bool) (Plan, error) {
 	var masters, slaves, nodes, webs []Step
 	hosts := map[string]bool{}
 	api := map[string]string{}
@@ -316,10 +355,28 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		parallel = 1
 	}
 	p := Plan{MultiHost: len(hosts) > 1}
+	var rechecks []Step
+	if len(masters)+len(slaves) > 0 {
+		// Why: real tarsnodes fetch from the framework's web and register
+		// with its registry; after a framework upgrade, a node that answered
+		// before must answer again.
+		planned := map[string]bool{}
+		for _, n := range nodes {
+			planned[n.Container.ID] = true
+		}
+		for _, s := range all {
+			for _, c := range s.Containers {
+				if c.Role == images.RoleNode && healthyBefore[c.ID] && !planned[c.ID] {
+					rechecks = append(rechecks, Step{Host: c.Host, Container: c, From: c.Image, To: c.Image, Cause: "the framework was upgraded"})
+				}
+			}
+		}
+	}
 	for _, ph := range []Phase{
-		{Name: "framework master", Steps: slices.Concat(masters, webs), Parallel: 1},
-		{Name: "framework hosts", Steps: slaves, Parallel: 1},
-		{Name: "nodes", Steps: nodes, Parallel: parallel},
+		{Name: "framework master", Kind: PhaseRecreate, Steps: slices.Concat(masters, webs), Parallel: 1},
+		{Name: "framework hosts", Kind: PhaseRecreate, Steps: slaves, Parallel: 1},
+		{Name: "node re-check", Kind: PhaseRecheck, Steps: rechecks, Parallel: parallel},
+		{Name: "nodes", Kind: PhaseRecreate, Steps: nodes, Parallel: parallel},
 	} {
 		if len(ph.Steps) > 0 {
 			p.Phases = append(p.Phases, ph)

@@ -33,6 +33,7 @@ func TestPlan(t *testing.T) {
 		states   []HostState
 		req      Request
 		resolved map[string]Resolved
+		healthy  map[string]bool
 		want     string
 		wantErr  error
 		errText  string
@@ -47,6 +48,19 @@ func TestPlan(t *testing.T) {
 			},
 			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n" +
 				"tars-framework-2: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n",
+		},
+		{
+			name:   "nodes that answered before are re-checked after the framework",
+			states: []HostState{state("h1", node, master, node2)},
+			req:    Request{To: "v3.0.16", Only: []string{"tars-framework", "tars-node"}},
+			resolved: map[string]Resolved{
+				"h1 tarscloud/framework:v3.0.16": fwPulled,
+				"h1 tarscloud/tars-node:latest":  nodeMoved,
+			},
+			healthy: map[string]bool{"c0ffeetars-node00000000000000": true, "c0ffeetars-node-200000000000000": true},
+			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n" +
+				"tars-node-2: re-check (probe, restart once if it does not answer): the framework was upgraded\n" +
+				"tars-node: recreate latest -> latest (sha256:cccc… -> sha256:dddd…): tag latest moved\n",
 		},
 		{
 			name:   "floating node tag moved: master untouched, nodes in name order",
@@ -155,7 +169,7 @@ func TestPlan(t *testing.T) {
 			cands, err := Select(tt.states, tt.req)
 			var p Plan
 			if err == nil {
-				p, err = BuildPlan(cands, tt.resolved, tt.states, 1)
+				p, err = BuildPlan(cands, tt.resolved, tt.states, 1, tt.healthy)
 			}
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -189,7 +203,7 @@ func TestPlanPhases(t *testing.T) {
 	p, err := BuildPlan(cands, map[string]Resolved{
 		"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
 		"h1 tarscloud/tars-node:stable":  pulled("sha256:n2", "tarscloud/tars-node:stable", nodeNew, ""),
-	}, []HostState{s}, 4)
+	}, []HostState{s}, 4, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	if err != nil {
 		return rep, err
 	}
-	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel)
+	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel, healthyNodes(ctx, x.Opts.Gate.Prober, states, cands))
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}
@@ -201,4 +201,37 @@ func pullOne(ctx context.Context, h *Host, kc authn.Keychain, ref string, opts U
 		return Resolved{}, fmt.Errorf("inspect %s on %s after the pull: %w", ref, h.Name(), err)
 	}
 	return Resolved{Image: img, Digest: digest}, nil
+}
+
+// healthyNodes probes the nodes before anything changes, when a framework is
+// among the candidates: those that answer now must answer after it.
+func healthyNodes(ctx context.Context, p *Prober, states []HostState, cands []Candidate) map[string]bool {
+	framework := false
+	for _, c := range cands {
+		framework = framework || c.Container.Role == images.RoleFramework
+	}
+	if !framework || p == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, s := range states {
+		for _, c := range s.Containers {
+			if c.Role != images.RoleNode || !c.Running {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if h, _ := p.Health(ctx, s.Host, c); h == HealthHealthy {
+					mu.Lock()
+					out[c.ID] = true
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return out
 }

@@ -14,6 +14,7 @@ import (
 func connFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "host", Aliases: []string{"H"}, Usage: "Docker Engine `URL` (unix:// or tcp://); repeat for several engines (default $DOCKER_HOST, else unix:///var/run/docker.sock)"},
+		&cli.StringFlag{Name: "inventory", Usage: "YAML `FILE` listing engines with their own TLS material (README: Inventory); adds to --host"},
 		&cli.BoolFlag{Name: "tlsverify", Usage: "use TLS and verify the engine (default $DOCKER_TLS_VERIFY)"},
 		&cli.BoolFlag{Name: "tls", Usage: "use TLS without verifying the engine; implied by --tlsverify"},
 		&cli.StringFlag{Name: "tlscacert", Usage: "trust certs signed only by this CA (default $DOCKER_CERT_PATH/ca.pem)"},
@@ -47,7 +48,19 @@ func hostSpecs(c *cli.Context, e *env) ([]orchestrator.HostSpec, error) {
 		// As the docker CLI: naming TLS material means TLS.
 		tls.Enabled = true
 	}
-	specs := orchestrator.HostsFromFlags(urls, tls, c.Bool("insecure"), e.getenv)
+	var specs []orchestrator.HostSpec
+	if inv := c.String("inventory"); inv != "" {
+		fromFile, err := orchestrator.LoadInventory(inv)
+		if err != nil {
+			return nil, err
+		}
+		specs = fromFile
+		if len(urls) > 0 {
+			specs = append(specs, orchestrator.HostsFromFlags(urls, tls, c.Bool("insecure"), e.getenv)...)
+		}
+	} else {
+		specs = orchestrator.HostsFromFlags(urls, tls, c.Bool("insecure"), e.getenv)
+	}
 	for _, s := range specs {
 		if err := orchestrator.ValidateHost(s); err != nil {
 			return nil, err

@@ -99,6 +99,8 @@ func newApp(e *env) *cli.App {
 			upgradeCommand(e),
 			rollbackCommand(e),
 			recoverCommand(e),
+			nodeCommand(e),
+			frameworkCommand(e),
 			probeCommand(e),
 		},
 	}
