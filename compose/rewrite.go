@@ -88,7 +88,7 @@ type planner struct {
 	// names, active or not: a shared anchor or variable must not change a
 	// service that a profile hides today.
 	sites map[string]imageSite
-	repl    map[string][]replacement
+	repl  map[string][]replacement
 	// expectRaw is the image: text each service must have after the edits of
 	// the compose files; envExpect the value each edited variable must have
 	// in its env file.

@@ -74,7 +74,7 @@ func TestPlanImageEdits(t *testing.T) {
 `},
 		},
 		{
-			name: "CRLF line endings are kept",
+			name:  "CRLF line endings are kept",
 			files: map[string]string{"compose.yaml": "services:\r\n  framework:\r\n    image: tarscloud/framework:v3.0.15 \r\n    restart: always\r\n"},
 			to:    map[string]string{"framework": "tarscloud/framework:v3.0.16"},
 			want:  map[string]string{"compose.yaml": "services:\r\n  framework:\r\n    image: tarscloud/framework:v3.0.16 \r\n    restart: always\r\n"},
