@@ -54,9 +54,12 @@ type Options struct {
 // TLSFiles are the client certificate files that reach a project's Docker
 // Engine, as absolute paths. An empty field was not given.
 type TLSFiles struct {
-	CA   string
+	// CA is the certificate authority that signed the engine's certificate.
+	CA string
+	// Cert is the client certificate.
 	Cert string
-	Key  string
+	// Key is the client certificate's private key.
+	Key string
 }
 
 // Project is a loaded compose project: what tarsup needs from it, and the
@@ -127,8 +130,9 @@ type ServiceNetwork struct {
 	Bridge bool
 	// External is true for external: true networks.
 	External bool
-	// IPv4Address and IPv6Address are the static addresses, or empty.
+	// IPv4Address is the static ipv4_address, or empty.
 	IPv4Address string
+	// IPv6Address is the static ipv6_address, or empty.
 	IPv6Address string
 }
 

@@ -25,8 +25,10 @@ var ErrCannotRewrite = errors.New("cannot rewrite the image")
 type FileEdit struct {
 	// Path is the absolute path of the file.
 	Path string
-	// Old is the content as loaded; New the content to write.
-	Old, New []byte
+	// Old is the content as Load read it; Restore writes it back.
+	Old []byte
+	// New is the content to write; Apply writes it.
+	New []byte
 	// Mode is the file's permission bits, kept by Apply and Restore.
 	Mode os.FileMode
 }

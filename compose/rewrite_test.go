@@ -74,6 +74,12 @@ func TestPlanImageEdits(t *testing.T) {
 `},
 		},
 		{
+			name:  "columns count characters: non-ASCII text before the image on its line",
+			files: map[string]string{"compose.yaml": "services:\n  framework: {labels: {\"é日本\": \"1\"}, image: tarscloud/framework:v3.0.15}\n"},
+			to:    map[string]string{"framework": "tarscloud/framework:v3.0.16"},
+			want:  map[string]string{"compose.yaml": "services:\n  framework: {labels: {\"é日本\": \"1\"}, image: tarscloud/framework:v3.0.16}\n"},
+		},
+		{
 			name:  "CRLF line endings are kept",
 			files: map[string]string{"compose.yaml": "services:\r\n  framework:\r\n    image: tarscloud/framework:v3.0.15 \r\n    restart: always\r\n"},
 			to:    map[string]string{"framework": "tarscloud/framework:v3.0.16"},

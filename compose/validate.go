@@ -9,9 +9,11 @@ import (
 // Severity says whether a Finding stops an upgrade.
 type Severity int
 
-// The severities: an Error stops the upgrade (exit 3), a Warning is printed.
+// The severities.
 const (
+	// SeverityError stops the upgrade (callers exit 3).
 	SeverityError Severity = iota + 1
+	// SeverityWarning is printed and the upgrade goes on.
 	SeverityWarning
 )
 
@@ -28,11 +30,11 @@ func (s Severity) String() string {
 
 // The rules Validate checks, as they appear in Finding.Rule.
 const (
-	// RuleRebuild: REBUILD=true in a framework service wipes the Tars databases.
+	// RuleRebuild is REBUILD=true in a framework service, which wipes the Tars databases.
 	RuleRebuild = "rebuild-true"
-	// RuleWebAlone: tarsweb must not be upgraded without the framework.
+	// RuleWebAlone is a web service without a framework: tarsweb must not be upgraded alone.
 	RuleWebAlone = "web-alone"
-	// RuleStaticIP: a framework or node on a bridge network needs a fixed address.
+	// RuleStaticIP is a framework or node on a bridge network without a fixed address.
 	RuleStaticIP = "static-ip"
 )
 
@@ -42,10 +44,12 @@ type Finding struct {
 	// the variable at fault.
 	File string
 	// Service is the service concerned.
-	Service  string
+	Service string
+	// Severity says whether the finding stops the upgrade.
 	Severity Severity
 	// Rule is one of the Rule* constants.
-	Rule    string
+	Rule string
+	// Message says what is wrong, why it matters and how to fix it.
 	Message string
 }
 
