@@ -1,0 +1,214 @@
+// Command tarsfake stands in for the programs inside the Tars Docker images in
+// tarsup's end-to-end tests. One static binary plays every role; the first
+// argument picks it:
+//
+//	tarsfake framework   the tarscloud/framework entrypoint (master or SLAVE=true)
+//	tarsfake node        the tarscloud/tars-node entrypoint (needs WEB_HOST)
+//	tarsfake db          a MySQL stand-in listening on 3306
+//	tarsfake idle        an unrelated container that only waits
+//	tarsfake check tcp HOST:PORT | check http URL
+//	                     exit 0 when reachable (HTTP 200) within 2 s: a HEALTHCHECK
+//
+// The behaviour follows shared/TARS.md: what the real entrypoints do with
+// REBUILD, SLAVE, INET, DOMAIN, WEB_HOST and on which ports they answer. Knobs
+// that only tests use, for every serving role:
+//
+//	FAKE_VERSION          the version the program reports (set by the image)
+//	FAKE_START_DELAY      Go duration to wait before listening (a slow start)
+//	FAKE_NEVER_HEALTHY    "true": run but never listen
+//	FAKE_CRASH_AFTER      Go duration after listening, then exit 1
+//
+// SIGTERM and SIGINT end every role with exit code 0 at once.
+//
+// It uses the standard library only, so that it builds with CGO_ENABLED=0 into
+// a binary that runs in an image built FROM scratch.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// errUsage marks a bad command line; main turns it into exit code 2.
+var errUsage = errors.New("usage: tarsfake framework|node|db|idle|check tcp HOST:PORT|check http URL")
+
+func main() {
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, errUsage)
+		os.Exit(2)
+	}
+	role := os.Args[1]
+	log.SetPrefix("tarsfake " + role + " " + os.Getenv("FAKE_VERSION") + ": ")
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	err := run(ctx, role, os.Args[2:])
+	switch {
+	case err == nil:
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	case errors.Is(err, context.Canceled):
+		// Why exit 0: a stop (docker stop, SIGTERM) is a normal end for every role.
+		log.Printf("signalled: exiting")
+		os.Exit(0)
+	default:
+		log.Printf("error: %v", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, role string, args []string) error {
+	switch role {
+	case "framework":
+		return runFramework(ctx, knobsFromEnv())
+	case "node":
+		return runNode(ctx, knobsFromEnv())
+	case "db":
+		return serveRole(ctx, knobsFromEnv(), func(ctx context.Context) error {
+			return listenAndDrop(ctx, ":3306")
+		})
+	case "idle":
+		log.Printf("idle until signalled")
+		<-ctx.Done()
+		return ctx.Err()
+	case "check":
+		return runCheck(ctx, args)
+	default:
+		return fmt.Errorf("unknown role %q: %w", role, errUsage)
+	}
+}
+
+// knobs are the FAKE_* variables that make a variant misbehave.
+type knobs struct {
+	version      string
+	startDelay   time.Duration
+	neverHealthy bool
+	crashAfter   time.Duration
+}
+
+func knobsFromEnv() knobs {
+	k := knobs{version: os.Getenv("FAKE_VERSION"), neverHealthy: os.Getenv("FAKE_NEVER_HEALTHY") == "true"}
+	if k.version == "" {
+		k.version = "unknown"
+	}
+	k.startDelay = envDuration("FAKE_START_DELAY")
+	k.crashAfter = envDuration("FAKE_CRASH_AFTER")
+	return k
+}
+
+func envDuration(name string) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		log.Printf("ignoring %s=%q: %v", name, v, err)
+		return 0
+	}
+	return d
+}
+
+// serveRole applies the start-up knobs around serve, which blocks while the
+// role answers on its ports.
+func serveRole(ctx context.Context, k knobs, serve func(ctx context.Context) error) error {
+	if k.startDelay > 0 {
+		log.Printf("FAKE_START_DELAY=%s: waiting before listening", k.startDelay)
+		if err := sleep(ctx, k.startDelay); err != nil {
+			return err
+		}
+	}
+	if k.neverHealthy {
+		log.Printf("FAKE_NEVER_HEALTHY=true: running without listening")
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if k.crashAfter > 0 {
+		crash := errors.New("FAKE_CRASH_AFTER: crashing")
+		timer := time.AfterFunc(k.crashAfter, func() { cancel(crash) })
+		defer timer.Stop()
+	}
+	err := serve(ctx)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}
+
+// listenAndDrop accepts TCP connections on addr and closes them at once: what a
+// port probe needs to see an open port.
+func listenAndDrop(ctx context.Context, addr string) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	log.Printf("listening on %s", addr)
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return fmt.Errorf("accept on %s: %w", addr, err)
+		}
+		c.Close()
+	}
+}
+
+// interfaceIPv4 returns the first IPv4 address of the named interface, or ""
+// when the interface is missing or has none.
+func interfaceIPv4(name string) string {
+	iface, err := net.InterfaceByName(name)
+	if err != nil {
+		return ""
+	}
+	addrs, err := iface.Addrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if ip4 := ipn.IP.To4(); ip4 != nil {
+				return ip4.String()
+			}
+		}
+	}
+	return ""
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func envOr(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return def
+}

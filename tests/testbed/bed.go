@@ -1,0 +1,159 @@
+// Package testbed is tarsup's end-to-end test bed: fake Tars images built in
+// process and served by a registry on 127.0.0.1, the machine's Docker Engine
+// and extra engines that play other hosts, helpers that lay out deployments
+// as users have them, and cleanup of all of it.
+//
+// A TestMain calls Setup once and Close at the end; tests take engines from
+// the Bed, a Deployer per test and engine (Bed.On), and the tarsup binary
+// (Bed.Tarsup). Nothing is mocked: the engines pull the images for real.
+package testbed
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Bed holds what one `go test` run of the e2e tests shares.
+type Bed struct {
+	// RunID is the value of RunLabel on everything this run creates.
+	RunID string
+	// WorkDir holds the binaries, the extra engines' data and certificates.
+	WorkDir string
+	// FakeBin is the static tarsfake binary the images are built around.
+	FakeBin string
+	// Registry serves Images on 127.0.0.1.
+	Registry *Registry
+	// Images are the standard images, pushed to Registry.
+	Images *Images
+	// Local is the machine's engine ($DOCKER_HOST or the local socket).
+	Local *Engine
+
+	tarsupBin string
+	tarsupErr error
+
+	mu    sync.Mutex
+	extra map[int]*Engine
+}
+
+// Setup checks that the local engine answers, builds the fake and tarsup into
+// workDir, starts the registry and pushes the standard images. A tarsup that
+// does not build is not an error here: Tarsup reports it to each test that
+// needs the binary. On error, Setup releases what it started.
+func Setup(ctx context.Context, workDir string) (_ *Bed, err error) {
+	b := &Bed{WorkDir: workDir, extra: map[int]*Engine{}}
+	if b.RunID, err = newRunID(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			err = errors.Join(err, b.Close(cctx))
+		}
+	}()
+
+	if b.Local, err = Local(ctx); err != nil {
+		return b, err
+	}
+	if err = RemoveDeadRuns(ctx, b.Local); err != nil {
+		return b, err
+	}
+	if b.FakeBin, err = BuildFake(ctx, workDir); err != nil {
+		return b, err
+	}
+	b.tarsupBin, b.tarsupErr = BuildTarsup(ctx, workDir)
+	if b.Registry, err = StartRegistry(ctx); err != nil {
+		return b, err
+	}
+	if b.Images, err = PushStandardImages(ctx, b.Registry, b.FakeBin); err != nil {
+		return b, err
+	}
+	return b, nil
+}
+
+// Tarsup returns the path of the tarsup binary, or fails the test with the
+// reason it did not build.
+func (b *Bed) Tarsup(t testing.TB) string {
+	t.Helper()
+	if b.tarsupErr != nil {
+		t.Fatalf("tarsup binary: %v", b.tarsupErr)
+	}
+	return b.tarsupBin
+}
+
+// Engine returns the extra engine with the given index (1..15), starting it
+// on first use; later calls, from any test, share it. Close stops it.
+func (b *Bed) Engine(ctx context.Context, index int) (*Engine, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.extra[index]; ok {
+		return e, nil
+	}
+	e, err := StartEngine(ctx, b.WorkDir, index)
+	if err != nil {
+		return nil, err
+	}
+	b.extra[index] = e
+	return e, nil
+}
+
+// On returns a Deployer for test t on engine e, labelled with this run.
+func (b *Bed) On(ctx context.Context, t testing.TB, e *Engine) *Deployer {
+	t.Helper()
+	return NewDeployer(ctx, t, b.RunID, e, b.Images)
+}
+
+// Engines returns the local engine and the extra engines started so far.
+func (b *Bed) Engines() []*Engine {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	idx := make([]int, 0, len(b.extra))
+	for i := range b.extra {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	out := []*Engine{}
+	if b.Local != nil {
+		out = append(out, b.Local)
+	}
+	for _, i := range idx {
+		out = append(out, b.extra[i])
+	}
+	return out
+}
+
+// Close removes everything this run labelled on every engine, stops the extra
+// engines and the registry. The work dir is the caller's to remove.
+func (b *Bed) Close(ctx context.Context) error {
+	var errs []error
+	if err := Cleanup(ctx, b.RunID, b.Engines()...); err != nil {
+		errs = append(errs, err)
+	}
+	if b.Registry != nil && b.Local != nil {
+		if err := removeImagesFrom(ctx, b.Local, b.Registry.Addr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	b.mu.Lock()
+	extra := b.extra
+	b.extra = map[int]*Engine{}
+	b.mu.Unlock()
+	for _, e := range extra {
+		if err := e.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if b.Local != nil {
+		b.Local.Client.Close()
+	}
+	if b.Registry != nil {
+		if err := b.Registry.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
