@@ -289,22 +289,22 @@ func (d *daemon) firewall(ctx context.Context, op string) error {
 // main engine's!) whatever --bridge says, so Restart would break the main
 // engine. Networks created without a subnet come from Docker's usual pools.
 type daemonConfig struct {
-	DataRoot      string              `json:"data-root"`
-	ExecRoot      string              `json:"exec-root"`
-	Pidfile       string              `json:"pidfile"`
-	Hosts         []string            `json:"hosts"`
-	TLS           bool                `json:"tls"`
-	TLSVerify     bool                `json:"tlsverify"`
-	TLSCACert     string              `json:"tlscacert"`
-	TLSCert       string              `json:"tlscert"`
-	TLSKey        string              `json:"tlskey"`
-	StorageDriver string              `json:"storage-driver"`
-	Bridge        string              `json:"bridge"`
-	IPTables      bool                `json:"iptables"`
-	IPMasq        bool                `json:"ip-masq"`
-	IP            string              `json:"ip"`
-	MTU           int                 `json:"mtu"`
-	LogDriver     string              `json:"log-driver"`
+	DataRoot      string   `json:"data-root"`
+	ExecRoot      string   `json:"exec-root"`
+	Pidfile       string   `json:"pidfile"`
+	Hosts         []string `json:"hosts"`
+	TLS           bool     `json:"tls"`
+	TLSVerify     bool     `json:"tlsverify"`
+	TLSCACert     string   `json:"tlscacert"`
+	TLSCert       string   `json:"tlscert"`
+	TLSKey        string   `json:"tlskey"`
+	StorageDriver string   `json:"storage-driver"`
+	Bridge        string   `json:"bridge"`
+	IPTables      bool     `json:"iptables"`
+	IPMasq        bool     `json:"ip-masq"`
+	IP            string   `json:"ip"`
+	MTU           int      `json:"mtu"`
+	LogDriver     string   `json:"log-driver"`
 }
 
 func (d *daemon) writeConfig(srv *serverTLS) error {
