@@ -102,6 +102,8 @@ func newApp(e *env) *cli.App {
 			nodeCommand(e),
 			frameworkCommand(e),
 			probeCommand(e),
+			refreshCommand(e),
+			watchCommand(e),
 		},
 	}
 }
