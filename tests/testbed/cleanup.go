@@ -170,8 +170,10 @@ func RemoveDeadRuns(ctx context.Context, e *Engine) error {
 	return errors.Join(errs...)
 }
 
-// removeImagesFrom removes the images tagged from registry addr (host:port):
-// each run has its own registry port, so they would pile up on the engine.
+// removeImagesFrom removes the references to images from registry addr
+// (host:port), tags and digests alike: each run has its own registry port, so
+// they would pile up on the engine. Why by reference and not by image ID: the
+// same fake image may also be tagged from another run's registry.
 func removeImagesFrom(ctx context.Context, e *Engine, addr string) error {
 	imgs, err := e.Client.ImageList(ctx, image.ListOptions{All: true})
 	if err != nil {
@@ -179,12 +181,13 @@ func removeImagesFrom(ctx context.Context, e *Engine, addr string) error {
 	}
 	var errs []error
 	for _, img := range imgs {
-		for _, tag := range img.RepoTags {
-			if !strings.HasPrefix(tag, addr+"/") {
+		refs := append(append([]string(nil), img.RepoTags...), img.RepoDigests...)
+		for _, ref := range refs {
+			if !strings.HasPrefix(ref, addr+"/") {
 				continue
 			}
-			if _, err := e.Client.ImageRemove(ctx, tag, image.RemoveOptions{PruneChildren: true}); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("remove image %s on %s: %w", tag, e.Host, err))
+			if _, err := e.Client.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove image %s on %s: %w", ref, e.Host, err))
 			}
 		}
 	}
