@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -434,45 +436,94 @@ func afterVersion(c Container, step *Step) string {
 	return tagOf(step.To)
 }
 
-// checkSkew refuses a plan after which framework containers would run
-// different versions, or a node would run a version older than the framework.
+// checkSkew refuses a plan after which the framework containers of one
+// deployment would run different versions, or a node would run a version
+// older than its framework. A deployment is the frameworks that share a
+// database (MYSQL_HOST) and the nodes whose WEB_HOST names one of them: one
+// engine may carry several independent Tars deployments (labs, compose
+// projects), and their versions are nobody else's business.
 func checkSkew(steps []Step, all []HostState) error {
 	byID := map[string]*Step{}
 	for i := range steps {
 		byID[steps[i].Container.ID] = &steps[i]
 	}
-	frameworks := map[string][]string{} // version -> containers
-	var nodeVersions []struct{ name, v string }
+
+	frameworks := map[string]map[string][]string{} // deployment -> version -> containers
+	reach := map[string]string{}                   // a framework's name or IP -> its deployment
+	var nodes []Container
 	for _, s := range all {
 		for _, c := range s.Containers {
 			if isTemporaryName(c.Name) {
 				continue
 			}
-			v := afterVersion(c, byID[c.ID])
 			switch c.Role {
 			case images.RoleFramework:
-				frameworks[v] = append(frameworks[v], c.Name+"@"+c.Host)
+				dep := deploymentOf(c)
+				if frameworks[dep] == nil {
+					frameworks[dep] = map[string][]string{}
+				}
+				v := afterVersion(c, byID[c.ID])
+				frameworks[dep][v] = append(frameworks[dep][v], c.Name+"@"+c.Host)
+				for _, n := range dbNames(c) {
+					reach[n] = dep
+				}
 			case images.RoleNode:
-				nodeVersions = append(nodeVersions, struct{ name, v string }{c.Name + "@" + c.Host, v})
+				nodes = append(nodes, c)
 			}
 		}
 	}
-	if len(frameworks) > 1 {
+	for _, dep := range slices.Sorted(maps.Keys(frameworks)) {
+		versions := frameworks[dep]
+		if len(versions) <= 1 {
+			continue
+		}
 		var parts []string
-		for v, names := range frameworks {
+		for v, names := range versions {
 			parts = append(parts, fmt.Sprintf("%s on %s", v, strings.Join(names, ", ")))
 		}
 		sort.Strings(parts)
-		return withKind(ErrRefused, fmt.Errorf("refused: after this plan the framework would run different versions (%s); framework components depend on each other's versions, so upgrade every framework container together (drop --only, or name them all)", strings.Join(parts, "; ")))
+		return withKind(ErrRefused, fmt.Errorf("refused: after this plan the framework would run different versions (%s); framework components depend on each other's versions, so upgrade every framework container of a deployment together (drop --only, or name them all)", strings.Join(parts, "; ")))
 	}
-	for fv := range frameworks {
-		for _, n := range nodeVersions {
-			if cmp, ok := images.Compare(n.v, fv); ok && cmp < 0 {
-				return withKind(ErrRefused, fmt.Errorf("refused: node %s would run %s, older than the framework's %s; run tarsnode at the framework's version (--node-image)", n.name, n.v, fv))
+	for _, n := range nodes {
+		dep, ok := reach[webHostOf(n)]
+		if !ok && len(frameworks) == 1 {
+			for d := range frameworks {
+				dep, ok = d, true
+			}
+		}
+		if !ok {
+			continue
+		}
+		nv := afterVersion(n, byID[n.ID])
+		for fv := range frameworks[dep] {
+			if cmp, known := images.Compare(nv, fv); known && cmp < 0 {
+				return withKind(ErrRefused, fmt.Errorf("refused: node %s@%s would run %s, older than its framework's %s; run tarsnode at the framework's version (move the node's tag first, or --node-image)", n.Name, n.Host, nv, fv))
 			}
 		}
 	}
 	return nil
+}
+
+// deploymentOf names a framework's deployment by its database.
+func deploymentOf(c Container) string {
+	host := c.Env["MYSQL_HOST"]
+	if host == "" {
+		host = c.Env["DBIP"]
+	}
+	port := c.Env["MYSQL_PORT"]
+	if port == "" {
+		port = "3306"
+	}
+	return host + ":" + port
+}
+
+// webHostOf returns the host part of a node's WEB_HOST.
+func webHostOf(c Container) string {
+	u, err := url.Parse(c.Env["WEB_HOST"])
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // PreviousSpec is the configuration that puts c back as it is now: its own

@@ -143,6 +143,18 @@ func TestPlan(t *testing.T) {
 			errText: "framework would run different versions",
 		},
 		{
+			name: "two deployments on one engine: each keeps its own version",
+			states: []HostState{state("h1", master,
+				fx{name: "lab-fw", image: "tarscloud/framework:v3.0.10", imageID: "sha256:f0", running: true, env: []string{"MYSQL_HOST=lab-mysql"}},
+				fx{name: "lab-node", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true, version: "v3.0.10",
+					env: []string{"WEB_HOST=http://lab-fw:3000"}})},
+			req: Request{To: "v3.0.16", Only: []string{"tars-framework"}},
+			resolved: map[string]Resolved{
+				"h1 tarscloud/framework:v3.0.16": fwPulled,
+			},
+			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n",
+		},
+		{
 			name:   "tarsweb alone refused",
 			states: []HostState{state("h1", master, web)},
 			req:    Request{Only: []string{"tars-web"}, To: "v3.0.16"},
@@ -161,7 +173,7 @@ func TestPlan(t *testing.T) {
 				"h1 tarscloud/tars-node:latest":  nodeSame,
 			},
 			wantErr: ErrRefused,
-			errText: "node n@h1 would run v3.0.15, older than the framework's v3.0.16",
+			errText: "node n@h1 would run v3.0.15, older than its framework's v3.0.16",
 		},
 	}
 	for _, tt := range tests {
