@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -112,10 +113,11 @@ func (m Moved) Line(withHost bool) string {
 // RefreshReport is what a refresh found and did.
 type RefreshReport struct {
 	Check RefreshCheck
-	// PendingRecovery lists the engines holding an interrupted upgrade that a
-	// monitor-only run left alone.
+	// PendingRecovery lists the engines that hold an upgrade under way or
+	// interrupted: a refresh leaves them alone.
 	PendingRecovery []string
-	// Recovered is what the recovery of interrupted upgrades did.
+	// Recovered is what the upgrade's own recovery did (it finds nothing to
+	// do unless another run was interrupted between the check and it).
 	Recovered []Recovery
 	// Upgrade is the upgrade of what moved (a dry run when MonitorOnly);
 	// nil when nothing moved.
@@ -135,25 +137,26 @@ func (r RefreshReport) Changed() bool {
 // touches no container. Otherwise it runs Upgrade limited to the containers
 // whose tag moved (and, with ToLatest, the frameworks), so pre-flight, order,
 // gates and rollback are the upgrade's. MonitorOnly makes that upgrade a dry
-// run. An interrupted upgrade is recovered first, as Upgrade does.
+// run.
+//
+// Refresh never recovers an interrupted upgrade itself. Why: from the
+// engine's side an upgrade that another tarsup process (a manual `tarsup
+// upgrade`, which need not hold the run lock) has under way looks exactly
+// like an interrupted one, and "recovering" it would undo it midway. So an
+// engine that holds one is reported (PendingRecovery) and, when something
+// moved, the refresh is refused with nothing changed until `tarsup recover`
+// has run or the other run has ended.
 func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOptions) (RefreshReport, error) {
 	var rep RefreshReport
+	var pending []string
 	for _, h := range hosts {
-		pending, err := NeedsRecovery(ctx, h)
+		names, err := PendingUpgrade(ctx, h)
 		if err != nil {
 			return rep, err
 		}
-		if !pending {
-			continue
-		}
-		if opts.MonitorOnly {
+		if len(names) > 0 {
 			rep.PendingRecovery = append(rep.PendingRecovery, h.Name())
-			continue
-		}
-		rec, err := x.Recover(ctx, h)
-		rep.Recovered = append(rep.Recovered, rec...)
-		if err != nil {
-			return rep, fmt.Errorf("an earlier upgrade was interrupted and could not be recovered: %w", err)
+			pending = append(pending, fmt.Sprintf("%s (%s)", h.Name(), strings.Join(names, ", ")))
 		}
 	}
 	states, err := ObserveAll(ctx, hosts)
@@ -170,6 +173,9 @@ func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOption
 	if !rep.Check.Changes() {
 		return rep, nil
 	}
+	if len(pending) > 0 && !opts.MonitorOnly {
+		return rep, withKind(ErrRefused, fmt.Errorf("refused: an upgrade is under way or was interrupted on %s; a refresh does not touch it. Wait for the other tarsup run to end, or, if none is running, run tarsup recover; nothing was changed", strings.Join(pending, "; ")))
+	}
 	scope, err := RefreshScope(states, opts.Only)
 	if err != nil {
 		return rep, err
@@ -181,8 +187,34 @@ func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOption
 	up, err := Upgrade(ctx, hosts, x, uo)
 	rep.Recovered = append(rep.Recovered, up.Recovered...)
 	up.Recovered = nil
+	up.PendingRecovery = nil
 	rep.Upgrade = &up
 	return rep, err
+}
+
+// PendingUpgrade names the containers of an engine that belong to an upgrade
+// under way or interrupted (see NeedsRecovery); none when there is none.
+func PendingUpgrade(ctx context.Context, h *Host) ([]string, error) {
+	pending, err := NeedsRecovery(ctx, h)
+	if err != nil || !pending {
+		return nil, err
+	}
+	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+	}
+	var names []string
+	for _, c := range list {
+		if n := nameOf(c); isTemporaryName(n) || c.Labels[LabelTxn] != "" && c.Labels[LabelTxnName] != n {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		// A finished swap whose old container is still there: name the service.
+		names = []string{"an old container left by an upgrade"}
+	}
+	return names, nil
 }
 
 // RefreshRequest is the upgrade request that carries out a check: the

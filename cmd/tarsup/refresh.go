@@ -142,6 +142,9 @@ func (r *refresher) run(ctx context.Context) (refreshJSON, error) {
 	}
 	start := time.Now()
 	rep, err := orchestrator.Refresh(ctx, r.hosts, r.x, opts)
+	for _, h := range rep.PendingRecovery {
+		r.e.log.WithField("host", h).Warn("an upgrade is under way or was interrupted on this engine: refresh leaves it alone; if no other tarsup is running, run tarsup recover")
+	}
 	out := newRefreshJSON(start, opts.MonitorOnly, rep, err)
 	r.e.log.WithFields(logrus.Fields{"checked": out.Checked, "tags": out.Tags, "moved": len(out.Moved), "upgraded": out.Upgraded,
 		"rolled_back": out.RolledBack, "seconds": time.Since(start).Seconds()}).Debug("refresh done")
@@ -172,9 +175,6 @@ func writeCheck(w io.Writer, c orchestrator.RefreshCheck, withHost bool) {
 // writeRefreshText prints what followed the check: recoveries and the
 // upgrade's summary table, or with monitorOnly the plan that would run.
 func writeRefreshText(w io.Writer, rep orchestrator.RefreshReport, monitorOnly bool, runErr error) error {
-	for _, h := range rep.PendingRecovery {
-		fmt.Fprintf(w, "%s holds an interrupted upgrade: a refresh without --monitor-only recovers it first (tarsup recover)\n", h)
-	}
 	for _, rc := range rep.Recovered {
 		fmt.Fprintf(w, "recovered %s on %s: %s: %s\n", rc.Name, rc.Host, rc.Action, rc.Result)
 	}
