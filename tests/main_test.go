@@ -212,6 +212,32 @@ func testVariants(t *testing.T, dep *testbed.TarsDeployment) {
 		t.Errorf("node with DOMAIN did not register by name:\n%s", nodes)
 	}
 
+	// Bind mounts and anonymous volumes hold the framework's data.
+	dir := t.TempDir()
+	bound := d.Run(testbed.ContainerSpec{Name: uniq("bind"), Image: im.Framework3015, Volumes: []string{dir + ":/data/tars"}})
+	d.WaitTCP(net.JoinHostPort(bound.IP, "17890"))
+	if b, err := os.ReadFile(dir + "/db/db_tars"); err != nil || !strings.Contains(string(b), "v3.0.15") {
+		t.Errorf("bind-mounted data: %q, %v", b, err)
+	}
+	anon := d.Run(testbed.ContainerSpec{Name: uniq("anon"), Image: im.Framework3015, Volumes: []string{"/data/tars"}})
+	info, err := bed.Local.Client.ContainerInspect(ctx, anon.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Mounts) != 1 || info.Mounts[0].Type != "volume" || len(info.Mounts[0].Name) != 64 || info.Mounts[0].Destination != "/data/tars" {
+		t.Errorf("anonymous volume: mounts %+v", info.Mounts)
+	}
+
+	// Host networking: no bridge IP; restart policies as given.
+	host := d.Run(testbed.ContainerSpec{Name: uniq("hostnet"), Image: im.Nginx, NetworkMode: "host", Restart: "on-failure:3"})
+	info, err = bed.Local.Client.ContainerInspect(ctx, host.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host.IP != "" || !info.State.Running || info.HostConfig.RestartPolicy.Name != "on-failure" || info.HostConfig.RestartPolicy.MaximumRetryCount != 3 {
+		t.Errorf("host-networked container: IP %q, running %t, restart %+v", host.IP, info.State.Running, info.HostConfig.RestartPolicy)
+	}
+
 	// The unrelated image and the db answer as their roles say.
 	idle := d.Run(testbed.ContainerSpec{Name: uniq("idle"), Image: im.Nginx})
 	if err := testbed.WaitTCP(ctx, net.JoinHostPort(idle.IP, "80"), time.Second); err == nil {

@@ -11,8 +11,14 @@ package testbed
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -60,6 +66,12 @@ func Setup(ctx context.Context, workDir string) (_ *Bed, err error) {
 		return b, err
 	}
 	if err = RemoveDeadRuns(ctx, b.Local); err != nil {
+		return b, err
+	}
+	if err = CleanFreeSlots(ctx); err != nil {
+		return b, err
+	}
+	if err = claimWorkDir(workDir); err != nil {
 		return b, err
 	}
 	if b.FakeBin, err = BuildFake(ctx, workDir); err != nil {
@@ -156,4 +168,45 @@ func (b *Bed) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ownerFile in a work dir holds the ID of the process that uses it.
+const ownerFile = "owner.pid"
+
+// claimWorkDir marks workDir as this process's and removes its siblings of
+// the same name pattern (tarsup-e2e-*) whose process is gone: a run killed
+// before it could remove its own (binaries, engine data, certificates).
+func claimWorkDir(workDir string) error {
+	if err := os.WriteFile(filepath.Join(workDir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("claim work dir: %w", err)
+	}
+	base := filepath.Base(workDir)
+	prefix, _, ok := strings.Cut(base, "-e2e-")
+	if !ok {
+		return nil
+	}
+	siblings, err := filepath.Glob(filepath.Join(filepath.Dir(workDir), prefix+"-e2e-*"))
+	if err != nil {
+		return nil
+	}
+	for _, dir := range siblings {
+		if dir == workDir {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			continue
+		}
+		if err := unmountUnder(dir); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove the work dir of a dead run: %w", err)
+		}
+	}
+	return nil
 }

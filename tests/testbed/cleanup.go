@@ -44,6 +44,13 @@ func Cleanup(ctx context.Context, runID string, engines ...*Engine) error {
 		if err := removeLabelled(ctx, e.Client, RunLabel+"="+runID); err != nil {
 			errs = append(errs, fmt.Errorf("clean up %s: %w", e.Host, err))
 		}
+		left, err := e.Client.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", RunLabel+"="+runID))})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("clean up %s: %w", e.Host, err))
+		}
+		for _, c := range left {
+			errs = append(errs, fmt.Errorf("clean up %s: container %v left behind", e.Host, c.Names))
+		}
 	}
 	return errors.Join(errs...)
 }

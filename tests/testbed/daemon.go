@@ -143,6 +143,37 @@ func acquireSlot(ctx context.Context, preferred int) (int, *os.File, error) {
 	}
 }
 
+// CleanFreeSlots removes what extra engines left on the machine when their
+// test process died without Stop (bridges, firewall rules, mounts, data),
+// for every slot no running process holds.
+func CleanFreeSlots(ctx context.Context) error {
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return fmt.Errorf("clean engine slots: %w", err)
+	}
+	var errs []error
+	for n := 1; n <= maxSlot; n++ {
+		if !fileExists(filepath.Join(stateDir, fmt.Sprintf("slot-%d.json", n))) {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(stateDir, fmt.Sprintf("slot-%d.lock", n)), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("clean slot %d: %w", n, err))
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close() // held by a live run
+			continue
+		}
+		d := newDaemon(n, "", f)
+		if err := d.cleanStale(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("clean slot %d: %w", n, err))
+		}
+		os.Remove(d.statePath())
+		f.Close()
+	}
+	return errors.Join(errs...)
+}
+
 // stale records where a slot's data root is, for cleaning up after a process
 // that died without Stop.
 type stale struct {
