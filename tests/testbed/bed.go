@@ -1,11 +1,3 @@
-// Package testbed is tarsup's end-to-end test bed: fake Tars images built in
-// process and served by a registry on 127.0.0.1, the machine's Docker Engine
-// and extra engines that play other hosts, helpers that lay out deployments
-// as users have them, and cleanup of all of it.
-//
-// A TestMain calls Setup once and Close at the end; tests take engines from
-// the Bed, a Deployer per test and engine (Bed.On), and the tarsup binary
-// (Bed.Tarsup). Nothing is mocked: the engines pull the images for real.
 package testbed
 
 import (

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/network"
@@ -20,12 +22,14 @@ type Engine struct {
 	// Host is the URL clients use: the local socket (or $DOCKER_HOST), or
 	// tcp://127.0.0.<10+slot>:2376 for an extra engine.
 	Host string
-	// TLS holds the client certificates for Host; nil for the local engine.
+	// TLS holds the client certificates for Host; nil for the local engine
+	// unless DOCKER_TLS_VERIFY and DOCKER_CERT_PATH name them.
 	TLS *TLSFiles
 	// IP is the loopback address of an extra engine's TLS listener, which is
 	// also its default address for published ports; "" for the local engine.
 	IP string
-	// Socket is the unix:// URL of the engine's own socket.
+	// Socket is the unix:// URL of the engine's own socket ("" when the
+	// local engine is reached over tcp://).
 	Socket string
 	// Gateway is the host's address on the engine's default bridge: how the
 	// engine's containers reach the host, and through it ports published by
@@ -47,7 +51,13 @@ func Local(ctx context.Context) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local Docker Engine: %w", err)
 	}
-	e := &Engine{Host: cli.DaemonHost(), Socket: cli.DaemonHost(), Client: cli}
+	e := &Engine{Host: cli.DaemonHost(), Client: cli}
+	if strings.HasPrefix(e.Host, "unix://") {
+		e.Socket = e.Host
+	}
+	if dir := os.Getenv("DOCKER_CERT_PATH"); dir != "" && os.Getenv("DOCKER_TLS_VERIFY") != "" {
+		e.TLS = &TLSFiles{Dir: dir, CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
+	}
 	if err := ping(ctx, cli, 10*time.Second); err != nil {
 		cli.Close()
 		return nil, fmt.Errorf("no Docker Engine answers at %s (start dockerd or set DOCKER_HOST): %w", e.Host, err)
