@@ -472,9 +472,22 @@ func checkSkew(steps []Step, all []HostState) error {
 			}
 		}
 	}
+	// Only the deployments this plan touches are judged: an untouched one's
+	// versions are not this run's business.
+	touched := map[string]bool{}
+	for _, st := range steps {
+		switch st.Container.Role {
+		case images.RoleFramework:
+			touched[deploymentOf(st.Container)] = true
+		case images.RoleNode:
+			if dep, ok := reach[webHostOf(st.Container)]; ok {
+				touched[dep] = true
+			}
+		}
+	}
 	for _, dep := range slices.Sorted(maps.Keys(frameworks)) {
 		versions := frameworks[dep]
-		if len(versions) <= 1 {
+		if len(versions) <= 1 || !touched[dep] {
 			continue
 		}
 		var parts []string
@@ -491,7 +504,7 @@ func checkSkew(steps []Step, all []HostState) error {
 				dep, ok = d, true
 			}
 		}
-		if !ok {
+		if !ok || (!touched[dep] && byID[n.ID] == nil) {
 			continue
 		}
 		nv := afterVersion(n, byID[n.ID])

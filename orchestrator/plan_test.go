@@ -155,6 +155,17 @@ func TestPlan(t *testing.T) {
 			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n",
 		},
 		{
+			name: "skew in a deployment the plan does not touch is not this run's business",
+			states: []HostState{state("h1", master,
+				fx{name: "lab-a", image: "tarscloud/framework:v3.0.10", imageID: "sha256:f0", running: true, env: []string{"MYSQL_HOST=lab-mysql"}},
+				fx{name: "lab-b", image: "tarscloud/framework:v3.0.11", imageID: "sha256:f3", running: true, env: []string{"MYSQL_HOST=lab-mysql"}})},
+			req: Request{To: "v3.0.16", Only: []string{"tars-framework"}},
+			resolved: map[string]Resolved{
+				"h1 tarscloud/framework:v3.0.16": fwPulled,
+			},
+			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n",
+		},
+		{
 			name:   "tarsweb alone refused",
 			states: []HostState{state("h1", master, web)},
 			req:    Request{Only: []string{"tars-web"}, To: "v3.0.16"},

@@ -1,0 +1,134 @@
+//go:build e2e
+
+package tests
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/tarsup/tarsup/tests/testbed"
+)
+
+// TestKill9ThenRecover kills tarsup with SIGKILL at several points of a
+// recreate, as the engine's own event stream reports them, then runs
+// `tarsup recover`: every time the service runs as exactly one container
+// under its original name, healthy, with its data; and a new upgrade then
+// goes through.
+func TestKill9ThenRecover(t *testing.T) {
+	points := []struct {
+		name  string
+		event events.Action // the engine event on this test's containers after which to kill
+		nth   int           // kill at the nth such event
+		delay time.Duration // and this long after it
+	}{
+		{"after the new container is created", events.ActionCreate, 1, 0},
+		{"after the old container stopped", events.ActionDie, 1, 0},
+		{"after the old container was renamed aside", events.ActionRename, 1, 0},
+		{"after the new container got the name", events.ActionRename, 2, 0},
+		{"after the new container started", events.ActionStart, 1, 0},
+		{"during the health gate", events.ActionStart, 1, 1500 * time.Millisecond},
+		{"during the monitor period", events.ActionStart, 1, 4500 * time.Millisecond},
+	}
+	for i, pt := range points {
+		t.Run(pt.name, func(t *testing.T) {
+			ctx := t.Context()
+			d := bed.On(ctx, t, bed.Local)
+			p := uniq("kill" + string(rune('a'+i)) + "-")
+			dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: bed.Local.Subnet(30 + i)})
+			fw := dep.Framework.Name
+
+			// Listen before starting tarsup: events are not replayed.
+			ectx, stopEvents := context.WithCancel(ctx)
+			defer stopEvents()
+			msgs, errs := bed.Local.Client.Events(ectx, events.ListOptions{Filters: filters.NewArgs(
+				filters.Arg("type", string(events.ContainerEventType)),
+				filters.Arg("label", testbed.RunLabel+"="+bed.RunID))})
+
+			var out bytes.Buffer
+			cmd := exec.CommandContext(ctx, bed.Tarsup(t), "upgrade", "--host", bed.Local.Host, "--only", fw,
+				"--framework-image", bed.Images.FrameworkSlow, "--health-timeout", "30s", "--monitor", "5s", "--stop-timeout", "5s")
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+
+			seen := 0
+			killed := false
+		watch:
+			for !killed {
+				select {
+				case m := <-msgs:
+					if m.Action != pt.event || !strings.HasPrefix(m.Actor.Attributes["name"], fw) {
+						continue
+					}
+					if seen++; seen < pt.nth {
+						continue
+					}
+					time.Sleep(pt.delay)
+					if err := cmd.Process.Kill(); err != nil {
+						t.Fatalf("kill -9: %v", err)
+					}
+					killed = true
+				case err := <-errs:
+					t.Fatalf("engine events: %v", err)
+				case err := <-done:
+					t.Fatalf("tarsup finished before the kill point (%v):\n%s", err, out.String())
+					break watch
+				case <-time.After(2 * time.Minute):
+					t.Fatalf("no %s event:\n%s", pt.event, out.String())
+				}
+			}
+			<-done
+			stopEvents()
+			t.Logf("killed at %q; containers then: %v", pt.name, names(t, ctx, bed.Local, p))
+
+			r := tarsup(t, ctx, append([]string{"recover", "--host", bed.Local.Host}, gateFlags...)...)
+			requireExit(t, r, 0)
+			requireOneHealthy(t, ctx, d, dep)
+
+			// The service then upgrades normally.
+			r = tarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", fw, "--to", "v3.0.16"}, gateFlags...)...)
+			requireExit(t, r, 0)
+			requireOneHealthy(t, ctx, d, dep)
+			if v := strings.TrimSpace(httpBody(t, ctx, dep.WebHost+"/version")); v != "v3.0.16" {
+				t.Errorf("version after the upgrade %s", v)
+			}
+		})
+	}
+}
+
+// requireOneHealthy: the deployment's framework runs as exactly one
+// container under its name, at its static IP, with its database.
+func requireOneHealthy(t *testing.T, ctx context.Context, d *testbed.Deployer, dep *testbed.TarsDeployment) {
+	t.Helper()
+	prefix := strings.TrimSuffix(dep.Framework.Name, "framework")
+	if got, want := names(t, ctx, bed.Local, prefix), []string{dep.Framework.Name, dep.DB.Name}; !slices.Equal(got, sortedCopy(want)) {
+		t.Fatalf("containers %v, want exactly %v", got, want)
+	}
+	in := inspect(t, ctx, bed.Local, dep.Framework.Name)
+	if !in.State.Running {
+		t.Fatalf("%s is %s", dep.Framework.Name, in.State.Status)
+	}
+	if err := testbed.WaitTCP(ctx, net.JoinHostPort(dep.Framework.IP, "17890"), 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if db := d.ReadFile(dep.Framework.Name, "/data/tars/db/db_tars"); !strings.Contains(db, "created by v3.0.15") {
+		t.Fatalf("db_tars lost: %q", db)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
