@@ -36,7 +36,7 @@ const rfEngineIndex = 5
 
 // rfEngine returns the refresh tests' engine and the connection flags tarsup
 // needs for it. Probes go direct: its containers are routable from here.
-func rfEngine(t *testing.T, ctx context.Context) (*testbed.Engine, []string) {
+func rfEngine(t testing.TB, ctx context.Context) (*testbed.Engine, []string) {
 	t.Helper()
 	e, err := bed.Engine(ctx, rfEngineIndex)
 	if err != nil {
@@ -55,7 +55,7 @@ func rfOnly(names ...string) []string {
 	return out
 }
 
-func rfRun(t *testing.T, ctx context.Context, args ...string) testbed.Result {
+func rfRun(t testing.TB, ctx context.Context, args ...string) testbed.Result {
 	t.Helper()
 	return testbed.Run(ctx, bed.Tarsup(t), args...)
 }
@@ -63,7 +63,7 @@ func rfRun(t *testing.T, ctx context.Context, args ...string) testbed.Result {
 // rfQuiet checks the cron contract of a refresh that found nothing: exactly
 // want on stdout, and nothing on stderr but the warning about an upgrade
 // under way on the engine (other tests' runs may share it).
-func rfQuiet(t *testing.T, r testbed.Result, want string) {
+func rfQuiet(t testing.TB, r testbed.Result, want string) {
 	t.Helper()
 	rfExit(t, r, 0)
 	var noise []string
@@ -77,7 +77,7 @@ func rfQuiet(t *testing.T, r testbed.Result, want string) {
 	}
 }
 
-func rfExit(t *testing.T, r testbed.Result, code int, contains ...string) {
+func rfExit(t testing.TB, r testbed.Result, code int, contains ...string) {
 	t.Helper()
 	if r.ExitCode != code {
 		t.Fatalf("want exit %d, got %s", code, r)
@@ -91,7 +91,7 @@ func rfExit(t *testing.T, r testbed.Result, code int, contains ...string) {
 
 // rfState is what "untouched" means for each named container: its ID, image,
 // state and start time.
-func rfState(t *testing.T, ctx context.Context, e *testbed.Engine, names ...string) map[string]string {
+func rfState(t testing.TB, ctx context.Context, e *testbed.Engine, names ...string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, n := range names {
@@ -106,7 +106,7 @@ func rfState(t *testing.T, ctx context.Context, e *testbed.Engine, names ...stri
 
 // rfLeftovers lists containers whose name starts with prefix and carries
 // one of tarsup's temporary suffixes.
-func rfLeftovers(t *testing.T, ctx context.Context, e *testbed.Engine, prefix string) []string {
+func rfLeftovers(t testing.TB, ctx context.Context, e *testbed.Engine, prefix string) []string {
 	t.Helper()
 	list, err := e.Client.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
@@ -125,7 +125,7 @@ func rfLeftovers(t *testing.T, ctx context.Context, e *testbed.Engine, prefix st
 
 // rfHEADsOnly checks that the registry saw nothing but manifest HEADs (and
 // the API version pings that precede them) and returns how many HEADs.
-func rfHEADsOnly(t *testing.T, reqs []testbed.Request) int {
+func rfHEADsOnly(t testing.TB, reqs []testbed.Request) int {
 	t.Helper()
 	heads := 0
 	for _, r := range reqs {
@@ -149,7 +149,7 @@ func rfRequests(reqs []testbed.Request) string {
 }
 
 // rfImageDigests returns the repo digests of the image a container runs.
-func rfImageDigests(t *testing.T, ctx context.Context, e *testbed.Engine, name string) []string {
+func rfImageDigests(t testing.TB, ctx context.Context, e *testbed.Engine, name string) []string {
 	t.Helper()
 	in, err := e.Client.ContainerInspect(ctx, name)
 	if err != nil {
@@ -173,7 +173,7 @@ type rfProc struct {
 
 // rfStart starts tarsup in the background; the process is killed when the
 // test ends if it is still running.
-func rfStart(t *testing.T, ctx context.Context, args ...string) *rfProc {
+func rfStart(t testing.TB, ctx context.Context, args ...string) *rfProc {
 	t.Helper()
 	p := &rfProc{stdout: &rfBuffer{}, stderr: &rfBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, bed.Tarsup(t), args...)
@@ -207,7 +207,7 @@ func (p *rfProc) running() bool {
 }
 
 // wait waits for the process to exit, at most timeout, and returns its exit code.
-func (p *rfProc) wait(t *testing.T, timeout time.Duration) int {
+func (p *rfProc) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case <-p.done:
@@ -218,7 +218,7 @@ func (p *rfProc) wait(t *testing.T, timeout time.Duration) int {
 }
 
 // waitOutput waits until the process wrote want to stderr or stdout.
-func (p *rfProc) waitOutput(t *testing.T, want string, timeout time.Duration) {
+func (p *rfProc) waitOutput(t testing.TB, want string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !strings.Contains(p.stderr.String()+p.stdout.String(), want) {
@@ -250,7 +250,7 @@ func (b *rfBuffer) String() string {
 // rfNodeRepo pushes a tars-node image of the test's own (a mirror-style path
 // ending in tarscloud/tars-node), so that moving its tags affects no other
 // test. It returns the references of the tags, all at version.
-func rfNodeRepo(t *testing.T, ctx context.Context, mirror, version string, tags ...string) []string {
+func rfNodeRepo(t testing.TB, ctx context.Context, mirror, version string, tags ...string) []string {
 	t.Helper()
 	var refs []string
 	for _, tag := range tags {
