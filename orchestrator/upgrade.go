@@ -188,6 +188,10 @@ func pullOne(ctx context.Context, h *Host, kc authn.Keychain, ref string, opts U
 	if err != nil {
 		return Resolved{}, withKind(ErrBadInput, err)
 	}
+	if kc == nil {
+		// Why: Add (node add, framework add) passes no keychain of its own.
+		kc = authn.DefaultKeychain
+	}
 	auth, err := images.PullAuth(ctx, kc, r)
 	if err != nil {
 		return Resolved{}, registryKind(fmt.Errorf("credentials for %s: %w", ref, err))
