@@ -10,7 +10,12 @@
 //	                     exit 0 when reachable (HTTP 200) within 2 s: a HEALTHCHECK
 //
 // The behaviour follows shared/TARS.md: what the real entrypoints do with
-// REBUILD, SLAVE, INET, DOMAIN, WEB_HOST and on which ports they answer. Knobs
+// REBUILD, SLAVE, INET, DOMAIN, WEB_HOST and on which ports they answer. The
+// framework keeps its "database" as files under /data/tars/db (one per
+// database REBUILD=true drops, t_node_info with the recorded IP, nodes with
+// every node that called /get_tarsnode, starts with one line per start) and,
+// when MYSQL_HOST is set, waits until MYSQL_HOST:MYSQL_PORT accepts a TCP
+// connection before anything else, as the real one waits for MySQL. Knobs
 // that only tests use, for every serving role:
 //
 //	FAKE_VERSION          the version the program reports (set by the image)
@@ -42,6 +47,7 @@ var errUsage = errors.New("usage: tarsfake framework|node|db|idle|check tcp HOST
 
 func main() {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
+	log.SetOutput(os.Stdout) // as the real entrypoints, which echo to stdout
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, errUsage)
 		os.Exit(2)
