@@ -71,6 +71,11 @@ type ExecOptions struct {
 type Executor struct {
 	Hosts map[string]*Host
 	Opts  ExecOptions
+	// Self is written on every swap this executor journals; recovery leaves
+	// alone the swaps of other live owners.
+	Self Owner
+	// Force makes recovery take over swaps that may still be under way.
+	Force bool
 }
 
 // NewExecutor indexes hosts by name.
@@ -79,7 +84,7 @@ func NewExecutor(hosts []*Host, opts ExecOptions) *Executor {
 	for _, h := range hosts {
 		m[h.Name()] = h
 	}
-	return &Executor{Hosts: m, Opts: opts}
+	return &Executor{Hosts: m, Opts: opts, Self: ThisProcess()}
 }
 
 func (x *Executor) report(e Event) {
@@ -237,6 +242,8 @@ func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spe
 	cfg.Labels[LabelTxnOld] = old.ID
 	cfg.Labels[LabelTxnOldRunning] = strconv.FormatBool(old.Running)
 	cfg.Labels[LabelPrevious] = prevLabel
+	cfg.Labels[LabelTxnOwner] = x.Self.String()
+	cfg.Labels[LabelTxnStarted] = time.Now().UTC().Format(time.RFC3339)
 
 	nc := &network.NetworkingConfig{}
 	if spec.Primary != "" && spec.Networks[spec.Primary] != nil {

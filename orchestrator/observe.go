@@ -26,6 +26,10 @@ const (
 	LabelTxnOld = "tarsup.txn.old"
 	// LabelTxnOldRunning records whether the replaced container was running.
 	LabelTxnOldRunning = "tarsup.txn.old-running"
+	// LabelTxnOwner names the tarsup process doing the swap (see Owner).
+	LabelTxnOwner = "tarsup.txn.owner"
+	// LabelTxnStarted is when the swap started (RFC 3339).
+	LabelTxnStarted = "tarsup.txn.started"
 	// LabelPrevious holds the replaced container's configuration, so that
 	// `tarsup rollback NAME` can put it back after the old container is gone.
 	LabelPrevious = "tarsup.previous"

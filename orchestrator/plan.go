@@ -366,9 +366,17 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		for _, n := range nodes {
 			planned[n.Container.ID] = true
 		}
+		// Why only those deployments: a node of another deployment (on the
+		// same engines) does not depend on these frameworks, and restarting
+		// it would be work nobody asked for.
+		upgraded := map[string]bool{}
+		for _, f := range slices.Concat(masters, slaves) {
+			upgraded[deploymentOf(f.Container)] = true
+		}
+		depOf := nodeDeployment(all)
 		for _, s := range all {
 			for _, c := range s.Containers {
-				if c.Role == images.RoleNode && healthyBefore[c.ID] && !planned[c.ID] {
+				if c.Role == images.RoleNode && healthyBefore[c.ID] && !planned[c.ID] && upgraded[depOf(c)] {
 					rechecks = append(rechecks, Step{Host: c.Host, Container: c, From: c.Image, To: c.Image, Cause: "the framework was upgraded"})
 				}
 			}
@@ -515,6 +523,37 @@ func checkSkew(steps []Step, all []HostState) error {
 		}
 	}
 	return nil
+}
+
+// nodeDeployment returns what names a node's deployment as checkSkew sees
+// it: the deployment of the framework its WEB_HOST names, else the only
+// deployment there is, else "".
+func nodeDeployment(all []HostState) func(Container) string {
+	reach := map[string]string{}
+	deps := map[string]bool{}
+	for _, s := range all {
+		for _, c := range s.Containers {
+			if c.Role != images.RoleFramework || isTemporaryName(c.Name) {
+				continue
+			}
+			dep := deploymentOf(c)
+			deps[dep] = true
+			for _, n := range dbNames(c) {
+				reach[n] = dep
+			}
+		}
+	}
+	return func(n Container) string {
+		if dep, ok := reach[webHostOf(n)]; ok {
+			return dep
+		}
+		if len(deps) == 1 {
+			for d := range deps {
+				return d
+			}
+		}
+		return ""
+	}
 }
 
 // deploymentOf names a framework's deployment by its database.

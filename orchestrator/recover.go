@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -18,7 +19,13 @@ type journal struct {
 	oldC    *container.Summary // the container it replaces; nil once removed
 	wasUp   bool               // the old container was running
 	orphanO bool               // an old container aside with no successor
+	owner   string             // the tarsup process that journaled the swap
+	started time.Time
 }
+
+// ErrBusy marks an engine on which another live tarsup is in the middle of
+// a swap: recovering it would fight that process.
+var ErrBusy = errors.New("another tarsup is upgrading")
 
 // Recovery is what `recover` did to one service.
 type Recovery struct {
@@ -63,7 +70,9 @@ func (x *Executor) Recover(ctx context.Context, h *Host) ([]Recovery, error) {
 			continue // finished: the old container is gone
 		}
 		claimed[old.ID] = true
-		js = append(js, journal{name: c.Labels[LabelTxnName], newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true"})
+		started, _ := time.Parse(time.RFC3339, c.Labels[LabelTxnStarted])
+		js = append(js, journal{name: c.Labels[LabelTxnName], newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true",
+			owner: c.Labels[LabelTxnOwner], started: started})
 	}
 	for i := range list {
 		c := &list[i]
@@ -74,7 +83,14 @@ func (x *Executor) Recover(ctx context.Context, h *Host) ([]Recovery, error) {
 	}
 	var out []Recovery
 	var errs []error
+	now := time.Now()
 	for _, j := range js {
+		if o, ok := ParseOwner(j.owner); ok && !x.Force && o.Live(x.Self, j.started, now) {
+			out = append(out, Recovery{Host: h.Name(), Name: j.name, Action: "left alone", Result: "in progress by tarsup " + j.owner})
+			errs = append(errs, withKind(ErrRefused, fmt.Errorf("%w: %s on %s is being swapped by tarsup %s since %s; wait for it, or if that process is gone run `tarsup recover --force`",
+				ErrBusy, j.name, h.Name(), j.owner, j.started.Format(time.RFC3339))))
+			continue
+		}
 		r, err := x.recoverOne(ctx, h, j, byName)
 		out = append(out, r)
 		if err != nil {

@@ -51,7 +51,7 @@ type DeriveInput struct {
 }
 
 // tarsupLabels are the journal labels that must not be copied to a successor.
-var tarsupLabels = []string{LabelTxn, LabelTxnName, LabelTxnOld, LabelTxnOldRunning, LabelPrevious}
+var tarsupLabels = []string{LabelTxn, LabelTxnName, LabelTxnOld, LabelTxnOldRunning, LabelTxnOwner, LabelTxnStarted, LabelPrevious}
 
 // Derive builds the create configuration of a container that replaces old:
 // everything the operator set is kept; what the old image merely defaulted

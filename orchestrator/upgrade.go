@@ -58,6 +58,9 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 		}
 		rec, err := x.Recover(ctx, h)
 		rep.Recovered = append(rep.Recovered, rec...)
+		if errors.Is(err, ErrBusy) {
+			return rep, err
+		}
 		if err != nil {
 			return rep, fmt.Errorf("an earlier upgrade was interrupted and could not be recovered: %w", err)
 		}

@@ -12,7 +12,8 @@ func recoverCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "recover",
 		Usage: "finish or undo upgrades that were interrupted (tarsup killed, machine rebooted, engine restarted)",
-		Flags: append(connFlags(), execFlags()...),
+		Flags: append(append(connFlags(), execFlags()...),
+			&cli.BoolFlag{Name: "force", Usage: "also take over swaps that another tarsup may still be doing (its process is gone, or on another machine less than 30 minutes ago)"}),
 		Action: func(c *cli.Context) error {
 			hosts, prober, err := connect(c.Context, c, e)
 			if err != nil {
@@ -24,6 +25,7 @@ func recoverCommand(e *env) *cli.Command {
 				return err
 			}
 			x := orchestrator.NewExecutor(hosts, opts)
+			x.Force = c.Bool("force")
 			var all []orchestrator.Recovery
 			var errs []error
 			for _, h := range hosts {
