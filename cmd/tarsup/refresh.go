@@ -230,6 +230,7 @@ func newRefreshJSON(start time.Time, monitorOnly bool, rep orchestrator.RefreshR
 	}
 	if err != nil {
 		out.Error = err.Error()
+		out.Summary += "; failed: " + firstLine(out.Error)
 	}
 	if up := rep.Upgrade; up != nil {
 		uj := upgradeJSON{DryRun: monitorOnly, PendingRecovery: up.PendingRecovery, Plan: []stepJSON{}}
