@@ -63,6 +63,8 @@ type ExecOptions struct {
 	// MaxFailures is how many failed node steps are tolerated before no new
 	// node step starts.
 	MaxFailures int
+	// LockWait is how long to wait for another tarsup's engine lock.
+	LockWait time.Duration
 	// Report receives events as they happen; nil drops them.
 	Report func(Event)
 }

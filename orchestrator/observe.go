@@ -206,7 +206,7 @@ func Observe(ctx context.Context, h *Host) ([]Container, error) {
 	var all []Container
 	imgs := map[string]image.InspectResponse{}
 	for _, s := range list {
-		if s.Labels[LabelProbe] != "" {
+		if s.Labels[LabelProbe] != "" || s.Labels[LabelLock] != "" {
 			continue
 		}
 		in, err := h.Engine.ContainerInspect(ctx, s.ID)

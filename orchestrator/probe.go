@@ -284,7 +284,7 @@ func (p *Prober) ensureImage(ctx context.Context, h *Host) (string, error) {
 		p.loaded[h] = ref
 		return ref, nil
 	}
-	archive, err := probeImageArchive(ref, data)
+	archive, err := imageArchive(ref, "tarsup", data, []string{"/tarsup"}, LabelProbe)
 	if err != nil {
 		return "", err
 	}
@@ -313,12 +313,12 @@ func requireStatic(path string) error {
 	return nil
 }
 
-// probeImageArchive writes a `docker save` archive of a one-layer image
-// holding the binary as /tarsup.
-func probeImageArchive(ref string, bin []byte) ([]byte, error) {
+// imageArchive writes a `docker save` archive of a one-layer image holding
+// one file, labelled with label=1.
+func imageArchive(ref, file string, bin []byte, entrypoint []string, label string) ([]byte, error) {
 	var layer bytes.Buffer
 	lw := tar.NewWriter(&layer)
-	if err := lw.WriteHeader(&tar.Header{Name: "tarsup", Mode: 0o755, Size: int64(len(bin)), ModTime: time.Unix(0, 0)}); err != nil {
+	if err := lw.WriteHeader(&tar.Header{Name: file, Mode: 0o755, Size: int64(len(bin)), ModTime: time.Unix(0, 0)}); err != nil {
 		return nil, fmt.Errorf("probe image layer: %w", err)
 	}
 	if _, err := lw.Write(bin); err != nil {
@@ -331,7 +331,7 @@ func probeImageArchive(ref string, bin []byte) ([]byte, error) {
 	cfg, err := json.Marshal(map[string]any{
 		"architecture": runtime.GOARCH,
 		"os":           "linux",
-		"config":       map[string]any{"Entrypoint": []string{"/tarsup"}, "Labels": map[string]string{LabelProbe: "1"}},
+		"config":       map[string]any{"Entrypoint": entrypoint, "Labels": map[string]string{label: "1"}},
 		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(diff[:])}},
 	})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -19,13 +18,7 @@ type journal struct {
 	oldC    *container.Summary // the container it replaces; nil once removed
 	wasUp   bool               // the old container was running
 	orphanO bool               // an old container aside with no successor
-	owner   string             // the tarsup process that journaled the swap
-	started time.Time
 }
-
-// ErrBusy marks an engine on which another live tarsup is in the middle of
-// a swap: recovering it would fight that process.
-var ErrBusy = errors.New("another tarsup is upgrading")
 
 // Recovery is what `recover` did to one service.
 type Recovery struct {
@@ -36,6 +29,9 @@ type Recovery struct {
 }
 
 // Recover finishes or undoes every interrupted upgrade on an engine so that
+// each service runs as exactly one container under its original name. The
+// caller holds the engine lock (LockAll), so no live tarsup is mid-swap there.
+//
 // each service runs as exactly one container under its original name:
 //
 //   - the new container never got the name (killed before or during the
@@ -70,9 +66,7 @@ func (x *Executor) Recover(ctx context.Context, h *Host) ([]Recovery, error) {
 			continue // finished: the old container is gone
 		}
 		claimed[old.ID] = true
-		started, _ := time.Parse(time.RFC3339, c.Labels[LabelTxnStarted])
-		js = append(js, journal{name: c.Labels[LabelTxnName], newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true",
-			owner: c.Labels[LabelTxnOwner], started: started})
+		js = append(js, journal{name: c.Labels[LabelTxnName], newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true"})
 	}
 	for i := range list {
 		c := &list[i]
@@ -83,14 +77,7 @@ func (x *Executor) Recover(ctx context.Context, h *Host) ([]Recovery, error) {
 	}
 	var out []Recovery
 	var errs []error
-	now := time.Now()
 	for _, j := range js {
-		if o, ok := ParseOwner(j.owner); ok && !x.Force && o.Live(x.Self, j.started, now) {
-			out = append(out, Recovery{Host: h.Name(), Name: j.name, Action: "left alone", Result: "in progress by tarsup " + j.owner})
-			errs = append(errs, withKind(ErrRefused, fmt.Errorf("%w: %s on %s is being swapped by tarsup %s since %s; wait for it, or if that process is gone run `tarsup recover --force`",
-				ErrBusy, j.name, h.Name(), j.owner, j.started.Format(time.RFC3339))))
-			continue
-		}
 		r, err := x.recoverOne(ctx, h, j, byName)
 		out = append(out, r)
 		if err != nil {

@@ -44,6 +44,13 @@ type UpgradeReport struct {
 // plan passed every safety rule.
 func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOptions) (UpgradeReport, error) {
 	var rep UpgradeReport
+	if !opts.DryRun {
+		unlock, err := x.LockAll(ctx, hosts, x.Opts.LockWait)
+		if err != nil {
+			return rep, err
+		}
+		defer unlock()
+	}
 	for _, h := range hosts {
 		pending, err := NeedsRecovery(ctx, h)
 		if err != nil {

@@ -62,6 +62,11 @@ func addCommand(e *env, role images.Role, usage string, own []cli.Flag, build fu
 				return err
 			}
 			x := orchestrator.NewExecutor(hosts, opts)
+			unlock, err := x.LockAll(c.Context, hosts, opts.LockWait)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			id, err := orchestrator.Add(c.Context, hosts[0], x, nil, req)
 			if err != nil {
 				return err

@@ -104,6 +104,7 @@ func newApp(e *env) *cli.App {
 			probeCommand(e),
 			refreshCommand(e),
 			watchCommand(e),
+			composeCommand(e),
 		},
 	}
 }

@@ -13,7 +13,7 @@ func recoverCommand(e *env) *cli.Command {
 		Name:  "recover",
 		Usage: "finish or undo upgrades that were interrupted (tarsup killed, machine rebooted, engine restarted)",
 		Flags: append(append(connFlags(), execFlags()...),
-			&cli.BoolFlag{Name: "force", Usage: "also take over swaps that another tarsup may still be doing (its process is gone, or on another machine less than 30 minutes ago)"}),
+			&cli.BoolFlag{Name: "force", Usage: "take over an engine lock that another tarsup may still hold (on another machine, less than 30 minutes old)"}),
 		Action: func(c *cli.Context) error {
 			hosts, prober, err := connect(c.Context, c, e)
 			if err != nil {
@@ -26,6 +26,11 @@ func recoverCommand(e *env) *cli.Command {
 			}
 			x := orchestrator.NewExecutor(hosts, opts)
 			x.Force = c.Bool("force")
+			unlock, err := x.LockAll(c.Context, hosts, opts.LockWait)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			var all []orchestrator.Recovery
 			var errs []error
 			for _, h := range hosts {

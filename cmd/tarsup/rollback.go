@@ -27,6 +27,11 @@ func rollbackCommand(e *env) *cli.Command {
 				return err
 			}
 			x := orchestrator.NewExecutor(hosts, opts)
+			unlock, err := x.LockAll(c.Context, hosts, opts.LockWait)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			states, err := orchestrator.ObserveAll(c.Context, hosts)
 			if err != nil {
 				return err

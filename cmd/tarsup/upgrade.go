@@ -21,6 +21,7 @@ func execFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-rollback", Usage: "leave a failed new container for inspection instead of rolling back"},
 		&cli.BoolFlag{Name: "cleanup", Usage: "remove the old image once no container uses it"},
 		&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
+		&cli.DurationFlag{Name: "lock-wait", Value: 0, Usage: "how long to wait while another tarsup holds an engine's lock (default: give up at once, exit 3)"},
 	}
 }
 
@@ -69,6 +70,7 @@ func execOptions(c *cli.Context, e *env, prober *orchestrator.Prober, report fun
 		NoRollback:  c.Bool("no-rollback"),
 		Cleanup:     c.Bool("cleanup"),
 		MaxFailures: c.Int("max-failures"),
+		LockWait:    c.Duration("lock-wait"),
 		Report:      report,
 	}, nil
 }

@@ -1,0 +1,117 @@
+package orchestrator
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+)
+
+// The engine lock: one tarsup at a time changes an engine. It is a
+// container that is created and never started, named EngineLockName: the
+// engine reserves container names atomically, so two tarsup processes, on
+// one machine or two, cannot both hold it. Its labels name the owner; a lock
+// whose owner is gone (see Owner.Live) is taken over.
+const (
+	// EngineLockName is the lock container's name.
+	EngineLockName = "tarsup-lock"
+	// LabelLock marks the lock container and its image.
+	LabelLock = "tarsup.lock"
+	// lockImage is a one-file image loaded into each engine by `docker load`.
+	lockImage = "tarsup-lock:1"
+)
+
+// ErrBusy marks an engine that another live tarsup is changing.
+var ErrBusy = errors.New("another tarsup is changing this engine")
+
+// lockPoll is the pause between attempts while waiting for a lock.
+const lockPoll = time.Second
+
+// LockAll takes the engine lock of every host, in name order, waiting up to
+// wait for each. On failure it releases what it took. The returned function
+// releases every lock; it ignores cancellation of ctx.
+func (x *Executor) LockAll(ctx context.Context, hosts []*Host, wait time.Duration) (func(), error) {
+	sorted := append([]*Host(nil), hosts...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
+	var held []*Host
+	unlock := func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for _, h := range held {
+			_ = h.Engine.ContainerRemove(rctx, EngineLockName, container.RemoveOptions{Force: true})
+		}
+	}
+	for _, h := range sorted {
+		if err := x.lock(ctx, h, wait); err != nil {
+			unlock()
+			return func() {}, err
+		}
+		held = append(held, h)
+	}
+	return unlock, nil
+}
+
+func (x *Executor) lock(ctx context.Context, h *Host, wait time.Duration) error {
+	if err := ensureLockImage(ctx, h); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		cfg := &container.Config{Image: lockImage, Labels: map[string]string{
+			LabelLock: "1", LabelTxnOwner: x.Self.String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339),
+		}}
+		_, err := h.Engine.ContainerCreate(ctx, cfg, &container.HostConfig{NetworkMode: "none"}, &network.NetworkingConfig{}, nil, EngineLockName)
+		if err == nil {
+			return nil
+		}
+		if !errdefs.IsConflict(err) {
+			return fmt.Errorf("take the engine lock on %s: %w", h.Name(), err)
+		}
+		in, ierr := h.Engine.ContainerInspect(ctx, EngineLockName)
+		if isNotFound(ierr) {
+			continue // released meanwhile
+		}
+		if ierr != nil {
+			return fmt.Errorf("read the engine lock on %s: %w", h.Name(), ierr)
+		}
+		owner, _ := ParseOwner(in.Config.Labels[LabelTxnOwner])
+		started, _ := time.Parse(time.RFC3339, in.Config.Labels[LabelTxnStarted])
+		if x.Force || !owner.Live(x.Self, started, time.Now()) {
+			// The owner is gone: take the lock over.
+			if err := h.Engine.ContainerRemove(ctx, in.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				return fmt.Errorf("remove the stale engine lock on %s: %w", h.Name(), err)
+			}
+			continue
+		}
+		if time.Now().After(deadline) {
+			return withKind(ErrRefused, fmt.Errorf("%w: %s is locked by tarsup %s since %s; wait for it (--lock-wait), or if that process is gone run `tarsup recover --force`",
+				ErrBusy, h.Name(), owner, started.Format(time.RFC3339)))
+		}
+		if err := sleep(ctx, lockPoll); err != nil {
+			return err
+		}
+	}
+}
+
+func ensureLockImage(ctx context.Context, h *Host) error {
+	if _, err := h.Engine.ImageInspect(ctx, lockImage); err == nil {
+		return nil
+	}
+	archive, err := imageArchive(lockImage, "tarsup-lock", []byte("tarsup engine lock\n"), []string{"/tarsup-lock"}, LabelLock)
+	if err != nil {
+		return err
+	}
+	resp, err := h.Engine.ImageLoad(ctx, bytes.NewReader(archive))
+	if err != nil {
+		return fmt.Errorf("load the lock image into %s: %w", h.Name(), err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
+}
