@@ -458,3 +458,46 @@ func TestRefreshToLatest(t *testing.T) {
 	}
 	rfQuiet(t, rfRun(t, ctx, args...), "refresh: 2 containers checked, 2 tags, nothing moved\n")
 }
+
+// TestRefreshLeavesAnUpgradeUnderWayAlone: an engine holding an upgrade that
+// another tarsup process has under way (or that was interrupted) looks the
+// same; refresh must not "recover" it. With nothing moved it warns and exits
+// 0; with something moved it refuses (exit 3) and changes nothing.
+func TestRefreshLeavesAnUpgradeUnderWayAlone(t *testing.T) {
+	ctx := t.Context()
+	e, conn := rfEngine(t, ctx)
+	d := bed.On(ctx, t, e)
+	mirror := "e2e-pending"
+	node := rfNodeRepo(t, ctx, mirror, "v3.0.15", "latest")[0]
+	p := uniq("rfp-")
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(65), Nodes: 1, NodeImage: node})
+	fw, n1 := dep.Framework.Name, dep.Nodes[0].Name
+	// What another run's upgrade of the framework looks like between its
+	// create and its swap.
+	d.Run(testbed.ContainerSpec{Name: fw + ".tarsup-new", Image: bed.Images.Framework3016, NoStart: true,
+		Labels: map[string]string{"tarsup.txn": "e2e", "tarsup.txn.name": fw, "tarsup.txn.old": dep.Framework.ID, "tarsup.txn.old-running": "true"}})
+	args := append(append([]string{"refresh", "--lock", filepath.Join(t.TempDir(), "tarsup.lock")}, conn...), rfOnly(fw, n1)...)
+	all := []string{fw, n1, fw + ".tarsup-new"}
+	before := rfState(t, ctx, e, all...)
+
+	r := rfRun(t, ctx, args...)
+	rfQuiet(t, r, "refresh: 2 containers checked, 2 tags, nothing moved\n")
+	if !strings.Contains(r.Stderr, "an upgrade is under way or was interrupted on this engine") {
+		t.Errorf("no warning about the upgrade under way: %s", r)
+	}
+
+	if _, _, err := bed.Images.Push(ctx, testbed.ImageSpec{Repo: mirror + "/" + testbed.NodeRepo, Tag: "latest", Role: testbed.RoleNode, Version: "v3.0.16"}); err != nil {
+		t.Fatal(err)
+	}
+	r = rfRun(t, ctx, append(args, rfGate...)...)
+	rfExit(t, r, 3, "refresh: 2 containers checked, 2 tags, 1 moved", "an upgrade is under way or was interrupted on "+e.Host+" ("+fw+".tarsup-new)", "nothing was changed")
+	if after := rfState(t, ctx, e, all...); !reflect.DeepEqual(before, after) {
+		t.Fatalf("a refused refresh changed containers:\nbefore %v\nafter  %v", before, after)
+	}
+
+	// Once that upgrade is gone, the refresh goes ahead.
+	if err := e.Client.ContainerRemove(ctx, fw+".tarsup-new", container.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	rfExit(t, rfRun(t, ctx, append(args, rfGate...)...), 0, n1+": recreate latest -> latest: upgraded")
+}
