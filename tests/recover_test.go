@@ -54,7 +54,7 @@ func TestKill9ThenRecover(t *testing.T) {
 
 			var out bytes.Buffer
 			cmd := exec.CommandContext(ctx, bed.Tarsup(t), "upgrade", "--host", bed.Local.Host, "--only", fw,
-				"--framework-image", bed.Images.FrameworkSlow, "--health-timeout", "30s", "--monitor", "5s", "--stop-timeout", "5s")
+				"--framework-image", bed.Images.FrameworkSlow, "--health-timeout", "30s", "--monitor", "5s", "--stop-timeout", "5s", "--lock-wait", "10m")
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -84,7 +84,7 @@ func TestKill9ThenRecover(t *testing.T) {
 				case err := <-done:
 					t.Fatalf("tarsup finished before the kill point (%v):\n%s", err, out.String())
 					break watch
-				case <-time.After(2 * time.Minute):
+				case <-time.After(10 * time.Minute):
 					t.Fatalf("no %s event:\n%s", pt.event, out.String())
 				}
 			}

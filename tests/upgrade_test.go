@@ -23,8 +23,10 @@ import (
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
-// gateFlags keep the tests quick: the fake framework starts in milliseconds.
-var gateFlags = []string{"--health-timeout", "20s", "--monitor", "2s", "--stop-timeout", "5s"}
+// gateFlags keep the tests quick (the fake framework starts in
+// milliseconds) and wait for the engine lock of any other tarsup (another
+// test run on this machine) instead of giving up.
+var gateFlags = []string{"--health-timeout", "20s", "--monitor", "2s", "--stop-timeout", "5s", "--lock-wait", "10m"}
 
 func tarsup(t *testing.T, ctx context.Context, args ...string) testbed.Result {
 	t.Helper()
@@ -425,7 +427,7 @@ func TestUpgradeRollsBack(t *testing.T) {
 			before := inspect(t, ctx, bed.Local, dep.Framework.Name)
 
 			r := tarsup(t, ctx, "upgrade", "--host", bed.Local.Host, "--framework-image", tc.image, "--only", dep.Framework.Name,
-				"--health-timeout", "6s", "--monitor", "4s", "--stop-timeout", "5s")
+				"--health-timeout", "6s", "--monitor", "4s", "--stop-timeout", "5s", "--lock-wait", "10m")
 			requireExit(t, r, 1, dep.Framework.Name, tc.why, "last log lines")
 
 			after := inspect(t, ctx, bed.Local, dep.Framework.Name)
