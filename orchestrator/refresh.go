@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -113,11 +112,10 @@ func (m Moved) Line(withHost bool) string {
 // RefreshReport is what a refresh found and did.
 type RefreshReport struct {
 	Check RefreshCheck
-	// PendingRecovery lists the engines that hold an upgrade under way or
-	// interrupted: a refresh leaves them alone.
+	// PendingRecovery lists the engines that held an upgrade under way or
+	// interrupted when the refresh began.
 	PendingRecovery []string
-	// Recovered is what the upgrade's own recovery did (it finds nothing to
-	// do unless another run was interrupted between the check and it).
+	// Recovered is what the upgrade's recovery of interrupted upgrades did.
 	Recovered []Recovery
 	// Upgrade is the upgrade of what moved (a dry run when MonitorOnly);
 	// nil when nothing moved.
@@ -139,24 +137,21 @@ func (r RefreshReport) Changed() bool {
 // gates and rollback are the upgrade's. MonitorOnly makes that upgrade a dry
 // run.
 //
-// Refresh never recovers an interrupted upgrade itself. Why: from the
-// engine's side an upgrade that another tarsup process (a manual `tarsup
-// upgrade`, which need not hold the run lock) has under way looks exactly
-// like an interrupted one, and "recovering" it would undo it midway. So an
-// engine that holds one is reported (PendingRecovery) and, when something
-// moved, the refresh is refused with nothing changed until `tarsup recover`
-// has run or the other run has ended.
+// An engine that holds an upgrade under way or interrupted is reported
+// (PendingRecovery). When nothing moved, the refresh leaves it alone, as it
+// leaves everything alone. When something moved, the upgrade takes each
+// engine's lock first: a live tarsup's upgrade holds that lock, so the
+// refresh gives up (exit 3) without touching it, while an interrupted one is
+// recovered, as `tarsup upgrade` does, before anything else.
 func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOptions) (RefreshReport, error) {
 	var rep RefreshReport
-	var pending []string
 	for _, h := range hosts {
-		names, err := PendingUpgrade(ctx, h)
+		pending, err := NeedsRecovery(ctx, h)
 		if err != nil {
 			return rep, err
 		}
-		if len(names) > 0 {
+		if pending {
 			rep.PendingRecovery = append(rep.PendingRecovery, h.Name())
-			pending = append(pending, fmt.Sprintf("%s (%s)", h.Name(), strings.Join(names, ", ")))
 		}
 	}
 	states, err := ObserveAll(ctx, hosts)
@@ -173,9 +168,6 @@ func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOption
 	if !rep.Check.Changes() {
 		return rep, nil
 	}
-	if len(pending) > 0 && !opts.MonitorOnly {
-		return rep, withKind(ErrRefused, fmt.Errorf("refused: an upgrade is under way or was interrupted on %s; a refresh does not touch it. Wait for the other tarsup run to end, or, if none is running, run tarsup recover; nothing was changed", strings.Join(pending, "; ")))
-	}
 	scope, err := RefreshScope(states, opts.Only)
 	if err != nil {
 		return rep, err
@@ -190,31 +182,6 @@ func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOption
 	up.PendingRecovery = nil
 	rep.Upgrade = &up
 	return rep, err
-}
-
-// PendingUpgrade names the containers of an engine that belong to an upgrade
-// under way or interrupted (see NeedsRecovery); none when there is none.
-func PendingUpgrade(ctx context.Context, h *Host) ([]string, error) {
-	pending, err := NeedsRecovery(ctx, h)
-	if err != nil || !pending {
-		return nil, err
-	}
-	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
-	if err != nil {
-		return nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
-	}
-	var names []string
-	for _, c := range list {
-		if n := nameOf(c); isTemporaryName(n) || c.Labels[LabelTxn] != "" && c.Labels[LabelTxnName] != n {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		// A finished swap whose old container is still there: name the service.
-		names = []string{"an old container left by an upgrade"}
-	}
-	return names, nil
 }
 
 // RefreshRequest is the upgrade request that carries out a check: the

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -459,11 +460,11 @@ func TestRefreshToLatest(t *testing.T) {
 	rfQuiet(t, rfRun(t, ctx, args...), "refresh: 2 containers checked, 2 tags, nothing moved\n")
 }
 
-// TestRefreshLeavesAnUpgradeUnderWayAlone: an engine holding an upgrade that
-// another tarsup process has under way (or that was interrupted) looks the
-// same; refresh must not "recover" it. With nothing moved it warns and exits
-// 0; with something moved it refuses (exit 3) and changes nothing.
-func TestRefreshLeavesAnUpgradeUnderWayAlone(t *testing.T) {
+// TestRefreshAndOtherUpgrades: a refresh that finds nothing moved leaves an
+// interrupted upgrade alone (and says so); one that finds a moved tag gives
+// up while another live tarsup holds the engine (exit 3, nothing changed),
+// and otherwise recovers the interrupted upgrade first, as upgrade does.
+func TestRefreshAndOtherUpgrades(t *testing.T) {
 	ctx := t.Context()
 	e, conn := rfEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -472,32 +473,54 @@ func TestRefreshLeavesAnUpgradeUnderWayAlone(t *testing.T) {
 	p := uniq("rfp-")
 	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(65), Nodes: 1, NodeImage: node})
 	fw, n1 := dep.Framework.Name, dep.Nodes[0].Name
-	// What another run's upgrade of the framework looks like between its
-	// create and its swap.
-	d.Run(testbed.ContainerSpec{Name: fw + ".tarsup-new", Image: bed.Images.Framework3016, NoStart: true,
-		Labels: map[string]string{"tarsup.txn": "e2e", "tarsup.txn.name": fw, "tarsup.txn.old": dep.Framework.ID, "tarsup.txn.old-running": "true"}})
-	args := append(append([]string{"refresh", "--lock", filepath.Join(t.TempDir(), "tarsup.lock")}, conn...), rfOnly(fw, n1)...)
-	all := []string{fw, n1, fw + ".tarsup-new"}
+	// What a tarsup killed between creating the node's successor and the
+	// swap leaves: NAME.tarsup-new, journaled by a process that is gone.
+	stale := n1 + ".tarsup-new"
+	d.Run(testbed.ContainerSpec{Name: stale, Image: node, Env: []string{"WEB_HOST=" + dep.WebHost}, NoStart: true,
+		Labels: map[string]string{
+			orchestrator.LabelTxn: "e2e", orchestrator.LabelTxnName: n1, orchestrator.LabelTxnOld: dep.Nodes[0].ID,
+			orchestrator.LabelTxnOldRunning: "true", orchestrator.LabelTxnOwner: "gone-machine/1/1",
+			orchestrator.LabelTxnStarted: time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
+		}})
+	args := append(append(append([]string{"refresh", "--lock", filepath.Join(t.TempDir(), "tarsup.lock")}, conn...), rfOnly(fw, n1)...), rfGate...)
+	all := []string{fw, n1, stale}
 	before := rfState(t, ctx, e, all...)
 
 	r := rfRun(t, ctx, args...)
 	rfQuiet(t, r, "refresh: 2 containers checked, 2 tags, nothing moved\n")
 	if !strings.Contains(r.Stderr, "an upgrade is under way or was interrupted on this engine") {
-		t.Errorf("no warning about the upgrade under way: %s", r)
+		t.Errorf("no warning about the interrupted upgrade: %s", r)
+	}
+	if after := rfState(t, ctx, e, all...); !reflect.DeepEqual(before, after) {
+		t.Fatalf("a refresh with nothing moved changed containers:\nbefore %v\nafter  %v", before, after)
 	}
 
+	// The tag moves while another live tarsup (this test) holds the engine.
 	if _, _, err := bed.Images.Push(ctx, testbed.ImageSpec{Repo: mirror + "/" + testbed.NodeRepo, Tag: "latest", Role: testbed.RoleNode, Version: "v3.0.16"}); err != nil {
 		t.Fatal(err)
 	}
-	r = rfRun(t, ctx, append(args, rfGate...)...)
-	rfExit(t, r, 3, "refresh: 2 containers checked, 2 tags, 1 moved", "an upgrade is under way or was interrupted on "+e.Host+" ("+fw+".tarsup-new)", "nothing was changed")
-	if after := rfState(t, ctx, e, all...); !reflect.DeepEqual(before, after) {
-		t.Fatalf("a refused refresh changed containers:\nbefore %v\nafter  %v", before, after)
-	}
-
-	// Once that upgrade is gone, the refresh goes ahead.
-	if err := e.Client.ContainerRemove(ctx, fw+".tarsup-new", container.RemoveOptions{Force: true}); err != nil {
+	h, err := orchestrator.Connect(ctx, orchestrator.HostSpec{URL: e.Host, TLS: orchestrator.TLSOptions{Verify: true, CACert: e.TLS.CA, Cert: e.TLS.Cert, Key: e.TLS.Key}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	rfExit(t, rfRun(t, ctx, append(args, rfGate...)...), 0, n1+": recreate latest -> latest: upgraded")
+	defer h.Close()
+	unlock, err := orchestrator.NewExecutor([]*orchestrator.Host{h}, orchestrator.ExecOptions{}).LockAll(ctx, []*orchestrator.Host{h}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = rfRun(t, ctx, args...)
+	unlock()
+	rfExit(t, r, 3, "refresh: 2 containers checked, 2 tags, 1 moved", "locked by tarsup")
+	if after := rfState(t, ctx, e, all...); !reflect.DeepEqual(before, after) {
+		t.Fatalf("a refresh that met another tarsup's lock changed containers:\nbefore %v\nafter  %v", before, after)
+	}
+
+	// Alone on the engine: the interrupted upgrade is undone, then the node
+	// upgraded.
+	r = rfRun(t, ctx, args...)
+	rfExit(t, r, 0, "recovered "+n1, n1+": recreate latest -> latest: upgraded")
+	if left := rfLeftovers(t, ctx, e, p); len(left) > 0 {
+		t.Errorf("containers left aside: %v", left)
+	}
+	rfQuiet(t, rfRun(t, ctx, args...), "refresh: 2 containers checked, 2 tags, nothing moved\n")
 }

@@ -142,8 +142,10 @@ func (r *refresher) run(ctx context.Context) (refreshJSON, error) {
 	}
 	start := time.Now()
 	rep, err := orchestrator.Refresh(ctx, r.hosts, r.x, opts)
-	for _, h := range rep.PendingRecovery {
-		r.e.log.WithField("host", h).Warn("an upgrade is under way or was interrupted on this engine: refresh leaves it alone; if no other tarsup is running, run tarsup recover")
+	if rep.Upgrade == nil || opts.MonitorOnly {
+		for _, h := range rep.PendingRecovery {
+			r.e.log.WithField("host", h).Warn("an upgrade is under way or was interrupted on this engine: refresh left it alone; if no other tarsup is running, run tarsup recover")
+		}
 	}
 	out := newRefreshJSON(start, opts.MonitorOnly, rep, err)
 	r.e.log.WithFields(logrus.Fields{"checked": out.Checked, "tags": out.Tags, "moved": len(out.Moved), "upgraded": out.Upgraded,
