@@ -33,7 +33,7 @@ func tarsup(t *testing.T, ctx context.Context, args ...string) testbed.Result {
 	return testbed.Run(ctx, bed.Tarsup(t), args...)
 }
 
-func inspect(t *testing.T, ctx context.Context, e *testbed.Engine, name string) container.InspectResponse {
+func inspect(t testing.TB, ctx context.Context, e *testbed.Engine, name string) container.InspectResponse {
 	t.Helper()
 	in, err := e.Client.ContainerInspect(ctx, name)
 	if err != nil {
