@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tarsup/tarsup/orchestrator"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -42,6 +44,9 @@ func Cleanup(ctx context.Context, runID string, engines ...*Engine) error {
 			continue
 		}
 		if err := removeLabelled(ctx, e.Client, RunLabel+"="+runID); err != nil {
+			errs = append(errs, fmt.Errorf("clean up %s: %w", e.Host, err))
+		}
+		if err := removeDeadLock(ctx, e.Client); err != nil {
 			errs = append(errs, fmt.Errorf("clean up %s: %w", e.Host, err))
 		}
 		left, err := e.Client.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", RunLabel+"="+runID))})
@@ -76,7 +81,7 @@ func removeLabelled(ctx context.Context, cli *client.Client, labels ...string) e
 				mounted = append(mounted, m.Name)
 			}
 		}
-		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) && !removalUnderWay(err) {
 			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
 		}
 	}
@@ -116,7 +121,7 @@ func removeAllContainers(ctx context.Context, cli *client.Client) error {
 	}
 	var errs []error
 	for _, c := range containers {
-		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) && !removalUnderWay(err) {
 			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
 		}
 	}
@@ -199,4 +204,32 @@ func removeImagesFrom(ctx context.Context, e *Engine, addr string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removalUnderWay reports the engine's answer when another process (a
+// concurrent cleanup of the same dead run) is already removing it.
+func removalUnderWay(err error) bool {
+	return strings.Contains(err.Error(), "already in progress")
+}
+
+// removeDeadLock removes tarsup's engine lock when the process that took it
+// is gone (a test killed tarsup and nothing recovered afterwards); a live
+// holder (another run's tarsup) keeps it.
+func removeDeadLock(ctx context.Context, cli *client.Client) error {
+	in, err := cli.ContainerInspect(ctx, orchestrator.EngineLockName)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("inspect the tarsup lock: %w", err)
+	}
+	owner, _ := orchestrator.ParseOwner(in.Config.Labels[orchestrator.LabelTxnOwner])
+	started, _ := time.Parse(time.RFC3339, in.Config.Labels[orchestrator.LabelTxnStarted])
+	if owner.Live(orchestrator.ThisProcess(), started, time.Now()) {
+		return nil
+	}
+	if err := cli.ContainerRemove(ctx, in.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove the dead tarsup lock: %w", err)
+	}
+	return nil
 }
