@@ -1,0 +1,164 @@
+package orchestrator
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func fakeExecutor(f *fakeEngine) (*Executor, *Host) {
+	h := &Host{Spec: HostSpec{URL: "fake"}, Engine: f}
+	x := NewExecutor([]*Host{h}, ExecOptions{Gate: Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
+	return x, h
+}
+
+func containerOf(t *testing.T, x *Executor, h *Host, id string) Container {
+	t.Helper()
+	c, err := x.containerOf(context.Background(), h, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestReplaceSequence(t *testing.T) {
+	tests := []struct {
+		name       string
+		newImage   string
+		setup      func(f *fakeEngine)
+		noRollback bool
+		wantResult string
+		want       []string
+		wantNames  []string
+	}{
+		{
+			name:       "healthy: the old container goes only after the gate",
+			newImage:   "fw:new",
+			wantResult: ResultUpgraded,
+			want: []string{
+				"create fw.tarsup-new (fw:new)", "stop fw", "rename fw -> fw.tarsup-old",
+				"rename fw.tarsup-new -> fw", "start fw", "remove fw.tarsup-old",
+			},
+			wantNames: []string{"fw"},
+		},
+		{
+			name:       "unhealthy: rolled back, old container back under its name",
+			newImage:   "fw:bad",
+			setup:      func(f *fakeEngine) { f.health["fw:bad"] = HealthUnhealthy },
+			wantResult: ResultRolledBack,
+			want: []string{
+				"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old",
+				"rename fw.tarsup-new -> fw", "start fw",
+				"stop fw", "rename fw -> fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed",
+			},
+			wantNames: []string{"fw"},
+		},
+		{
+			name:       "start fails: rolled back",
+			newImage:   "fw:port",
+			setup:      func(f *fakeEngine) { f.failStart["fw:port"] = true },
+			wantResult: ResultRolledBack,
+			want: []string{
+				"create fw.tarsup-new (fw:port)", "stop fw", "rename fw -> fw.tarsup-old",
+				"rename fw.tarsup-new -> fw", "start fw",
+				"stop fw", "rename fw -> fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed",
+			},
+			wantNames: []string{"fw"},
+		},
+		{
+			name:       "--no-rollback leaves the failed container and keeps the old one aside",
+			newImage:   "fw:bad",
+			setup:      func(f *fakeEngine) { f.health["fw:bad"] = HealthUnhealthy },
+			noRollback: true,
+			wantResult: ResultLeft,
+			want: []string{
+				"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old",
+				"rename fw.tarsup-new -> fw", "start fw",
+			},
+			wantNames: []string{"fw", "fw.tarsup-old"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeEngine(t)
+			if tt.setup != nil {
+				tt.setup(f)
+			}
+			old := f.add("fw", "fw:old", true)
+			x, h := fakeExecutor(f)
+			x.Opts.NoRollback = tt.noRollback
+			oc := containerOf(t, x, h, old.ID)
+			spec := Derive(DeriveInput{Old: oc.Inspect, NewRef: tt.newImage, Role: oc.Role, APIVersion: "1.41"})
+			f.calls = nil
+			_, res, err := x.Replace(context.Background(), h, oc, spec, PreviousSpec(oc, "1.41"))
+			if res != tt.wantResult {
+				t.Fatalf("result %q (err %v), want %q", res, err, tt.wantResult)
+			}
+			if (err == nil) != (tt.wantResult == ResultUpgraded) {
+				t.Fatalf("err = %v", err)
+			}
+			if got := strings.Join(f.calls, "\n"); got != strings.Join(tt.want, "\n") {
+				t.Errorf("calls:\n%s\nwant:\n%s", got, strings.Join(tt.want, "\n"))
+			}
+			var names []string
+			for _, c := range f.containers {
+				names = append(names, strings.TrimPrefix(c.Name, "/"))
+			}
+			if strings.Join(slices.Sorted(slices.Values(names)), " ") != strings.Join(tt.wantNames, " ") {
+				t.Errorf("containers left: %v, want %v", names, tt.wantNames)
+			}
+		})
+	}
+}
+
+// TestRecoverStates lays out each state a kill can leave a swap in and checks
+// that Recover ends with one healthy container under the name.
+func TestRecoverStates(t *testing.T) {
+	tests := []struct {
+		name  string
+		names [2]string // old, new; "" = removed
+		upNew bool
+		want  []string
+	}{
+		{"killed after create", [2]string{"fw", "fw.tarsup-new"}, false,
+			[]string{"stop fw.tarsup-new", "remove fw.tarsup-new", "start fw"}},
+		{"killed after renaming the old aside", [2]string{"fw.tarsup-old", "fw.tarsup-new"}, false,
+			[]string{"stop fw.tarsup-new", "remove fw.tarsup-new", "rename fw.tarsup-old -> fw", "start fw"}},
+		{"killed after the new got the name", [2]string{"fw.tarsup-old", "fw"}, false,
+			[]string{"stop fw.tarsup-old", "start fw", "remove fw.tarsup-old"}},
+		{"killed during the gate", [2]string{"fw.tarsup-old", "fw"}, true,
+			[]string{"stop fw.tarsup-old", "remove fw.tarsup-old"}},
+		{"killed during a rollback", [2]string{"fw.tarsup-old", "fw.tarsup-failed"}, false,
+			[]string{"stop fw.tarsup-failed", "remove fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw"}},
+		{"an old one aside whose successor is gone", [2]string{"fw.tarsup-old", ""}, false,
+			[]string{"rename fw.tarsup-old -> fw", "start fw"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeEngine(t)
+			old := f.add(tt.names[0], "fw:old", false)
+			if tt.names[1] != "" {
+				n := f.add(tt.names[1], "fw:new", tt.upNew)
+				n.Config.Labels = map[string]string{LabelTxn: "t1", LabelTxnName: "fw", LabelTxnOld: old.ID, LabelTxnOldRunning: "true"}
+			}
+			x, h := fakeExecutor(f)
+			f.calls = nil
+			if _, err := x.Recover(context.Background(), h); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(f.calls, "\n"); got != strings.Join(tt.want, "\n") {
+				t.Errorf("calls:\n%s\nwant:\n%s", got, strings.Join(tt.want, "\n"))
+			}
+			if len(f.containers) != 1 {
+				t.Fatalf("%d containers left", len(f.containers))
+			}
+			for _, c := range f.containers {
+				if c.Name != "/fw" || !c.State.Running {
+					t.Errorf("left %s running=%v", c.Name, c.State.Running)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,205 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// fakeEngine is a small in-memory engine: it keeps containers by ID, records
+// every changing call as a line, and fails the test on a call it does not
+// expect. Containers have a Docker health status, so no probe is needed.
+type fakeEngine struct {
+	t          *testing.T
+	containers map[string]*container.InspectResponse
+	calls      []string
+	nextID     int
+	// health is what a started container reports, by image.
+	health map[string]string
+	// failStart makes ContainerStart fail for containers of that image.
+	failStart map[string]bool
+}
+
+func newFakeEngine(t *testing.T) *fakeEngine {
+	return &fakeEngine{t: t, containers: map[string]*container.InspectResponse{}, health: map[string]string{}, failStart: map[string]bool{}}
+}
+
+func (f *fakeEngine) record(format string, a ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, a...))
+}
+
+func (f *fakeEngine) add(name, img string, running bool) *container.InspectResponse {
+	f.nextID++
+	id := fmt.Sprintf("%012d", f.nextID) + strings.Repeat("0", 52)
+	c := &container.InspectResponse{
+		ContainerJSONBase: &container.ContainerJSONBase{ID: id, Name: "/" + name, Image: "sha256:" + img,
+			State: &container.State{Status: "created"}, HostConfig: &container.HostConfig{}},
+		Config:          &container.Config{Image: img, Labels: map[string]string{}},
+		NetworkSettings: &container.NetworkSettings{},
+	}
+	f.containers[id] = c
+	if running {
+		f.setRunning(c, true)
+	}
+	return c
+}
+
+func (f *fakeEngine) setRunning(c *container.InspectResponse, up bool) {
+	if up {
+		c.State = &container.State{Status: "running", Running: true, StartedAt: fmt.Sprint(len(f.calls)),
+			Health: &container.Health{Status: f.healthOf(c.Config.Image)}}
+	} else {
+		c.State = &container.State{Status: "exited"}
+	}
+}
+
+func (f *fakeEngine) healthOf(img string) string {
+	if h, ok := f.health[img]; ok {
+		return h
+	}
+	return HealthHealthy
+}
+
+func (f *fakeEngine) find(ref string) (*container.InspectResponse, error) {
+	if c, ok := f.containers[ref]; ok {
+		return c, nil
+	}
+	for _, c := range f.containers {
+		if c.Name == "/"+ref {
+			return c, nil
+		}
+	}
+	return nil, errdefs.ErrNotFound.WithMessage("no such container: " + ref)
+}
+
+func (f *fakeEngine) name(id string) string {
+	if c, ok := f.containers[id]; ok {
+		return strings.TrimPrefix(c.Name, "/")
+	}
+	return id
+}
+
+func (f *fakeEngine) ClientVersion() string { return "1.41" }
+func (f *fakeEngine) Ping(context.Context) (types.Ping, error) {
+	return types.Ping{}, nil
+}
+
+func (f *fakeEngine) ContainerList(_ context.Context, _ container.ListOptions) ([]container.Summary, error) {
+	var out []container.Summary
+	for _, c := range f.containers {
+		out = append(out, container.Summary{ID: c.ID, Names: []string{c.Name}, Image: c.Config.Image, ImageID: c.Image, Labels: c.Config.Labels, State: c.State.Status})
+	}
+	return out, nil
+}
+
+func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.InspectResponse, error) {
+	c, err := f.find(id)
+	if err != nil {
+		return container.InspectResponse{}, err
+	}
+	return *c, nil
+}
+
+func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+	if _, err := f.find(name); err == nil {
+		return container.CreateResponse{}, errdefs.ErrConflict.WithMessage("name in use: " + name)
+	}
+	c := f.add(name, cfg.Image, false)
+	c.Config = cfg
+	c.HostConfig = hc
+	f.record("create %s (%s)", name, cfg.Image)
+	return container.CreateResponse{ID: c.ID}, nil
+}
+
+func (f *fakeEngine) ContainerStart(_ context.Context, id string, _ container.StartOptions) error {
+	c, err := f.find(id)
+	if err != nil {
+		return err
+	}
+	f.record("start %s", f.name(id))
+	if f.failStart[c.Config.Image] {
+		return errors.New("port is already allocated")
+	}
+	f.setRunning(c, true)
+	return nil
+}
+
+func (f *fakeEngine) ContainerStop(_ context.Context, id string, _ container.StopOptions) error {
+	c, err := f.find(id)
+	if err != nil {
+		return err
+	}
+	f.record("stop %s", f.name(id))
+	f.setRunning(c, false)
+	return nil
+}
+
+func (f *fakeEngine) ContainerRename(_ context.Context, id, newName string) error {
+	c, err := f.find(id)
+	if err != nil {
+		return err
+	}
+	if other, err := f.find(newName); err == nil && other != c {
+		return errdefs.ErrConflict.WithMessage("name in use")
+	}
+	f.record("rename %s -> %s", f.name(id), newName)
+	c.Name = "/" + newName
+	return nil
+}
+
+func (f *fakeEngine) ContainerRemove(_ context.Context, id string, o container.RemoveOptions) error {
+	c, err := f.find(id)
+	if err != nil {
+		return err
+	}
+	if o.RemoveVolumes {
+		f.t.Errorf("remove %s with its volumes: tarsup never removes volumes", f.name(id))
+	}
+	f.record("remove %s", f.name(id))
+	delete(f.containers, c.ID)
+	return nil
+}
+
+func (f *fakeEngine) ContainerLogs(context.Context, string, container.LogsOptions) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("")), nil
+}
+
+func (f *fakeEngine) ContainerWait(context.Context, string, container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
+	f.t.Fatalf("unexpected call: ContainerWait (no sidecar probe in these tests)")
+	return nil, nil
+}
+
+func (f *fakeEngine) NetworkConnect(_ context.Context, netName, id string, _ *network.EndpointSettings) error {
+	f.record("connect %s to %s", f.name(id), netName)
+	return nil
+}
+
+func (f *fakeEngine) ImageInspect(_ context.Context, id string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	return image.InspectResponse{ID: id}, nil
+}
+
+func (f *fakeEngine) ImagePull(context.Context, string, image.PullOptions) (io.ReadCloser, error) {
+	f.t.Fatalf("unexpected call: ImagePull")
+	return nil, nil
+}
+
+func (f *fakeEngine) ImageLoad(context.Context, io.Reader, ...client.ImageLoadOption) (image.LoadResponse, error) {
+	f.t.Fatalf("unexpected call: ImageLoad")
+	return image.LoadResponse{}, nil
+}
+
+func (f *fakeEngine) ImageRemove(context.Context, string, image.RemoveOptions) ([]image.DeleteResponse, error) {
+	f.t.Fatalf("unexpected call: ImageRemove")
+	return nil, nil
+}
