@@ -367,7 +367,9 @@ func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID s
 	return old.ID, ResultRolledBack, base
 }
 
-// removeImageIfUnused removes an old image no container uses any more.
+// removeImageIfUnused removes an old image no container uses any more: each
+// tag that still points at it (the last removal deletes it), or the image
+// itself when a floating tag has moved on and left it untagged.
 func (x *Executor) removeImageIfUnused(ctx context.Context, h *Host, imageID, name string) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
@@ -378,10 +380,19 @@ func (x *Executor) removeImageIfUnused(ctx context.Context, h *Host, imageID, na
 			return
 		}
 	}
-	_, err = h.Engine.ImageRemove(ctx, imageID, image.RemoveOptions{PruneChildren: true})
-	res := "done"
+	img, err := h.Engine.ImageInspect(ctx, imageID)
 	if err != nil {
-		res = "failed: " + err.Error()
+		return
+	}
+	refs := img.RepoTags
+	if len(refs) == 0 {
+		refs = []string{imageID}
+	}
+	res := "done"
+	for _, ref := range refs {
+		if _, err := h.Engine.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil && !isNotFound(err) {
+			res = "failed: " + err.Error()
+		}
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "remove old image", Result: res, Detail: short(imageID)})
 }

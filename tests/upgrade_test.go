@@ -525,3 +525,27 @@ func leftovers(t *testing.T, ctx context.Context, e *testbed.Engine) []string {
 	}
 	return out
 }
+
+// TestUpgradeCleanup: --cleanup removes the old image once no container
+// uses it.
+func TestUpgradeCleanup(t *testing.T) {
+	ctx := t.Context()
+	d := bed.On(ctx, t, bed.Local)
+	p := uniq("cleanup-")
+	// A tag and content of this test's own, so no other container shares the image.
+	oldRef, _, err := bed.Images.Push(ctx, testbed.ImageSpec{Repo: testbed.FrameworkRepo, Tag: "cleanup-" + bed.RunID, Role: testbed.RoleFramework, Version: "v3.0.15-" + bed.RunID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: bed.Local.Subnet(26), FrameworkImage: oldRef})
+	oldID := inspect(t, ctx, bed.Local, dep.Framework.Name).Image
+
+	r := tarsup(t, ctx, append(append([]string{"upgrade", "--host", bed.Local.Host, "--to", "v3.0.16", "--cleanup"}, only(dep.Framework.Name)...), gateFlags...)...)
+	requireExit(t, r, 0, "remove old image: done")
+	if _, err := bed.Local.Client.ImageInspect(ctx, oldID); err == nil {
+		t.Errorf("the old image %s is still there", oldID)
+	}
+	if _, err := bed.Local.Client.ImageInspect(ctx, bed.Images.Framework3016); err != nil {
+		t.Errorf("the new image is gone: %v", err)
+	}
+}
