@@ -52,26 +52,16 @@ func addCommand(e *env, role images.Role, usage string, own []cli.Flag, build fu
 			if err := req.Validate(); err != nil {
 				return err
 			}
-			hosts, prober, err := connect(c.Context, c, e)
+			s, closeSession, err := openSession(c, e, true)
 			if err != nil {
 				return err
 			}
-			defer orchestrator.CloseAll(hosts)
-			opts, err := execOptions(c, e, prober, eventPrinter(c, e))
+			defer closeSession()
+			id, err := orchestrator.Add(c.Context, s.hosts[0], s.x, nil, req)
 			if err != nil {
 				return err
 			}
-			x := orchestrator.NewExecutor(hosts, opts)
-			unlock, err := x.LockAll(c.Context, hosts, opts.LockWait)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			id, err := orchestrator.Add(c.Context, hosts[0], x, nil, req)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "%s %s added on %s (%.12s), healthy\n", role, req.Name, hosts[0].Name(), id)
+			fmt.Fprintf(e.stdout, "%s %s added on %s (%.12s), healthy\n", role, req.Name, s.hosts[0].Name(), id)
 			return nil
 		},
 	}

@@ -118,3 +118,35 @@ func oneOf(flag, v string, allowed ...string) error {
 	}
 	return usagef("bad --%s %q: use %s", flag, v, strings.Join(allowed, " or "))
 }
+
+// session is a changing command's hold on its engines: the connections,
+// the executor and, when taken, every engine's lock.
+type session struct {
+	hosts []*orchestrator.Host
+	x     *orchestrator.Executor
+}
+
+// openSession connects to the command's engines and builds the executor
+// from the flags; with lock it also takes every engine's lock (commands that
+// go through orchestrator.Upgrade leave that to it). close releases it all.
+func openSession(c *cli.Context, e *env, lock bool) (s *session, close func(), err error) {
+	hosts, prober, err := connect(c.Context, c, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := execOptions(c, e, prober, eventPrinter(c, e))
+	if err != nil {
+		orchestrator.CloseAll(hosts)
+		return nil, nil, err
+	}
+	x := orchestrator.NewExecutor(hosts, opts)
+	x.Force = c.Bool("force")
+	unlock := func() {}
+	if lock {
+		if unlock, err = x.LockAll(c.Context, hosts, opts.LockWait); err != nil {
+			orchestrator.CloseAll(hosts)
+			return nil, nil, err
+		}
+	}
+	return &session{hosts: hosts, x: x}, func() { unlock(); orchestrator.CloseAll(hosts) }, nil
+}

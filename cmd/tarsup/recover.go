@@ -15,26 +15,15 @@ func recoverCommand(e *env) *cli.Command {
 		Flags: append(append(connFlags(), execFlags()...),
 			&cli.BoolFlag{Name: "force", Usage: "take over an engine lock that another tarsup may still hold (on another machine, less than 30 minutes old)"}),
 		Action: func(c *cli.Context) error {
-			hosts, prober, err := connect(c.Context, c, e)
+			s, closeSession, err := openSession(c, e, true)
 			if err != nil {
 				return err
 			}
-			defer orchestrator.CloseAll(hosts)
-			opts, err := execOptions(c, e, prober, eventPrinter(c, e))
-			if err != nil {
-				return err
-			}
-			x := orchestrator.NewExecutor(hosts, opts)
-			x.Force = c.Bool("force")
-			unlock, err := x.LockAll(c.Context, hosts, opts.LockWait)
-			if err != nil {
-				return err
-			}
-			defer unlock()
+			defer closeSession()
 			var all []orchestrator.Recovery
 			var errs []error
-			for _, h := range hosts {
-				rec, err := x.Recover(c.Context, h)
+			for _, h := range s.hosts {
+				rec, err := s.x.Recover(c.Context, h)
 				all = append(all, rec...)
 				if err != nil {
 					errs = append(errs, err)

@@ -17,22 +17,12 @@ func rollbackCommand(e *env) *cli.Command {
 			if c.NArg() == 0 {
 				return usagef("rollback needs the NAME of at least one container")
 			}
-			hosts, prober, err := connect(c.Context, c, e)
+			s, closeSession, err := openSession(c, e, true)
 			if err != nil {
 				return err
 			}
-			defer orchestrator.CloseAll(hosts)
-			opts, err := execOptions(c, e, prober, eventPrinter(c, e))
-			if err != nil {
-				return err
-			}
-			x := orchestrator.NewExecutor(hosts, opts)
-			unlock, err := x.LockAll(c.Context, hosts, opts.LockWait)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			states, err := orchestrator.ObserveAll(c.Context, hosts)
+			defer closeSession()
+			states, err := orchestrator.ObserveAll(c.Context, s.hosts)
 			if err != nil {
 				return err
 			}
@@ -46,7 +36,7 @@ func rollbackCommand(e *env) *cli.Command {
 				targets = append(targets, t)
 			}
 			for _, t := range targets {
-				if _, err := orchestrator.Rollback(c.Context, x, t, nil); err != nil {
+				if _, err := orchestrator.Rollback(c.Context, s.x, t, nil); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "%s on %s: rolled back to %s\n", t.Container.Name, t.Host.Name(), t.Previous.Image)

@@ -107,25 +107,19 @@ func runUpgrade(c *cli.Context, e *env, req orchestrator.Request) error {
 	if c.Int("parallel") < 1 || c.Int("max-failures") < 0 {
 		return usagef("--parallel must be at least 1 and --max-failures not negative")
 	}
-	hosts, prober, err := connect(c.Context, c, e)
+	s, closeSession, err := openSession(c, e, false)
 	if err != nil {
 		return err
 	}
-	defer orchestrator.CloseAll(hosts)
-	opts, err := execOptions(c, e, prober, eventPrinter(c, e))
-	if err != nil {
-		return err
-	}
-	x := orchestrator.NewExecutor(hosts, opts)
+	defer closeSession()
 	progress := io.Discard
 	if c.String("format") == "text" {
 		progress = e.stdout
 	}
-	rep, err := orchestrator.Upgrade(c.Context, hosts, x, orchestrator.UpgradeOptions{
+	rep, err := orchestrator.Upgrade(c.Context, s.hosts, s.x, orchestrator.UpgradeOptions{
 		Request:  req,
 		DryRun:   c.Bool("dry-run"),
 		Parallel: c.Int("parallel"),
-		Exec:     opts,
 		Progress: progress,
 		TTY:      e.stdoutTTY,
 	})
