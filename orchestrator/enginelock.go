@@ -36,24 +36,41 @@ const lockPoll = time.Second
 
 // LockAll takes the engine lock of every host, in name order, waiting up to
 // wait for each. On failure it releases what it took. The returned function
-// releases every lock; it ignores cancellation of ctx.
+// releases the locks this call took; it ignores cancellation of ctx. Locks
+// the executor already holds are skipped, so nested callers (compose upgrade
+// around Upgrade) keep them until the outer one releases.
 func (x *Executor) LockAll(ctx context.Context, hosts []*Host, wait time.Duration) (func(), error) {
 	sorted := append([]*Host(nil), hosts...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
-	var held []*Host
+	var took []*Host
 	unlock := func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		for _, h := range held {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		for _, h := range took {
 			_ = h.Engine.ContainerRemove(rctx, EngineLockName, container.RemoveOptions{Force: true})
+			delete(x.held, h)
 		}
 	}
 	for _, h := range sorted {
+		x.mu.Lock()
+		mine := x.held[h]
+		x.mu.Unlock()
+		if mine {
+			continue
+		}
 		if err := x.lock(ctx, h, wait); err != nil {
 			unlock()
 			return func() {}, err
 		}
-		held = append(held, h)
+		x.mu.Lock()
+		if x.held == nil {
+			x.held = map[*Host]bool{}
+		}
+		x.held[h] = true
+		x.mu.Unlock()
+		took = append(took, h)
 	}
 	return unlock, nil
 }

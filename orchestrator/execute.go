@@ -76,8 +76,11 @@ type Executor struct {
 	// Self is written on every swap this executor journals; recovery leaves
 	// alone the swaps of other live owners.
 	Self Owner
-	// Force makes recovery take over swaps that may still be under way.
+	// Force makes LockAll take over engine locks that may still be held.
 	Force bool
+
+	mu   sync.Mutex
+	held map[*Host]bool // engine locks this executor holds
 }
 
 // NewExecutor indexes hosts by name.

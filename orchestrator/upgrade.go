@@ -17,7 +17,6 @@ type UpgradeOptions struct {
 	Request  Request
 	DryRun   bool
 	Parallel int
-	Exec     ExecOptions
 	// Keychain supplies registry credentials (the Docker config and its
 	// credential helpers when nil).
 	Keychain authn.Keychain
@@ -51,26 +50,9 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 		}
 		defer unlock()
 	}
-	for _, h := range hosts {
-		pending, err := NeedsRecovery(ctx, h)
-		if err != nil {
-			return rep, err
-		}
-		if !pending {
-			continue
-		}
-		if opts.DryRun {
-			rep.PendingRecovery = append(rep.PendingRecovery, h.Name())
-			continue
-		}
-		rec, err := x.Recover(ctx, h)
-		rep.Recovered = append(rep.Recovered, rec...)
-		if errors.Is(err, ErrBusy) {
-			return rep, err
-		}
-		if err != nil {
-			return rep, fmt.Errorf("an earlier upgrade was interrupted and could not be recovered: %w", err)
-		}
+	var err error
+	if rep.Recovered, rep.PendingRecovery, err = x.RecoverPending(ctx, hosts, opts.DryRun); err != nil {
+		return rep, err
 	}
 	states, err := ObserveAll(ctx, hosts)
 	if err != nil {
@@ -95,6 +77,31 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	}
 	rep.Results, err = x.Run(ctx, rep.Plan)
 	return rep, err
+}
+
+// RecoverPending recovers every engine that holds an interrupted upgrade;
+// with dryRun it only names them. The caller holds the engine locks (a dry
+// run needs none: it changes nothing).
+func (x *Executor) RecoverPending(ctx context.Context, hosts []*Host, dryRun bool) (recovered []Recovery, pending []string, err error) {
+	for _, h := range hosts {
+		needs, err := NeedsRecovery(ctx, h)
+		if err != nil {
+			return recovered, pending, err
+		}
+		if !needs {
+			continue
+		}
+		if dryRun {
+			pending = append(pending, h.Name())
+			continue
+		}
+		rec, err := x.Recover(ctx, h)
+		recovered = append(recovered, rec...)
+		if err != nil {
+			return recovered, pending, fmt.Errorf("an earlier upgrade on %s was interrupted and could not be recovered: %w", h.Name(), err)
+		}
+	}
+	return recovered, pending, nil
 }
 
 // lookUp asks the registry for each target's digest: a dry run pulls nothing.

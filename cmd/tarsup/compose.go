@@ -338,19 +338,8 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 			return err
 		}
 		defer unlock()
-		for _, h := range hosts {
-			pending, err := orchestrator.NeedsRecovery(ctx, h)
-			if err != nil {
-				return err
-			}
-			if !pending {
-				continue
-			}
-			rec, err := x.Recover(ctx, h)
-			recovered = append(recovered, rec...)
-			if err != nil {
-				return fmt.Errorf("an earlier upgrade on %s was interrupted and could not be recovered: %w", h.Name(), err)
-			}
+		if recovered, _, err = x.RecoverPending(ctx, hosts, false); err != nil {
+			return err
 		}
 	}
 	states, err := orchestrator.ObserveAll(ctx, hosts)
@@ -380,7 +369,6 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 		Request:  orchestrator.Request{To: req.To, FrameworkImage: req.FrameworkImage, NodeImage: req.NodeImage, Only: only},
 		DryRun:   dryRun,
 		Parallel: c.Int("parallel"),
-		Exec:     opts,
 		Progress: progress,
 		TTY:      e.stdoutTTY,
 	}

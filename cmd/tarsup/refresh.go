@@ -122,7 +122,6 @@ func newRefresher(c *cli.Context, e *env) (*refresher, error) {
 			MonitorOnly: monitorOnly,
 			Upgrade: orchestrator.UpgradeOptions{
 				Parallel: c.Int("parallel"),
-				Exec:     execOpts,
 				Progress: progress,
 				TTY:      e.stdoutTTY,
 			},
