@@ -36,6 +36,10 @@ type env struct {
 }
 
 func main() {
+	// Why: compose-go logs through logrus's package logger; its "version is
+	// obsolete" advice is wrong for docker-compose v1 users. tarsup's own
+	// logs go through env.log.
+	logrus.StandardLogger().SetLevel(logrus.ErrorLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, &env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, stdoutTTY: isTerminal(os.Stdout)})
 	stop()
