@@ -132,3 +132,61 @@ func sortedCopy(s []string) []string {
 	slices.Sort(c)
 	return c
 }
+
+// TestEngineRestartThenRecover: tarsup is killed after it renamed the old
+// container aside, then the engine itself restarts (a reboot): dockerd brings
+// back both containers' restart policies. `tarsup recover` over TLS (probing
+// by sidecar) still leaves one healthy container under the name.
+func TestEngineRestartThenRecover(t *testing.T) {
+	ctx := t.Context()
+	e, err := bed.Engine(ctx, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := bed.On(ctx, t, e)
+	p := uniq("reboot-")
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(40)})
+	fw := dep.Framework.Name
+	remote := append([]string{"--host", e.Host}, tlsArgs(e)...)
+
+	ectx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	msgs, errs := e.Client.Events(ectx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", string(events.ActionRename)))})
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bed.Tarsup(t), append(append([]string{"upgrade", "--only", fw, "--to", "v3.0.16"}, remote...), gateFlags...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-msgs:
+		_ = cmd.Process.Kill()
+	case err := <-errs:
+		t.Fatalf("engine events: %v", err)
+	case <-time.After(10 * time.Minute):
+		t.Fatalf("no rename:\n%s", out.String())
+	}
+	_ = cmd.Wait()
+	stopEvents()
+	t.Logf("killed after a rename; containers: %v", names(t, ctx, e, p))
+
+	if err := e.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after the engine restart: %v", names(t, ctx, e, p))
+
+	r := tarsup(t, ctx, append(append([]string{"recover"}, remote...), gateFlags...)...)
+	requireExit(t, r, 0)
+	if got, want := names(t, ctx, e, p), sortedCopy([]string{fw, dep.DB.Name}); !slices.Equal(got, want) {
+		t.Fatalf("containers %v, want exactly %v\n%s", got, want, r)
+	}
+	if in := inspect(t, ctx, e, fw); !in.State.Running {
+		t.Fatalf("%s is %s", fw, in.State.Status)
+	}
+	if db := d.ReadFile(fw, "/data/tars/db/db_tars"); !strings.Contains(db, "created by v3.0.15") {
+		t.Fatalf("db_tars lost: %q", db)
+	}
+	r = tarsup(t, ctx, append([]string{"status", "--format", "json"}, remote...)...)
+	requireExit(t, r, 0, `"name": "`+fw+`"`, `"health": "healthy"`)
+}
