@@ -95,7 +95,15 @@ func TestBedSmoke(t *testing.T) {
 	d := bed.On(ctx, t, bed.Local)
 	bed.Registry.ResetRequests()
 
-	dep := d.TarsDocs(testbed.TarsLayout{Prefix: uniq("smoke-"), Subnet: bed.Local.Subnet(1), Nodes: 2})
+	// An image of this test's own: earlier tests may have pulled the
+	// standard ones already, and this test checks that a pull is real.
+	fwRef, _, err := bed.Images.Push(ctx, testbed.ImageSpec{Repo: testbed.FrameworkRepo, Tag: "smoke-" + bed.RunID,
+		Role: testbed.RoleFramework, Version: "v3.0.15", Labels: map[string]string{"smoke": bed.RunID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bed.Registry.ResetRequests()
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: uniq("smoke-"), Subnet: bed.Local.Subnet(1), Nodes: 2, FrameworkImage: fwRef})
 
 	pulled := false
 	for _, r := range bed.Registry.Requests() {
