@@ -353,6 +353,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 			return l[i].Container.Name < l[j].Container.Name
 		})
 	}
+	nodes = interleaveHosts(nodes)
 	if parallel < 1 {
 		parallel = 1
 	}
@@ -588,4 +589,28 @@ func PreviousSpec(c Container, apiVersion string) Spec {
 		s.RepoDigest = repoOf(c.Image) + "@" + d
 	}
 	return s
+}
+
+// interleaveHosts reorders steps sorted by host so that consecutive steps go
+// to different hosts, round robin: a batch of --parallel nodes then spreads
+// its pulls, stops and starts over the engines instead of loading one.
+func interleaveHosts(steps []Step) []Step {
+	var hosts []string
+	byHost := map[string][]Step{}
+	for _, st := range steps {
+		if _, ok := byHost[st.Host]; !ok {
+			hosts = append(hosts, st.Host)
+		}
+		byHost[st.Host] = append(byHost[st.Host], st)
+	}
+	out := make([]Step, 0, len(steps))
+	for len(out) < len(steps) {
+		for _, h := range hosts {
+			if q := byHost[h]; len(q) > 0 {
+				out = append(out, q[0])
+				byHost[h] = q[1:]
+			}
+		}
+	}
+	return out
 }

@@ -97,6 +97,21 @@ func TestPlan(t *testing.T) {
 				"h2 tars-node-2: recreate latest -> stable (sha256:cccc… -> sha256:dddd…): --node-image tarscloud/tars-node:stable\n",
 		},
 		{
+			name: "nodes alternate between hosts, so a parallel batch spreads over the engines",
+			states: []HostState{
+				state("h1", fx{name: "a1", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true},
+					fx{name: "a2", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true}),
+				state("h2", fx{name: "b1", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true}),
+			},
+			resolved: map[string]Resolved{
+				"h1 tarscloud/tars-node:latest": nodeMoved,
+				"h2 tarscloud/tars-node:latest": nodeMoved,
+			},
+			want: "h1 a1: recreate latest -> latest (sha256:cccc… -> sha256:dddd…): tag latest moved\n" +
+				"h2 b1: recreate latest -> latest (sha256:cccc… -> sha256:dddd…): tag latest moved\n" +
+				"h1 a2: recreate latest -> latest (sha256:cccc… -> sha256:dddd…): tag latest moved\n",
+		},
+		{
 			name:   "nothing moved",
 			states: []HostState{state("h1", master, node)},
 			resolved: map[string]Resolved{
