@@ -145,7 +145,7 @@ func (p *Prober) Probe(ctx context.Context, h *Host, c Container) error {
 	if len(checks) == 0 {
 		return nil
 	}
-	if p.Mode == ProbeSidecar || (p.Mode == ProbeAuto && h.Remote) {
+	if p.usesSidecar(h) {
 		return p.probeSidecar(ctx, h, c, checks)
 	}
 	for _, k := range checks {
@@ -154,6 +154,11 @@ func (p *Prober) Probe(ctx context.Context, h *Host, c Container) error {
 		}
 	}
 	return nil
+}
+
+// usesSidecar reports whether containers on h are probed by sidecar.
+func (p *Prober) usesSidecar(h *Host) bool {
+	return p.Mode == ProbeSidecar || (p.Mode == ProbeAuto && h.Remote)
 }
 
 // probeDirect dials the container from this machine: its address on each

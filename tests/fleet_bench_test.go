@@ -87,7 +87,7 @@ func BenchmarkFleetUpgrade(b *testing.B) {
 			times[p].Seconds()/serial.Seconds(), total, times[p].Seconds()/(float64(total)/float64(p)*one.Seconds()), total, p)
 	}
 	b.Logf("  goal at --parallel 4: within 1.3 × %d/4 × one node = %.1fs; got %.2f ×", total, 1.3*base4.Seconds(), times[4].Seconds()/base4.Seconds())
-	b.Logf("  (the plan orders nodes by engine, so a batch mostly lands on one engine; each time includes any wait for another tarsup's lock on the shared local engine)")
+	b.Logf("  (the plan alternates nodes between engines; each time includes any wait for another tarsup's lock on the shared local engine)")
 
 	b.ReportMetric(one.Seconds(), "s/one-node")
 	b.ReportMetric(serial.Seconds(), "s/24x-one-node")
