@@ -8,7 +8,7 @@ E2E_TIMEOUT ?= 60m
 .PHONY: build test unit e2e bench lint engine clean
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/tarsup
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/tarsup
 
 test: lint unit e2e
 
