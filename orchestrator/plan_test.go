@@ -63,6 +63,20 @@ func TestPlan(t *testing.T) {
 				"tars-node: recreate latest -> latest (sha256:cccc… -> sha256:dddd…): tag latest moved\n",
 		},
 		{
+			name: "only nodes of the upgraded framework's deployment are re-checked",
+			states: []HostState{state("h1", master,
+				fx{name: "mine", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true, env: []string{"WEB_HOST=http://tars-framework:3000"}},
+				fx{name: "lab-fw", image: "tarscloud/framework:v3.0.16", imageID: "sha256:f2", running: true, env: []string{"MYSQL_HOST=lab-mysql"}},
+				fx{name: "lab-node", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true, env: []string{"WEB_HOST=http://lab-fw:3000"}})},
+			req: Request{To: "v3.0.16", Only: []string{"tars-framework"}},
+			resolved: map[string]Resolved{
+				"h1 tarscloud/framework:v3.0.16": fwPulled,
+			},
+			healthy: map[string]bool{"c0ffeemine00000000000000": true, "c0ffeelab-node00000000000000": true},
+			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n" +
+				"mine: re-check (probe, restart once if it does not answer): the framework was upgraded\n",
+		},
+		{
 			name:   "floating node tag moved: master untouched, nodes in name order",
 			states: []HostState{state("h1", node2, node, master)},
 			resolved: map[string]Resolved{
