@@ -234,16 +234,8 @@ func newRefreshJSON(start time.Time, monitorOnly bool, rep orchestrator.RefreshR
 		out.Summary += "; failed: " + firstLine(out.Error)
 	}
 	if up := rep.Upgrade; up != nil {
-		uj := upgradeJSON{DryRun: monitorOnly, PendingRecovery: up.PendingRecovery, Plan: []stepJSON{}}
-		for _, s := range up.Plan.Steps() {
-			uj.Plan = append(uj.Plan, stepToJSON(s))
-		}
+		uj := upgradeToJSON(monitorOnly, *up)
 		for _, res := range up.Results {
-			rj := resultJSON{stepJSON: stepToJSON(res.Step), Result: res.Result, NewID: res.NewID}
-			if res.Err != nil {
-				rj.Error = res.Err.Error()
-			}
-			uj.Results = append(uj.Results, rj)
 			switch res.Result {
 			case orchestrator.ResultUpgraded:
 				out.Upgraded++

@@ -165,17 +165,7 @@ func stepToJSON(s orchestrator.Step) stepJSON {
 
 func writeUpgradeReport(w io.Writer, format string, dryRun bool, rep orchestrator.UpgradeReport, runErr error) error {
 	if format == "json" {
-		out := upgradeJSON{DryRun: dryRun, PendingRecovery: rep.PendingRecovery, Recovered: rep.Recovered, Plan: []stepJSON{}}
-		for _, s := range rep.Plan.Steps() {
-			out.Plan = append(out.Plan, stepToJSON(s))
-		}
-		for _, r := range rep.Results {
-			rj := resultJSON{stepJSON: stepToJSON(r.Step), Result: r.Result, NewID: r.NewID}
-			if r.Err != nil {
-				rj.Error = r.Err.Error()
-			}
-			out.Results = append(out.Results, rj)
-		}
+		out := upgradeToJSON(dryRun, rep)
 		if runErr != nil {
 			out.Error = runErr.Error()
 		}
@@ -209,4 +199,20 @@ func writeUpgradeReport(w io.Writer, format string, dryRun bool, rep orchestrato
 		return fmt.Errorf("write summary: %w", err)
 	}
 	return nil
+}
+
+// upgradeToJSON is the machine report of an upgrade (without its error).
+func upgradeToJSON(dryRun bool, rep orchestrator.UpgradeReport) upgradeJSON {
+	out := upgradeJSON{DryRun: dryRun, PendingRecovery: rep.PendingRecovery, Recovered: rep.Recovered, Plan: []stepJSON{}}
+	for _, s := range rep.Plan.Steps() {
+		out.Plan = append(out.Plan, stepToJSON(s))
+	}
+	for _, r := range rep.Results {
+		rj := resultJSON{stepJSON: stepToJSON(r.Step), Result: r.Result, NewID: r.NewID}
+		if r.Err != nil {
+			rj.Error = r.Err.Error()
+		}
+		out.Results = append(out.Results, rj)
+	}
+	return out
 }
