@@ -377,7 +377,8 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		depOf := nodeDeployment(all)
 		for _, s := range all {
 			for _, c := range s.Containers {
-				if c.Role == images.RoleNode && healthyBefore[c.ID] && !planned[c.ID] && upgraded[depOf(c)] {
+				dep, _ := depOf(c)
+				if c.Role == images.RoleNode && healthyBefore[c.ID] && !planned[c.ID] && upgraded[dep] {
 					rechecks = append(rechecks, Step{Host: c.Host, Container: c, From: c.Image, To: c.Image, Cause: "the framework was upgraded"})
 				}
 			}
@@ -458,7 +459,7 @@ func checkSkew(steps []Step, all []HostState) error {
 	}
 
 	frameworks := map[string]map[string][]string{} // deployment -> version -> containers
-	reach := map[string]string{}                   // a framework's name or IP -> its deployment
+	depOf := nodeDeployment(all)
 	var nodes []Container
 	for _, s := range all {
 		for _, c := range s.Containers {
@@ -473,9 +474,6 @@ func checkSkew(steps []Step, all []HostState) error {
 				}
 				v := afterVersion(c, byID[c.ID])
 				frameworks[dep][v] = append(frameworks[dep][v], c.Name+"@"+c.Host)
-				for _, n := range dbNames(c) {
-					reach[n] = dep
-				}
 			case images.RoleNode:
 				nodes = append(nodes, c)
 			}
@@ -489,7 +487,7 @@ func checkSkew(steps []Step, all []HostState) error {
 		case images.RoleFramework:
 			touched[deploymentOf(st.Container)] = true
 		case images.RoleNode:
-			if dep, ok := reach[webHostOf(st.Container)]; ok {
+			if dep, named := depOf(st.Container); named {
 				touched[dep] = true
 			}
 		}
@@ -507,13 +505,8 @@ func checkSkew(steps []Step, all []HostState) error {
 		return withKind(ErrRefused, fmt.Errorf("refused: after this plan the framework would run different versions (%s); framework components depend on each other's versions, so upgrade every framework container of a deployment together (drop --only, or name them all)", strings.Join(parts, "; ")))
 	}
 	for _, n := range nodes {
-		dep, ok := reach[webHostOf(n)]
-		if !ok && len(frameworks) == 1 {
-			for d := range frameworks {
-				dep, ok = d, true
-			}
-		}
-		if !ok || (!touched[dep] && byID[n.ID] == nil) {
+		dep, _ := depOf(n)
+		if dep == "" || (!touched[dep] && byID[n.ID] == nil) {
 			continue
 		}
 		nv := afterVersion(n, byID[n.ID])
@@ -526,10 +519,10 @@ func checkSkew(steps []Step, all []HostState) error {
 	return nil
 }
 
-// nodeDeployment returns what names a node's deployment as checkSkew sees
-// it: the deployment of the framework its WEB_HOST names, else the only
-// deployment there is, else "".
-func nodeDeployment(all []HostState) func(Container) string {
+// nodeDeployment returns what names a node's deployment: the deployment of
+// the framework its WEB_HOST names (named true), else the only deployment
+// there is, else "".
+func nodeDeployment(all []HostState) func(Container) (dep string, named bool) {
 	reach := map[string]string{}
 	deps := map[string]bool{}
 	for _, s := range all {
@@ -544,16 +537,16 @@ func nodeDeployment(all []HostState) func(Container) string {
 			}
 		}
 	}
-	return func(n Container) string {
+	return func(n Container) (string, bool) {
 		if dep, ok := reach[webHostOf(n)]; ok {
-			return dep
+			return dep, true
 		}
 		if len(deps) == 1 {
 			for d := range deps {
-				return d
+				return d, false
 			}
 		}
-		return ""
+		return "", false
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 )
 
 // journal is one upgrade found on an engine: the container it created and
@@ -196,25 +195,23 @@ func (x *Executor) containerOf(ctx context.Context, h *Host, id string) (Contain
 	return fromInspect(h.Name(), in, img), nil
 }
 
-// NeedsRecovery reports whether an engine holds an interrupted upgrade.
+// NeedsRecovery reports whether an engine holds an interrupted upgrade: a
+// container under one of tarsup's temporary names, or a journaled successor
+// whose predecessor still exists.
 func NeedsRecovery(ctx context.Context, h *Host) (bool, error) {
-	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelTxn))})
-	if err != nil {
-		return false, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
-	}
-	ids := map[string]bool{}
 	all, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return false, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
+	ids := map[string]bool{}
 	for _, c := range all {
 		ids[c.ID] = true
-		if strings.HasSuffix(nameOf(c), suffixOld) || strings.HasSuffix(nameOf(c), suffixNew) || strings.HasSuffix(nameOf(c), suffixFailed) {
+		if isTemporaryName(nameOf(c)) {
 			return true, nil
 		}
 	}
-	for _, c := range list {
-		if ids[c.Labels[LabelTxnOld]] {
+	for _, c := range all {
+		if c.Labels[LabelTxn] != "" && ids[c.Labels[LabelTxnOld]] {
 			return true, nil
 		}
 	}

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
@@ -109,16 +108,10 @@ func rfState(t testing.TB, ctx context.Context, e *testbed.Engine, names ...stri
 // one of tarsup's temporary suffixes.
 func rfLeftovers(t testing.TB, ctx context.Context, e *testbed.Engine, prefix string) []string {
 	t.Helper()
-	list, err := e.Client.ContainerList(ctx, container.ListOptions{All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, c := range list {
-		for _, n := range c.Names {
-			if n = strings.TrimPrefix(n, "/"); strings.HasPrefix(n, prefix) && strings.Contains(n, ".tarsup-") {
-				out = append(out, n)
-			}
+	for _, n := range names(t, ctx, e, prefix) {
+		if strings.Contains(n, ".tarsup-") {
+			out = append(out, n)
 		}
 	}
 	return out

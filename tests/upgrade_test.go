@@ -43,7 +43,7 @@ func inspect(t testing.TB, ctx context.Context, e *testbed.Engine, name string) 
 }
 
 // names lists the containers on e whose name starts with prefix.
-func names(t *testing.T, ctx context.Context, e *testbed.Engine, prefix string) []string {
+func names(t testing.TB, ctx context.Context, e *testbed.Engine, prefix string) []string {
 	t.Helper()
 	list, err := e.Client.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
