@@ -65,6 +65,10 @@ type RefreshCheck struct {
 	// when there is none; NewerFrom the tag it replaces.
 	NewerTag  string `json:"newer_tag,omitempty"`
 	NewerFrom string `json:"newer_from,omitempty"`
+	// NoTars is true when the engines (Engines) run no Tars container at
+	// all; Summary then says so (the JSON report carries it in "summary").
+	NoTars  bool     `json:"-"`
+	Engines []string `json:"-"`
 }
 
 // Changes reports whether the check found anything to do.
@@ -73,6 +77,9 @@ func (c RefreshCheck) Changes() bool { return len(c.Moved) > 0 || c.NewerTag != 
 // Summary is the one line a refresh prints, e.g.
 // "refresh: 12 containers checked, 3 tags, nothing moved".
 func (c RefreshCheck) Summary() string {
+	if c.NoTars {
+		return "refresh: " + NoTarsFound(c.Engines)
+	}
 	s := fmt.Sprintf("refresh: %d %s checked, %d %s", c.Checked, plural(c.Checked, "container"), c.Tags, plural(c.Tags, "tag"))
 	var what []string
 	if len(c.Moved) > 0 {
@@ -242,6 +249,12 @@ func CheckRefresh(ctx context.Context, states []HostState, opts RefreshOptions) 
 	check, err := CompareDigests(scope, digests)
 	if err != nil {
 		return check, err
+	}
+	if len(scope) == 0 && len(opts.Only) == 0 {
+		check.NoTars = true
+		for _, s := range states {
+			check.Engines = append(check.Engines, s.Host.Name())
+		}
 	}
 	if opts.ToLatest {
 		if tagErr != nil {

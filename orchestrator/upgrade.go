@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -35,6 +36,48 @@ type UpgradeReport struct {
 	PendingRecovery []string
 	Plan            Plan
 	Results         []StepResult
+	// Engines names the engines the upgrade observed.
+	Engines []string
+	// NoTars is true when those engines run no Tars container (framework,
+	// node or web) at all: the plan is empty because there was nothing to
+	// look at, not because everything is current.
+	NoTars bool
+}
+
+// NothingToDo is what an upgrade with an empty plan says: that no Tars
+// container was found on which engines, and how tarsup recognises one, or
+// else that every Tars container runs its target image.
+func (r UpgradeReport) NothingToDo() string {
+	if r.NoTars {
+		return NoTarsFound(r.Engines) + "\n"
+	}
+	return r.Plan.String()
+}
+
+// NoTarsFound is the message of a run that found no Tars container on
+// engines: it names them and says how tarsup recognises a Tars container.
+// Why: "nothing to do" on the wrong engine, or on a deployment whose
+// images tarsup does not recognise, reads as success.
+func NoTarsFound(engines []string) string {
+	on := "any engine"
+	if len(engines) > 0 {
+		on = strings.Join(engines, ", ")
+	}
+	return fmt.Sprintf("no Tars container found on %s: tarsup recognises framework, node and web containers by their image "+
+		"(tarscloud/framework, tarscloud/tars, tarsdocker/tars, tarscloud/tars-node, tarscloud/tars-web, also under a mirror's path) "+
+		"or by the label %s=framework|node|web; `tarsup status` lists what it recognises (is --host the right engine?)", on, images.RoleLabel)
+}
+
+// noteFound records the engines observed and whether they hold any Tars
+// container an upgrade could select. It is pure.
+func (r *UpgradeReport) noteFound(states []HostState, cands []Candidate, req Request) {
+	r.Engines = nil
+	for _, s := range states {
+		r.Engines = append(r.Engines, s.Host.Name())
+	}
+	// Why only without --only: Select rejects an --only name it cannot
+	// find, so an empty selection there is another matter.
+	r.NoTars = len(cands) == 0 && len(req.Only) == 0
 }
 
 // Upgrade observes every engine, recovers interrupted upgrades, selects and
@@ -62,6 +105,7 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	if err != nil {
 		return rep, err
 	}
+	rep.noteFound(states, cands, opts.Request)
 	var resolved map[string]Resolved
 	if opts.DryRun {
 		resolved, err = lookUp(ctx, opts.Registry, cands)

@@ -375,7 +375,12 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 	upgrade := func() (orchestrator.UpgradeReport, error) {
 		if len(only) == 0 {
 			// Why: an empty Only means every container on the engines.
-			return orchestrator.UpgradeReport{}, nil
+			// The projects' Tars services have no container there.
+			rep := orchestrator.UpgradeReport{NoTars: true}
+			for _, h := range hosts {
+				rep.Engines = append(rep.Engines, h.Name())
+			}
+			return rep, nil
 		}
 		return orchestrator.Upgrade(ctx, hosts, x, uopts)
 	}

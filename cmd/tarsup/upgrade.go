@@ -178,13 +178,15 @@ func writeUpgradeReport(w io.Writer, format string, dryRun bool, rep orchestrato
 		for _, h := range rep.PendingRecovery {
 			fmt.Fprintf(w, "%s holds an interrupted upgrade: a real run recovers it first (tarsup recover)\n", h)
 		}
-		if runErr == nil {
+		if runErr == nil && rep.Plan.Empty() {
+			fmt.Fprint(w, rep.NothingToDo())
+		} else if runErr == nil {
 			fmt.Fprint(w, rep.Plan.String())
 		}
 		return nil
 	}
 	if runErr == nil && rep.Plan.Empty() {
-		fmt.Fprint(w, rep.Plan.String())
+		fmt.Fprint(w, rep.NothingToDo())
 		return nil
 	}
 	if len(rep.Results) == 0 {
