@@ -302,9 +302,6 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 	if err := setupLog(c, e); err != nil {
 		return err
 	}
-	if c.Int("parallel") < 1 || c.Int("max-failures") < 0 {
-		return usagef("--parallel must be at least 1 and --max-failures not negative")
-	}
 	req := compose.ImageRequest{To: c.String("to"), FrameworkImage: c.String("framework-image"), NodeImage: c.String("node-image")}
 	fleet, _, err := loadFleet(c, e, true)
 	if err != nil {
@@ -565,9 +562,6 @@ type findingJSON struct {
 func runComposeStatus(c *cli.Context, e *env) error {
 	ctx := c.Context
 	format := c.String("format")
-	if err := oneOf("format", format, "table", "json"); err != nil {
-		return err
-	}
 	if err := setupLog(c, e); err != nil {
 		return err
 	}

@@ -56,22 +56,30 @@ func run(ctx context.Context, args []string, e *env) int {
 	e.log = logrus.New()
 	e.log.SetOutput(e.stderr)
 	app := newApp(e)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, resolveArgs(app, args))
 	if err == nil {
 		return exitOK
 	}
 	code := exitCode(err)
+	if line, ok := usageLine(err); ok {
+		fmt.Fprintln(e.stderr, line)
+		return code
+	}
 	fmt.Fprintf(e.stderr, "tarsup: %v\n", err)
 	return code
 }
 
-// usageError marks a command-line mistake (exit 2).
-type usageError struct{ err error }
+// usageError marks a command-line mistake (exit 2). help is the command
+// whose help the message points to ("tarsup compose upgrade").
+type usageError struct {
+	err  error
+	help string
+}
 
 func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+func usagef(format string, a ...any) error { return usageError{err: fmt.Errorf(format, a...)} }
 
 func exitCode(err error) int {
 	var u usageError
@@ -87,7 +95,7 @@ func exitCode(err error) int {
 }
 
 func newApp(e *env) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "tarsup",
 		Usage:                "upgrade Tars deployments running in Docker, safely",
 		Writer:               e.stdout,
@@ -95,9 +103,6 @@ func newApp(e *env) *cli.App {
 		EnableBashCompletion: false,
 		HideHelpCommand:      true,
 		ExitErrHandler:       func(*cli.Context, error) {}, // exit codes are decided in run
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err}
-		},
 		Commands: []*cli.Command{
 			statusCommand(e),
 			upgradeCommand(e),
@@ -111,4 +116,6 @@ func newApp(e *env) *cli.App {
 			composeCommand(e),
 		},
 	}
+	guard(app)
+	return app
 }

@@ -72,10 +72,7 @@ func checkRefreshFlags(c *cli.Context) error {
 	if c.Bool("any-major") && !c.Bool("to-latest") {
 		return usagef("--any-major needs --to-latest")
 	}
-	if c.Int("parallel") < 1 || c.Int("max-failures") < 0 {
-		return usagef("--parallel must be at least 1 and --max-failures not negative")
-	}
-	return oneOf("format", c.String("format"), "text", "json")
+	return nil
 }
 
 // refresher runs refreshes against engines it stays connected to: once for

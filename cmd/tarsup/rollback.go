@@ -11,7 +11,8 @@ func rollbackCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "rollback",
 		Usage:     "put containers back as they were before their last upgrade (image and configuration), through the health gate",
-		UsageText: "tarsup rollback [--host URL]... NAME...",
+		UsageText: "tarsup rollback [--host URL]... NAME... (flags may also follow the NAMEs)",
+		ArgsUsage: "NAME...",
 		Flags:     append(connFlags(), execFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {

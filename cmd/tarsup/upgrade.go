@@ -58,12 +58,7 @@ func upgradeCommand(e *env) *cli.Command {
 
 // execOptions reads the executor's flags.
 func execOptions(c *cli.Context, e *env, prober *orchestrator.Prober, report func(orchestrator.Event)) (orchestrator.ExecOptions, error) {
-	if err := oneOf("format", c.String("format"), "text", "json"); err != nil {
-		return orchestrator.ExecOptions{}, err
-	}
-	if c.Duration("health-timeout") <= 0 || c.Duration("monitor") < 0 {
-		return orchestrator.ExecOptions{}, usagef("--health-timeout must be positive and --monitor not negative")
-	}
+	// The flags' values were checked before the command ran (checkFlags).
 	return orchestrator.ExecOptions{
 		Gate:        orchestrator.Gate{Prober: prober, Timeout: c.Duration("health-timeout"), Monitor: c.Duration("monitor")},
 		StopTimeout: c.Duration("stop-timeout"),
@@ -104,9 +99,6 @@ func firstLine(s string) string {
 }
 
 func runUpgrade(c *cli.Context, e *env, req orchestrator.Request) error {
-	if c.Int("parallel") < 1 || c.Int("max-failures") < 0 {
-		return usagef("--parallel must be at least 1 and --max-failures not negative")
-	}
 	s, closeSession, err := openSession(c, e, false)
 	if err != nil {
 		return err

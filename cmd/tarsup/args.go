@@ -1,0 +1,367 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+)
+
+// This file is the command line's one gate, applied to every command:
+// flags are read wherever they stand (urfave/cli v2 stops at the first
+// argument, so `upgrade --only X oops --dry-run` would drop --dry-run),
+// arguments a command does not take are refused, and every flag value is
+// checked against one table of rules before any command runs. Every mistake
+// is a usageError: exit 2, one line, nothing contacted.
+
+// resolveArgs finds the command a command line runs and moves the flags
+// given after an argument ahead of the arguments, so that the parser reads
+// every flag: at each command level its flags come first and, at the last
+// level, the arguments follow "--". A flag that takes a value keeps the
+// word after it (`--only X` with X that looks like an argument), and
+// everything after "--" stays an argument. Unknown flags stay at their
+// command's level, where the parser reports them.
+func resolveArgs(app *cli.App, args []string) []string {
+	if len(args) == 0 {
+		return args
+	}
+	out := []string{args[0]}
+	depth := 0
+	flags, subs := app.Flags, app.Commands
+	var pending, positional []string
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			positional = append(positional, args[i+1:]...)
+			break
+		}
+		if isFlagWord(a) {
+			pending = append(pending, a)
+			if !strings.Contains(a, "=") && takesValue(flags, flagName(a)) && i+1 < len(args) {
+				i++
+				pending = append(pending, args[i])
+			}
+			continue
+		}
+		if len(positional) == 0 && len(subs) > 0 {
+			if sub := findCommand(subs, a); sub != nil {
+				out = append(append(out, pending...), a)
+				pending = nil
+				depth++
+				flags, subs = sub.Flags, sub.Subcommands
+				continue
+			}
+			if a == "help" && depth > 0 {
+				// `tarsup compose help upgrade`: the parser's own help command.
+				return append(append(out, pending...), args[i:]...)
+			}
+		}
+		positional = append(positional, a)
+	}
+	out = append(out, pending...)
+	if len(positional) > 0 {
+		out = append(append(out, "--"), positional...)
+	}
+	return out
+}
+
+// isFlagWord reports whether a command-line word is a flag ("-" alone is
+// an argument: standard input, by convention).
+func isFlagWord(a string) bool { return len(a) > 1 && a[0] == '-' }
+
+// flagName is the name in "--name=value", "-n".
+func flagName(a string) string {
+	n := strings.TrimLeft(a, "-")
+	n, _, _ = strings.Cut(n, "=")
+	return n
+}
+
+func findFlag(flags []cli.Flag, name string) cli.Flag {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+func takesValue(flags []cli.Flag, name string) bool {
+	f, ok := findFlag(flags, name).(cli.DocGenerationFlag)
+	return ok && f.TakesValue()
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// guard applies the command-line rules to the app and every command below
+// it: parse errors become one-line usage errors, a group refuses an unknown
+// subcommand, and a command checks its arguments and flag values before it
+// runs. Commands that take arguments say so in ArgsUsage ("NAME..."); the
+// others take none.
+func guard(app *cli.App) {
+	app.OnUsageError = onUsageError
+	app.Action = withHelpPath(func(c *cli.Context) error {
+		if c.NArg() == 0 {
+			return cli.ShowAppHelp(c)
+		}
+		return usagef("unknown command %q", c.Args().First())
+	})
+	guardCommands(app.Commands)
+}
+
+func guardCommands(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = onUsageError
+		if len(c.Subcommands) > 0 {
+			if c.Action == nil {
+				c.Action = withHelpPath(groupAction)
+			}
+			guardCommands(c.Subcommands)
+			continue
+		}
+		before := c.Before
+		c.Before = cli.BeforeFunc(withHelpPath(func(ctx *cli.Context) error {
+			if err := checkArgs(ctx); err != nil {
+				return err
+			}
+			if err := checkFlags(ctx); err != nil {
+				return err
+			}
+			if before != nil {
+				return before(ctx)
+			}
+			return nil
+		}))
+		c.Action = withHelpPath(c.Action)
+	}
+}
+
+// withHelpPath marks the usage errors of f with the command whose help
+// they point to ("tarsup compose upgrade").
+func withHelpPath(f cli.ActionFunc) cli.ActionFunc {
+	if f == nil {
+		return nil
+	}
+	return func(c *cli.Context) error { return helpPath(c, f(c)) }
+}
+
+func helpPath(c *cli.Context, err error) error {
+	var u usageError
+	if !errors.As(err, &u) || u.help != "" || c == nil || c.Command == nil {
+		return err
+	}
+	return usageError{err: err, help: c.Command.HelpName}
+}
+
+// groupAction runs for a command that only groups others: its help
+// without an argument, else an unknown command.
+func groupAction(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return cli.ShowSubcommandHelp(c)
+	}
+	return usagef("unknown command %q for %s", c.Args().First(), c.Command.Name)
+}
+
+// checkArgs refuses arguments to a command that takes none. Why name the
+// argument: it is often a flag's value that lost its flag, or a typo.
+func checkArgs(c *cli.Context) error {
+	if c.Command.ArgsUsage != "" || c.NArg() == 0 {
+		return nil
+	}
+	return usagef("unexpected argument %q: %s takes no argument (a value goes with its flag: --flag VALUE)", c.Args().First(), c.Command.Name)
+}
+
+// onUsageError turns a parse error into a one-line usage error that names
+// the flag, as the user writes it, and the value.
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	return helpPath(c, parseError(c, err))
+}
+
+// parseError rewrites the messages of Go's flag package, which urfave/cli
+// passes on.
+func parseError(c *cli.Context, err error) error {
+	var (
+		reUndefined = regexp.MustCompile(`^flag provided but not defined: -+(.+)$`)
+		reInvalid   = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for (?:flag )?-+([^:]+): (.*)$`)
+		reNeedsArg  = regexp.MustCompile(`^flag needs an argument: -+(.+)$`)
+	)
+	msg := err.Error()
+	if m := reUndefined.FindStringSubmatch(msg); m != nil {
+		return usagef("unknown flag %s", dashed(m[1]))
+	}
+	if m := reNeedsArg.FindStringSubmatch(msg); m != nil {
+		return usagef("flag %s needs a value", dashed(m[1]))
+	}
+	if m := reInvalid.FindStringSubmatch(msg); m != nil {
+		value, name := m[1], m[2]
+		var want string
+		var flags []cli.Flag
+		if c != nil && c.Command != nil {
+			flags = c.Command.Flags
+		} else if c != nil && c.App != nil {
+			flags = c.App.Flags
+		}
+		switch findFlag(flags, name).(type) {
+		case *cli.DurationFlag:
+			want = "not a duration (use e.g. 30s, 5m, 1h30m)"
+		case *cli.IntFlag:
+			want = "not a whole number"
+		case *cli.BoolFlag:
+			want = "use true or false"
+		default:
+			want = m[3]
+		}
+		return usagef("bad %s %q: %s", dashed(name), value, want)
+	}
+	return usageError{err: err}
+}
+
+// dashed writes a flag's name as on the command line: -H, --host.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// flagRule checks one flag's value; nil means anything goes.
+type flagRule func(c *cli.Context, f cli.Flag, name string) error
+
+// rule is the rule of a flag, by name: the one table of what each value
+// must be. Why by name: the same flag (--format, --parallel...) appears in
+// several commands, with one meaning.
+func rule(name string) flagRule {
+	switch name {
+	case "health-timeout":
+		return durationAbove(0)
+	case "parallel":
+		return intAtLeast(1)
+	case "mysql-port":
+		return intBetween(1, 65535)
+	case "format":
+		// The command's own format (table or text) or json.
+		return func(c *cli.Context, f cli.Flag, name string) error {
+			def := "text"
+			if sf, ok := f.(*cli.StringFlag); ok && sf.Value != "" {
+				def = sf.Value
+			}
+			return oneOf(name, c.String(name), def, "json")
+		}
+	case "probe":
+		return oneOfRule("auto", "direct", "sidecar")
+	case "log-format":
+		return oneOfRule("text", "json")
+	case "log-level":
+		return func(c *cli.Context, _ cli.Flag, name string) error {
+			if _, err := logrus.ParseLevel(c.String(name)); err != nil {
+				return usagef("bad --log-level %q: use debug, info, warn or error", c.String(name))
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// emptyAllowed lists the string flags whose empty value means something:
+// a database password can be empty, and watch explains an empty token
+// itself.
+func emptyAllowed(name string) bool { return name == "mysql-password" || name == "http-token" }
+
+// checkFlags checks every flag the command line sets (or its environment
+// variable sets) against its rule, and the rules every flag of a kind
+// follows: no negative duration or number, no empty value for a flag that
+// names something (an empty --to or --only would be silently dropped).
+func checkFlags(c *cli.Context) error {
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		if !c.IsSet(name) {
+			continue
+		}
+		switch f.(type) {
+		case *cli.DurationFlag:
+			if d := c.Duration(name); d < 0 {
+				return usagef("bad --%s %s: a duration must not be negative", name, d)
+			}
+		case *cli.IntFlag:
+			if n := c.Int(name); n < 0 {
+				return usagef("bad --%s %d: must not be negative", name, n)
+			}
+		case *cli.StringFlag:
+			if c.String(name) == "" && !emptyAllowed(name) {
+				return usagef("bad --%s \"\": an empty value means nothing here; give one, or drop the flag", name)
+			}
+		case *cli.StringSliceFlag:
+			for _, v := range c.StringSlice(name) {
+				if strings.TrimSpace(v) == "" {
+					return usagef("bad --%s %q: an empty value (--%s '' or a,,b) means nothing here; give one, or drop the flag", name, v, name)
+				}
+			}
+		}
+		if r := rule(name); r != nil {
+			if err := r(c, f, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func durationAbove(min time.Duration) flagRule {
+	return func(c *cli.Context, _ cli.Flag, name string) error {
+		if d := c.Duration(name); d <= min {
+			return usagef("bad --%s %s: must be more than %s", name, d, min)
+		}
+		return nil
+	}
+}
+
+func intAtLeast(min int) flagRule {
+	return func(c *cli.Context, _ cli.Flag, name string) error {
+		if n := c.Int(name); n < min {
+			return usagef("bad --%s %d: must be at least %d", name, n, min)
+		}
+		return nil
+	}
+}
+
+func intBetween(min, max int) flagRule {
+	return func(c *cli.Context, _ cli.Flag, name string) error {
+		if n := c.Int(name); n < min || n > max {
+			return usagef("bad --%s %d: use %d to %d", name, n, min, max)
+		}
+		return nil
+	}
+}
+
+func oneOfRule(allowed ...string) flagRule {
+	return func(c *cli.Context, _ cli.Flag, name string) error {
+		return oneOf(name, c.String(name), allowed...)
+	}
+}
+
+// usageLine is the one line a usage error prints, as the docker CLI's:
+// the message, on one line, and where the command's help is; ok is false
+// when err is no usage error.
+func usageLine(err error) (line string, ok bool) {
+	var u usageError
+	if !errors.As(err, &u) {
+		return "", false
+	}
+	help := u.help
+	if help == "" {
+		help = "tarsup"
+	}
+	return fmt.Sprintf("tarsup: %s; see '%s --help'", strings.ReplaceAll(err.Error(), "\n", "; "), help), true
+}
