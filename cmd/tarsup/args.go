@@ -159,11 +159,21 @@ func withHelpPath(f cli.ActionFunc) cli.ActionFunc {
 
 func helpPath(c *cli.Context, err error) error {
 	var u usageError
-	if !errors.As(err, &u) || u.help != "" || c == nil || c.Command == nil {
+	var h helpError
+	if !errors.As(err, &u) || errors.As(err, &h) || c == nil || c.Command == nil {
 		return err
 	}
-	return usageError{err: err, help: c.Command.HelpName}
+	return helpError{err: err, help: c.Command.HelpName}
 }
+
+// helpError names the command whose help a usage error points to.
+type helpError struct {
+	err  error
+	help string
+}
+
+func (h helpError) Error() string { return h.err.Error() }
+func (h helpError) Unwrap() error { return h.err }
 
 // groupAction runs for a command that only groups others: its help
 // without an argument, else an unknown command.
@@ -225,7 +235,7 @@ func parseError(c *cli.Context, err error) error {
 		}
 		return usagef("bad %s %q: %s", dashed(name), value, want)
 	}
-	return usageError{err: err}
+	return usageError{err}
 }
 
 // dashed writes a flag's name as on the command line: -H, --host.
@@ -359,9 +369,10 @@ func usageLine(err error) (line string, ok bool) {
 	if !errors.As(err, &u) {
 		return "", false
 	}
-	help := u.help
-	if help == "" {
-		help = "tarsup"
+	help := "tarsup"
+	var h helpError
+	if errors.As(err, &h) {
+		help = h.help
 	}
 	return fmt.Sprintf("tarsup: %s; see '%s --help'", strings.ReplaceAll(err.Error(), "\n", "; "), help), true
 }

@@ -69,17 +69,13 @@ func run(ctx context.Context, args []string, e *env) int {
 	return code
 }
 
-// usageError marks a command-line mistake (exit 2). help is the command
-// whose help the message points to ("tarsup compose upgrade").
-type usageError struct {
-	err  error
-	help string
-}
+// usageError marks a command-line mistake (exit 2).
+type usageError struct{ err error }
 
 func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
-func usagef(format string, a ...any) error { return usageError{err: fmt.Errorf(format, a...)} }
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 func exitCode(err error) int {
 	var u usageError

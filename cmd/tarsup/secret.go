@@ -10,11 +10,11 @@ import (
 func readSecret(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", usageError{err: fmt.Errorf("read secret %s: %w", path, err)}
+		return "", usageError{fmt.Errorf("read secret %s: %w", path, err)}
 	}
 	s := strings.TrimRight(string(b), "\r\n")
 	if s == "" {
-		return "", usageError{err: fmt.Errorf("secret file %s is empty", path)}
+		return "", usageError{fmt.Errorf("secret file %s is empty", path)}
 	}
 	return s, nil
 }

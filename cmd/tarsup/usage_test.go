@@ -86,7 +86,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"rollback", "tars-node", "--host", h, "--dry-run"}, `tarsup: unknown flag --dry-run; see 'tarsup rollback --help'`},
 		{[]string{"rollback", "--host", h}, `tarsup: rollback needs the NAME of at least one container; see 'tarsup rollback --help'`},
 	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+		t.Run(strings.ReplaceAll(strings.Join(tc.args, " "), h, "HOST"), func(t *testing.T) {
 			requireUsageLine(t, tc.args, tc.want)
 		})
 	}
@@ -102,7 +102,7 @@ func TestFlagsAfterNamesAreRead(t *testing.T) {
 		{"rollback", "tars-node", "tars-framework", "-H", h, "--stop-timeout", "5s"},
 		{"rollback", "--host", h, "--", "-tars-node"},
 	} {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
+		t.Run(strings.ReplaceAll(strings.Join(args, " "), h, "HOST"), func(t *testing.T) {
 			code, _, errb := runCLI(t, args...)
 			if code != exitBadInput || !strings.Contains(errb, strings.TrimPrefix(h, "unix://")) || strings.Contains(errb, "--help") {
 				t.Errorf("exit %d, stderr %q; want exit 2 from the engine at %s (the flag after NAME was read)", code, errb, h)
