@@ -33,6 +33,7 @@ func resolveArgs(app *cli.App, args []string) []string {
 	depth := 0
 	flags, subs := app.Flags, app.Commands
 	var pending, positional []string
+	help := false // -h or --help at the last command level
 	for i := 1; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -40,6 +41,7 @@ func resolveArgs(app *cli.App, args []string) []string {
 			break
 		}
 		if isFlagWord(a) {
+			help = help || a == "-h" || a == "--help"
 			pending = append(pending, a)
 			if !strings.Contains(a, "=") && takesValue(flags, flagName(a)) && i+1 < len(args) {
 				i++
@@ -47,22 +49,28 @@ func resolveArgs(app *cli.App, args []string) []string {
 			}
 			continue
 		}
-		if len(positional) == 0 && len(subs) > 0 {
+		if len(positional) == 0 {
 			if sub := findCommand(subs, a); sub != nil {
 				out = append(append(out, pending...), a)
-				pending = nil
+				pending, help = nil, false
 				depth++
 				flags, subs = sub.Flags, sub.Subcommands
 				continue
 			}
 			if a == "help" && depth > 0 {
-				// `tarsup compose help upgrade`: the parser's own help command.
+				// `tarsup compose help upgrade`, `tarsup upgrade help`: the
+				// parser's own help command, which every command has.
 				return append(append(out, pending...), args[i:]...)
 			}
 		}
 		positional = append(positional, a)
 	}
 	out = append(out, pending...)
+	if help {
+		// Why drop the arguments: the parser would read the first as the
+		// name of a subcommand to show the help of.
+		return out
+	}
 	if len(positional) > 0 {
 		out = append(append(out, "--"), positional...)
 	}
@@ -188,6 +196,10 @@ func groupAction(c *cli.Context) error {
 // argument: it is often a flag's value that lost its flag, or a typo.
 func checkArgs(c *cli.Context) error {
 	if c.Command.ArgsUsage != "" || c.NArg() == 0 {
+		return nil
+	}
+	if c.Args().First() == "help" && c.Command.Command("help") != nil {
+		// The parser's help command runs next.
 		return nil
 	}
 	return usagef("unexpected argument %q: %s takes no argument (a value goes with its flag: --flag VALUE)", c.Args().First(), c.Command.Name)

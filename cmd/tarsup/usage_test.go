@@ -111,6 +111,20 @@ func TestFlagsAfterNamesAreRead(t *testing.T) {
 	}
 }
 
+// TestHelpStillWorks: --help and the parser's help command show the help
+// page on stdout, exit 0.
+func TestHelpStillWorks(t *testing.T) {
+	for _, args := range [][]string{{}, {"--help"}, {"upgrade", "--help"}, {"upgrade", "help"}, {"rollback", "NAME", "--help"},
+		{"compose"}, {"compose", "help", "upgrade"}, {"compose", "upgrade", "-h"}, {"node", "add", "help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, out, errb := runCLI(t, args...)
+			if code != exitOK || !strings.Contains(out, "USAGE:") || errb != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want the help page, exit 0", code, out, errb)
+			}
+		})
+	}
+}
+
 // leaves lists every command that runs (not a group), with its path.
 func leaves(prefix string, cmds []*cli.Command) map[string]*cli.Command {
 	out := map[string]*cli.Command{}
@@ -204,6 +218,9 @@ func TestResolveArgs(t *testing.T) {
 		{"compose upgrade -f x.yaml --dry-run", "compose upgrade -f x.yaml --dry-run"},
 		{"compose --frobnicate upgrade x", "compose --frobnicate upgrade -- x"},
 		{"compose help upgrade", "compose help upgrade"},
+		{"upgrade --dry-run help", "upgrade --dry-run help"},
+		{"rollback NAME --help", "rollback --help"},
+		{"upgrade --only --help oops", "upgrade --only --help -- oops"},
 		{"nosuch --dry-run", "--dry-run -- nosuch"},
 		{"upgrade --only --dry-run", "upgrade --only --dry-run"},
 		{"status", "status"},
