@@ -20,6 +20,7 @@ func TestUpgradeReportSaysWhatWasFound(t *testing.T) {
 		name       string
 		states     []HostState
 		req        Request
+		scope      string
 		wantNoTars bool
 		want       []string // in NothingToDo
 	}{
@@ -36,6 +37,13 @@ func TestUpgradeReportSaysWhatWasFound(t *testing.T) {
 			want:       []string{"no Tars container found on tcp://10.0.0.5:2376, tcp://10.0.0.6:2376:"},
 		},
 		{
+			name:       "a scope is named",
+			states:     []HostState{state("h1", db)},
+			scope:      "compose project tars",
+			wantNoTars: true,
+			want:       []string{"no Tars container of compose project tars found on h1:"},
+		},
+		{
 			name:   "a framework that is current",
 			states: []HostState{state("h1", master, db)},
 			want:   []string{"nothing to do: every Tars container runs its target image"},
@@ -46,7 +54,7 @@ func TestUpgradeReportSaysWhatWasFound(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rep UpgradeReport
+			rep := UpgradeReport{Scope: tc.scope}
 			rep.noteFound(tc.states, cands, tc.req)
 			if rep.NoTars != tc.wantNoTars {
 				t.Errorf("NoTars = %v, want %v", rep.NoTars, tc.wantNoTars)

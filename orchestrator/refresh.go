@@ -78,7 +78,7 @@ func (c RefreshCheck) Changes() bool { return len(c.Moved) > 0 || c.NewerTag != 
 // "refresh: 12 containers checked, 3 tags, nothing moved".
 func (c RefreshCheck) Summary() string {
 	if c.NoTars {
-		return "refresh: " + NoTarsFound(c.Engines)
+		return "refresh: " + NoTarsFound(c.Engines, "")
 	}
 	s := fmt.Sprintf("refresh: %d %s checked, %d %s", c.Checked, plural(c.Checked, "container"), c.Tags, plural(c.Tags, "tag"))
 	var what []string

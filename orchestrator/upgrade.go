@@ -42,6 +42,9 @@ type UpgradeReport struct {
 	// node or web) at all: the plan is empty because there was nothing to
 	// look at, not because everything is current.
 	NoTars bool
+	// Scope names what the upgrade was limited to when that is not every
+	// container of the engines ("compose project tars"), for NothingToDo.
+	Scope string
 }
 
 // NothingToDo is what an upgrade with an empty plan says: that no Tars
@@ -49,23 +52,26 @@ type UpgradeReport struct {
 // else that every Tars container runs its target image.
 func (r UpgradeReport) NothingToDo() string {
 	if r.NoTars {
-		return NoTarsFound(r.Engines) + "\n"
+		return NoTarsFound(r.Engines, r.Scope) + "\n"
 	}
 	return r.Plan.String()
 }
 
-// NoTarsFound is the message of a run that found no Tars container on
-// engines: it names them and says how tarsup recognises a Tars container.
-// Why: "nothing to do" on the wrong engine, or on a deployment whose
-// images tarsup does not recognise, reads as success.
-func NoTarsFound(engines []string) string {
+// NoTarsFound is the message of a run that found no Tars container (of
+// scope, when not "") on engines: it names them and says how tarsup
+// recognises a Tars container. Why: "nothing to do" on the wrong engine, or
+// on a deployment whose images tarsup does not recognise, reads as success.
+func NoTarsFound(engines []string, scope string) string {
 	on := "any engine"
 	if len(engines) > 0 {
 		on = strings.Join(engines, ", ")
 	}
-	return fmt.Sprintf("no Tars container found on %s: tarsup recognises framework, node and web containers by their image "+
+	if scope != "" {
+		scope = " of " + scope
+	}
+	return fmt.Sprintf("no Tars container%s found on %s: tarsup recognises framework, node and web containers by their image "+
 		"(tarscloud/framework, tarscloud/tars, tarsdocker/tars, tarscloud/tars-node, tarscloud/tars-web, also under a mirror's path) "+
-		"or by the label %s=framework|node|web; `tarsup status` lists what it recognises (is --host the right engine?)", on, images.RoleLabel)
+		"or by the label %s=framework|node|web; `tarsup status` lists what it recognises (is --host the right engine?)", scope, on, images.RoleLabel)
 }
 
 // noteFound records the engines observed and whether they hold any Tars

@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,7 +92,8 @@ func TestUsageStrayArgumentChangesNothing(t *testing.T) {
 // TestUpgradeNoTarsContainer: on an engine with only the database, an
 // unrelated container and a framework labelled tarsup.role=ignore, upgrade
 // and refresh say that no Tars container was found on that engine and how
-// roles are recognised, exit 0, and change nothing.
+// roles are recognised, exit 0, and change nothing; so does compose
+// upgrade of a project whose Tars service has no container there.
 func TestUpgradeNoTarsContainer(t *testing.T) {
 	ctx := t.Context()
 	e, err := bed.Engine(ctx, 7)
@@ -122,6 +124,20 @@ func TestUpgradeNoTarsContainer(t *testing.T) {
 	requireExit(t, r, 0, "refresh: "+found)
 	if strings.Contains(r.Stdout, "0 containers checked") {
 		t.Errorf("refresh counts containers where it found none:\n%s", r)
+	}
+	requireUnchanged(t, before, snapshot(t, ctx, e, p))
+
+	// A compose project whose Tars service has no container on the engine.
+	project := uniq("notars")
+	file := filepath.Join(t.TempDir(), "compose.yaml")
+	yaml := "name: " + project + "\nservices:\n  framework:\n    image: " + bed.Images.Framework3015 + "\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = tarsup(t, ctx, append(append([]string{"compose", "upgrade", "-f", file, "--to", "v3.0.16", "--dry-run"}, conn...), gateFlags...)...)
+	requireExit(t, r, 0, "no Tars container of compose project "+project+" found on "+e.Host+":", "tarsup.role=")
+	if strings.Contains(r.Stdout, "nothing to do") {
+		t.Errorf("compose upgrade says nothing to do where it found no Tars container:\n%s", r)
 	}
 	requireUnchanged(t, before, snapshot(t, ctx, e, p))
 }

@@ -196,6 +196,18 @@ func (f *composeFleet) engines(c *cli.Context, e *env) ([]orchestrator.HostSpec,
 	return specs, nil
 }
 
+// scope names the fleet's projects, for messages: "compose project tars".
+func (f *composeFleet) scope() string {
+	names := make([]string, len(f.projects))
+	for i, p := range f.projects {
+		names[i] = p.Name
+	}
+	if len(names) == 1 {
+		return "compose project " + names[0]
+	}
+	return "compose projects " + strings.Join(names, ", ")
+}
+
 // flagTLS reads the docker CLI's TLS flags, as hostSpecs does.
 func flagTLS(c *cli.Context) orchestrator.TLSOptions {
 	t := orchestrator.TLSOptions{Verify: c.Bool("tlsverify"), Enabled: c.Bool("tls"), CACert: c.String("tlscacert"), Cert: c.String("tlscert"), Key: c.String("tlskey")}
@@ -373,7 +385,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 		if len(only) == 0 {
 			// Why: an empty Only means every container on the engines.
 			// The projects' Tars services have no container there.
-			rep := orchestrator.UpgradeReport{NoTars: true}
+			rep := orchestrator.UpgradeReport{NoTars: true, Scope: fleet.scope()}
 			for _, h := range hosts {
 				rep.Engines = append(rep.Engines, h.Name())
 			}
