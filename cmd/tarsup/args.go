@@ -297,9 +297,16 @@ func rule(name string) flagRule {
 }
 
 // emptyAllowed lists the string flags whose empty value means something:
-// a database password can be empty, and watch explains an empty token
-// itself.
-func emptyAllowed(name string) bool { return name == "mysql-password" || name == "http-token" }
+// a database password can be empty, watch's --http-addr and --notify-url
+// are off when empty (a container's template may leave them so), and
+// watch explains an empty token itself.
+func emptyAllowed(name string) bool {
+	switch name {
+	case "mysql-password", "http-token", "http-addr", "notify-url":
+		return true
+	}
+	return false
+}
 
 // checkFlags checks every flag the command line sets (or its environment
 // variable sets) against its rule, and the rules every flag of a kind
