@@ -277,6 +277,53 @@ func TestPlanImageEditsVariables(t *testing.T) {
 				`give each service its own variable or a literal image:`,
 		},
 		{
+			name: "an anchored image with variables shared by two services both moving: one edit",
+			files: map[string]string{"compose.yaml": "services:\n  framework:\n    image: &fw ${REG:-127.0.0.1:5000}/tarscloud/framework:v3.0.15\n" +
+				"  framework-b:\n    image: *fw\n"},
+			to: map[string]string{"framework": "127.0.0.1:5000/tarscloud/framework:v3.0.16", "framework-b": "127.0.0.1:5000/tarscloud/framework:v3.0.16"},
+			diffs: map[string]string{"compose.yaml": `@@ -1,5 +1,5 @@
+ services:
+   framework:
+-    image: &fw ${REG:-127.0.0.1:5000}/tarscloud/framework:v3.0.15
++    image: &fw ${REG:-127.0.0.1:5000}/tarscloud/framework:v3.0.16
+   framework-b:
+     image: *fw
+`},
+		},
+		{
+			name: "an anchored image with variables shared with a service that does not move is refused",
+			files: map[string]string{"compose.yaml": "services:\n  framework:\n    image: &fw ${REG:-127.0.0.1:5000}/tarscloud/framework:v3.0.15\n" +
+				"  framework-b:\n    image: *fw\n"},
+			to: map[string]string{"framework": "127.0.0.1:5000/tarscloud/framework:v3.0.16"},
+			err: `cannot rewrite the image: service framework takes its image from DIR/compose.yaml:3, which service framework-b shares (through an anchor or alias), ` +
+				`and framework-b is not to change to 127.0.0.1:5000/tarscloud/framework:v3.0.16; give service framework its own image: line in DIR/compose.yaml`,
+		},
+		{
+			name: "an override file with variables: the override's literal",
+			files: map[string]string{
+				"compose.yaml":  frameworkImage("tarscloud/framework:v3.0.15"),
+				"override.yaml": frameworkImage("${REG:-127.0.0.1:5000}/tarscloud/framework:v3.0.15-fix"),
+			},
+			opts: Options{Files: []string{"compose.yaml", "override.yaml"}},
+			to:   map[string]string{"framework": "127.0.0.1:5000/tarscloud/framework:v3.0.16"},
+			diffs: map[string]string{"override.yaml": `@@ -1,3 +1,3 @@
+ services:
+   framework:
+-    image: ${REG:-127.0.0.1:5000}/tarscloud/framework:v3.0.15-fix
++    image: ${REG:-127.0.0.1:5000}/tarscloud/framework:v3.0.16
+`},
+		},
+		{
+			name: "two services moving whose edits together give one of them another image are refused",
+			files: map[string]string{
+				"compose.yaml": "services:\n  framework:\n    image: tarscloud/framework:${TAG}\n  web:\n    image: tarscloud/tars-web:${TAG}-web\n",
+				".env":         "TAG=v3.0.15\n",
+			},
+			to: map[string]string{"framework": "tarscloud/framework:v3.0.16", "web": "mirror.example.com/tarscloud/tars-web:v3.0.15-web"},
+			err: `cannot rewrite the image: after the edits (TAG=v3.0.16, image: values), service web's image would be mirror.example.com/tarscloud/tars-web:v3.0.16-web, ` +
+				`not mirror.example.com/tarscloud/tars-web:v3.0.15-web; give each service its own variable or a literal image: in DIR/compose.yaml`,
+		},
+		{
 			name:  "a variable set nowhere, without default, next to the literal: the literal",
 			files: map[string]string{"compose.yaml": frameworkImage("${REGISTRY}tarscloud/framework:v3.0.15"), ".env": "OTHER=1\n"},
 			to:    map[string]string{"framework": "mirror.example.com/tarscloud/framework:v3.0.15"},
