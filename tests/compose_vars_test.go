@@ -18,7 +18,8 @@ import (
 // literal that changes is rewritten (a literal tag next to a registry
 // variable left to its default; a tag variable's line in .env, its quotes
 // kept), the container runs the new image, and docker-compose still lists
-// it as up, reading the edited files itself.
+// it as up, reading the edited files itself. A tag the process environment
+// sets is refused (exit 2) and nothing changes.
 func TestComposeVariables(t *testing.T) {
 	for _, v := range []string{"REG", "TARS_VERSION"} {
 		if _, ok := os.LookupEnv(v); ok {
@@ -30,7 +31,7 @@ func TestComposeVariables(t *testing.T) {
 
 	t.Run("registry variable unset with a default and a literal tag", func(t *testing.T) {
 		ctx := t.Context()
-		subnet := bed.Local.Subnet(91)
+		subnet := bed.Local.Subnet(121)
 		ip3 := testbed.HostIP(subnet, 3)
 		prefix := uniq("cvr-")
 		p := newComposeProject(t, bed.Local, t.TempDir(), "e2e-"+bed.RunID+"-cvr", "vars.yaml", map[string]string{
@@ -71,7 +72,7 @@ func TestComposeVariables(t *testing.T) {
 
 	t.Run("tag variable set in .env", func(t *testing.T) {
 		ctx := t.Context()
-		subnet := bed.Local.Subnet(92)
+		subnet := bed.Local.Subnet(122)
 		ip3 := testbed.HostIP(subnet, 3)
 		prefix := uniq("cve-")
 		p := newComposeProject(t, bed.Local, t.TempDir(), "e2e-"+bed.RunID+"-cve", "vars.yaml", map[string]string{
@@ -89,7 +90,15 @@ func TestComposeVariables(t *testing.T) {
 		orig := readText(t, p.File)
 		args := append([]string{"compose", "upgrade", "-f", p.File, "-p", p.Name, "--host", bed.Local.Host, "--to", "v3.0.16"}, gateFlags...)
 
-		r := tarsup(t, ctx, append(args, "--dry-run")...)
+		// The same variable set in the process environment wins over .env:
+		// refused, naming the line and the variable, and nothing changes.
+		r := testbed.RunEnv(ctx, []string{"TARS_VERSION=v3.0.15"}, bed.Tarsup(t), args...)
+		requireExit(t, r, 2, p.File+":6 takes TARS_VERSION from the process environment", "nothing was changed")
+		if readText(t, envFile) != origEnv || readText(t, p.File) != orig || inspect(t, ctx, bed.Local, fwName).ID != before.ID {
+			t.Fatalf("the refused upgrade changed a file or the container")
+		}
+
+		r = tarsup(t, ctx, append(args, "--dry-run")...)
 		requireExit(t, r, 0, "--- "+envFile, "-TARS_VERSION=\"v3.0.15\" # pinned\n", "+TARS_VERSION=\"v3.0.16\" # pinned\n")
 		if strings.Contains(r.Stdout, "--- "+p.File) {
 			t.Errorf("the dry run would edit the compose file:\n%s", r)
