@@ -276,9 +276,10 @@ func (pl *planner) planImage(name string, site imageSite, svc Service, newRef st
 		return fmt.Errorf("%w: service %s: image: %q at %s would become %q, not %s; write the image in %s by hand",
 			ErrCannotRewrite, name, raw, where, got, newRef, site.file)
 	}
-	if len(texts) > 0 {
+	{
 		// Every service whose image comes from this very node (an anchor,
-		// an alias) changes with it: all of them must be asked for the same image.
+		// an alias) changes with it, whether its text or a variable of it
+		// changes: all of them must be asked for the same image.
 		for _, other := range sortedKeys(pl.sites) {
 			if other == name || pl.sites[other].node != site.node {
 				continue

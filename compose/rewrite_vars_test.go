@@ -299,6 +299,16 @@ func TestPlanImageEditsVariables(t *testing.T) {
 				`and framework-b is not to change to 127.0.0.1:5000/tarscloud/framework:v3.0.16; give service framework its own image: line in DIR/compose.yaml`,
 		},
 		{
+			name: "an anchored image whose tag variable changes, shared with a service that does not move, is refused",
+			files: map[string]string{
+				"compose.yaml": "x-fw: &fw\n  image: tarscloud/framework:${TAG}\nservices:\n  framework:\n    <<: *fw\n  framework-b:\n    <<: *fw\n",
+				".env":         "TAG=v3.0.15\n",
+			},
+			to: map[string]string{"framework": "tarscloud/framework:v3.0.16"},
+			err: `cannot rewrite the image: service framework takes its image from DIR/compose.yaml:2, which service framework-b shares (through an anchor or alias), ` +
+				`and framework-b is not to change to tarscloud/framework:v3.0.16; give service framework its own image: line in DIR/compose.yaml`,
+		},
+		{
 			name: "an override file with variables: the override's literal",
 			files: map[string]string{
 				"compose.yaml":  frameworkImage("tarscloud/framework:v3.0.15"),
