@@ -252,44 +252,18 @@ func (pl *planner) planImage(name string, site imageSite, svc Service, newRef st
 	if !ok {
 		return pl.explain(name, site, ps, origins, newRef)
 	}
-	var texts []textChange
-	vars := map[string]string{}
-	for i, p := range ps {
-		if vals[i] == p.value {
-			continue
-		}
-		switch p.kind {
-		case pieceText:
-			texts = append(texts, textChange{p.start, p.end, vals[i]})
-		case pieceVar:
-			if v, dup := vars[p.name]; dup && v != vals[i] {
-				return fmt.Errorf("%w: service %s: image: %q at %s uses %s twice, and %s would need it to be both %q and %q; write the image with %s once",
-					ErrCannotRewrite, name, raw, where, p.name, newRef, v, vals[i], p.name)
-			}
-			vars[p.name] = vals[i]
-		}
+	texts, vars, err := changesOf(ps, vals)
+	if err != nil {
+		return fmt.Errorf("%w: service %s: image: %q at %s %v; write the image with each variable once", ErrCannotRewrite, name, raw, where, err)
 	}
 	newRaw := applyTextChanges(raw, texts)
-	newEnv := withVars(env, vars)
 	// Why again: a variable used twice in the value changes in both places.
-	if got, err := substitute(newRaw, newEnv); err != nil || got != newRef {
+	if got, err := substitute(newRaw, withVars(env, vars)); err != nil || got != newRef {
 		return fmt.Errorf("%w: service %s: image: %q at %s would become %q, not %s; write the image in %s by hand",
 			ErrCannotRewrite, name, raw, where, got, newRef, site.file)
 	}
-	{
-		// Every service whose image comes from this very node (an anchor,
-		// an alias) changes with it, whether its text or a variable of it
-		// changes: all of them must be asked for the same image.
-		for _, other := range sortedKeys(pl.sites) {
-			if other == name || pl.sites[other].node != site.node {
-				continue
-			}
-			if newImages[other] != newRef {
-				return fmt.Errorf("%w: service %s takes its image from %s, which service %s shares (through an anchor or alias), and %s is not to change to %s; "+
-					"give service %s its own image: line in %s",
-					ErrCannotRewrite, name, where, other, other, newRef, name, site.file)
-			}
-		}
+	if err := pl.checkAnchor(name, site, newRef, newImages); err != nil {
+		return err
 	}
 	for _, variable := range sortedKeys(vars) {
 		if err := pl.checkShared(name, site, variable, vars[variable], env, newImages); err != nil {
@@ -304,6 +278,47 @@ func (pl *planner) planImage(name string, site imageSite, svc Service, newRef st
 	for _, variable := range sortedKeys(vars) {
 		if err := pl.replaceVar(name, variable, vars[variable]); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// changesOf turns the solved piece values into changes of the raw value's
+// text and new values of variables.
+func changesOf(ps []piece, vals []string) ([]textChange, map[string]string, error) {
+	var texts []textChange
+	vars := map[string]string{}
+	for i, p := range ps {
+		if vals[i] == p.value {
+			continue
+		}
+		switch p.kind {
+		case pieceText:
+			texts = append(texts, textChange{p.start, p.end, vals[i]})
+		case pieceVar:
+			if v, dup := vars[p.name]; dup && v != vals[i] {
+				return nil, nil, fmt.Errorf("uses %s twice and would need it to be both %q and %q", p.name, v, vals[i])
+			}
+			vars[p.name] = vals[i]
+		}
+	}
+	return texts, vars, nil
+}
+
+// checkAnchor refuses a change of the image of service name when another
+// service takes its image from the very same node (an anchor, an alias)
+// and is not asked for the same image: whether the text or a variable of
+// the value changes, both images change.
+func (pl *planner) checkAnchor(name string, site imageSite, newRef string, newImages map[string]string) error {
+	where := fmt.Sprintf("%s:%d", site.file, site.node.Line)
+	for _, other := range sortedKeys(pl.sites) {
+		if other == name || pl.sites[other].node != site.node {
+			continue
+		}
+		if newImages[other] != newRef {
+			return fmt.Errorf("%w: service %s takes its image from %s, which service %s shares (through an anchor or alias), and %s is not to change to %s; "+
+				"give service %s its own image: line in %s",
+				ErrCannotRewrite, name, where, other, other, newRef, name, site.file)
 		}
 	}
 	return nil

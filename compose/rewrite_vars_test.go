@@ -309,6 +309,13 @@ func TestPlanImageEditsVariables(t *testing.T) {
 				`and framework-b is not to change to tarscloud/framework:v3.0.16; give service framework its own image: line in DIR/compose.yaml`,
 		},
 		{
+			name:  "a variable used twice that would have to differ is refused",
+			files: map[string]string{"compose.yaml": frameworkImage("tarscloud/framework:${TAG}-${TAG}"), ".env": "TAG=v3\n"},
+			to:    map[string]string{"framework": "tarscloud/framework:v4-v3"},
+			err: `cannot rewrite the image: service framework: image: "tarscloud/framework:${TAG}-${TAG}" at DIR/compose.yaml:3 would become "tarscloud/framework:v4-v4", ` +
+				`not tarscloud/framework:v4-v3; write the image in DIR/compose.yaml by hand`,
+		},
+		{
 			name: "an override file with variables: the override's literal",
 			files: map[string]string{
 				"compose.yaml":  frameworkImage("tarscloud/framework:v3.0.15"),
