@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -41,15 +40,21 @@ func (e FileEdit) Diff() string {
 
 // PlanImageEdits plans the file changes that set each service's image to
 // newImages[service] (service name -> new image reference), changing the
-// bytes of the image: values and nothing else: comments, quoting, order and
-// indentation stay as they are. For merged -f files it edits the file whose
-// value wins; for a service that takes its image from an anchor it edits the
-// anchor; for an image whose whole tag is one variable set in an env file
-// (image: tarscloud/framework:${TARS_VERSION}) it edits that variable's line
-// in the env file. It refuses, with an error wrapping ErrCannotRewrite, any
-// edit that would also change a service not asked for. Services whose image
-// is already the one asked for produce no edit. PlanImageEdits does no I/O:
-// it works on the files as Load read them.
+// smallest literal that makes the image: value interpolate to the new
+// reference and nothing else: comments, quoting, order and indentation stay
+// as they are. That literal is a part of the image: value itself (a literal
+// tag next to ${REGISTRY}), the default of a variable that is unset
+// everywhere (${REG:-127.0.0.1:5000}), or the value of a variable in the
+// env file that sets it (.env or --env-file: repo:${TAG}, ${IMAGE}). For
+// merged -f files it edits the file whose value wins; for a service that
+// takes its image from an anchor it edits the anchor. It refuses, with an
+// error wrapping ErrCannotRewrite and naming the file, line and variable,
+// a value that only the process environment can change and any edit that
+// would also change a service not asked for. Services whose image is
+// already the one asked for produce no edit. PlanImageEdits does no I/O:
+// it works on the files as Load read them, and checks that the edited
+// files interpolate to exactly the images asked for and leave every other
+// image as it was.
 func PlanImageEdits(p *Project, newImages map[string]string) ([]FileEdit, error) {
 	pl, err := newPlanner(p, p.sources)
 	if err != nil {
@@ -60,6 +65,9 @@ func PlanImageEdits(p *Project, newImages map[string]string) ([]FileEdit, error)
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	for _, name := range names {
+		pl.want[name] = newImages[name]
+	}
 	for _, name := range names {
 		if err := pl.plan(name, newImages); err != nil {
 			return nil, err
@@ -96,6 +104,10 @@ type planner struct {
 	// in its env file.
 	expectRaw map[string]string
 	envExpect map[string]map[string]string
+	// varNew holds the env file variables the plan changes.
+	varNew map[string]varChange
+	// want maps each service asked for to its new image.
+	want map[string]string
 }
 
 func newPlanner(p *Project, sources map[string]source) (*planner, error) {
@@ -106,6 +118,8 @@ func newPlanner(p *Project, sources map[string]source) (*planner, error) {
 		repl:      map[string][]replacement{},
 		expectRaw: map[string]string{},
 		envExpect: map[string]map[string]string{},
+		varNew:    map[string]varChange{},
+		want:      map[string]string{},
 	}
 	names := map[string]bool{}
 	for _, f := range p.Files {
@@ -156,21 +170,147 @@ func (pl *planner) plan(name string, newImages map[string]string) error {
 		return fmt.Errorf("%w: service %s has no image: line in %s (is it set through extends: or include:?); add image: %s to the service in %s",
 			ErrCannotRewrite, name, strings.Join(pl.p.Files, ", "), svc.Image, svc.File)
 	}
-	if strings.Contains(site.node.Value, "$") {
-		return pl.planVariable(name, site, svc, newRef, newImages)
-	}
-	return pl.planLiteral(name, site, svc, newRef, newImages)
+	return pl.planImage(name, site, svc, newRef, newImages)
 }
 
-// planLiteral replaces the image scalar itself.
-func (pl *planner) planLiteral(name string, site imageSite, svc Service, newRef string, newImages map[string]string) error {
-	where := fmt.Sprintf("%s:%d", site.file, site.node.Line)
-	if site.node.Value != svc.Image {
-		return fmt.Errorf("%w: service %s: image: at %s is %q but the loaded project says %q (extends: or include: override it?); set the image where it is defined",
-			ErrCannotRewrite, name, where, site.node.Value, svc.Image)
+// varOrigin says where the value of a variable comes from.
+type varOrigin struct {
+	// envFile is the last env file that sets the variable, "" if none.
+	envFile string
+	// process is true when the process environment sets it: it then wins
+	// over the env files, and tarsup cannot change it.
+	process bool
+	// value is the variable's value in the loaded project; set is false
+	// when it has none.
+	value string
+	set   bool
+	// problem says why the env file's line cannot be edited; "" when it can.
+	problem string
+}
+
+// editable reports whether tarsup may change the variable: in its env file.
+func (o varOrigin) editable() bool { return o.envFile != "" && !o.process && o.problem == "" }
+
+// originOf finds where variable gets its value.
+func (pl *planner) originOf(variable string) varOrigin {
+	o := varOrigin{}
+	o.value, o.set = pl.p.Compose.Environment[variable]
+	if _, ok := pl.p.environ[variable]; ok {
+		o.process = true
+		return o
 	}
-	// Every service whose image comes from this very node (an anchor, an
-	// alias) changes with it: all of them must be asked for the same image.
+	envFile, fileVal, err := pl.envFileSetting(variable)
+	if err != nil {
+		o.problem = err.Error()
+		return o
+	}
+	o.envFile = envFile
+	if envFile != "" && (!o.set || o.value != fileVal) {
+		o.problem = fmt.Sprintf("%s is %q in %s but %q in the loaded project (set by another .env?); set it in one place", variable, fileVal, envFile, o.value)
+	}
+	return o
+}
+
+// textChange replaces raw[start:end] of an image: value with text.
+type textChange struct {
+	start, end int
+	text       string
+}
+
+// planImage finds the smallest literal to change so that the image: value
+// of service name interpolates to newRef: a literal part of the value (a
+// literal tag next to a variable registry), the default of a variable that
+// is unset, or the line of a variable in its env file. Anything that would
+// also change a service not asked for is refused.
+func (pl *planner) planImage(name string, site imageSite, svc Service, newRef string, newImages map[string]string) error {
+	raw := site.node.Value
+	where := fmt.Sprintf("%s:%d", site.file, site.node.Line)
+	env := pl.env()
+	ps, err := imagePieces(raw, mapping(env))
+	if err != nil {
+		return fmt.Errorf("%w: service %s: image: %q at %s cannot be interpolated: %v", ErrCannotRewrite, name, raw, where, err)
+	}
+	if got := joinPieces(ps); got != svc.Image {
+		return fmt.Errorf("%w: service %s: image: at %s is %q but the loaded project says %q (extends: or include: override it?); set the image where it is defined",
+			ErrCannotRewrite, name, where, got, svc.Image)
+	}
+	origins := make([]varOrigin, len(ps))
+	for i, p := range ps {
+		if p.kind == pieceVar {
+			origins[i] = pl.originOf(p.name)
+		}
+	}
+	vals, ok := solvePieces(ps, newRef, func(i int) bool {
+		switch ps[i].kind {
+		case pieceText:
+			return true
+		case pieceVar:
+			return !ps[i].fixed && origins[i].editable()
+		}
+		return false
+	})
+	if !ok {
+		return pl.explain(name, site, ps, origins, newRef)
+	}
+	texts, vars, err := changesOf(ps, vals)
+	if err != nil {
+		return fmt.Errorf("%w: service %s: image: %q at %s %v; write the image with each variable once", ErrCannotRewrite, name, raw, where, err)
+	}
+	newRaw := applyTextChanges(raw, texts)
+	// Why again: a variable used twice in the value changes in both places.
+	if got, err := substitute(newRaw, withVars(env, vars)); err != nil || got != newRef {
+		return fmt.Errorf("%w: service %s: image: %q at %s would become %q, not %s; write the image in %s by hand",
+			ErrCannotRewrite, name, raw, where, got, newRef, site.file)
+	}
+	if err := pl.checkAnchor(name, site, newRef, newImages); err != nil {
+		return err
+	}
+	for _, variable := range sortedKeys(vars) {
+		if err := pl.checkShared(name, site, variable, vars[variable], env, newImages); err != nil {
+			return err
+		}
+	}
+	if len(texts) > 0 {
+		if err := pl.replaceText(name, site, texts, newRaw); err != nil {
+			return err
+		}
+	}
+	for _, variable := range sortedKeys(vars) {
+		if err := pl.replaceVar(name, variable, vars[variable]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// changesOf turns the solved piece values into changes of the raw value's
+// text and new values of variables.
+func changesOf(ps []piece, vals []string) ([]textChange, map[string]string, error) {
+	var texts []textChange
+	vars := map[string]string{}
+	for i, p := range ps {
+		if vals[i] == p.value {
+			continue
+		}
+		switch p.kind {
+		case pieceText:
+			texts = append(texts, textChange{p.start, p.end, vals[i]})
+		case pieceVar:
+			if v, dup := vars[p.name]; dup && v != vals[i] {
+				return nil, nil, fmt.Errorf("uses %s twice and would need it to be both %q and %q", p.name, v, vals[i])
+			}
+			vars[p.name] = vals[i]
+		}
+	}
+	return texts, vars, nil
+}
+
+// checkAnchor refuses a change of the image of service name when another
+// service takes its image from the very same node (an anchor, an alias)
+// and is not asked for the same image: whether the text or a variable of
+// the value changes, both images change.
+func (pl *planner) checkAnchor(name string, site imageSite, newRef string, newImages map[string]string) error {
+	where := fmt.Sprintf("%s:%d", site.file, site.node.Line)
 	for _, other := range sortedKeys(pl.sites) {
 		if other == name || pl.sites[other].node != site.node {
 			continue
@@ -178,98 +318,116 @@ func (pl *planner) planLiteral(name string, site imageSite, svc Service, newRef 
 		if newImages[other] != newRef {
 			return fmt.Errorf("%w: service %s takes its image from %s, which service %s shares (through an anchor or alias), and %s is not to change to %s; "+
 				"give service %s its own image: line in %s",
-				ErrCannotRewrite, name, where, other, other, newRef, name, pl.sites[name].file)
-		}
-	}
-	start, end, err := scalarSpan(pl.sources[site.file].data, site.node, site.flow)
-	if err != nil {
-		return fmt.Errorf("%w: service %s: image: at %s: %v", ErrCannotRewrite, name, where, err)
-	}
-	text, err := renderScalar(newRef, site.node.Style)
-	if err != nil {
-		return fmt.Errorf("%w: service %s: image: at %s: %v", ErrCannotRewrite, name, where, err)
-	}
-	pl.repl[site.file] = append(pl.repl[site.file], replacement{start, end, text})
-	for other, s := range pl.sites {
-		if s.node == site.node {
-			pl.expectRaw[other] = newRef
+				ErrCannotRewrite, name, where, other, other, newRef, name, site.file)
 		}
 	}
 	return nil
 }
 
-// tagVariable matches an image whose whole tag (or whole value) is one
-// variable: "repo:${VAR}", "repo:$VAR", "${VAR:-default}".
-var tagVariable = regexp.MustCompile(`^([^$]*)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:[:?+-][^${}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))$`)
-
-// planVariable rewrites the env file line that sets the image's tag variable.
-func (pl *planner) planVariable(name string, site imageSite, svc Service, newRef string, newImages map[string]string) error {
-	raw := site.node.Value
-	where := fmt.Sprintf("%s:%d", site.file, site.node.Line)
-	m := tagVariable.FindStringSubmatch(raw)
-	if m == nil || (m[1] != "" && !strings.HasSuffix(m[1], ":")) {
-		return fmt.Errorf("%w: service %s: image: %q at %s is not a repository with one variable as its whole tag; "+
-			"write it as repo:${VAR} with VAR in .env, or without variables",
-			ErrCannotRewrite, name, raw, where)
+// checkShared refuses to set variable to value (for service name) when that
+// changes the image of a service not asked to change, or when another
+// service already needs another value.
+func (pl *planner) checkShared(name string, site imageSite, variable, value string, env map[string]string, newImages map[string]string) error {
+	o := pl.originOf(variable)
+	at := pl.envLine(o.envFile, variable)
+	if prev, ok := pl.varNew[variable]; ok && prev.value != value {
+		return fmt.Errorf("%w: %s in %s sets the images of services %s and %s, and %s needs %s=%s while %s needs %s=%s; give each service its own variable or a literal image:",
+			ErrCannotRewrite, variable, at, prev.service, name, prev.service, variable, prev.value, name, variable, value)
 	}
-	prefix, variable := m[1], m[2]+m[3]
-	if !strings.HasPrefix(newRef, prefix) || len(newRef) == len(prefix) {
-		return fmt.Errorf("%w: service %s: image: %q at %s sets only the tag through %s, but the new image %s has another repository; change the repository in %s yourself",
-			ErrCannotRewrite, name, raw, where, variable, newRef, site.file)
-	}
-	newVal := newRef[len(prefix):]
-	if v, ok := pl.p.environ[variable]; ok {
-		return fmt.Errorf("%w: service %s: image: %q at %s takes %s from the process environment (%s=%s), which overrides the env files; "+
-			"unset %s and set it in %s, or write the tag into %s",
-			ErrCannotRewrite, name, raw, where, variable, variable, v, variable, pl.dotEnvName(), site.file)
-	}
-	envFile, oldVal, err := pl.envFileSetting(variable)
-	if err != nil {
-		return fmt.Errorf("%w: service %s: image: %q at %s: %v", ErrCannotRewrite, name, raw, where, err)
-	}
-	if envFile == "" {
-		return fmt.Errorf("%w: service %s: image: %q at %s uses %s, which no env file sets (%s); set %s in %s, or write the tag into %s",
-			ErrCannotRewrite, name, raw, where, variable, strings.Join(pl.p.EnvFiles, ", "), variable, pl.dotEnvName(), site.file)
-	}
-	if cur, ok := pl.p.Compose.Environment[variable]; !ok || cur != oldVal {
-		return fmt.Errorf("%w: service %s: %s is %q in %s but %q in the loaded project (set by another .env?); set it in one place",
-			ErrCannotRewrite, name, variable, oldVal, envFile, cur)
-	}
-	// Changing the variable changes every image that uses it: each such
-	// service must be asked for exactly the image it would get.
-	oldEnv := map[string]string(pl.p.Compose.Environment)
-	newEnv := make(map[string]string, len(oldEnv))
-	for k, v := range oldEnv {
-		newEnv[k] = v
-	}
-	newEnv[variable] = newVal
+	changed := withVars(env, map[string]string{variable: value})
 	for _, other := range sortedKeys(pl.sites) {
 		s := pl.sites[other]
-		if !strings.Contains(s.node.Value, "$") {
+		if other == name || s.node == site.node || !strings.Contains(s.node.Value, "$") {
 			continue
 		}
-		before, err1 := substitute(s.node.Value, oldEnv)
-		after, err2 := substitute(s.node.Value, newEnv)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("%w: service %s: image: %q at %s cannot be interpolated: %v", ErrCannotRewrite, other, s.node.Value, s.file, errors.Join(err1, err2))
-		}
+		before, after := interpolated(s.node.Value, env), interpolated(s.node.Value, changed)
 		if before == after {
 			continue
 		}
-		if other == name && after != newRef {
-			return fmt.Errorf("%w: service %s: setting %s=%s in %s would give image %s, not %s", ErrCannotRewrite, name, variable, newVal, envFile, after, newRef)
+		if _, asked := newImages[other]; asked {
+			continue // its own plan and verify decide
 		}
-		if newImages[other] != after {
-			return fmt.Errorf("%w: %s in %s sets the image of service %s (%s) and also of service %s (%s), which would become %s; "+
-				"give service %s its own variable or a literal image: in %s",
-				ErrCannotRewrite, variable, envFile, name, raw, other, s.node.Value, after, name, site.file)
+		return fmt.Errorf("%w: %s in %s sets the image of service %s (%q at %s:%d) and also of service %s (%q at %s:%d), which would become %s; "+
+			"give service %s its own variable or a literal image: in %s (%s is set at %s)",
+			ErrCannotRewrite, variable, o.envFile, name, site.node.Value, site.file, site.node.Line,
+			other, s.node.Value, s.file, s.node.Line, after, name, site.file, variable, at)
+	}
+	return nil
+}
+
+// explain says why no edit of the literals tarsup may change gives
+// service name its new image: which variable it would have to change.
+func (pl *planner) explain(name string, site imageSite, ps []piece, origins []varOrigin, newRef string) error {
+	raw := site.node.Value
+	where := fmt.Sprintf("%s:%d", site.file, site.node.Line)
+	vals, ok := solvePieces(ps, newRef, func(i int) bool { return ps[i].kind == pieceText || ps[i].kind == pieceVar && !ps[i].fixed })
+	if ok {
+		for i, p := range ps {
+			if p.kind != pieceVar || vals[i] == p.value || origins[i].editable() {
+				continue
+			}
+			o, v := origins[i], p.name
+			switch {
+			case o.process:
+				return fmt.Errorf("%w: service %s: image: %q at %s takes %s from the process environment (%s=%s), which overrides the env files; "+
+					"unset %s and set it in %s, or write the value into %s",
+					ErrCannotRewrite, name, raw, where, v, v, o.value, v, pl.dotEnvName(), site.file)
+			case o.problem != "":
+				return fmt.Errorf("%w: service %s: image: %q at %s: %s", ErrCannotRewrite, name, raw, where, o.problem)
+			case o.set:
+				return fmt.Errorf("%w: service %s: image: %q at %s takes %s=%s from the environment compose sees, not from an env file; set %s in %s, or write the value into %s",
+					ErrCannotRewrite, name, raw, where, v, o.value, v, pl.dotEnvName(), site.file)
+			default:
+				return fmt.Errorf("%w: service %s: image: %q at %s uses %s, which no env file sets (%s); set %s in %s, or write the tag into %s",
+					ErrCannotRewrite, name, raw, where, v, strings.Join(pl.p.EnvFiles, ", "), v, pl.dotEnvName(), site.file)
+			}
 		}
 	}
+	return fmt.Errorf("%w: service %s: image: %q at %s cannot become %s by changing its literal text or variables set in env files; write the image in %s by hand",
+		ErrCannotRewrite, name, raw, where, newRef, site.file)
+}
+
+// replaceText plans the bytes that turn service name's image: value into
+// newRaw. When the file spells the value byte for byte (a plain scalar, or
+// quotes without escapes), only the changed literals are replaced;
+// otherwise the whole scalar is written again in its quoting style.
+func (pl *planner) replaceText(name string, site imageSite, texts []textChange, newRaw string) error {
+	where := fmt.Sprintf("%s:%d", site.file, site.node.Line)
+	data := pl.sources[site.file].data
+	start, end, err := scalarSpan(data, site.node, site.flow)
+	if err != nil {
+		return fmt.Errorf("%w: service %s: image: at %s: %v", ErrCannotRewrite, name, where, err)
+	}
+	var repl []replacement
+	if off, ok := valueOffset(data, start, end, site.node.Value); ok && strings.Contains(site.node.Value, "$") && safeInPlace(texts) {
+		for _, t := range texts {
+			repl = append(repl, replacement{off + t.start, off + t.end, t.text})
+		}
+	} else {
+		text, err := renderScalar(newRaw, site.node.Style)
+		if err != nil {
+			return fmt.Errorf("%w: service %s: image: at %s: %v", ErrCannotRewrite, name, where, err)
+		}
+		repl = append(repl, replacement{start, end, text})
+	}
+	pl.repl[site.file] = append(pl.repl[site.file], repl...)
+	for other, s := range pl.sites {
+		if s.node == site.node {
+			pl.expectRaw[other] = newRaw
+		}
+	}
+	return nil
+}
+
+// replaceVar plans the env file edit that sets variable to value.
+func (pl *planner) replaceVar(name, variable, value string) error {
+	o := pl.originOf(variable)
+	envFile := o.envFile
 	start, end, quote, err := envValueSpan(pl.sources[envFile].data, variable)
 	if err != nil {
-		return fmt.Errorf("%w: env file %s: %s: %v; put %s=%s on one line", ErrCannotRewrite, envFile, variable, err, variable, oldVal)
+		return fmt.Errorf("%w: env file %s: %s: %v; put %s=%s on one line", ErrCannotRewrite, envFile, variable, err, variable, o.value)
 	}
-	text, err := renderEnvValue(newVal, quote)
+	text, err := renderEnvValue(value, quote)
 	if err != nil {
 		return fmt.Errorf("%w: env file %s: %s: %v", ErrCannotRewrite, envFile, variable, err)
 	}
@@ -277,8 +435,85 @@ func (pl *planner) planVariable(name string, site imageSite, svc Service, newRef
 	if pl.envExpect[envFile] == nil {
 		pl.envExpect[envFile] = map[string]string{}
 	}
-	pl.envExpect[envFile][variable] = newVal
+	pl.envExpect[envFile][variable] = value
+	pl.varNew[variable] = varChange{value: value, service: name}
 	return nil
+}
+
+// envLine names the line of envFile that sets variable ("FILE:LINE"), or
+// the file alone when the line cannot be found.
+func (pl *planner) envLine(envFile, variable string) string {
+	data := pl.sources[envFile].data
+	start, _, _, err := envValueSpan(data, variable)
+	if err != nil {
+		return envFile
+	}
+	return fmt.Sprintf("%s:%d", envFile, 1+bytes.Count(data[:start], []byte("\n")))
+}
+
+// env returns the project's interpolation environment.
+func (pl *planner) env() map[string]string {
+	return map[string]string(pl.p.Compose.Environment)
+}
+
+// varChange is a planned new value of an env file variable.
+type varChange struct {
+	value   string
+	service string // the service that needs it
+}
+
+// mapping looks variables up in env.
+func mapping(env map[string]string) template.Mapping {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+// withVars returns env with vars set.
+func withVars(env, vars map[string]string) map[string]string {
+	out := make(map[string]string, len(env)+len(vars))
+	for k, v := range env {
+		out[k] = v
+	}
+	for k, v := range vars {
+		out[k] = v
+	}
+	return out
+}
+
+// interpolated is raw interpolated with env, or the error it gives, as
+// text to compare.
+func interpolated(raw string, env map[string]string) string {
+	v, err := substitute(raw, env)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return v
+}
+
+// applyTextChanges applies sorted, non-overlapping changes to raw.
+func applyTextChanges(raw string, texts []textChange) string {
+	var b strings.Builder
+	pos := 0
+	for _, t := range texts {
+		b.WriteString(raw[pos:t.start])
+		b.WriteString(t.text)
+		pos = t.end
+	}
+	b.WriteString(raw[pos:])
+	return b.String()
+}
+
+// safeInPlace reports whether the new texts can go into any scalar style
+// as they are: image reference characters only.
+func safeInPlace(texts []textChange) bool {
+	for _, t := range texts {
+		if t.text != "" && !plainImage.MatchString("a"+t.text) {
+			return false
+		}
+	}
+	return true
 }
 
 // envFileSetting returns the last env file that sets variable and the value
@@ -363,6 +598,28 @@ func (pl *planner) verify(newSources map[string]source) error {
 		got, ok := after.sites[name]
 		if !ok || got.node.Value != want {
 			return fmt.Errorf("%w: after the edit, service %s's image: would be %q, not %q; edit %s by hand", ErrCannotRewrite, name, nodeValue(got.node), want, s.file)
+		}
+	}
+	// The images themselves, interpolated as compose does with the new
+	// env file values: exactly the new image for the services asked for,
+	// the same image for every other service.
+	oldEnv := pl.env()
+	newEnv := oldEnv
+	for _, vars := range pl.envExpect {
+		newEnv = withVars(newEnv, vars)
+	}
+	for _, name := range sortedKeys(pl.sites) {
+		want, asked := pl.want[name]
+		if !asked {
+			want = interpolated(pl.sites[name].node.Value, oldEnv)
+		}
+		if got := interpolated(after.sites[name].node.Value, newEnv); got != want {
+			var changed []string
+			for _, v := range sortedKeys(pl.varNew) {
+				changed = append(changed, v+"="+pl.varNew[v].value)
+			}
+			return fmt.Errorf("%w: after the edits (%s), service %s's image would be %s, not %s; give each service its own variable or a literal image: in %s",
+				ErrCannotRewrite, strings.Join(append(changed, "image: values"), ", "), name, got, want, pl.sites[name].file)
 		}
 	}
 	for path, want := range pl.envExpect {

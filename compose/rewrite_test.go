@@ -310,31 +310,34 @@ services:
 			err:  []string{"process environment"},
 		},
 		{
-			name: "variable set nowhere (its default used) is refused",
+			name: "variable set nowhere: its default is edited",
 			files: map[string]string{
 				"compose.yaml": "services:\n  framework:\n    image: tarscloud/framework:${TARS_VERSION:-v3.0.15}\n",
 				".env":         "OTHER=1\n",
 			},
-			to:  map[string]string{"framework": "tarscloud/framework:v3.0.16"},
-			err: []string{"uses TARS_VERSION, which no env file sets (DIR/.env)", "set TARS_VERSION in DIR/.env, or write the tag into DIR/compose.yaml"},
+			to:   map[string]string{"framework": "tarscloud/framework:v3.0.16"},
+			want: map[string]string{"compose.yaml": "services:\n  framework:\n    image: tarscloud/framework:${TARS_VERSION:-v3.0.16}\n"},
 		},
 		{
-			name: "variable tag and a new repository is refused",
+			name: "variable tag and a new repository: the literal and the .env line",
 			files: map[string]string{
 				"compose.yaml": "services:\n  framework:\n    image: tarscloud/framework:${TARS_VERSION}\n",
 				".env":         "TARS_VERSION=v3.0.15\n",
 			},
-			to:  map[string]string{"framework": "mirror.example.com/tarscloud/framework:v3.0.16"},
-			err: []string{"sets only the tag through TARS_VERSION", "change the repository in DIR/compose.yaml"},
+			to: map[string]string{"framework": "mirror.example.com/tarscloud/framework:v3.0.16"},
+			want: map[string]string{
+				"compose.yaml": "services:\n  framework:\n    image: mirror.example.com/tarscloud/framework:${TARS_VERSION}\n",
+				".env":         "TARS_VERSION=v3.0.16\n",
+			},
 		},
 		{
-			name: "variable in the repository part is refused",
+			name: "variable in the repository part: the literal tag is edited",
 			files: map[string]string{
 				"compose.yaml": "services:\n  framework:\n    image: ${REGISTRY}/tarscloud/framework:v3.0.15\n",
 				".env":         "REGISTRY=mirror.example.com\n",
 			},
-			to:  map[string]string{"framework": "mirror.example.com/tarscloud/framework:v3.0.16"},
-			err: []string{"not a repository with one variable as its whole tag"},
+			to:   map[string]string{"framework": "mirror.example.com/tarscloud/framework:v3.0.16"},
+			want: map[string]string{"compose.yaml": "services:\n  framework:\n    image: ${REGISTRY}/tarscloud/framework:v3.0.16\n"},
 		},
 		{
 			name:  "unknown service",

@@ -110,6 +110,21 @@ func scalarSpan(data []byte, n *yaml.Node, flow bool) (int, int, error) {
 	return start, end, nil
 }
 
+// valueOffset returns the byte offset in data at which the value of the
+// scalar spelled data[start:end] begins, when the file spells the value
+// byte for byte: a plain scalar, or quotes without escapes. Then a part of
+// the value can be replaced in place; ok is false otherwise.
+func valueOffset(data []byte, start, end int, value string) (int, bool) {
+	text := string(data[start:end])
+	if text == value {
+		return start, true
+	}
+	if len(text) >= 2 && (text[0] == '"' || text[0] == '\'') && text[len(text)-1] == text[0] && text[1:len(text)-1] == value {
+		return start + 1, true
+	}
+	return 0, false
+}
+
 // offsetOf converts a yaml.v3 position (1-based line, 1-based column in
 // characters) into a byte offset.
 func offsetOf(data []byte, line, column int) (int, error) {
