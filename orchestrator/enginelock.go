@@ -127,7 +127,12 @@ func (x *Executor) lock(ctx context.Context, h *Host, wait time.Duration) (strin
 			if rerr == nil || isNotFound(rerr) {
 				continue
 			}
-			holder = fmt.Sprintf("being taken over by another tarsup (the stale lock of tarsup %s: %v)", owner, rerr)
+			// Why a conflict is contention: the engine says "removal already
+			// in progress" when another tarsup is removing the same stale lock.
+			holder = fmt.Sprintf("being taken over by another tarsup (it was the stale lock of tarsup %s)", owner)
+			if !errdefs.IsConflict(rerr) {
+				holder = fmt.Sprintf("locked by tarsup %s, whose stale lock could not be removed (%v)", owner, rerr)
+			}
 		}
 		if time.Now().After(deadline) {
 			return "", withKind(ErrRefused, fmt.Errorf("%w: %s is %s; wait for it (--lock-wait), or if that process is gone run `tarsup recover --force`",

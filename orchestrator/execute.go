@@ -271,7 +271,11 @@ func (x *Executor) runPhase(ctx context.Context, ph Phase, failures *int) ([]Ste
 		if stop {
 			<-sem
 			results[i] = StepResult{Step: st, Result: ResultSkipped}
-			x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "skip", From: st.FromLabel(), To: st.ToLabel(), Result: ResultSkipped})
+			detail := ""
+			if ctx.Err() != nil {
+				detail = "interrupted: not run"
+			}
+			x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "skip", From: st.FromLabel(), To: st.ToLabel(), Result: ResultSkipped, Detail: detail})
 			continue
 		}
 		wg.Add(1)
