@@ -286,3 +286,15 @@ func TestRunInterrupted(t *testing.T) {
 		t.Errorf("NotRun = %v", names)
 	}
 }
+
+// TestRollbackNameClash: `tarsup rollback NAME` refuses (exit 3) when a
+// container tarsup did not create holds NAME.tarsup-old, before any change.
+func TestRollbackNameClash(t *testing.T) {
+	s := state("h1", fx{name: "fw", image: "tarscloud/framework:v3.0.16", imageID: "sha256:f2", running: true,
+		labels: map[string]string{LabelPrevious: "{}"}})
+	s.Holders = []NameHolder{{Name: "fw.tarsup-old", ID: "u1", Image: "busybox"}}
+	_, err := FindRollback([]HostState{s}, "fw")
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "fw.tarsup-old") {
+		t.Fatalf("err %v, want a refusal naming fw.tarsup-old", err)
+	}
+}
