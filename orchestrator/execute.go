@@ -136,6 +136,11 @@ func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
 		}
 		return results, ierr
 	}
+	if split := VersionSplit(p, results); err != nil && split != "" {
+		// Why first: a slave that failed after its master was upgraded
+		// leaves the very state the version-skew rule refuses.
+		err = &kindError{kind: kindOf(err), err: fmt.Errorf("%s\n%w", split, err)}
+	}
 	return results, err
 }
 

@@ -298,3 +298,31 @@ func TestRollbackNameClash(t *testing.T) {
 		t.Fatalf("err %v, want a refusal naming fw.tarsup-old", err)
 	}
 }
+
+// TestRunFailedSlaveSaysVersionSplit: a slave that fails (and is rolled
+// back) after its master was upgraded leaves the framework hosts on
+// different versions; the run's error says so first.
+func TestRunFailedSlaveSaysVersionSplit(t *testing.T) {
+	f := newFakeEngine(t)
+	m := f.add("fw", "tarscloud/framework:v3.0.15", true)
+	s := f.add("fw2", "tarscloud/framework:v3.0.15", true)
+	s.Config.Env = []string{"SLAVE=true"}
+	f.failStart["tarscloud/framework:v3.0.16-b"] = true
+	x, h := fakeExecutor(f)
+	step := func(id, to string) Step {
+		c := containerOf(t, x, h, id)
+		return Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",
+			Spec: Derive(DeriveInput{Old: c.Inspect, NewRef: to, Role: c.Role, APIVersion: "1.41"}), Previous: PreviousSpec(c, "1.41")}
+	}
+	p := Plan{Phases: []Phase{
+		{Name: "framework master", Kind: PhaseRecreate, Steps: []Step{step(m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
+		{Name: "framework hosts", Kind: PhaseRecreate, Steps: []Step{step(s.ID, "tarscloud/framework:v3.0.16-b")}, Parallel: 1},
+	}}
+	_, err := x.Run(context.Background(), p)
+	if !errors.Is(err, ErrRolledBack) || errors.Is(err, ErrInterrupted) {
+		t.Fatalf("err %v, want a rollback, not an interrupt", err)
+	}
+	if !strings.HasPrefix(err.Error(), "framework hosts are on different versions now: fw v3.0.16, fw2 v3.0.15: run tarsup upgrade --to v3.0.16 again to finish\n") {
+		t.Errorf("error does not start with the version split:\n%v", err)
+	}
+}

@@ -230,8 +230,6 @@ func upgradeToJSON(dryRun bool, rep orchestrator.UpgradeReport) upgradeJSON {
 		out.Interrupted = true
 		out.NotRun = append(out.NotRun, r.Step.Container.Name)
 	}
-	if out.Interrupted {
-		out.VersionSplit = orchestrator.VersionSplit(rep.Plan, rep.Results)
-	}
+	out.VersionSplit = orchestrator.VersionSplit(rep.Plan, rep.Results)
 	return out
 }
