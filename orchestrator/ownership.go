@@ -77,14 +77,17 @@ func findSwaps(list []container.Summary) swaps {
 	return s
 }
 
-// owner returns the tarsup process that journaled a swap and when it began.
-func (j journal) owner() (Owner, time.Time, bool) {
-	c := j.newC
-	if c == nil {
-		c = j.oldC
+// owner returns the tarsup process that journaled a swap and when it began;
+// ok is false when nothing names one. An old container aside with no
+// successor names none: its labels are those of the earlier upgrade that
+// created it, and no swap under way leaves that state (the successor, which
+// carries the journal, always goes last).
+func (j journal) owner() (o Owner, started time.Time, ok bool) {
+	if j.newC == nil {
+		return Owner{}, time.Time{}, false
 	}
-	o, ok := ParseOwner(c.Labels[LabelTxnOwner])
-	started, _ := time.Parse(time.RFC3339, c.Labels[LabelTxnStarted])
+	o, ok = ParseOwner(j.newC.Labels[LabelTxnOwner])
+	started, _ = time.Parse(time.RFC3339, j.newC.Labels[LabelTxnStarted])
 	return o, started, ok
 }
 
