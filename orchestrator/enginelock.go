@@ -49,72 +49,106 @@ func (x *Executor) LockAll(ctx context.Context, hosts []*Host, wait time.Duratio
 		x.mu.Lock()
 		defer x.mu.Unlock()
 		for _, h := range took {
-			_ = h.Engine.ContainerRemove(rctx, EngineLockName, container.RemoveOptions{Force: true})
+			// Why by ID: should another tarsup have taken the lock over
+			// meanwhile (recover --force), its lock is not ours to remove.
+			_ = h.Engine.ContainerRemove(rctx, x.held[h], container.RemoveOptions{Force: true})
 			delete(x.held, h)
 		}
 	}
 	for _, h := range sorted {
 		x.mu.Lock()
-		mine := x.held[h]
+		_, mine := x.held[h]
 		x.mu.Unlock()
 		if mine {
 			continue
 		}
-		if err := x.lock(ctx, h, wait); err != nil {
+		id, err := x.lock(ctx, h, wait)
+		if err != nil {
 			unlock()
 			return func() {}, err
 		}
 		x.mu.Lock()
 		if x.held == nil {
-			x.held = map[*Host]bool{}
+			x.held = map[*Host]string{}
 		}
-		x.held[h] = true
+		x.held[h] = id
 		x.mu.Unlock()
 		took = append(took, h)
 	}
 	return unlock, nil
 }
 
-func (x *Executor) lock(ctx context.Context, h *Host, wait time.Duration) error {
+// lock takes one engine's lock and returns the lock container's ID.
+//
+// Several tarsups may find the same stale lock at once. Each removes it by
+// its ID, so none can remove a lock another one has just created; a removal
+// that fails (already in progress, already gone) means someone else is
+// taking it over, which is contention like any other: wait within wait,
+// else ErrBusy (exit 3).
+func (x *Executor) lock(ctx context.Context, h *Host, wait time.Duration) (string, error) {
 	if err := ensureLockImage(ctx, h); err != nil {
-		return err
+		return "", err
 	}
 	deadline := time.Now().Add(wait)
 	for {
 		cfg := &container.Config{Image: lockImage, Labels: map[string]string{
 			LabelLock: "1", LabelTxnOwner: x.Self.String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339),
 		}}
-		_, err := h.Engine.ContainerCreate(ctx, cfg, &container.HostConfig{NetworkMode: "none"}, &network.NetworkingConfig{}, nil, EngineLockName)
+		created, err := h.Engine.ContainerCreate(ctx, cfg, &container.HostConfig{NetworkMode: "none"}, &network.NetworkingConfig{}, nil, EngineLockName)
 		if err == nil {
-			return nil
+			return created.ID, nil
 		}
 		if !errdefs.IsConflict(err) {
-			return fmt.Errorf("take the engine lock on %s: %w", h.Name(), err)
+			return "", fmt.Errorf("take the engine lock on %s: %w", h.Name(), err)
 		}
 		in, ierr := h.Engine.ContainerInspect(ctx, EngineLockName)
 		if isNotFound(ierr) {
 			continue // released meanwhile
 		}
 		if ierr != nil {
-			return fmt.Errorf("read the engine lock on %s: %w", h.Name(), ierr)
+			return "", fmt.Errorf("read the engine lock on %s: %w", h.Name(), ierr)
 		}
-		owner, _ := ParseOwner(in.Config.Labels[LabelTxnOwner])
-		started, _ := time.Parse(time.RFC3339, in.Config.Labels[LabelTxnStarted])
+		var labels map[string]string
+		if in.Config != nil {
+			labels = in.Config.Labels
+		}
+		if labels[LabelLock] == "" {
+			// Why never taken over: it is somebody else's container, and
+			// removing it would destroy what they put there.
+			return "", withKind(ErrRefused, fmt.Errorf("%s on %s is a container tarsup did not create (no %s label, image %s), and tarsup needs that name for its engine lock: rename it (docker rename %s OTHER-NAME) or remove it, then run tarsup again; nothing was changed",
+				EngineLockName, h.Name(), LabelLock, imageOf(in), EngineLockName))
+		}
+		owner, _ := ParseOwner(labels[LabelTxnOwner])
+		started, _ := time.Parse(time.RFC3339, labels[LabelTxnStarted])
+		holder := fmt.Sprintf("locked by tarsup %s since %s", owner, started.Format(time.RFC3339))
 		if x.Force || !owner.Live(x.Self, started, time.Now()) {
 			// The owner is gone: take the lock over.
-			if err := h.Engine.ContainerRemove(ctx, in.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
-				return fmt.Errorf("remove the stale engine lock on %s: %w", h.Name(), err)
+			rerr := h.Engine.ContainerRemove(ctx, in.ID, container.RemoveOptions{Force: true})
+			if rerr == nil || isNotFound(rerr) {
+				continue
 			}
-			continue
+			// Why a conflict is contention: the engine says "removal already
+			// in progress" when another tarsup is removing the same stale lock.
+			holder = fmt.Sprintf("being taken over by another tarsup (it was the stale lock of tarsup %s)", owner)
+			if !errdefs.IsConflict(rerr) {
+				holder = fmt.Sprintf("locked by tarsup %s, whose stale lock could not be removed (%v)", owner, rerr)
+			}
 		}
 		if time.Now().After(deadline) {
-			return withKind(ErrRefused, fmt.Errorf("%w: %s is locked by tarsup %s since %s; wait for it (--lock-wait), or if that process is gone run `tarsup recover --force`",
-				ErrBusy, h.Name(), owner, started.Format(time.RFC3339)))
+			return "", withKind(ErrRefused, fmt.Errorf("%w: %s is %s; wait for it (--lock-wait), or if that process is gone run `tarsup recover --force`",
+				ErrBusy, h.Name(), holder))
 		}
 		if err := sleep(ctx, lockPoll); err != nil {
-			return err
+			return "", err
 		}
 	}
+}
+
+func imageOf(in container.InspectResponse) string {
+	if in.Config != nil && in.Config.Image != "" {
+		return in.Config.Image
+	}
+	return short(in.Image)
 }
 
 func ensureLockImage(ctx context.Context, h *Host) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,7 +49,14 @@ type StepResult struct {
 	Err    error
 	// NewID is the ID of the container that now holds the name.
 	NewID string
+	// Interrupted marks a step that did not run because the run was
+	// cancelled (SIGINT, SIGTERM) before it started.
+	Interrupted bool
 }
+
+// ErrInterrupted marks a run that was cancelled between steps: the step under
+// way finished (or rolled back) and the steps after it did not run (exit 1).
+var ErrInterrupted = errors.New("interrupted")
 
 // ExecOptions tune the executor; the decisions are all in the plan.
 type ExecOptions struct {
@@ -80,7 +88,7 @@ type Executor struct {
 	Force bool
 
 	mu   sync.Mutex
-	held map[*Host]bool // engine locks this executor holds
+	held map[*Host]string // engine locks this executor holds: the lock container's ID
 }
 
 // NewExecutor indexes hosts by name.
@@ -102,7 +110,9 @@ func (x *Executor) report(e Event) {
 // Run walks the plan phase by phase. A failed framework step ends the run; in
 // the node phase, once more than MaxFailures steps failed, no new step starts.
 // Cancelling ctx never interrupts a recreate midway: the step under way
-// finishes or rolls back, and no new step starts.
+// finishes or rolls back, and no new step starts. A cancelled run is an error
+// (ErrInterrupted) that names the steps that did not run and, first, any
+// framework hosts it left on different versions.
 func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
 	var results []StepResult
 	failures := 0
@@ -114,7 +124,127 @@ func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
 			break
 		}
 	}
-	return results, resultsError(results)
+	if ctx.Err() != nil {
+		for i := range results {
+			results[i].Interrupted = results[i].Result == ResultSkipped
+		}
+	}
+	err := resultsError(results)
+	if ierr := interruptedError(p, results); ierr != nil {
+		if err != nil {
+			ierr = &kindError{kind: kindOf(err), err: errors.Join(ierr, err)}
+		}
+		return results, ierr
+	}
+	if split := VersionSplit(p, results); err != nil && split != "" {
+		// Why first: a slave that failed after its master was upgraded
+		// leaves the very state the version-skew rule refuses.
+		err = &kindError{kind: kindOf(err), err: fmt.Errorf("%s\n%w", split, err)}
+	}
+	return results, err
+}
+
+// NotRun returns the steps a cancelled run did not start.
+func NotRun(results []StepResult) []StepResult {
+	var out []StepResult
+	for _, r := range results {
+		if r.Interrupted {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// interruptedError says what a cancelled run left undone; nil when nothing.
+func interruptedError(p Plan, results []StepResult) error {
+	notRun := NotRun(results)
+	if len(notRun) == 0 {
+		return nil
+	}
+	var names []string
+	for _, r := range notRun {
+		names = append(names, stepName(p, r.Step)+" ("+stepWhat(p, r.Step)+")")
+	}
+	msg := fmt.Sprintf("interrupted: the step under way finished; %d step(s) did not run: %s", len(notRun), strings.Join(names, ", "))
+	if split := VersionSplit(p, results); split != "" {
+		msg = split + "\n" + msg
+	}
+	return withKind(ErrInterrupted, errors.New(msg))
+}
+
+// stepName names a step's container, with its host when the plan spans several.
+func stepName(p Plan, s Step) string {
+	if p.MultiHost {
+		return s.Container.Name + " on " + s.Host
+	}
+	return s.Container.Name
+}
+
+// stepWhat says what a step does, in a few words.
+func stepWhat(p Plan, s Step) string {
+	for _, ph := range p.Phases {
+		if ph.Kind != PhaseRecheck {
+			continue
+		}
+		for _, r := range ph.Steps {
+			if r.Container.ID == s.Container.ID {
+				return "re-check"
+			}
+		}
+	}
+	return "recreate " + s.FromLabel() + " -> " + s.ToLabel()
+}
+
+// VersionSplit says, after a run that did not finish, which framework hosts
+// of one deployment now run different versions (the state the version-skew
+// rule refuses) and how to finish; "" when there are none.
+func VersionSplit(p Plan, results []StepResult) string {
+	type host struct{ name, version string }
+	byDep := map[string][]host{}
+	var deps []string
+	upgradedTo := map[string]map[string]bool{} // deployment -> the commands that finish it
+	for _, r := range results {
+		c := r.Step.Container
+		if c.Role != images.RoleFramework || stepWhat(p, r.Step) == "re-check" {
+			continue
+		}
+		dep := deploymentOf(c)
+		if _, ok := byDep[dep]; !ok {
+			deps = append(deps, dep)
+			upgradedTo[dep] = map[string]bool{}
+		}
+		v := c.Version
+		if r.Result == ResultUpgraded {
+			v = afterVersion(c, &r.Step)
+			how := "the same tarsup upgrade"
+			if strings.HasPrefix(r.Step.Cause, "--to ") {
+				how = "tarsup upgrade " + r.Step.Cause
+			}
+			upgradedTo[dep][how] = true
+		}
+		byDep[dep] = append(byDep[dep], host{stepName(p, r.Step), v})
+	}
+	var out []string
+	for _, dep := range deps {
+		hosts := byDep[dep]
+		versions := map[string]bool{}
+		var parts []string
+		for _, h := range hosts {
+			versions[h.version] = true
+			parts = append(parts, h.name+" "+h.version)
+		}
+		if len(versions) < 2 || len(upgradedTo[dep]) == 0 {
+			continue
+		}
+		finish := "run the same tarsup upgrade again to finish"
+		if len(upgradedTo[dep]) == 1 {
+			for how := range upgradedTo[dep] {
+				finish = "run " + how + " again to finish"
+			}
+		}
+		out = append(out, "framework hosts are on different versions now: "+strings.Join(parts, ", ")+": "+finish)
+	}
+	return strings.Join(out, "\n")
 }
 
 func skipRest(p Plan, after string) []StepResult {
@@ -146,7 +276,11 @@ func (x *Executor) runPhase(ctx context.Context, ph Phase, failures *int) ([]Ste
 		if stop {
 			<-sem
 			results[i] = StepResult{Step: st, Result: ResultSkipped}
-			x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "skip", From: st.FromLabel(), To: st.ToLabel(), Result: ResultSkipped})
+			detail := ""
+			if ctx.Err() != nil {
+				detail = "interrupted: not run"
+			}
+			x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "skip", From: st.FromLabel(), To: st.ToLabel(), Result: ResultSkipped, Detail: detail})
 			continue
 		}
 		wg.Add(1)

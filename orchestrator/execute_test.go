@@ -125,13 +125,14 @@ func TestRecoverStates(t *testing.T) {
 		{"killed after create", [2]string{"fw", "fw.tarsup-new"}, false,
 			[]string{"stop fw.tarsup-new", "remove fw.tarsup-new", "start fw"}},
 		{"killed after renaming the old aside", [2]string{"fw.tarsup-old", "fw.tarsup-new"}, false,
-			[]string{"stop fw.tarsup-new", "remove fw.tarsup-new", "rename fw.tarsup-old -> fw", "start fw"}},
+			[]string{"stop fw.tarsup-new", "rename fw.tarsup-old -> fw", "remove fw.tarsup-new", "start fw"}},
 		{"killed after the new got the name", [2]string{"fw.tarsup-old", "fw"}, false,
 			[]string{"stop fw.tarsup-old", "start fw", "remove fw.tarsup-old"}},
 		{"killed during the gate", [2]string{"fw.tarsup-old", "fw"}, true,
 			[]string{"stop fw.tarsup-old", "remove fw.tarsup-old"}},
 		{"killed during a rollback", [2]string{"fw.tarsup-old", "fw.tarsup-failed"}, false,
-			[]string{"stop fw.tarsup-failed", "remove fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw"}},
+			[]string{"stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "remove fw.tarsup-failed", "start fw"}},
+		// The old one was itself made by an earlier upgrade: its labels say so.
 		{"an old one aside whose successor is gone", [2]string{"fw.tarsup-old", ""}, false,
 			[]string{"rename fw.tarsup-old -> fw", "start fw"}},
 	}
@@ -139,7 +140,9 @@ func TestRecoverStates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeEngine(t)
 			old := f.add(tt.names[0], "fw:old", false)
-			if tt.names[1] != "" {
+			if tt.names[1] == "" {
+				old.Config.Labels = map[string]string{LabelTxn: "t0", LabelTxnName: "fw", LabelTxnOld: "gone", LabelTxnOldRunning: "true"}
+			} else {
 				n := f.add(tt.names[1], "fw:new", tt.upNew)
 				n.Config.Labels = map[string]string{LabelTxn: "t1", LabelTxnName: "fw", LabelTxnOld: old.ID, LabelTxnOldRunning: "true"}
 			}

@@ -199,9 +199,15 @@ func versionOf(ref string, img image.InspectResponse) string {
 // Observe reads every Tars container (running or not) on one engine, with
 // its image, and marks the database container(s) the frameworks point at.
 func Observe(ctx context.Context, h *Host) ([]Container, error) {
+	cs, _, err := observe(ctx, h)
+	return cs, err
+}
+
+// observe is Observe that also returns the engine's whole container list.
+func observe(ctx context.Context, h *Host) ([]Container, []container.Summary, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
-		return nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+		return nil, nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
 	var all []Container
 	imgs := map[string]image.InspectResponse{}
@@ -214,19 +220,19 @@ func Observe(ctx context.Context, h *Host) ([]Container, error) {
 			if isNotFound(err) { // removed while we looked
 				continue
 			}
-			return nil, fmt.Errorf("inspect container %s on %s: %w", s.ID, h.Name(), err)
+			return nil, nil, fmt.Errorf("inspect container %s on %s: %w", s.ID, h.Name(), err)
 		}
 		img, ok := imgs[in.Image]
 		if !ok {
 			img, err = h.Engine.ImageInspect(ctx, in.Image)
 			if err != nil && !isNotFound(err) {
-				return nil, fmt.Errorf("inspect image %s on %s: %w", in.Image, h.Name(), err)
+				return nil, nil, fmt.Errorf("inspect image %s on %s: %w", in.Image, h.Name(), err)
 			}
 			imgs[in.Image] = img
 		}
 		all = append(all, fromInspect(h.Name(), in, img))
 	}
-	return tarsOnly(all), nil
+	return tarsOnly(all), list, nil
 }
 
 // tarsOnly gives the db role where frameworks point, then keeps the Tars
@@ -300,6 +306,9 @@ type HostState struct {
 	// APIVersion is the negotiated Engine API version.
 	APIVersion string
 	Containers []Container
+	// Holders are the containers, Tars or not, under the temporary names
+	// tarsup's swaps use, and whether each is tarsup's (see checkClashes).
+	Holders []NameHolder
 }
 
 // ObserveAll reads every engine in parallel: one slow engine does not
@@ -312,8 +321,9 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs, err := Observe(ctx, h)
-			out[i], errs[i] = HostState{Host: h, APIVersion: h.Engine.ClientVersion(), Containers: cs}, err
+			cs, list, err := observe(ctx, h)
+			out[i], errs[i] = HostState{Host: h, APIVersion: h.Engine.ClientVersion(), Containers: cs,
+				Holders: nameHolders(list, findSwaps(list))}, err
 		}()
 	}
 	wg.Wait()

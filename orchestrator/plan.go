@@ -345,6 +345,9 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 	if err := checkSkew(steps, all); err != nil {
 		return Plan{}, err
 	}
+	if err := checkClashes(steps, all); err != nil {
+		return Plan{}, err
+	}
 	for _, l := range [][]Step{masters, slaves, nodes} {
 		sort.SliceStable(l, func(i, j int) bool {
 			if l[i].Host != l[j].Host {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 )
@@ -31,7 +32,12 @@ type Recovery struct {
 // each service runs as exactly one container under its original name. The
 // caller holds the engine lock (LockAll), so no live tarsup is mid-swap there.
 //
-// each service runs as exactly one container under its original name:
+// Only tarsup's own swaps are touched: a container it journaled, the old
+// container that journal names, and an old container aside that an earlier
+// tarsup upgrade of that service created. Anybody else's container under one
+// of tarsup's names (a user's "X.tarsup-old") is left alone; the upgrade's
+// pre-flight refuses it as a name clash. A swap journaled by a tarsup that
+// still runs is left alone too, unless Force.
 //
 //   - the new container never got the name (killed before or during the
 //     swap, or during a rollback): remove it, give the old one its name back,
@@ -44,39 +50,24 @@ func (x *Executor) Recover(ctx context.Context, h *Host) ([]Recovery, error) {
 	if err != nil {
 		return nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
-	byID := map[string]*container.Summary{}
 	byName := map[string]*container.Summary{}
 	for i := range list {
 		c := &list[i]
-		byID[c.ID] = c
 		for _, n := range c.Names {
 			byName[strings.TrimPrefix(n, "/")] = c
 		}
 	}
-	var js []journal
-	claimed := map[string]bool{}
-	for i := range list {
-		c := &list[i]
-		if c.Labels[LabelTxn] == "" {
-			continue
-		}
-		old := byID[c.Labels[LabelTxnOld]]
-		if old == nil {
-			continue // finished: the old container is gone
-		}
-		claimed[old.ID] = true
-		js = append(js, journal{name: c.Labels[LabelTxnName], newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true"})
-	}
-	for i := range list {
-		c := &list[i]
-		n := nameOf(*c)
-		if strings.HasSuffix(n, suffixOld) && !claimed[c.ID] {
-			js = append(js, journal{name: strings.TrimSuffix(n, suffixOld), oldC: c, orphanO: true, wasUp: true})
-		}
-	}
+	js := findSwaps(list).journals
 	var out []Recovery
 	var errs []error
 	for _, j := range js {
+		if o, started, ok := j.owner(); ok && !x.Force && o.Live(x.Self, started, time.Now()) {
+			// Why: only a swap whose tarsup is gone (or this run's own) is
+			// ours to finish or undo; a live one is still under way.
+			out = append(out, Recovery{Host: h.Name(), Name: j.name, Action: "none",
+				Result: fmt.Sprintf("left alone: tarsup %s started this upgrade at %s and is still running (`tarsup recover --force` if it is not)", o, started.Format(time.RFC3339))})
+			continue
+		}
 		r, err := x.recoverOne(ctx, h, j, byName)
 		out = append(out, r)
 		if err != nil {
@@ -128,13 +119,19 @@ func (x *Executor) recoverOne(ctx context.Context, h *Host, j journal, byName ma
 		// The new container never took over: undo.
 		r.Action = "undo: remove the new container, put the old one back"
 		_ = h.Engine.ContainerStop(ctx, j.newC.ID, x.stopOptions(oldC))
-		if err := h.Engine.ContainerRemove(ctx, j.newC.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
-			return fail(err)
-		}
+		// Why the name first: the journal lives on the new container; once it
+		// is gone, an old container still aside would carry no record that
+		// it is tarsup's to put back.
 		if nameOf(*old) != j.name {
+			if holder != nil && holder.ID != old.ID {
+				return fail(fmt.Errorf("the name %s is held by another container (%s): rename or remove it, then run tarsup recover again", j.name, short(holder.ID)))
+			}
 			if err := h.Engine.ContainerRename(ctx, old.ID, j.name); err != nil {
 				return fail(err)
 			}
+		}
+		if err := h.Engine.ContainerRemove(ctx, j.newC.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+			return fail(err)
 		}
 		if j.wasUp {
 			if err := h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
@@ -195,25 +192,14 @@ func (x *Executor) containerOf(ctx context.Context, h *Host, id string) (Contain
 	return fromInspect(h.Name(), in, img), nil
 }
 
-// NeedsRecovery reports whether an engine holds an interrupted upgrade: a
-// container under one of tarsup's temporary names, or a journaled successor
-// whose predecessor still exists.
+// NeedsRecovery reports whether an engine holds an unfinished swap of
+// tarsup's own: a journaled successor whose predecessor still exists, or an
+// old container aside that an earlier tarsup upgrade created. Anybody
+// else's container under a temporary name is not one.
 func NeedsRecovery(ctx context.Context, h *Host) (bool, error) {
 	all, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return false, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
-	ids := map[string]bool{}
-	for _, c := range all {
-		ids[c.ID] = true
-		if isTemporaryName(nameOf(c)) {
-			return true, nil
-		}
-	}
-	for _, c := range all {
-		if c.Labels[LabelTxn] != "" && ids[c.Labels[LabelTxnOld]] {
-			return true, nil
-		}
-	}
-	return false, nil
+	return len(findSwaps(all).journals) > 0, nil
 }

@@ -34,6 +34,11 @@ func FindRollback(states []HostState, name string) (RollbackTarget, error) {
 		return RollbackTarget{}, withKind(ErrBadInput, fmt.Errorf("rollback %s: that name is on %d engines; name one with --host", name, len(found)))
 	}
 	t := found[0]
+	// Why here: a name the swap needs that is taken would be found only
+	// after the container was stopped.
+	if err := checkClashes([]Step{{Host: t.Host.Name(), Container: t.Container}}, states); err != nil {
+		return RollbackTarget{}, err
+	}
 	v := t.Container.Labels[LabelPrevious]
 	if v == "" {
 		return RollbackTarget{}, withKind(ErrBadInput, fmt.Errorf("rollback %s on %s: tarsup never upgraded this container, so there is nothing to go back to", name, t.Host.Name()))

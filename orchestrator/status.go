@@ -3,6 +3,9 @@ package orchestrator
 import (
 	"context"
 	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
 )
 
 // Health values in reports.
@@ -31,6 +34,46 @@ type StatusRow struct {
 	IPs     []string `json:"ips"`
 	// HealthDetail says why a container is unhealthy (the failed probe).
 	HealthDetail string `json:"health_detail,omitempty"`
+	// Interrupted marks a container of a swap that a tarsup began and did
+	// not finish (killed, rebooted): `tarsup recover` finishes or undoes it.
+	Interrupted bool `json:"interrupted"`
+	// Note says what an unusual row is: an interrupted upgrade, one under
+	// way, or a container under a name tarsup needs that is not tarsup's.
+	Note string `json:"note,omitempty"`
+}
+
+// Notes in status rows.
+const (
+	NoteInterrupted = "interrupted upgrade, run tarsup recover"
+	NoteUnderWay    = "upgrade under way"
+	NoteNotTarsups  = "not tarsup's: it holds a name tarsup needs; rename or remove it before upgrading"
+)
+
+// swapNotes tells, by container ID, which containers of one engine take part
+// in an unfinished swap, and which hold a temporary name without being tarsup's.
+func swapNotes(s HostState, self Owner, now time.Time) (interrupted map[string]bool, notes map[string]string) {
+	list := make([]container.Summary, 0, len(s.Containers))
+	for _, c := range s.Containers {
+		list = append(list, container.Summary{ID: c.ID, Names: []string{"/" + c.Name}, Labels: c.Labels, Image: c.Image})
+	}
+	interrupted, notes = map[string]bool{}, map[string]string{}
+	for _, j := range findSwaps(list).journals {
+		note, stuck := NoteInterrupted, true
+		if o, started, ok := j.owner(); ok && o.Live(self, started, now) {
+			note, stuck = NoteUnderWay+" (tarsup "+o.String()+")", false
+		}
+		for _, c := range []*container.Summary{j.newC, j.oldC} {
+			if c != nil {
+				interrupted[c.ID], notes[c.ID] = stuck, note
+			}
+		}
+	}
+	for _, h := range s.Holders {
+		if !h.Tarsup {
+			notes[h.ID] = NoteNotTarsups
+		}
+	}
+	return interrupted, notes
 }
 
 // Health tells how a container is doing: Docker's own status where the image
@@ -60,7 +103,9 @@ func Status(ctx context.Context, p *Prober, states []HostState) []StatusRow {
 		row int
 	}
 	var jobs []job
+	self, now := ThisProcess(), time.Now()
 	for _, s := range states {
+		interrupted, notes := swapNotes(s, self, now)
 		for _, c := range s.Containers {
 			if !c.IsTars() {
 				continue
@@ -69,6 +114,7 @@ func Status(ctx context.Context, p *Prober, states []HostState) []StatusRow {
 				Host: c.Host, Name: c.Name, ID: c.ShortID(), Role: string(c.Role), Slave: c.Slave,
 				Image: c.Image, ImageID: short(c.ImageID), Digest: shortDigest(c.Digest()), Version: c.Version,
 				State: c.State, Rebuild: c.Rebuild, IPs: nonNil(c.IPs),
+				Interrupted: interrupted[c.ID], Note: notes[c.ID],
 			})
 			jobs = append(jobs, job{h: s.Host, c: c, row: len(rows) - 1})
 		}

@@ -49,7 +49,17 @@ func writeJSON(w io.Writer, v any) error {
 
 func statusTable(w io.Writer, rows []orchestrator.StatusRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tNAME\tROLE\tIMAGE\tDIGEST\tVERSION\tSTATE\tHEALTH\tREBUILD\tIPS")
+	// Why a NOTE column only when needed: it flags interrupted upgrades and
+	// name clashes; an ordinary table stays as it was.
+	notes := false
+	for _, r := range rows {
+		notes = notes || r.Note != ""
+	}
+	header := "HOST\tNAME\tROLE\tIMAGE\tDIGEST\tVERSION\tSTATE\tHEALTH\tREBUILD\tIPS"
+	if notes {
+		header += "\tNOTE"
+	}
+	fmt.Fprintln(tw, header)
 	for _, r := range rows {
 		role := r.Role
 		if r.Slave {
@@ -59,7 +69,11 @@ func statusTable(w io.Writer, rows []orchestrator.StatusRow) error {
 		if r.Rebuild {
 			rebuild = "TRUE"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Host, r.Name, role, r.Image, r.Digest, r.Version, r.State, r.Health, rebuild, strings.Join(r.IPs, ","))
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", r.Host, r.Name, role, r.Image, r.Digest, r.Version, r.State, r.Health, rebuild, strings.Join(r.IPs, ","))
+		if notes {
+			line += "\t" + r.Note
+		}
+		fmt.Fprintln(tw, line)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)

@@ -129,6 +129,12 @@ type upgradeJSON struct {
 	Plan            []stepJSON              `json:"plan"`
 	Results         []resultJSON            `json:"results,omitempty"`
 	Error           string                  `json:"error,omitempty"`
+	// Interrupted: the run was cancelled (SIGINT, SIGTERM) between steps;
+	// NotRun names the containers whose steps did not run, and VersionSplit
+	// says when framework hosts were left on different versions.
+	Interrupted  bool     `json:"interrupted,omitempty"`
+	NotRun       []string `json:"not_run,omitempty"`
+	VersionSplit string   `json:"version_split,omitempty"`
 }
 
 type stepJSON struct {
@@ -148,6 +154,8 @@ type resultJSON struct {
 	Result string `json:"result"`
 	Error  string `json:"error,omitempty"`
 	NewID  string `json:"new_id,omitempty"`
+	// Interrupted: the step did not run because the run was cancelled.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 func stepToJSON(s orchestrator.Step) stepJSON {
@@ -187,7 +195,11 @@ func writeUpgradeReport(w io.Writer, format string, dryRun bool, rep orchestrato
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nHOST\tCONTAINER\tFROM\tTO\tRESULT")
 	for _, r := range rep.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Step.Host, r.Step.Container.Name, r.Step.FromLabel(), r.Step.ToLabel(), r.Result)
+		res := r.Result
+		if r.Interrupted {
+			res += " (interrupted: not run)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Step.Host, r.Step.Container.Name, r.Step.FromLabel(), r.Step.ToLabel(), res)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write summary: %w", err)
@@ -202,11 +214,16 @@ func upgradeToJSON(dryRun bool, rep orchestrator.UpgradeReport) upgradeJSON {
 		out.Plan = append(out.Plan, stepToJSON(s))
 	}
 	for _, r := range rep.Results {
-		rj := resultJSON{stepJSON: stepToJSON(r.Step), Result: r.Result, NewID: r.NewID}
+		rj := resultJSON{stepJSON: stepToJSON(r.Step), Result: r.Result, NewID: r.NewID, Interrupted: r.Interrupted}
 		if r.Err != nil {
 			rj.Error = r.Err.Error()
 		}
 		out.Results = append(out.Results, rj)
 	}
+	for _, r := range orchestrator.NotRun(rep.Results) {
+		out.Interrupted = true
+		out.NotRun = append(out.NotRun, r.Step.Container.Name)
+	}
+	out.VersionSplit = orchestrator.VersionSplit(rep.Plan, rep.Results)
 	return out
 }

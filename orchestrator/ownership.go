@@ -1,0 +1,148 @@
+package orchestrator
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+// Which containers are tarsup's. Why this matters: the names tarsup uses
+// (NAME.tarsup-new, NAME.tarsup-old, NAME.tarsup-failed, tarsup-lock) are
+// ordinary container names that anybody may have given a container. Only a
+// container that carries tarsup's journal labels, or the old container a
+// journal names by ID, is ever renamed, started, stopped or removed as part
+// of a swap; any other holder of one of those names is a clash, refused in
+// pre-flight (exit 3) before anything is stopped.
+
+// swaps is the journal analysis of one engine's container list.
+type swaps struct {
+	// journals are the swaps left to finish or undo.
+	journals []journal
+	// owned holds the IDs of the containers that take part in a swap
+	// tarsup journaled: the containers it created and the old containers
+	// their journals name.
+	owned map[string]bool
+	// pending maps the ID of each container of an unfinished swap to the
+	// service's name.
+	pending map[string]string
+}
+
+// findSwaps reads tarsup's journal from a container list: each container an
+// upgrade created names the container it replaces (LabelTxnOld). An old
+// container aside (NAME.tarsup-old) counts only when a journal names it, or
+// when it was itself created by an earlier tarsup upgrade of NAME (its own
+// labels say so) and its successor is gone.
+func findSwaps(list []container.Summary) swaps {
+	byID := map[string]*container.Summary{}
+	for i := range list {
+		byID[list[i].ID] = &list[i]
+	}
+	s := swaps{owned: map[string]bool{}, pending: map[string]string{}}
+	claimed := map[string]bool{}
+	for i := range list {
+		c := &list[i]
+		if c.Labels[LabelTxn] == "" {
+			continue
+		}
+		s.owned[c.ID] = true
+		old := byID[c.Labels[LabelTxnOld]]
+		if old == nil || old.ID == c.ID {
+			continue // finished: the old container is gone
+		}
+		claimed[old.ID] = true
+		s.owned[old.ID] = true
+		name := c.Labels[LabelTxnName]
+		s.pending[c.ID], s.pending[old.ID] = name, name
+		s.journals = append(s.journals, journal{name: name, newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true"})
+	}
+	for i := range list {
+		c := &list[i]
+		n := nameOf(*c)
+		if !strings.HasSuffix(n, suffixOld) || claimed[c.ID] {
+			continue
+		}
+		service := strings.TrimSuffix(n, suffixOld)
+		// Why only these: a container of the user's that happens to be named
+		// X.tarsup-old is not an upgrade of X, and giving it the name X and
+		// starting it would run something nobody asked for.
+		if c.Labels[LabelTxn] == "" || c.Labels[LabelTxnName] != service {
+			continue
+		}
+		s.pending[c.ID] = service
+		s.journals = append(s.journals, journal{name: service, oldC: c, orphanO: true, wasUp: true})
+	}
+	return s
+}
+
+// owner returns the tarsup process that journaled a swap and when it began;
+// ok is false when nothing names one. An old container aside with no
+// successor names none: its labels are those of the earlier upgrade that
+// created it, and no swap under way leaves that state (the successor, which
+// carries the journal, always goes last).
+func (j journal) owner() (o Owner, started time.Time, ok bool) {
+	if j.newC == nil {
+		return Owner{}, time.Time{}, false
+	}
+	o, ok = ParseOwner(j.newC.Labels[LabelTxnOwner])
+	started, _ = time.Parse(time.RFC3339, j.newC.Labels[LabelTxnStarted])
+	return o, started, ok
+}
+
+// NameHolder is a container under one of the names tarsup needs for its
+// swaps (NAME.tarsup-new, NAME.tarsup-old, NAME.tarsup-failed).
+type NameHolder struct {
+	Name  string
+	ID    string
+	Image string
+	// Tarsup is true when the container takes part in a swap tarsup
+	// journaled; false for anybody else's container.
+	Tarsup bool
+}
+
+// nameHolders lists the containers under tarsup's temporary names.
+func nameHolders(list []container.Summary, s swaps) []NameHolder {
+	var out []NameHolder
+	for _, c := range list {
+		if n := nameOf(c); isTemporaryName(n) {
+			out = append(out, NameHolder{Name: n, ID: c.ID, Image: c.Image, Tarsup: s.owned[c.ID]})
+		}
+	}
+	return out
+}
+
+// checkClashes refuses a plan when a name one of its steps needs is taken:
+// a swap of NAME creates NAME.tarsup-new and renames containers to
+// NAME.tarsup-old and NAME.tarsup-failed, and a taken name found only then
+// means the old container was already stopped (an outage for nothing). It is
+// pure: HostState.Holders is the observed fact.
+func checkClashes(steps []Step, all []HostState) error {
+	held := map[string]NameHolder{}
+	for _, s := range all {
+		for _, h := range s.Holders {
+			held[s.Host.Name()+" "+h.Name] = h
+		}
+	}
+	var errs []error
+	for _, st := range steps {
+		for _, suffix := range []string{suffixNew, suffixOld, suffixFailed} {
+			h, ok := held[st.Host+" "+st.Container.Name+suffix]
+			if !ok {
+				continue
+			}
+			if h.Tarsup {
+				errs = append(errs, fmt.Errorf("%s (%s) on %s is left from an upgrade of %s that is unfinished (interrupted, or another tarsup's still under way): run `tarsup recover` (or wait for the other tarsup), then run tarsup again",
+					h.Name, short(h.ID), st.Host, st.Container.Name))
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%s (%s, image %s) on %s holds the name %s, which tarsup needs to upgrade %s, and tarsup did not create it: rename it (docker rename %s OTHER-NAME) or remove it, then run tarsup again; nothing was changed",
+				h.Name, short(h.ID), h.Image, st.Host, h.Name, st.Container.Name, h.Name))
+		}
+	}
+	if len(errs) > 0 {
+		return withKind(ErrRefused, fmt.Errorf("refused: %w", errors.Join(errs...)))
+	}
+	return nil
+}
