@@ -229,6 +229,14 @@ func (f *fakeEngine) NetworkConnect(_ context.Context, netName, id string, ep *n
 	return nil
 }
 
+func (f *fakeEngine) NetworkDisconnect(_ context.Context, netName, id string, _ bool) error {
+	f.record("disconnect %s from %s", f.name(id), netName)
+	if eps := f.endpoints[f.name(id)]; eps != nil {
+		delete(eps, netName)
+	}
+	return nil
+}
+
 func (f *fakeEngine) ImageInspect(_ context.Context, id string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
 	return image.InspectResponse{ID: id}, nil
 }

@@ -266,3 +266,36 @@ func mustFind(t *testing.T, f *fakeEngine, name string) *container.InspectRespon
 	}
 	return c
 }
+
+// TestRollbackKeepsAddress: when a rollback starts the old container again,
+// it asks for the address the engine had given it (its successor just let
+// it go): a dynamic address would otherwise be the lowest free one.
+func TestRollbackKeepsAddress(t *testing.T) {
+	f := newFakeEngine(t)
+	f.health["fw:bad"] = HealthUnhealthy
+	old := f.add("fw", "fw:old", true)
+	old.HostConfig.NetworkMode = "tars-net"
+	old.NetworkSettings.Networks = map[string]*network.EndpointSettings{
+		"tars-net": {NetworkID: "n1", IPAddress: "172.25.0.10", Aliases: []string{"framework"}},
+	}
+	x, h := fakeExecutor(f)
+	oc := containerOf(t, x, h, old.ID)
+	spec := Derive(DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"})
+	f.calls = nil
+	if _, res, _ := x.Replace(t.Context(), h, oc, spec, PreviousSpec(oc, "1.41")); res != ResultRolledBack {
+		t.Fatalf("result %q, want rolled back", res)
+	}
+	want := []string{
+		"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old",
+		"rename fw.tarsup-new -> fw", "start fw",
+		"stop fw", "rename fw -> fw.tarsup-failed", "rename fw.tarsup-old -> fw",
+		"disconnect fw from tars-net", "connect fw to tars-net", "start fw", "remove fw.tarsup-failed",
+	}
+	if got := strings.Join(f.calls, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	ep := f.endpoints["fw"]["tars-net"]
+	if ep == nil || ep.IPAMConfig == nil || ep.IPAMConfig.IPv4Address != "172.25.0.10" || !slices.Equal(ep.Aliases, []string{"framework"}) {
+		t.Errorf("the old container reconnected with %+v, want 172.25.0.10 and its alias", ep)
+	}
+}

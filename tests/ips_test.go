@@ -168,3 +168,38 @@ func TestUpgradeImageOfAnotherRole(t *testing.T) {
 	requireExit(t, r, 3, "node image")
 	requireUnchanged(t, before, snapshot(t, ctx, bed.Local, p))
 }
+
+// TestRollbackKeepsDynamicIP: a failed upgrade rolls back to the old
+// container at its old address, although it was assigned dynamically and a
+// lower address is free by then.
+func TestRollbackKeepsDynamicIP(t *testing.T) {
+	ctx := t.Context()
+	d := bed.On(ctx, t, bed.Local)
+	p := uniq("iprb-")
+	subnet := bed.Local.Subnet(93)
+	netName := p + "net"
+	d.Network(netName, subnet)
+	taken := d.Run(testbed.ContainerSpec{Name: p + "taken", Image: bed.Images.Nginx, Networks: []testbed.Attachment{{Network: netName}}})
+	name := p + "framework"
+	fw := d.Run(testbed.ContainerSpec{Name: name, Image: bed.Images.Framework3015, Env: []string{"MYSQL_HOST=10.9.9.9", "REBUILD=false"},
+		Networks: []testbed.Attachment{{Network: netName}}, Restart: "always"})
+	d.WaitTCP(net.JoinHostPort(fw.IP, "17890"))
+	if err := bed.Local.Client.ContainerRemove(ctx, taken.ID, container.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if fw.IP != testbed.HostIP(subnet, 3) {
+		t.Fatalf("set-up: framework at %s, want .3 (dynamic, above the freed .2)", fw.IP)
+	}
+
+	r := tarsup(t, ctx, "upgrade", "--host", bed.Local.Host, "--only", name, "--framework-image", bed.Images.FrameworkNeverHealthy,
+		"--health-timeout", "5s", "--monitor", "1s", "--stop-timeout", "5s", "--lock-wait", "10m")
+	requireExit(t, r, 1, "rolled back")
+	in := inspect(t, ctx, bed.Local, name)
+	if in.ID != fw.ID || !in.State.Running {
+		t.Fatalf("after the rollback %s is %s (running %v), want the old container %s", name, in.ID, in.State.Running, fw.ID)
+	}
+	if got := in.NetworkSettings.Networks[netName].IPAddress; got != fw.IP {
+		t.Errorf("the old container came back at %s, want %s", got, fw.IP)
+	}
+	d.WaitTCP(net.JoinHostPort(fw.IP, "17890"))
+}
