@@ -101,3 +101,14 @@ func Classify(image string, labels map[string]string) Role {
 	}
 	return RoleOfImage(image)
 }
+
+// RoleMismatch reports the role an image reference (and, once pulled, the
+// image's labels) says it has, when that role is known and is not want: a
+// mysql image named as a framework's target, a tars-node image for a
+// framework, a framework image for a node. A valid tarsup.role label on the
+// image wins over its name, so a private image named oddly passes when its
+// label says want. An image that tells no role is no mismatch.
+func RoleMismatch(want Role, image string, labels map[string]string) (Role, bool) {
+	got := Classify(image, labels)
+	return got, got != RoleNone && got != want
+}

@@ -38,3 +38,35 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+func TestRoleMismatch(t *testing.T) {
+	tests := []struct {
+		want   Role
+		image  string
+		labels map[string]string
+		got    Role
+		bad    bool
+	}{
+		{RoleFramework, "tarscloud/framework:v3.0.16", nil, RoleFramework, false},
+		{RoleFramework, "mysql:8", nil, RoleDB, true},
+		{RoleFramework, "127.0.0.1:5000/library/mysql:5.7", nil, RoleDB, true},
+		{RoleFramework, "mariadb:10.6", nil, RoleDB, true},
+		{RoleFramework, "tarscloud/tars-node:latest", nil, RoleNode, true},
+		{RoleNode, "tarscloud/framework:v3.0.16", nil, RoleFramework, true},
+		{RoleNode, "tarscloud/tars-node:stable", nil, RoleNode, false},
+		// A private image named oddly: no role by name, its label decides.
+		{RoleFramework, "corp/tars-custom:1", nil, RoleNone, false},
+		{RoleFramework, "corp/tars-custom:1", map[string]string{RoleLabel: "framework"}, RoleFramework, false},
+		{RoleFramework, "corp/tars-custom:1", map[string]string{RoleLabel: "node"}, RoleNode, true},
+		// A matching label wins over the name.
+		{RoleFramework, "corp/mirror/mysql:1", map[string]string{RoleLabel: "framework"}, RoleFramework, false},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.want)+" "+tt.image, func(t *testing.T) {
+			got, bad := RoleMismatch(tt.want, tt.image, tt.labels)
+			if got != tt.got || bad != tt.bad {
+				t.Errorf("RoleMismatch(%q, %q, %v) = %q, %v; want %q, %v", tt.want, tt.image, tt.labels, got, bad, tt.got, tt.bad)
+			}
+		})
+	}
+}

@@ -486,6 +486,7 @@ func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID s
 		}
 	}
 	if len(errs) == 0 && old.Running {
+		x.repin(ctx, h, old)
 		if err := h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
 			errs = append(errs, fmt.Errorf("start the old container %s: %w", old.ShortID(), err))
 		} else if err := x.Opts.Gate.Wait(ctx, h, old.ID, old.Role); err != nil {

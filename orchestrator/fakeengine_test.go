@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -29,6 +30,13 @@ type fakeEngine struct {
 	health map[string]string
 	// failStart makes ContainerStart fail for containers of that image.
 	failStart map[string]bool
+	// api is the negotiated API version ("" is 1.41).
+	api string
+	// networks is what NetworkList answers.
+	networks []network.Summary
+	// endpoints holds, by container name and network, the endpoint
+	// settings given at create or connect: the create request's shape.
+	endpoints map[string]map[string]*network.EndpointSettings
 }
 
 func newFakeEngine(t *testing.T) *fakeEngine {
@@ -90,7 +98,26 @@ func (f *fakeEngine) name(id string) string {
 	return id
 }
 
-func (f *fakeEngine) ClientVersion() string { return "1.41" }
+func (f *fakeEngine) ClientVersion() string {
+	if f.api == "" {
+		return "1.41"
+	}
+	return f.api
+}
+
+func (f *fakeEngine) endpoint(name, netName string, ep *network.EndpointSettings) {
+	if f.endpoints == nil {
+		f.endpoints = map[string]map[string]*network.EndpointSettings{}
+	}
+	if f.endpoints[name] == nil {
+		f.endpoints[name] = map[string]*network.EndpointSettings{}
+	}
+	f.endpoints[name][netName] = ep
+}
+
+func (f *fakeEngine) NetworkList(context.Context, network.ListOptions) ([]network.Summary, error) {
+	return f.networks, nil
+}
 func (f *fakeEngine) Ping(context.Context) (types.Ping, error) {
 	return types.Ping{}, nil
 }
@@ -111,9 +138,25 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 	return *c, nil
 }
 
-func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
+func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
 	if _, err := f.find(name); err == nil {
 		return container.CreateResponse{}, errdefs.ErrConflict.WithMessage("name in use: " + name)
+	}
+	// As the Docker client and engine do: a MAC per endpoint needs API
+	// 1.44, which drops the container-wide one; before 1.44 one network only.
+	if nc != nil {
+		if versions.LessThan(f.ClientVersion(), "1.44") && len(nc.EndpointsConfig) > 1 {
+			return container.CreateResponse{}, errors.New("Container cannot be connected to network endpoints")
+		}
+		for n, ep := range nc.EndpointsConfig {
+			if ep != nil && ep.MacAddress != "" && versions.LessThan(f.ClientVersion(), "1.44") {
+				return container.CreateResponse{}, errors.New(`"specify mac-address per network" requires API version 1.44`)
+			}
+			f.endpoint(name, n, ep)
+		}
+	}
+	if versions.GreaterThanOrEqualTo(f.ClientVersion(), "1.44") {
+		cfg.MacAddress = "" //nolint:staticcheck // what the client does from 1.44 on
 	}
 	c := f.add(name, cfg.Image, false)
 	c.Config = cfg
@@ -180,8 +223,17 @@ func (f *fakeEngine) ContainerWait(context.Context, string, container.WaitCondit
 	return nil, nil
 }
 
-func (f *fakeEngine) NetworkConnect(_ context.Context, netName, id string, _ *network.EndpointSettings) error {
+func (f *fakeEngine) NetworkConnect(_ context.Context, netName, id string, ep *network.EndpointSettings) error {
 	f.record("connect %s to %s", f.name(id), netName)
+	f.endpoint(f.name(id), netName, ep)
+	return nil
+}
+
+func (f *fakeEngine) NetworkDisconnect(_ context.Context, netName, id string, _ bool) error {
+	f.record("disconnect %s from %s", f.name(id), netName)
+	if eps := f.endpoints[f.name(id)]; eps != nil {
+		delete(eps, netName)
+	}
 	return nil
 }
 

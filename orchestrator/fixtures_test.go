@@ -16,6 +16,8 @@ type fx struct {
 	version              string // the image's version label
 	digest               string // repo digest of the image
 	ips                  map[string]string
+	netMode              string // HostConfig.NetworkMode
+	autoRemove           bool   // started with --rm
 }
 
 func (f fx) inspect() (container.InspectResponse, image.InspectResponse) {
@@ -30,7 +32,7 @@ func (f fx) inspect() (container.InspectResponse, image.InspectResponse) {
 	in := container.InspectResponse{
 		ContainerJSONBase: &container.ContainerJSONBase{
 			ID: "c0ffee" + f.name + "00000000000000", Name: "/" + f.name, Image: f.imageID, State: state,
-			HostConfig: &container.HostConfig{},
+			HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(f.netMode), AutoRemove: f.autoRemove},
 		},
 		Config:          &container.Config{Image: f.image, Env: f.env, Labels: f.labels},
 		NetworkSettings: &container.NetworkSettings{Networks: nets},

@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -309,6 +310,9 @@ type HostState struct {
 	// Holders are the containers, Tars or not, under the temporary names
 	// tarsup's swaps use, and whether each is tarsup's (see checkClashes).
 	Holders []NameHolder
+	// Networks are the engine's networks by name (what pinning an address
+	// on them needs).
+	Networks map[string]NetworkFacts
 }
 
 // ObserveAll reads every engine in parallel: one slow engine does not
@@ -322,8 +326,12 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 		go func() {
 			defer wg.Done()
 			cs, list, err := observe(ctx, h)
+			var nets map[string]NetworkFacts
+			if err == nil {
+				nets, err = observeNetworks(ctx, h)
+			}
 			out[i], errs[i] = HostState{Host: h, APIVersion: h.Engine.ClientVersion(), Containers: cs,
-				Holders: nameHolders(list, findSwaps(list))}, err
+				Holders: nameHolders(list, findSwaps(list)), Networks: nets}, err
 		}()
 	}
 	wg.Wait()
@@ -331,6 +339,20 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// observeNetworks reads the engine's networks: whether each has a
+// configured subnet decides whether an address can be kept there.
+func observeNetworks(ctx context.Context, h *Host) (map[string]NetworkFacts, error) {
+	list, err := h.Engine.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil, withKind(ErrUnreachable, fmt.Errorf("list networks on %s: %w", h.Name(), err))
+	}
+	out := make(map[string]NetworkFacts, len(list))
+	for _, n := range list {
+		out[n.Name] = NetworkFactsOf(n)
 	}
 	return out, nil
 }

@@ -25,6 +25,10 @@ type Request struct {
 	NodeImage      string
 	// Only limits the work to these container names.
 	Only []string
+	// AllowIPChange lets a container whose address cannot be kept (the
+	// default bridge; a network without a configured subnet on an old
+	// engine) be recreated anyway, with whatever address the engine gives.
+	AllowIPChange bool
 }
 
 // Candidate is a container in scope and the reference it should run.
@@ -34,6 +38,8 @@ type Candidate struct {
 	Target    string
 	// Cause says why the target differs, or "" when only a moved digest would make a change.
 	Cause string
+	// AllowIPChange is the request's --allow-ip-change.
+	AllowIPChange bool
 }
 
 // Select decides which containers are in scope and what each should run. It is
@@ -100,11 +106,17 @@ func isTemporaryName(name string) bool {
 
 // target works out the reference a container should run.
 func target(c Container, req Request) (Candidate, error) {
-	cand := Candidate{Host: c.Host, Container: c, Target: c.Image}
+	cand := Candidate{Host: c.Host, Container: c, Target: c.Image, AllowIPChange: req.AllowIPChange}
 	named := func(flag, ref string) error {
 		r, err := images.Parse(ref)
 		if err != nil {
 			return withKind(ErrBadInput, fmt.Errorf("%s: %w", flag, err))
+		}
+		// Why before any pull: the name alone tells a mysql or tars-node
+		// image from a framework one, and pulling it everywhere only to be
+		// gated as the wrong role and rolled back minutes later helps no one.
+		if got, bad := images.RoleMismatch(c.Role, ref, nil); bad {
+			return withKind(ErrRefused, fmt.Errorf("refused: %s %s names a %s image (by its name), but %s on %s is a %s container; name a %s image%s", flag, ref, got, c.Name, c.Host, c.Role, c.Role, roleHint(c.Role)))
 		}
 		if r.String() != normalized(c.Image) {
 			cand.Target, cand.Cause = r.String(), flag+" "+r.String()
@@ -135,6 +147,17 @@ func target(c Container, req Request) (Candidate, error) {
 		}
 	}
 	return cand, nil
+}
+
+// roleHint names the images of a role, for a refusal's fix.
+func roleHint(r images.Role) string {
+	switch r {
+	case images.RoleFramework:
+		return " (tarscloud/framework or tarscloud/tars, or a mirror of one)"
+	case images.RoleNode:
+		return " (tarscloud/tars-node, or a mirror of it)"
+	}
+	return ""
 }
 
 func normalized(ref string) string {
@@ -168,6 +191,10 @@ type Step struct {
 	// kept on the new container for `tarsup rollback`.
 	Spec     Spec
 	Previous Spec
+	// Pins are the addresses the new container asks for (the old one's);
+	// IPChanges those it cannot keep, allowed by --allow-ip-change.
+	Pins      []Pin
+	IPChanges []LostAddress
 }
 
 // Phase kinds.
@@ -256,6 +283,20 @@ func (s Step) Line(withHost bool) string {
 	if s.Cause != "" {
 		b.WriteString(": " + s.Cause)
 	}
+	if len(s.Pins) > 0 {
+		var parts []string
+		for _, p := range s.Pins {
+			parts = append(parts, p.IP+" on "+p.Network)
+		}
+		b.WriteString("; pins " + strings.Join(parts, ", "))
+	}
+	if len(s.IPChanges) > 0 {
+		var parts []string
+		for _, l := range s.IPChanges {
+			parts = append(parts, l.IP+" on "+l.Network)
+		}
+		b.WriteString("; may change " + strings.Join(parts, ", ") + " (--allow-ip-change)")
+	}
 	return b.String()
 }
 
@@ -302,10 +343,13 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 	var masters, slaves, nodes, webs []Step
 	hosts := map[string]bool{}
 	api := map[string]string{}
+	nets := map[string]map[string]NetworkFacts{}
 	for _, s := range all {
 		hosts[s.Host.Name()] = true
 		api[s.Host.Name()] = s.APIVersion
+		nets[s.Host.Name()] = s.Networks
 	}
+	var refusals []error
 	for _, c := range cands {
 		r := resolved[ResolveKey(c.Host, c.Target)]
 		st := Step{Host: c.Host, Container: c.Container, From: c.Container.Image, To: c.Target,
@@ -320,9 +364,22 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		if st.Cause == "" {
 			st.Cause = "tag " + tagOf(c.Target) + " moved"
 		}
+		if err := recreatable(c, r); err != nil {
+			refusals = append(refusals, err)
+			continue
+		}
 		st.Spec = Derive(DeriveInput{Old: c.Container.Inspect, OldImage: c.Container.ImageInfo, NewImage: r.Image,
-			NewRef: c.Target, Role: c.Container.Role, APIVersion: api[c.Host]})
-		st.Previous = PreviousSpec(c.Container, api[c.Host])
+			NewRef: c.Target, Role: c.Container.Role, APIVersion: api[c.Host], Networks: nets[c.Host]})
+		st.Previous = previousSpec(c.Container, api[c.Host], nets[c.Host])
+		var lost []LostAddress
+		st.Pins, lost = PinAddresses(c.Container.Inspect, nets[c.Host], api[c.Host])
+		if len(lost) > 0 {
+			if !c.AllowIPChange {
+				refusals = append(refusals, lostError(c, lost))
+				continue
+			}
+			st.IPChanges = lost
+		}
 		switch {
 		case c.Container.Role == images.RoleWeb:
 			webs = append(webs, st)
@@ -333,6 +390,9 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		default:
 			nodes = append(nodes, st)
 		}
+	}
+	if len(refusals) > 0 {
+		return Plan{}, withKind(ErrRefused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
 	}
 	if len(webs) > 0 && len(masters)+len(slaves) == 0 {
 		var names []string
@@ -398,6 +458,33 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		}
 	}
 	return p, nil
+}
+
+// recreatable refuses a container that a recreate would lose, and a pulled
+// target whose own tarsup.role label says it is for another role.
+func recreatable(c Candidate, r Resolved) error {
+	in := c.Container.Inspect
+	if in.HostConfig != nil && in.HostConfig.AutoRemove {
+		// Why: stopping it makes the engine remove it and its anonymous
+		// volumes, so there is no old container to roll back to, and
+		// `recover` finds nothing.
+		return fmt.Errorf("%s on %s was started with --rm: stopping it removes it (and its anonymous volumes), so a failed upgrade could not roll back. Recreate it without --rm: docker run ... --restart always (as TarsDocs), then run tarsup again", c.Container.Name, c.Host)
+	}
+	if r.Image.Config != nil {
+		if got, bad := images.RoleMismatch(c.Container.Role, c.Target, r.Image.Config.Labels); bad {
+			return fmt.Errorf("%s (the image pulled for %s on %s) is a %s image (its %s label, or its name), not a %s one; name a %s image%s", c.Target, c.Container.Name, c.Host, got, images.RoleLabel, c.Container.Role, c.Container.Role, roleHint(c.Container.Role))
+		}
+	}
+	return nil
+}
+
+// lostError explains the addresses a recreate cannot keep, and the fix.
+func lostError(c Candidate, lost []LostAddress) error {
+	var parts []string
+	for _, l := range lost {
+		parts = append(parts, fmt.Sprintf("%s on %s (%s)", l.IP, l.Network, l.Reason))
+	}
+	return fmt.Errorf("%s on %s would not keep its address %s; Tars records the IPs of its framework and nodes (t_node_info), and one that comes back with another IP is a new, unregistered node. Move it to a user-defined network with a subnet (docker network create --subnet ...; docker run --network NAME --ip ADDRESS), or pass --allow-ip-change to accept a new address", c.Container.Name, c.Host, strings.Join(parts, ", "))
 }
 
 // changes reports whether a candidate must be recreated.
@@ -578,8 +665,14 @@ func webHostOf(c Container) string {
 // PreviousSpec is the configuration that puts c back as it is now: its own
 // image (by repo digest, so a floating tag cannot swap it) and settings.
 func PreviousSpec(c Container, apiVersion string) Spec {
+	return previousSpec(c, apiVersion, nil)
+}
+
+// previousSpec is PreviousSpec knowing the engine's networks, so that a
+// rollback asks for the same addresses.
+func previousSpec(c Container, apiVersion string, nets map[string]NetworkFacts) Spec {
 	s := Derive(DeriveInput{Old: c.Inspect, OldImage: c.ImageInfo, NewImage: c.ImageInfo,
-		NewRef: c.Image, Role: c.Role, APIVersion: apiVersion})
+		NewRef: c.Image, Role: c.Role, APIVersion: apiVersion, Networks: nets})
 	s.ImageID = c.ImageID
 	if d := repoDigest(c.ImageInfo, c.Image); d != "" {
 		s.RepoDigest = repoOf(c.Image) + "@" + d

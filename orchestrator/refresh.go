@@ -27,7 +27,8 @@ type RefreshOptions struct {
 	// recovery, no container touched.
 	MonitorOnly bool
 	// Upgrade holds the upgrade's options (parallel, executor, keychain,
-	// progress). Refresh sets its Request, DryRun and Registry.
+	// progress). Refresh sets its Request (keeping its AllowIPChange),
+	// DryRun and Registry.
 	Upgrade UpgradeOptions
 	// Checked, when set, receives the check's result before anything is
 	// pulled or changed (so that a report can say what moved first).
@@ -181,6 +182,7 @@ func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOption
 	}
 	uo := opts.Upgrade
 	uo.Request = RefreshRequest(scope, rep.Check)
+	uo.Request.AllowIPChange = opts.Upgrade.Request.AllowIPChange
 	uo.DryRun = opts.MonitorOnly
 	uo.Registry = opts.Registry
 	up, err := Upgrade(ctx, hosts, x, uo)

@@ -48,6 +48,9 @@ type DeriveInput struct {
 	Role images.Role
 	// APIVersion is the negotiated Engine API version (MAC addresses moved in 1.44).
 	APIVersion string
+	// Networks are the engine's networks by name (see PinAddresses); nil
+	// when unknown.
+	Networks map[string]NetworkFacts
 }
 
 // tarsupLabels are the journal labels that must not be copied to a successor.
@@ -132,6 +135,23 @@ func Derive(in DeriveInput) Spec {
 	spec := Spec{Image: in.NewRef, Config: cfg, HostConfig: &hc}
 	mac := oc.MacAddress //nolint:staticcheck // the field an API < 1.44 engine reports a user-set MAC in
 	spec.Primary, spec.Networks = endpoints(old, hc.NetworkMode)
+	pins, _ := PinAddresses(old, in.Networks, in.APIVersion)
+	for _, p := range pins {
+		// Why: Tars records the IPs of its framework and nodes
+		// (t_node_info); a new container must ask for the old one's address
+		// or the engine may hand it a lower free one. Creating binds no
+		// address: it is taken at start, after the old container stopped.
+		if ep := spec.Networks[p.Network]; ep != nil {
+			if ep.IPAMConfig == nil {
+				ep.IPAMConfig = &network.EndpointIPAMConfig{}
+			}
+			if p.IPv6 {
+				ep.IPAMConfig.IPv6Address = p.IP
+			} else {
+				ep.IPAMConfig.IPv4Address = p.IP
+			}
+		}
+	}
 	if mac != "" {
 		if versions.LessThan(in.APIVersion, "1.44") || spec.Primary == "" {
 			cfg.MacAddress = mac //nolint:staticcheck // still the way on API < 1.44
@@ -336,6 +356,114 @@ func endpoints(old container.InspectResponse, mode container.NetworkMode) (strin
 		}
 	}
 	return primary, out
+}
+
+// NetworkFacts is what planning knows of one network of an engine.
+type NetworkFacts struct {
+	Name   string
+	ID     string
+	Driver string
+	// ConfiguredSubnet says the network's IPAM config shows a subnet the
+	// operator set: one without the gateway the engine fills in, or with an
+	// IP range or auxiliary addresses. A network created without --subnet
+	// shows its allocated subnet and gateway. (One created with both
+	// --subnet and --gateway looks the same: tarsup cannot tell them apart.)
+	ConfiguredSubnet bool
+}
+
+// NetworkFactsOf reads what planning needs from a network inspection.
+func NetworkFactsOf(n network.Inspect) NetworkFacts {
+	f := NetworkFacts{Name: n.Name, ID: n.ID, Driver: n.Driver}
+	for _, c := range n.IPAM.Config {
+		if c.Subnet != "" && (c.Gateway == "" || c.IPRange != "" || len(c.AuxAddress) > 0) {
+			f.ConfiguredSubnet = true
+		}
+	}
+	return f
+}
+
+// Pin is an address the new container asks for on one network: the old
+// container's, so that Tars finds its framework or node at the same IP.
+type Pin struct {
+	Network string `json:"network"`
+	IP      string `json:"ip"`
+	IPv6    bool   `json:"ipv6,omitempty"`
+	// Dynamic says the engine had assigned the address (no --ip): the pin
+	// is what keeps it.
+	Dynamic bool `json:"dynamic,omitempty"`
+}
+
+// LostAddress is an address of the old container that the new one cannot
+// ask for, and why.
+type LostAddress struct {
+	Network string `json:"network"`
+	IP      string `json:"ip"`
+	Reason  string `json:"reason"`
+}
+
+// defaultBridge is the engine's own bridge network: it takes no
+// user-specified address ("supported on user defined networks only").
+const defaultBridge = "bridge"
+
+// PinAddresses lists, network by network (in name order), the addresses of
+// old that its successor asks for, and those it cannot keep. Host, none and
+// container network modes have no address of their own; a stopped
+// container holds no engine-assigned address. nets are the engine's
+// networks by name (nil: unknown, taken as able to pin).
+func PinAddresses(old container.InspectResponse, nets map[string]NetworkFacts, apiVersion string) ([]Pin, []LostAddress) {
+	if old.HostConfig != nil {
+		if m := old.HostConfig.NetworkMode; m.IsHost() || m.IsNone() || m.IsContainer() {
+			return nil, nil
+		}
+	}
+	if old.NetworkSettings == nil {
+		return nil, nil
+	}
+	var pins []Pin
+	var lost []LostAddress
+	for _, name := range slices.Sorted(maps.Keys(old.NetworkSettings.Networks)) {
+		ep := old.NetworkSettings.Networks[name]
+		if ep == nil {
+			continue
+		}
+		var static network.EndpointIPAMConfig
+		if ep.IPAMConfig != nil {
+			static = *ep.IPAMConfig
+		}
+		for _, a := range []struct {
+			static, current string
+			v6              bool
+		}{{static.IPv4Address, ep.IPAddress, false}, {static.IPv6Address, ep.GlobalIPv6Address, true}} {
+			if a.static != "" {
+				pins = append(pins, Pin{Network: name, IP: a.static, IPv6: a.v6})
+				continue
+			}
+			if a.current == "" {
+				continue
+			}
+			if reason := unpinnable(name, nets, apiVersion); reason != "" {
+				lost = append(lost, LostAddress{Network: name, IP: a.current, Reason: reason})
+				continue
+			}
+			pins = append(pins, Pin{Network: name, IP: a.current, IPv6: a.v6, Dynamic: true})
+		}
+	}
+	return pins, lost
+}
+
+// unpinnable says why the engine would refuse a user-specified address on
+// a network, or "".
+func unpinnable(name string, nets map[string]NetworkFacts, apiVersion string) string {
+	if name == defaultBridge {
+		return "the default bridge network takes no fixed address"
+	}
+	// Why only before API 1.44: Engine 20.10 (API 1.41) refuses a fixed
+	// address on a network without a configured subnet (checked); later
+	// engines take one.
+	if f, ok := nets[name]; ok && !f.ConfiguredSubnet && apiVersion != "" && versions.LessThan(apiVersion, "1.44") {
+		return "network " + name + " has no configured subnet, and this engine (API " + apiVersion + ") gives fixed addresses only on networks created with --subnet"
+	}
+	return ""
 }
 
 // EncodeSpec packs a spec into a label value (gzip + base64: a label is text).

@@ -22,7 +22,8 @@ import (
 // 1.3 × (24/4 × one-node time); the ratio is reported as p4/goal-base.
 func BenchmarkFleetUpgrade(b *testing.B) {
 	ctx := b.Context()
-	gate := []string{"--health-timeout", "30s", "--monitor", "2s", "--stop-timeout", "5s"}
+	// --allow-ip-change: east's nodes run on its default bridge.
+	gate := []string{"--health-timeout", "30s", "--monitor", "2s", "--stop-timeout", "5s", "--allow-ip-change"}
 	const perEngine = 8
 	tag, soloTag := "fbench-"+bed.RunID, "fbench-solo-"+bed.RunID
 	push := func(tag, version string) string {

@@ -316,7 +316,9 @@ func TestFleetUpgrade(t *testing.T) {
 	f.on[f.East].WaitTCP(net.JoinHostPort(bystander.IP, "19385"))
 
 	floatingNode(t, ctx, tag, "v3.0.16")
-	upgrade := append(append([]string{"upgrade", "--to", "v3.0.16", "--parallel", "2"}, f.Args...), gateFlags...)
+	// --allow-ip-change: east's nodes run on its default bridge, which
+	// takes no fixed address (tests/ips_test.go has the refusal).
+	upgrade := append(append([]string{"upgrade", "--to", "v3.0.16", "--parallel", "2", "--allow-ip-change"}, f.Args...), gateFlags...)
 	before := flSnapshot(t, ctx, f)
 
 	// An unreachable engine among the three: exit 2, naming it.
@@ -415,7 +417,7 @@ func TestFleetMaxFailures(t *testing.T) {
 		t.Run(fmt.Sprintf("max-failures=%d", maxFailures), func(t *testing.T) {
 			before := flSnapshot(t, ctx, f)
 			args := append(append([]string{"upgrade", "--parallel", "1", "--max-failures", fmt.Sprint(maxFailures), "--format", "json",
-				"--health-timeout", "5s", "--monitor", "1s", "--stop-timeout", "5s"}, f.Args...), nodeOnly...)
+				"--health-timeout", "5s", "--monitor", "1s", "--stop-timeout", "5s", "--allow-ip-change"}, f.Args...), nodeOnly...)
 			r := f.tarsup(t, ctx, args...)
 			requireExit(t, r, 1, "not healthy after 5s")
 			res := flResults(t, r)
@@ -606,7 +608,9 @@ func TestFleetAdd(t *testing.T) {
 
 	// One upgrade: the master, then the framework host, then the node.
 	floatingNode(t, ctx, tag, "v3.0.16")
-	r = f.tarsup(t, ctx, append(append(append([]string{"upgrade", "--to", "v3.0.16"}, f.Args...), only(f.Framework.Name, slave, node)...), gateFlags...)...)
+	// --allow-ip-change: node add and framework add put them on the
+	// default bridge, which takes no fixed address.
+	r = f.tarsup(t, ctx, append(append(append([]string{"upgrade", "--to", "v3.0.16", "--allow-ip-change"}, f.Args...), only(f.Framework.Name, slave, node)...), gateFlags...)...)
 	requireExit(t, r, 0, slave+": recreate v3.0.15 -> v3.0.16")
 	master, host, tnode := inspect(t, ctx, f.Local, f.Framework.Name), inspect(t, ctx, east, slave), inspect(t, ctx, west, node)
 	if flTime(t, "master StartedAt", master.State.StartedAt).After(flTime(t, "framework host Created", host.Created)) {

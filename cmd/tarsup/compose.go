@@ -375,7 +375,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 		progress = e.stdout
 	}
 	uopts := orchestrator.UpgradeOptions{
-		Request:  orchestrator.Request{To: req.To, FrameworkImage: req.FrameworkImage, NodeImage: req.NodeImage, Only: only},
+		Request:  orchestrator.Request{To: req.To, FrameworkImage: req.FrameworkImage, NodeImage: req.NodeImage, Only: only, AllowIPChange: c.Bool("allow-ip-change")},
 		DryRun:   dryRun,
 		Parallel: c.Int("parallel"),
 		Progress: progress,

@@ -118,6 +118,7 @@ func newRefresher(c *cli.Context, e *env) (*refresher, error) {
 			AnyMajor:    c.Bool("any-major"),
 			MonitorOnly: monitorOnly,
 			Upgrade: orchestrator.UpgradeOptions{
+				Request:  orchestrator.Request{AllowIPChange: c.Bool("allow-ip-change")},
 				Parallel: c.Int("parallel"),
 				Progress: progress,
 				TTY:      e.stdoutTTY,

@@ -35,6 +35,7 @@ func upgradeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and change nothing"},
 		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "how many nodes to recreate at once"},
 		&cli.IntFlag{Name: "max-failures", Value: 0, Usage: "once more nodes than this failed (and were rolled back), start no new one"},
+		&cli.BoolFlag{Name: "allow-ip-change", Usage: "recreate containers whose address cannot be kept (default bridge; a network without a configured subnet on an old engine) with a new one (refused otherwise: Tars records IPs)"},
 	)
 }
 
@@ -50,6 +51,7 @@ func upgradeCommand(e *env) *cli.Command {
 				FrameworkImage: c.String("framework-image"),
 				NodeImage:      c.String("node-image"),
 				Only:           c.StringSlice("only"),
+				AllowIPChange:  c.Bool("allow-ip-change"),
 			}
 			return runUpgrade(c, e, req)
 		},
@@ -147,6 +149,10 @@ type stepJSON struct {
 	ToDigest   string `json:"to_digest"`
 	Cause      string `json:"cause"`
 	Line       string `json:"line"`
+	// Pins are the addresses the new container asks for; IPChanges those
+	// it cannot keep (allowed by --allow-ip-change).
+	Pins      []orchestrator.Pin         `json:"pins,omitempty"`
+	IPChanges []orchestrator.LostAddress `json:"ip_changes,omitempty"`
 }
 
 type resultJSON struct {
@@ -160,7 +166,7 @@ type resultJSON struct {
 
 func stepToJSON(s orchestrator.Step) stepJSON {
 	return stepJSON{Host: s.Host, Container: s.Container.Name, Role: string(s.Container.Role), From: s.From, To: s.To,
-		FromDigest: s.FromDigest, ToDigest: s.ToDigest, Cause: s.Cause, Line: s.Line(false)}
+		FromDigest: s.FromDigest, ToDigest: s.ToDigest, Cause: s.Cause, Line: s.Line(false), Pins: s.Pins, IPChanges: s.IPChanges}
 }
 
 func writeUpgradeReport(w io.Writer, format string, dryRun bool, rep orchestrator.UpgradeReport, runErr error) error {

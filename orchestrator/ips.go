@@ -1,0 +1,53 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+// repin gives a stopped old container, before a rollback starts it again,
+// the addresses the engine had assigned it, as fixed ones. Why: its
+// successor held them and has just let them go; a container whose address
+// is dynamic would otherwise take the lowest free one on its start, and
+// Tars would find its framework or node at another IP after a "rollback".
+// Where the engine refuses the fixed address the container is connected
+// back as it was, and the event says so.
+func (x *Executor) repin(ctx context.Context, h *Host, old Container) {
+	api := h.Engine.ClientVersion()
+	pins, _ := PinAddresses(old.Inspect, nil, api)
+	dynamic := map[string]bool{}
+	for _, p := range pins {
+		if p.Dynamic {
+			dynamic[p.Network] = true
+		}
+	}
+	if len(dynamic) == 0 {
+		return
+	}
+	var mode container.NetworkMode
+	if old.Inspect.HostConfig != nil {
+		mode = old.Inspect.HostConfig.NetworkMode
+	}
+	_, asWas := endpoints(old.Inspect, mode)
+	pinned := Derive(DeriveInput{Old: old.Inspect, NewRef: old.Image, Role: old.Role, APIVersion: api}).Networks
+	for _, name := range slices.Sorted(maps.Keys(dynamic)) {
+		ep, was := pinned[name], asWas[name]
+		if ep == nil || was == nil {
+			continue
+		}
+		if err := h.Engine.NetworkDisconnect(ctx, name, old.ID, false); err != nil {
+			x.report(Event{Host: h.Name(), Container: old.Name, Action: "keep address", Result: "failed", Detail: fmt.Sprintf("disconnect from %s: %v", name, err)})
+			continue
+		}
+		if err := h.Engine.NetworkConnect(ctx, name, old.ID, ep); err != nil {
+			x.report(Event{Host: h.Name(), Container: old.Name, Action: "keep address", Result: "failed", Detail: fmt.Sprintf("connect to %s with its address: %v", name, err)})
+			if err := h.Engine.NetworkConnect(ctx, name, old.ID, was); err != nil {
+				x.report(Event{Host: h.Name(), Container: old.Name, Action: "keep address", Result: "failed", Detail: fmt.Sprintf("connect to %s again: %v", name, err)})
+			}
+		}
+	}
+}
