@@ -34,6 +34,10 @@ type Candidate struct {
 	Target    string
 	// Cause says why the target differs, or "" when only a moved digest would make a change.
 	Cause string
+	// Labels are set on the new container over the ones it copies from the
+	// old (compose's config-hash, say): decided by the caller, shown in the
+	// dry run. Nil for none.
+	Labels map[string]string
 }
 
 // Select decides which containers are in scope and what each should run. It is
@@ -168,6 +172,8 @@ type Step struct {
 	// kept on the new container for `tarsup rollback`.
 	Spec     Spec
 	Previous Spec
+	// Labels are the candidate's label overrides, already in Spec.
+	Labels map[string]string
 }
 
 // Phase kinds.
@@ -256,6 +262,9 @@ func (s Step) Line(withHost bool) string {
 	if s.Cause != "" {
 		b.WriteString(": " + s.Cause)
 	}
+	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
+		fmt.Fprintf(&b, "; label %s -> %s", k, s.Labels[k])
+	}
 	return b.String()
 }
 
@@ -309,7 +318,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 	for _, c := range cands {
 		r := resolved[ResolveKey(c.Host, c.Target)]
 		st := Step{Host: c.Host, Container: c.Container, From: c.Container.Image, To: c.Target,
-			FromDigest: c.Container.Digest(), Target: r.Image, Cause: c.Cause}
+			FromDigest: c.Container.Digest(), Target: r.Image, Cause: c.Cause, Labels: c.Labels}
 		st.ToDigest = r.Digest
 		if d := repoDigest(r.Image, c.Target); d != "" {
 			st.ToDigest = d
@@ -321,7 +330,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 			st.Cause = "tag " + tagOf(c.Target) + " moved"
 		}
 		st.Spec = Derive(DeriveInput{Old: c.Container.Inspect, OldImage: c.Container.ImageInfo, NewImage: r.Image,
-			NewRef: c.Target, Role: c.Container.Role, APIVersion: api[c.Host]})
+			NewRef: c.Target, Role: c.Container.Role, APIVersion: api[c.Host], Labels: c.Labels})
 		st.Previous = PreviousSpec(c.Container, api[c.Host])
 		switch {
 		case c.Container.Role == images.RoleWeb:

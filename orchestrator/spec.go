@@ -48,6 +48,8 @@ type DeriveInput struct {
 	Role images.Role
 	// APIVersion is the negotiated Engine API version (MAC addresses moved in 1.44).
 	APIVersion string
+	// Labels are set over the labels copied from Old (the plan's overrides).
+	Labels map[string]string
 }
 
 // tarsupLabels are the journal labels that must not be copied to a successor.
@@ -83,7 +85,7 @@ func Derive(in DeriveInput) Spec {
 		OpenStdin:    oc.OpenStdin,
 		StdinOnce:    oc.StdinOnce,
 		Env:          operatorEnv(oc.Env, ic.Env),
-		Labels:       operatorLabels(oc.Labels, ic.Labels),
+		Labels:       operatorLabels(oc.Labels, ic.Labels, in.Labels),
 		WorkingDir:   differs(oc.WorkingDir, ic.WorkingDir),
 		StopSignal:   differs(oc.StopSignal, ic.StopSignal),
 		StopTimeout:  oc.StopTimeout,
@@ -210,7 +212,9 @@ func setEnv(env []string, key, value string) []string {
 	return append(out, key+"="+value)
 }
 
-func operatorLabels(labels, imageLabels map[string]string) map[string]string {
+// operatorLabels keeps the labels the operator set (not the old image's own
+// defaults, not tarsup's journal) and sets overrides over them.
+func operatorLabels(labels, imageLabels, overrides map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range labels {
 		if iv, ok := imageLabels[k]; ok && iv == v {
@@ -221,6 +225,7 @@ func operatorLabels(labels, imageLabels map[string]string) map[string]string {
 		}
 		out[k] = v
 	}
+	maps.Copy(out, overrides)
 	return out
 }
 
