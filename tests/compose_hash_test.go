@@ -4,6 +4,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -79,9 +80,9 @@ func TestComposeUpAfterUpgrade(t *testing.T) {
 		subnet  int
 		by      string // how tarsup says it computed the hash
 	}{
-		{"v1", composeBin{path: v1Path, version: "1.29.2", tarsupPath: path}, 91, "(docker-compose 1.29.2)"},
-		{"v2", composeBin{path: v2, version: strings.TrimPrefix(testbed.ComposeV2Version, "v"), tarsupPath: v2Dir + ":" + path}, 92, "(docker-compose " + strings.TrimPrefix(testbed.ComposeV2Version, "v") + ")"},
-		{"v2 without v2 on the PATH of tarsup", composeBin{path: v2, version: strings.TrimPrefix(testbed.ComposeV2Version, "v"), tarsupPath: path}, 93, "(compose-go (Compose v2's rule)); warning: no Compose v2"},
+		{"v1", composeBin{path: v1Path, version: "1.29.2", tarsupPath: path}, 113, "(docker-compose 1.29.2)"},
+		{"v2", composeBin{path: v2, version: strings.TrimPrefix(testbed.ComposeV2Version, "v"), tarsupPath: v2Dir + ":" + path}, 114, "(docker-compose " + strings.TrimPrefix(testbed.ComposeV2Version, "v") + ")"},
+		{"v2 without v2 on the PATH of tarsup", composeBin{path: v2, version: strings.TrimPrefix(testbed.ComposeV2Version, "v"), tarsupPath: path}, 115, "(compose-go (Compose v2's rule))\nwarning: project "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,6 +122,30 @@ func testComposeUpAfterUpgrade(t *testing.T, cb composeBin, subnetN int, by stri
 	env := []string{"PATH=" + cb.tarsupPath}
 	dry := testbed.RunEnv(ctx, env, bed.Tarsup(t), append(args, "--dry-run")...)
 	requireExit(t, dry, 0, fwName+": recreate v3.0.15 -> v3.0.16", "label com.docker.compose.config-hash -> (")
+	// The JSON report says who will compute each hash.
+	js := testbed.RunEnv(ctx, env, bed.Tarsup(t), append(args, "--dry-run", "--format", "json")...)
+	requireExit(t, js, 0)
+	var rep struct {
+		ConfigHashes []struct {
+			Container  string `json:"container"`
+			ComputedBy string `json:"computed_by"`
+			Exact      bool   `json:"exact"`
+		} `json:"config_hashes"`
+	}
+	if err := json.Unmarshal([]byte(js.Stdout), &rep); err != nil {
+		t.Fatalf("dry run JSON: %v\n%s", err, js.Stdout)
+	}
+	var listed []string
+	for _, h := range rep.ConfigHashes {
+		listed = append(listed, h.Container)
+		if h.Exact != !strings.Contains(by, "warning") || !strings.Contains(by, h.ComputedBy) {
+			t.Errorf("dry run JSON: %s computed by %q, exact %t; want %s", h.Container, h.ComputedBy, h.Exact, by)
+		}
+	}
+	sort.Strings(listed)
+	if want := []string{fwName, nodeName}; !slices.Equal(listed, want) {
+		t.Errorf("dry run JSON lists config hashes of %v, want %v", listed, want)
+	}
 	r := testbed.RunEnv(ctx, env, bed.Tarsup(t), args...)
 	requireExit(t, r, 0, fwName+": recreate", nodeName+": recreate",
 		"compose config-hash of "+fwName+": ", "compose config-hash of "+nodeName+": ", by)

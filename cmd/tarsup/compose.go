@@ -389,7 +389,12 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 		// Why: so that the project's next `docker compose up` finds the
 		// recreated containers up to date (README: Compose).
 		Labels: func(ctx context.Context, c orchestrator.Candidate, r orchestrator.Resolved) (map[string]string, error) {
-			return hasher.Labels(ctx, c.Host, c.Container.Name, c.Container.Labels, r.Image.ID)
+			l, err := hasher.Labels(ctx, c.Host, c.Container.Name, c.Container.Labels, r.Image.ID)
+			if err != nil {
+				// Why bad input: it comes before any container changed.
+				return nil, kindError{orchestrator.ErrBadInput, err}
+			}
+			return l, nil
 		},
 	}
 	upgrade := func() (orchestrator.UpgradeReport, error) {
@@ -551,12 +556,14 @@ func writeComposeReport(w io.Writer, format string, dryRun bool, rep orchestrato
 	if err := writeUpgradeReport(w, format, dryRun, rep, runErr); err != nil {
 		return err
 	}
+	warned := map[string]bool{}
 	for _, h := range hashes {
-		switch {
-		case !h.Exact:
-			fmt.Fprintf(w, "compose config-hash of %s: %s (%s); warning: %s\n", h.Container, or(h.Hash, "set after the files are written"), h.By, h.Note)
-		case !dryRun:
+		if !dryRun {
 			fmt.Fprintf(w, "compose config-hash of %s: %s (%s)\n", h.Container, h.Hash, h.By)
+		}
+		if k := h.Host + " " + h.Project + " " + h.Note; !h.Exact && !warned[k] {
+			warned[k] = true
+			fmt.Fprintf(w, "warning: project %s: compose config-hash: %s\n", h.Project, h.Note)
 		}
 	}
 	if len(files) == 0 {
