@@ -312,7 +312,10 @@ func RunProgram(ctx context.Context, env []string, dir, name string, args ...str
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return out, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		// Why the last line: docker-compose 1.x prints a Python traceback,
+		// whose last line is the error.
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		return out, fmt.Errorf("%w: %s", err, lines[len(lines)-1])
 	}
 	return out, nil
 }
@@ -327,6 +330,9 @@ func EngineEnv(url string, tls *TLSFiles, verify bool) []string {
 	if tls == nil || (tls.CA == "" && tls.Cert == "" && tls.Key == "") {
 		return append(env, "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=")
 	}
+	// Why the CA bundles are emptied: python-requests lets them override the
+	// engine's CA that docker-compose 1.x passes, and the handshake fails.
+	env = append(env, "REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE=")
 	if verify {
 		env = append(env, "DOCKER_TLS_VERIFY=1")
 	}

@@ -235,8 +235,8 @@ func TestEngineEnv(t *testing.T) {
 		want string
 	}{
 		{"no TLS", nil, "DOCKER_HOST=tcp://h:2376 DOCKER_CONTEXT= DOCKER_TLS_VERIFY= DOCKER_CERT_PATH="},
-		{"compose's file names", &TLSFiles{CA: "/c/ca.pem", Cert: "/c/cert.pem", Key: "/c/key.pem"}, "DOCKER_HOST=tcp://h:2376 DOCKER_CONTEXT= DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=/c"},
-		{"other names: no cert path", &TLSFiles{CA: "/c/ca.crt", Cert: "/c/cert.pem", Key: "/c/key.pem"}, "DOCKER_HOST=tcp://h:2376 DOCKER_CONTEXT= DOCKER_TLS_VERIFY=1"},
+		{"compose's file names", &TLSFiles{CA: "/c/ca.pem", Cert: "/c/cert.pem", Key: "/c/key.pem"}, "DOCKER_HOST=tcp://h:2376 DOCKER_CONTEXT= REQUESTS_CA_BUNDLE= CURL_CA_BUNDLE= DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=/c"},
+		{"other names: no cert path", &TLSFiles{CA: "/c/ca.crt", Cert: "/c/cert.pem", Key: "/c/key.pem"}, "DOCKER_HOST=tcp://h:2376 DOCKER_CONTEXT= REQUESTS_CA_BUNDLE= CURL_CA_BUNDLE= DOCKER_TLS_VERIFY=1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

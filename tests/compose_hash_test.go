@@ -74,31 +74,37 @@ func TestComposeUpAfterUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := os.Getenv("PATH")
+	remote, err := bed.Engine(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name    string
 		compose composeBin
+		engine  *testbed.Engine
 		subnet  int
 		by      string // how tarsup says it computed the hash
 	}{
-		{"v1", composeBin{path: v1Path, version: "1.29.2", tarsupPath: path}, 113, "(docker-compose 1.29.2)"},
-		{"v2", composeBin{path: v2, version: strings.TrimPrefix(testbed.ComposeV2Version, "v"), tarsupPath: v2Dir + ":" + path}, 114, "(docker-compose " + strings.TrimPrefix(testbed.ComposeV2Version, "v") + ")"},
-		{"v2 without v2 on the PATH of tarsup", composeBin{path: v2, version: strings.TrimPrefix(testbed.ComposeV2Version, "v"), tarsupPath: path}, 115, "(compose-go (Compose v2's rule))\nwarning: project "},
+		{"v1", composeBin{path: v1Path, version: "1.29.2", tarsupPath: path}, bed.Local, 113, "(docker-compose 1.29.2)"},
+		{"v1 on an engine behind TLS", composeBin{path: v1Path, version: "1.29.2", tarsupPath: path}, remote, 116, "(docker-compose 1.29.2)"},
+		{"v2", composeBin{path: v2, version: strings.TrimPrefix(testbed.ComposeV2Version, "v"), tarsupPath: v2Dir + ":" + path}, bed.Local, 114, "(docker-compose " + strings.TrimPrefix(testbed.ComposeV2Version, "v") + ")"},
+		{"v2 without v2 on the PATH of tarsup", composeBin{path: v2, version: strings.TrimPrefix(testbed.ComposeV2Version, "v"), tarsupPath: path}, bed.Local, 115, "(compose-go (Compose v2's rule))\nwarning: project "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			testComposeUpAfterUpgrade(t, tc.compose, tc.subnet, tc.by)
+			testComposeUpAfterUpgrade(t, tc.compose, tc.engine, tc.subnet, tc.by)
 		})
 	}
 }
 
-func testComposeUpAfterUpgrade(t *testing.T, cb composeBin, subnetN int, by string) {
+func testComposeUpAfterUpgrade(t *testing.T, cb composeBin, e *testbed.Engine, subnetN int, by string) {
 	ctx := t.Context()
-	subnet := bed.Local.Subnet(subnetN)
+	subnet := e.Subnet(subnetN)
 	ip := func(n int) string { return testbed.HostIP(subnet, n) }
 	nodeTag := uniq("chash" + strconv.Itoa(subnetN))
 	floatingNode(t, ctx, nodeTag, "v3.0.16")
 	prefix := uniq("chash" + strconv.Itoa(subnetN) + "-")
-	p := newComposeProject(t, bed.Local, t.TempDir(), "e2e-"+bed.RunID+"-chash"+strconv.Itoa(subnetN), "tarsdocs.yaml", map[string]string{
+	p := newComposeProject(t, e, t.TempDir(), "e2e-"+bed.RunID+"-chash"+strconv.Itoa(subnetN), "tarsdocs.yaml", map[string]string{
 		"PREFIX": prefix, "SUBNET": subnet, "IP2": ip(2), "IP3": ip(3), "IP5": ip(5), "NODE_TAG": nodeTag,
 	})
 	if out, err := cb.run(ctx, p, "up", "-d", "--quiet-pull"); err != nil {
@@ -111,14 +117,17 @@ func testComposeUpAfterUpgrade(t *testing.T, cb composeBin, subnetN int, by stri
 	}
 	fwName, nodeName, dbName := prefix+"framework", prefix+"node", prefix+"mysql"
 	all := []string{fwName, nodeName, dbName}
-	if v := inspect(t, ctx, bed.Local, fwName).Config.Labels["com.docker.compose.version"]; v != cb.version {
+	if v := inspect(t, ctx, e, fwName).Config.Labels["com.docker.compose.version"]; v != cb.version {
 		t.Fatalf("the framework was created by Compose %q, want %s", v, cb.version)
 	}
-	before := ids(t, ctx, all)
+	before := ids(t, ctx, e, all)
 	// The node's floating tag moves on, so that both Tars roles are recreated.
 	floatingNode(t, ctx, nodeTag, "v3.0.17")
 
-	args := append([]string{"compose", "upgrade", "-f", p.File, "-p", p.Name, "--host", bed.Local.Host, "--to", "v3.0.16"}, gateFlags...)
+	args := append([]string{"compose", "upgrade", "-f", p.File, "-p", p.Name, "--host", e.Host, "--to", "v3.0.16"}, gateFlags...)
+	if e.TLS != nil {
+		args = append(args, "--tlsverify", "--tlscacert", e.TLS.CA, "--tlscert", e.TLS.Cert, "--tlskey", e.TLS.Key)
+	}
 	env := []string{"PATH=" + cb.tarsupPath}
 	dry := testbed.RunEnv(ctx, env, bed.Tarsup(t), append(args, "--dry-run")...)
 	requireExit(t, dry, 0, fwName+": recreate v3.0.15 -> v3.0.16", "label com.docker.compose.config-hash -> (")
@@ -150,12 +159,12 @@ func testComposeUpAfterUpgrade(t *testing.T, cb composeBin, subnetN int, by stri
 	requireExit(t, r, 0, fwName+": recreate", nodeName+": recreate",
 		"compose config-hash of "+fwName+": ", "compose config-hash of "+nodeName+": ", by)
 	t.Logf("tarsup compose upgrade --dry-run:\n%s\ntarsup compose upgrade:\n%s", dry.Stdout, r.Stdout)
-	upgraded := ids(t, ctx, all)
+	upgraded := ids(t, ctx, e, all)
 	if upgraded[fwName] == before[fwName] || upgraded[nodeName] == before[nodeName] || upgraded[dbName] != before[dbName] {
 		t.Fatalf("after the upgrade: containers %v, were %v", upgraded, before)
 	}
 	if strings.HasPrefix(cb.version, "2") {
-		fw := inspect(t, ctx, bed.Local, fwName)
+		fw := inspect(t, ctx, e, fwName)
 		if got := fw.Config.Labels["com.docker.compose.image"]; got != fw.Image {
 			t.Errorf("com.docker.compose.image = %q, want the new image's ID %s", got, fw.Image)
 		}
@@ -167,7 +176,7 @@ func testComposeUpAfterUpgrade(t *testing.T, cb composeBin, subnetN int, by stri
 		t.Fatalf("%s up after the upgrade: %v\n%s", cb.path, err, out)
 	}
 	t.Logf("%s up -d after the upgrade:\n%s", cb.path, out)
-	if after := ids(t, ctx, all); !equalMaps(after, upgraded) {
+	if after := ids(t, ctx, e, all); !equalMaps(after, upgraded) {
 		t.Errorf("up -d after the upgrade recreated containers: now %v, after the upgrade %v", after, upgraded)
 	}
 	running, err := cb.output(ctx, p, "ps", "--services", "--filter", "status=running")
@@ -182,11 +191,11 @@ func testComposeUpAfterUpgrade(t *testing.T, cb composeBin, subnetN int, by stri
 }
 
 // ids returns the container ID of each named container.
-func ids(t *testing.T, ctx context.Context, names []string) map[string]string {
+func ids(t *testing.T, ctx context.Context, e *testbed.Engine, names []string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, n := range names {
-		out[n] = inspect(t, ctx, bed.Local, n).ID
+		out[n] = inspect(t, ctx, e, n).ID
 	}
 	return out
 }
