@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -216,7 +217,7 @@ func (h *Hasher) find(ctx context.Context, env []string, major string) ([]string
 	}
 	var seen []string
 	for _, c := range candidates {
-		out, err := h.run(ctx, env, "", c[0], append(c[1:], "version", "--short")...)
+		out, err := h.run(ctx, env, "", c[0], slices.Concat(c[1:], []string{"version", "--short"})...)
 		if err != nil {
 			continue
 		}
@@ -235,8 +236,7 @@ func (h *Hasher) find(ctx context.Context, env []string, major string) ([]string
 
 // askCompose runs `config --hash '*'` in the project as it was loaded.
 func (h *Hasher) askCompose(ctx context.Context, env, bin []string, p *Project) (map[string]string, error) {
-	args := append(bin[1:], composeArgs(p)...)
-	args = append(args, "config", "--hash=*")
+	args := slices.Concat(bin[1:], composeArgs(p), []string{"config", "--hash=*"})
 	out, err := h.run(ctx, env, p.WorkingDir, bin[0], args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", strings.Join(bin, " "), strings.Join(args[len(bin)-1:], " "), err)
