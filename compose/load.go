@@ -89,6 +89,9 @@ type Project struct {
 	sources map[string]source
 	// environ is the process environment the project was loaded with.
 	environ map[string]string
+	// loadedWith are the options Load was given: a compose binary asked
+	// about the project must see it the same way.
+	loadedWith Options
 }
 
 // Service is one service of a project, as the upgrade sees it.
@@ -263,6 +266,7 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 		Compose:    cp,
 		sources:    sources,
 		environ:    utils.GetAsEqualsMap(environ),
+		loadedWith: opts,
 	}
 	if p.Host, p.TLS, err = parseExtension(cp, lastFileWithTopKey(files, docs, ExtensionKey)); err != nil {
 		return nil, &LoadError{Files: files, Err: err}

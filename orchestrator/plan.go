@@ -40,6 +40,10 @@ type Candidate struct {
 	Cause string
 	// AllowIPChange is the request's --allow-ip-change.
 	AllowIPChange bool
+	// Labels are set on the new container over the ones it copies from the
+	// old (compose's config-hash, say): decided by the caller, shown in the
+	// dry run. Nil for none.
+	Labels map[string]string
 }
 
 // Select decides which containers are in scope and what each should run. It is
@@ -195,6 +199,8 @@ type Step struct {
 	// IPChanges those it cannot keep, allowed by --allow-ip-change.
 	Pins      []Pin
 	IPChanges []LostAddress
+	// Labels are the candidate's label overrides, already in Spec.
+	Labels map[string]string
 }
 
 // Phase kinds.
@@ -297,6 +303,9 @@ func (s Step) Line(withHost bool) string {
 		}
 		b.WriteString("; may change " + strings.Join(parts, ", ") + " (--allow-ip-change)")
 	}
+	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
+		fmt.Fprintf(&b, "; label %s -> %s", k, s.Labels[k])
+	}
 	return b.String()
 }
 
@@ -353,7 +362,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 	for _, c := range cands {
 		r := resolved[ResolveKey(c.Host, c.Target)]
 		st := Step{Host: c.Host, Container: c.Container, From: c.Container.Image, To: c.Target,
-			FromDigest: c.Container.Digest(), Target: r.Image, Cause: c.Cause}
+			FromDigest: c.Container.Digest(), Target: r.Image, Cause: c.Cause, Labels: c.Labels}
 		st.ToDigest = r.Digest
 		if d := repoDigest(r.Image, c.Target); d != "" {
 			st.ToDigest = d
@@ -369,7 +378,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 			continue
 		}
 		st.Spec = Derive(DeriveInput{Old: c.Container.Inspect, OldImage: c.Container.ImageInfo, NewImage: r.Image,
-			NewRef: c.Target, Role: c.Container.Role, APIVersion: api[c.Host], Networks: nets[c.Host]})
+			NewRef: c.Target, Role: c.Container.Role, APIVersion: api[c.Host], Networks: nets[c.Host], Labels: c.Labels})
 		st.Previous = previousSpec(c.Container, api[c.Host], nets[c.Host])
 		var lost []LostAddress
 		st.Pins, lost = PinAddresses(c.Container.Inspect, nets[c.Host], api[c.Host])

@@ -51,6 +51,8 @@ type DeriveInput struct {
 	// Networks are the engine's networks by name (see PinAddresses); nil
 	// when unknown.
 	Networks map[string]NetworkFacts
+	// Labels are set over the labels copied from Old (the plan's overrides).
+	Labels map[string]string
 }
 
 // tarsupLabels are the journal labels that must not be copied to a successor.
@@ -86,7 +88,7 @@ func Derive(in DeriveInput) Spec {
 		OpenStdin:    oc.OpenStdin,
 		StdinOnce:    oc.StdinOnce,
 		Env:          operatorEnv(oc.Env, ic.Env),
-		Labels:       operatorLabels(oc.Labels, ic.Labels),
+		Labels:       operatorLabels(oc.Labels, ic.Labels, in.Labels),
 		WorkingDir:   differs(oc.WorkingDir, ic.WorkingDir),
 		StopSignal:   differs(oc.StopSignal, ic.StopSignal),
 		StopTimeout:  oc.StopTimeout,
@@ -230,7 +232,9 @@ func setEnv(env []string, key, value string) []string {
 	return append(out, key+"="+value)
 }
 
-func operatorLabels(labels, imageLabels map[string]string) map[string]string {
+// operatorLabels keeps the labels the operator set (not the old image's own
+// defaults, not tarsup's journal) and sets overrides over them.
+func operatorLabels(labels, imageLabels, overrides map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range labels {
 		if iv, ok := imageLabels[k]; ok && iv == v {
@@ -241,6 +245,7 @@ func operatorLabels(labels, imageLabels map[string]string) map[string]string {
 		}
 		out[k] = v
 	}
+	maps.Copy(out, overrides)
 	return out
 }
 

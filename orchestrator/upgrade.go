@@ -26,7 +26,16 @@ type UpgradeOptions struct {
 	// Progress receives pull progress; TTY selects the terminal display.
 	Progress io.Writer
 	TTY      bool
+	// Labels, when set, gives each candidate its label overrides once its
+	// target is resolved (pulled, or only looked up in a dry run).
+	Labels LabelFunc
 }
+
+// LabelFunc returns the labels a candidate's new container gets over the
+// ones it copies from the old. target.Image is the pulled image's inspection
+// (empty in a dry run). Why a hook: what the labels must say (compose's
+// config-hash) is known only after the pull, and only to the caller.
+type LabelFunc func(ctx context.Context, c Candidate, target Resolved) (map[string]string, error)
 
 // UpgradeReport is what an upgrade did, or would do.
 type UpgradeReport struct {
@@ -120,6 +129,13 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	}
 	if err != nil {
 		return rep, err
+	}
+	if opts.Labels != nil {
+		for i, c := range cands {
+			if cands[i].Labels, err = opts.Labels(ctx, c, resolved[ResolveKey(c.Host, c.Target)]); err != nil {
+				return rep, fmt.Errorf("labels of the new %s on %s: %w\nnothing was changed", c.Container.Name, c.Host, err)
+			}
+		}
 	}
 	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel, healthyNodes(ctx, x.Opts.Gate.Prober, states, cands))
 	if err != nil || opts.DryRun || rep.Plan.Empty() {

@@ -264,7 +264,13 @@ func TestComposeUpgrade(t *testing.T) {
 		if ep := after[n].NetworkSettings.Networks[netName]; ep == nil || ep.IPAddress != want {
 			t.Errorf("%s on %s: %+v, want IP %s", n, netName, ep, want)
 		}
-		if got, was := composeLabels(after[n]), composeLabels(before[n]); !equalMaps(got, was) {
+		got, was := composeLabels(after[n]), composeLabels(before[n])
+		if n != dbName {
+			// The config-hash is the rewritten file's (TestComposeUpAfterUpgrade).
+			delete(got, "com.docker.compose.config-hash")
+			delete(was, "com.docker.compose.config-hash")
+		}
+		if !equalMaps(got, was) {
 			t.Errorf("%s: compose labels %v, were %v", n, got, was)
 		}
 	}
@@ -290,9 +296,9 @@ func TestComposeUpgrade(t *testing.T) {
 	r = tarsup(t, ctx, args...)
 	requireExit(t, r, 0, "nothing to do", "compose files: no change")
 
-	// docker-compose itself takes over again: compose's config-hash label
-	// still holds the old value, so `up` may recreate a container once
-	// more, from the file, which now names the image that runs.
+	// docker-compose itself takes over again, from the file, which now
+	// names the image that runs (TestComposeUpAfterUpgrade checks that it
+	// recreates nothing).
 	out, err := p.compose(ctx, "up", "-d")
 	if err != nil {
 		t.Fatalf("docker-compose up after the upgrade: %v\n%s", err, out)

@@ -217,6 +217,20 @@ func flagTLS(c *cli.Context) orchestrator.TLSOptions {
 	return t
 }
 
+// engineEnv gives, per engine name, the variables that point a compose
+// binary at that engine (for compose.Hasher).
+func (f *composeFleet) engineEnv() map[string][]string {
+	out := map[string][]string{}
+	for _, s := range f.specs {
+		var tls *compose.TLSFiles
+		if s.TLS.Enabled || s.TLS.Verify {
+			tls = &compose.TLSFiles{CA: s.TLS.CACert, Cert: s.TLS.Cert, Key: s.TLS.Key}
+		}
+		out[s.Label()] = compose.EngineEnv(s.URL, tls, s.TLS.Verify)
+	}
+	return out
+}
+
 // running lists each engine's observed containers for compose.PlanUpgrade.
 func running(states []orchestrator.HostState) map[string][]compose.Running {
 	out := map[string][]compose.Running{}
@@ -374,12 +388,23 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 	if c.String("format") == "text" {
 		progress = e.stdout
 	}
+	hasher := &compose.Hasher{Upgrades: ups, DryRun: dryRun, EngineEnv: fleet.engineEnv()}
 	uopts := orchestrator.UpgradeOptions{
 		Request:  orchestrator.Request{To: req.To, FrameworkImage: req.FrameworkImage, NodeImage: req.NodeImage, Only: only, AllowIPChange: c.Bool("allow-ip-change")},
 		DryRun:   dryRun,
 		Parallel: c.Int("parallel"),
 		Progress: progress,
 		TTY:      e.stdoutTTY,
+		// Why: so that the project's next `docker compose up` finds the
+		// recreated containers up to date (README: Compose).
+		Labels: func(ctx context.Context, c orchestrator.Candidate, r orchestrator.Resolved) (map[string]string, error) {
+			l, err := hasher.Labels(ctx, c.Host, c.Container.Name, c.Container.Labels, r.Image.ID)
+			if err != nil {
+				// Why bad input: it comes before any container changed.
+				return nil, kindError{orchestrator.ErrBadInput, err}
+			}
+			return l, nil
+		},
 	}
 	upgrade := func() (orchestrator.UpgradeReport, error) {
 		if len(only) == 0 {
@@ -396,7 +421,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 
 	if dryRun {
 		rep, err := upgrade()
-		if werr := writeComposeReport(e.stdout, c.String("format"), true, rep, err, files); werr != nil {
+		if werr := writeComposeReport(e.stdout, c.String("format"), true, rep, err, files, hashReports(hasher, rep)); werr != nil {
 			return werr
 		}
 		return err
@@ -420,7 +445,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 			runErr = errors.Join(runErr, ferr)
 		}
 	}
-	if werr := writeComposeReport(e.stdout, c.String("format"), false, rep, runErr, files); werr != nil {
+	if werr := writeComposeReport(e.stdout, c.String("format"), false, rep, runErr, files, hashReports(hasher, rep)); werr != nil {
 		return errors.Join(runErr, werr)
 	}
 	return runErr
@@ -494,18 +519,66 @@ type composeUpgradeJSON struct {
 	Files []fileReport `json:"files"`
 	// Upgrade is the report `tarsup upgrade --format json` gives.
 	Upgrade json.RawMessage `json:"upgrade"`
+	// ConfigHashes are the compose labels set on the recreated containers.
+	ConfigHashes []configHashJSON `json:"config_hashes"`
 }
 
-func writeComposeReport(w io.Writer, format string, dryRun bool, rep orchestrator.UpgradeReport, runErr error, files []fileReport) error {
+// configHashJSON is one recreated container's compose labels.
+type configHashJSON struct {
+	Project   string `json:"project"`
+	Host      string `json:"host"`
+	Service   string `json:"service"`
+	Container string `json:"container"`
+	// ConfigHash is "" in a dry run.
+	ConfigHash string `json:"config_hash"`
+	ImageID    string `json:"image_id,omitempty"`
+	ComputedBy string `json:"computed_by"`
+	// Exact is false when the project's own Compose was not found: another
+	// Compose version may still recreate the container once.
+	Exact bool   `json:"exact"`
+	Note  string `json:"note,omitempty"`
+}
+
+// hashReports keeps the hasher's reports of the containers the plan recreates.
+func hashReports(h *compose.Hasher, rep orchestrator.UpgradeReport) []compose.ConfigHash {
+	inPlan := map[string]bool{}
+	for _, s := range rep.Plan.Steps() {
+		inPlan[s.Host+" "+s.Container.Name] = true
+	}
+	var out []compose.ConfigHash
+	for _, r := range h.Reports() {
+		if inPlan[r.Host+" "+r.Container] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func writeComposeReport(w io.Writer, format string, dryRun bool, rep orchestrator.UpgradeReport, runErr error, files []fileReport, hashes []compose.ConfigHash) error {
 	if format == "json" {
 		var buf bytes.Buffer
 		if err := writeUpgradeReport(&buf, format, dryRun, rep, runErr); err != nil {
 			return err
 		}
-		return writeJSON(w, composeUpgradeJSON{Files: files, Upgrade: buf.Bytes()})
+		out := composeUpgradeJSON{Files: files, Upgrade: buf.Bytes(), ConfigHashes: []configHashJSON{}}
+		for _, h := range hashes {
+			out.ConfigHashes = append(out.ConfigHashes, configHashJSON{Project: h.Project, Host: h.Host, Service: h.Service, Container: h.Container,
+				ConfigHash: h.Hash, ImageID: h.ImageID, ComputedBy: h.By, Exact: h.Exact, Note: h.Note})
+		}
+		return writeJSON(w, out)
 	}
 	if err := writeUpgradeReport(w, format, dryRun, rep, runErr); err != nil {
 		return err
+	}
+	warned := map[string]bool{}
+	for _, h := range hashes {
+		if !dryRun {
+			fmt.Fprintf(w, "compose config-hash of %s: %s (%s)\n", h.Container, h.Hash, h.By)
+		}
+		if k := h.Host + " " + h.Project + " " + h.Note; !h.Exact && !warned[k] {
+			warned[k] = true
+			fmt.Fprintf(w, "warning: project %s: compose config-hash: %s\n", h.Project, h.Note)
+		}
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(w, "compose files: no change")
