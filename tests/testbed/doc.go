@@ -42,6 +42,33 @@
 // registry runs on 127.0.0.1, which Docker treats as insecure (plain HTTP)
 // by default, so every engine on the machine pulls from it.
 //
+// # The database image
+//
+// Bed.MariaDB(ctx, engine) returns a real MariaDB (Debian's 10.11 packages),
+// tarsup-testbed/mariadb:<recipe hash>, for tests that need real data: no
+// reachable registry has a MySQL image, so the bed builds a root file system
+// with mmdebstrap (essential set plus the MariaDB server and client, without
+// docs, man pages, locales, perl's library or the clients tarsup does not use;
+// about 106 MB) from the machine's own apt sources, and `docker import`s it
+// with an entrypoint (mariadb-entrypoint.sh) that acts as the official mysql
+// image's: MYSQL_ROOT_PASSWORD (or MYSQL_ALLOW_EMPTY_PASSWORD), root@'%'
+// over TCP on 0.0.0.0:3306, MYSQL_DATABASE, MYSQL_USER and MYSQL_PASSWORD,
+// /docker-entrypoint-initdb.d, data in the VOLUME /var/lib/mysql, and mariadbd
+// exec'd as PID 1, so that `docker stop` shuts it down cleanly. mariadb,
+// mariadb-dump and mariadb-admin (and their mysql* names) are inside. The
+// recipe hash covers the package list, the apt sources (and so their
+// snapshot), the entrypoint, the server config and MariaDBRecipe's builder
+// version; the root file system is kept as
+// /var/cache/tarsup-testbed/mariadb-<hash>.tar ($TARSUP_TESTBED_CACHE) and
+// the image stays on the local engine between runs, so only the first run on
+// a machine builds (mmdebstrap is apt-get installed if missing; a flock on
+// the cache dir serialises builders), and each extra engine imports the tar
+// in seconds. Deployer.MariaDB runs a database the TarsDocs way (network,
+// static IP, a volume, MYSQL_ROOT_PASSWORD, restart always) and waits until
+// root gets in over TCP; Deployer.SQL runs statements in it, and
+// Deployer.MariaDBDump dumps it from a short-lived container in its network
+// namespace (--network container:<db>), as tarsup's snapshots will.
+//
 // # Extra engines and networking
 //
 // See StartEngine. In short: a second dockerd per slot, in the host's network
