@@ -29,6 +29,11 @@ type fakeEngine struct {
 	health map[string]string
 	// failStart makes ContainerStart fail for containers of that image.
 	failStart map[string]bool
+	// noInspect fails the test on an inspection of these IDs (a gate would
+	// inspect them).
+	noInspect map[string]bool
+	// onCreate sees the configuration of each created container.
+	onCreate func(*container.Config)
 }
 
 func newFakeEngine(t *testing.T) *fakeEngine {
@@ -104,6 +109,9 @@ func (f *fakeEngine) ContainerList(_ context.Context, _ container.ListOptions) (
 }
 
 func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.InspectResponse, error) {
+	if f.noInspect[id] {
+		f.t.Fatalf("unexpected call: ContainerInspect %s (it must not be gated)", f.name(id))
+	}
 	c, err := f.find(id)
 	if err != nil {
 		return container.InspectResponse{}, err
@@ -114,6 +122,9 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, name string) (container.CreateResponse, error) {
 	if _, err := f.find(name); err == nil {
 		return container.CreateResponse{}, errdefs.ErrConflict.WithMessage("name in use: " + name)
+	}
+	if f.onCreate != nil {
+		f.onCreate(cfg)
 	}
 	c := f.add(name, cfg.Image, false)
 	c.Config = cfg

@@ -168,6 +168,13 @@ type Step struct {
 	// kept on the new container for `tarsup rollback`.
 	Spec     Spec
 	Previous Spec
+	// Before is what the pre-flight probe found of the container: was it
+	// healthy before the upgrade (yes, no and why, not probed).
+	Before HealthBefore
+	// Restore is what a rollback asks of the old container once it is
+	// back: RestoreHealthy, or RestoreRunning when it was not healthy
+	// before ("" counts as RestoreHealthy).
+	Restore string
 }
 
 // Phase kinds.
@@ -256,6 +263,9 @@ func (s Step) Line(withHost bool) string {
 	if s.Cause != "" {
 		b.WriteString(": " + s.Cause)
 	}
+	if s.Before.State != "" && !s.Before.Healthy() {
+		fmt.Fprintf(&b, " (%s before: %s)", s.Before.State, s.Before.Detail)
+	}
 	return b.String()
 }
 
@@ -296,9 +306,11 @@ func abbrev(d string) string {
 // the other framework hosts one at a time, then the nodes, parallel at most
 // `parallel` at once. It refuses version skew. It is pure.
 //
-// healthyBefore holds the IDs of the nodes that answered their probe before
-// the upgrade: those not recreated are re-checked after the framework.
-func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState, parallel int, healthyBefore map[string]bool) (Plan, error) {
+// before holds what the pre-flight probe found, by container ID: each step
+// carries its container's finding and the rollback's demand that follows
+// from it, and the nodes that answered before and are not recreated are
+// re-checked after the framework.
+func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState, parallel int, before Preflight) (Plan, error) {
 	var masters, slaves, nodes, webs []Step
 	hosts := map[string]bool{}
 	api := map[string]string{}
@@ -323,6 +335,8 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		st.Spec = Derive(DeriveInput{Old: c.Container.Inspect, OldImage: c.Container.ImageInfo, NewImage: r.Image,
 			NewRef: c.Target, Role: c.Container.Role, APIVersion: api[c.Host]})
 		st.Previous = PreviousSpec(c.Container, api[c.Host])
+		st.Before = before[c.Container.ID]
+		st.Restore = st.Before.Restore()
 		switch {
 		case c.Container.Role == images.RoleWeb:
 			webs = append(webs, st)
@@ -378,8 +392,8 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		for _, s := range all {
 			for _, c := range s.Containers {
 				dep, _ := depOf(c)
-				if c.Role == images.RoleNode && healthyBefore[c.ID] && !planned[c.ID] && upgraded[dep] {
-					rechecks = append(rechecks, Step{Host: c.Host, Container: c, From: c.Image, To: c.Image, Cause: "the framework was upgraded"})
+				if c.Role == images.RoleNode && before[c.ID].Healthy() && !planned[c.ID] && upgraded[dep] {
+					rechecks = append(rechecks, Step{Host: c.Host, Container: c, From: c.Image, To: c.Image, Cause: "the framework was upgraded", Before: before[c.ID]})
 				}
 			}
 		}
