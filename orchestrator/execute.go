@@ -197,6 +197,9 @@ func (x *Executor) step(ctx context.Context, st Step) StepResult {
 		return StepResult{Step: st, Result: ResultFailed, Err: fmt.Errorf("no connection to %s", st.Host)}
 	}
 	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "recreate", From: st.FromLabel(), To: st.ToLabel(), Result: "started", Detail: st.Cause})
+	if st.Before.State != "" && !st.Before.Healthy() {
+		x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "health before", Result: st.Before.State, Detail: st.Before.Detail})
+	}
 	newID, res, err := x.replace(ctx, h, st.Container, st.Spec, st.Previous, st.Restore)
 	r := StepResult{Step: st, Result: res, Err: err, NewID: newID}
 	detail := ""

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 )
 
@@ -119,6 +120,18 @@ func TestPreflight(t *testing.T) {
 				return noDockerHealth(f.add("fw", "tarscloud/framework:v3.0.15", true))
 			},
 			wantErr: []string{"cannot probe fw on fake", "no address reaches port 17890", "use --probe sidecar, or publish the port"},
+		},
+		{
+			name: "direct, an address nothing answers from (no route, or the dial times out): cannot work",
+			mode: ProbeDirect,
+			setup: func(f *fakeEngine) *container.InspectResponse {
+				c := noDockerHealth(f.add("n1", "tarscloud/tars-node:latest", true))
+				// The IPv6 documentation prefix (RFC 3849): no route, or a dial
+				// that times out. (This machine's network accepts any IPv4 connect.)
+				c.NetworkSettings.Networks = map[string]*network.EndpointSettings{"far": {IPAddress: "2001:db8::1"}}
+				return c
+			},
+			wantErr: []string{"cannot probe n1 on fake", "no address of it answers from here ([2001:db8::1]:19385)", "use --probe sidecar, or publish the port"},
 		},
 		{
 			name:   "sidecar from a binary that cannot run FROM scratch: the fix is a static build",
@@ -280,6 +293,44 @@ func TestRecoverGateFailedJournal(t *testing.T) {
 			}
 			if len(rec) != 1 || rec[0].Result != "done" || !strings.HasPrefix(rec[0].Action, "undo") {
 				t.Errorf("recovery %+v", rec)
+			}
+		})
+	}
+}
+
+// TestUnreachable: only a dial that cannot get through means the probe
+// cannot work; a refused port or a web that answers late was reached.
+func TestUnreachable(t *testing.T) {
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	go func() {
+		for {
+			c, err := hung.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accepted, never answered
+		}
+	}()
+	for _, tt := range []struct {
+		name, addr string
+		check      Check
+		want       bool
+	}{
+		{"refused", "127.0.0.1:" + closedPort(t), Check{Port: PortNode}, false},
+		{"a web that never answers", hung.Addr().String(), Check{Port: PortWeb, Path: "/get_tarsnode"}, false},
+		{"no route", "[2001:db8::1]:19385", Check{Port: PortNode}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckAddr(context.Background(), tt.addr, tt.check)
+			if err == nil {
+				t.Fatal("the check passed")
+			}
+			if got := unreachable(err); got != tt.want {
+				t.Errorf("unreachable(%v) = %v, want %v", err, got, tt.want)
 			}
 		})
 	}
