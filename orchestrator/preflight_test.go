@@ -191,6 +191,7 @@ func TestPreflight(t *testing.T) {
 				t.Errorf("the pre-flight changed the engine: %v", f.calls)
 			}
 			if tt.wantErr != nil {
+				t.Logf("%v", err)
 				if !errors.Is(err, ErrBadInput) {
 					t.Fatalf("err = %v, want bad input (exit 2)", err)
 				}

@@ -380,7 +380,7 @@ func (p *Prober) ensureImage(ctx context.Context, h *Host) (string, error) {
 func requireStatic(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
-		return fmt.Errorf("probe image: %s is %w (%v); run a Linux build of tarsup", path, errNotStatic, err)
+		return fmt.Errorf("probe image: %s is not a Linux ELF file (%v): %w", path, err, errNotStatic)
 	}
 	defer f.Close()
 	for _, prog := range f.Progs {
