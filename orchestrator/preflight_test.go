@@ -336,3 +336,63 @@ func TestUnreachable(t *testing.T) {
 		})
 	}
 }
+
+// TestPreflightProvesWhatTheGatesUse: a container with Docker health but no
+// address reachable from here is fine where every gate reads Docker's health
+// (the new container has a HEALTHCHECK too), and a probe that cannot work
+// where a gate uses the Tars probe: a re-check, or a new container without
+// a HEALTHCHECK.
+func TestPreflightProvesWhatTheGatesUse(t *testing.T) {
+	hc := &container.HealthConfig{Test: []string{"CMD", "/check"}}
+	for _, tt := range []struct {
+		name    string
+		kind    string
+		newSpec *container.Config
+		wantErr bool
+	}{
+		{"recreate, the new container has a HEALTHCHECK", PhaseRecreate, &container.Config{Healthcheck: hc}, false},
+		{"recreate, the new container has none", PhaseRecreate, &container.Config{}, true},
+		{"re-check (always the Tars probe)", PhaseRecheck, nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeEngine(t)
+			c := f.add("n1", "tarscloud/tars-node:latest", true) // Docker health: healthy; no address
+			x, h := fakeExecutor(f)
+			oc := containerOf(t, x, h, c.ID)
+			st := Step{Host: "fake", Container: oc}
+			if tt.newSpec != nil {
+				st.Spec = Spec{Config: tt.newSpec}
+			}
+			draft := Plan{Phases: []Phase{{Name: "nodes", Kind: tt.kind, Steps: []Step{st}}}}
+			got, err := (&Prober{Mode: ProbeDirect}).Preflight(context.Background(), x.Hosts, draft)
+			if tt.wantErr {
+				if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "no address reaches port 19385") {
+					t.Fatalf("err = %v, want the probe that cannot work", err)
+				}
+				return
+			}
+			if err != nil || !got[oc.ID].Healthy() {
+				t.Fatalf("found %+v, err %v; want healthy by Docker's health", got[oc.ID], err)
+			}
+		})
+	}
+}
+
+// TestWaitRunning: the gate of an old container that was not healthy
+// before asks only that it runs and stays up.
+func TestWaitRunning(t *testing.T) {
+	f := newFakeEngine(t)
+	f.health["fw:old"] = HealthUnhealthy
+	c := f.add("fw", "fw:old", true)
+	x, h := fakeExecutor(f)
+	g := x.Opts.Gate
+	g.Monitor = 5 * time.Millisecond
+	if err := g.WaitRunning(context.Background(), h, c.ID, ""); err != nil {
+		t.Fatalf("a running container, unhealthy as before: %v", err)
+	}
+	f.setRunning(c, false)
+	var ge *GateError
+	if err := g.WaitRunning(context.Background(), h, c.ID, ""); !errors.As(err, &ge) || !strings.Contains(ge.Reason, "exited") {
+		t.Fatalf("a container that is not running: %v, want a gate error saying it exited", err)
+	}
+}
