@@ -331,7 +331,10 @@ func (x *Executor) step(ctx context.Context, st Step) StepResult {
 		return StepResult{Step: st, Result: ResultFailed, Err: fmt.Errorf("no connection to %s", st.Host)}
 	}
 	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "recreate", From: st.FromLabel(), To: st.ToLabel(), Result: "started", Detail: st.Cause})
-	newID, res, err := x.Replace(ctx, h, st.Container, st.Spec, st.Previous)
+	if st.Before.State != "" && !st.Before.Healthy() {
+		x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "health before", Result: st.Before.State, Detail: st.Before.Detail})
+	}
+	newID, res, err := x.replace(ctx, h, st.Container, st.Spec, st.Previous, st.Restore)
 	r := StepResult{Step: st, Result: res, Err: err, NewID: newID}
 	detail := ""
 	if err != nil {
@@ -361,8 +364,18 @@ func newTxnID() string {
 // the downtime is stop + two renames + start; and the labels written at
 // create time let `recover` finish or undo the swap after a kill at any point.
 // Cancelling ctx does not interrupt it once the old container is touched.
+// A rollback gates the old container for health (RestoreHealthy).
 func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spec, prev Spec) (string, string, error) {
+	return x.replace(ctx, h, old, spec, prev, RestoreHealthy)
+}
+
+// replace is Replace with the plan's demand on a rolled-back old container
+// (Step.Restore), journalled so that `recover` asks the same.
+func (x *Executor) replace(ctx context.Context, h *Host, old Container, spec Spec, prev Spec, restore string) (string, string, error) {
 	name := old.Name
+	if restore == "" {
+		restore = RestoreHealthy
+	}
 	fail := func(err error) (string, string, error) {
 		return "", ResultFailed, fmt.Errorf("recreate %s on %s: %w", name, h.Name(), err)
 	}
@@ -383,6 +396,7 @@ func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spe
 	cfg.Labels[LabelPrevious] = prevLabel
 	cfg.Labels[LabelTxnOwner] = x.Self.String()
 	cfg.Labels[LabelTxnStarted] = time.Now().UTC().Format(time.RFC3339)
+	cfg.Labels[LabelTxnRestore] = restore
 
 	nc := &network.NetworkingConfig{}
 	if spec.Primary != "" && spec.Networks[spec.Primary] != nil {
@@ -414,10 +428,10 @@ func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spe
 		}
 	}
 	if err := h.Engine.ContainerRename(ctx, old.ID, name+suffixOld); err != nil {
-		return x.rollback(ctx, h, old, newID, false, fmt.Errorf("rename old container aside: %w", err))
+		return x.rollback(ctx, h, old, newID, false, restore, fmt.Errorf("rename old container aside: %w", err))
 	}
 	if err := h.Engine.ContainerRename(ctx, newID, name); err != nil {
-		return x.rollback(ctx, h, old, newID, true, fmt.Errorf("give the new container the name: %w", err))
+		return x.rollback(ctx, h, old, newID, true, restore, fmt.Errorf("give the new container the name: %w", err))
 	}
 	if !old.Running {
 		// Why: a stopped container stays stopped; it runs the new image when
@@ -428,11 +442,11 @@ func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spe
 		return newID, ResultUpgraded, nil
 	}
 	if err := h.Engine.ContainerStart(ctx, newID, container.StartOptions{}); err != nil {
-		return x.rollback(ctx, h, old, newID, true, fmt.Errorf("start new container: %w", err))
+		return x.rollback(ctx, h, old, newID, true, restore, fmt.Errorf("start new container: %w", err))
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: short(newID)})
 	if err := x.Opts.Gate.Wait(ctx, h, newID, images.Classify(spec.Image, cfg.Labels)); err != nil {
-		return x.rollback(ctx, h, old, newID, true, fmt.Errorf("health gate: %w", err))
+		return x.rollback(ctx, h, old, newID, true, restore, fmt.Errorf("health gate: %w", err))
 	}
 	if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
 		// The upgrade worked; only the old container is left over. `recover`
@@ -466,8 +480,15 @@ func (x *Executor) restart(ctx context.Context, h *Host, old Container) {
 }
 
 // rollback puts old back under its name. renamed says whether old was
-// already renamed aside.
-func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID string, renamed bool, cause error) (string, string, error) {
+// already renamed aside; restore is what the old container's gate asks of
+// it (RestoreRunning: only that it runs, as before the upgrade).
+//
+// Why the failed container is renamed before it is stopped: the rename is
+// the journal's record that the gate failed (the engine keeps it; labels
+// cannot change). A kill after it leaves NAME free, and `recover` then
+// undoes the swap at once instead of gating the failed container again; a
+// stop first would leave it holding NAME for the whole stop timeout.
+func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID string, renamed bool, restore string, cause error) (string, string, error) {
 	name := old.Name
 	base := fmt.Errorf("recreate %s on %s: %w", name, h.Name(), cause)
 	if x.Opts.NoRollback {
@@ -476,10 +497,10 @@ func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID s
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "started", Detail: cause.Error()})
 	var errs []error
-	_ = h.Engine.ContainerStop(ctx, newID, x.stopOptions(old))
 	if err := h.Engine.ContainerRename(ctx, newID, name+suffixFailed); err != nil && !isNotFound(err) {
 		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", short(newID), name+suffixFailed, err))
 	}
+	_ = h.Engine.ContainerStop(ctx, newID, x.stopOptions(old))
 	if renamed {
 		if err := h.Engine.ContainerRename(ctx, old.ID, name); err != nil {
 			errs = append(errs, fmt.Errorf("rename the old container %s back to %s: %w", old.ShortID(), name, err))
@@ -489,8 +510,12 @@ func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID s
 		x.repin(ctx, h, old)
 		if err := h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
 			errs = append(errs, fmt.Errorf("start the old container %s: %w", old.ShortID(), err))
-		} else if err := x.Opts.Gate.Wait(ctx, h, old.ID, old.Role); err != nil {
-			errs = append(errs, fmt.Errorf("the old container %s is back but not healthy: %w", old.ShortID(), err))
+		} else if err := x.Opts.Gate.Restore(ctx, h, old.ID, old.Role, restore); err != nil {
+			what := "not healthy"
+			if restore == RestoreRunning {
+				what = "did not stay up"
+			}
+			errs = append(errs, fmt.Errorf("the old container %s is back but %s: %w", old.ShortID(), what, err))
 		}
 	}
 	if len(errs) > 0 {
@@ -500,6 +525,10 @@ func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID s
 	}
 	if err := h.Engine.ContainerRemove(ctx, newID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
 		x.report(Event{Host: h.Name(), Container: name, Action: "remove failed container", Result: "failed", Detail: err.Error()})
+	}
+	if restore == RestoreRunning && old.Running {
+		x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "done", Detail: "the old container runs as before; it was not healthy before the upgrade either"})
+		return old.ID, ResultRolledBack, fmt.Errorf("%w\nrolled back: the old container %s runs again as before the upgrade; it was not healthy before the upgrade either (see the plan), so only that it runs was checked", base, old.ShortID())
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "done"})
 	return old.ID, ResultRolledBack, base

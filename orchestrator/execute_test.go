@@ -51,7 +51,7 @@ func TestReplaceSequence(t *testing.T) {
 			want: []string{
 				"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old",
 				"rename fw.tarsup-new -> fw", "start fw",
-				"stop fw", "rename fw -> fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed",
+				"rename fw -> fw.tarsup-failed", "stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed",
 			},
 			wantNames: []string{"fw"},
 		},
@@ -63,7 +63,7 @@ func TestReplaceSequence(t *testing.T) {
 			want: []string{
 				"create fw.tarsup-new (fw:port)", "stop fw", "rename fw -> fw.tarsup-old",
 				"rename fw.tarsup-new -> fw", "start fw",
-				"stop fw", "rename fw -> fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed",
+				"rename fw -> fw.tarsup-failed", "stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed",
 			},
 			wantNames: []string{"fw"},
 		},

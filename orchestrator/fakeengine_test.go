@@ -37,6 +37,11 @@ type fakeEngine struct {
 	// endpoints holds, by container name and network, the endpoint
 	// settings given at create or connect: the create request's shape.
 	endpoints map[string]map[string]*network.EndpointSettings
+	// noInspect fails the test on an inspection of these IDs (a gate would
+	// inspect them).
+	noInspect map[string]bool
+	// onCreate sees the configuration of each created container.
+	onCreate func(*container.Config)
 }
 
 func newFakeEngine(t *testing.T) *fakeEngine {
@@ -131,6 +136,9 @@ func (f *fakeEngine) ContainerList(_ context.Context, _ container.ListOptions) (
 }
 
 func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.InspectResponse, error) {
+	if f.noInspect[id] {
+		f.t.Fatalf("unexpected call: ContainerInspect %s (it must not be gated)", f.name(id))
+	}
 	c, err := f.find(id)
 	if err != nil {
 		return container.InspectResponse{}, err
@@ -157,6 +165,9 @@ func (f *fakeEngine) ContainerCreate(_ context.Context, cfg *container.Config, h
 	}
 	if versions.GreaterThanOrEqualTo(f.ClientVersion(), "1.44") {
 		cfg.MacAddress = "" //nolint:staticcheck // what the client does from 1.44 on
+	}
+	if f.onCreate != nil {
+		f.onCreate(cfg)
 	}
 	c := f.add(name, cfg.Image, false)
 	c.Config = cfg

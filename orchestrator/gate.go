@@ -114,6 +114,53 @@ func (g Gate) Wait(ctx context.Context, h *Host, id string, role images.Role) er
 	return nil
 }
 
+// Restore is the rollback's gate for a container put back: Wait when
+// restore is RestoreHealthy, WaitRunning when it is RestoreRunning (the
+// container was not healthy before the upgrade).
+func (g Gate) Restore(ctx context.Context, h *Host, id string, role images.Role, restore string) error {
+	if restore == RestoreRunning {
+		return g.WaitRunning(ctx, h, id, role)
+	}
+	return g.Wait(ctx, h, id, role)
+}
+
+// WaitRunning asks of a container only that it is up as it was before:
+// running, and still so (no exit, no restart) after the monitor period. It
+// demands no health: it is the gate of a container that was not healthy
+// before the upgrade, put back by a rollback.
+func (g Gate) WaitRunning(ctx context.Context, h *Host, id string, role images.Role) error {
+	interval := g.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	first, err := g.look(ctx, h, id, role)
+	if err != nil {
+		return err
+	}
+	fail := func(reason string) error {
+		return &GateError{Container: first.Name, Host: h.Name(), Reason: reason, Logs: lastLines(ctx, h, id, 20)}
+	}
+	if why := down(first, first); why != "" {
+		return fail(why)
+	}
+	end := time.Now().Add(g.Monitor)
+	for {
+		if err := sleep(ctx, interval); err != nil {
+			return err
+		}
+		c, err := g.look(ctx, h, id, role)
+		if err != nil {
+			return err
+		}
+		if why := down(first, c); why != "" {
+			return fail(why + " during the --monitor period (it was not healthy before the upgrade either, so only running was asked of it)")
+		}
+		if !time.Now().Before(end) {
+			return nil
+		}
+	}
+}
+
 func (g Gate) look(ctx context.Context, h *Host, id string, role images.Role) (Container, error) {
 	in, err := h.Engine.ContainerInspect(ctx, id)
 	if err != nil {

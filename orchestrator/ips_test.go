@@ -288,7 +288,7 @@ func TestRollbackKeepsAddress(t *testing.T) {
 	want := []string{
 		"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old",
 		"rename fw.tarsup-new -> fw", "start fw",
-		"stop fw", "rename fw -> fw.tarsup-failed", "rename fw.tarsup-old -> fw",
+		"rename fw -> fw.tarsup-failed", "stop fw.tarsup-failed", "rename fw.tarsup-old -> fw",
 		"disconnect fw from tars-net", "connect fw to tars-net", "start fw", "remove fw.tarsup-failed",
 	}
 	if got := strings.Join(f.calls, "\n"); got != strings.Join(want, "\n") {

@@ -56,7 +56,7 @@ func findSwaps(list []container.Summary) swaps {
 		s.owned[old.ID] = true
 		name := c.Labels[LabelTxnName]
 		s.pending[c.ID], s.pending[old.ID] = name, name
-		s.journals = append(s.journals, journal{name: name, newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true"})
+		s.journals = append(s.journals, journal{name: name, newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true", restore: restoreOf(c)})
 	}
 	for i := range list {
 		c := &list[i]

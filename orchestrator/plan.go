@@ -201,6 +201,13 @@ type Step struct {
 	IPChanges []LostAddress
 	// Labels are the candidate's label overrides, already in Spec.
 	Labels map[string]string
+	// Before is what the pre-flight probe found of the container: was it
+	// healthy before the upgrade (yes, no and why, not probed).
+	Before HealthBefore
+	// Restore is what a rollback asks of the old container once it is
+	// back: RestoreHealthy, or RestoreRunning when it was not healthy
+	// before ("" counts as RestoreHealthy).
+	Restore string
 }
 
 // Phase kinds.
@@ -306,6 +313,9 @@ func (s Step) Line(withHost bool) string {
 	for _, k := range slices.Sorted(maps.Keys(s.Labels)) {
 		fmt.Fprintf(&b, "; label %s -> %s", k, s.Labels[k])
 	}
+	if s.Before.State != "" && !s.Before.Healthy() {
+		fmt.Fprintf(&b, " (%s before: %s)", s.Before.State, s.Before.Detail)
+	}
 	return b.String()
 }
 
@@ -346,9 +356,11 @@ func abbrev(d string) string {
 // the other framework hosts one at a time, then the nodes, parallel at most
 // `parallel` at once. It refuses version skew. It is pure.
 //
-// healthyBefore holds the IDs of the nodes that answered their probe before
-// the upgrade: those not recreated are re-checked after the framework.
-func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState, parallel int, healthyBefore map[string]bool) (Plan, error) {
+// before holds what the pre-flight probe found, by container ID: each step
+// carries its container's finding and the rollback's demand that follows
+// from it, and the nodes that answered before and are not recreated are
+// re-checked after the framework.
+func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState, parallel int, before Preflight) (Plan, error) {
 	var masters, slaves, nodes, webs []Step
 	hosts := map[string]bool{}
 	api := map[string]string{}
@@ -389,6 +401,8 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 			}
 			st.IPChanges = lost
 		}
+		st.Before = before[c.Container.ID]
+		st.Restore = st.Before.Restore()
 		switch {
 		case c.Container.Role == images.RoleWeb:
 			webs = append(webs, st)
@@ -450,8 +464,8 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		for _, s := range all {
 			for _, c := range s.Containers {
 				dep, _ := depOf(c)
-				if c.Role == images.RoleNode && healthyBefore[c.ID] && !planned[c.ID] && upgraded[dep] {
-					rechecks = append(rechecks, Step{Host: c.Host, Container: c, From: c.Image, To: c.Image, Cause: "the framework was upgraded"})
+				if c.Role == images.RoleNode && before[c.ID].Healthy() && !planned[c.ID] && upgraded[dep] {
+					rechecks = append(rechecks, Step{Host: c.Host, Container: c, From: c.Image, To: c.Image, Cause: "the framework was upgraded", Before: before[c.ID]})
 				}
 			}
 		}

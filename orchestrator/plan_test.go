@@ -13,6 +13,9 @@ const (
 	nodeNew = "sha256:dddd000000000000000000000000000000000000000000000000000000000000"
 )
 
+// healthyBefore is a pre-flight finding of a container that answered.
+var healthyBefore = HealthBefore{State: HealthHealthy}
+
 func TestPlan(t *testing.T) {
 	master := fx{name: "tars-framework", image: "tarscloud/framework:v3.0.15", imageID: "sha256:f1", digest: fwOld, running: true,
 		env: []string{"MYSQL_HOST=tars-mysql", "REBUILD=false"}}
@@ -33,7 +36,7 @@ func TestPlan(t *testing.T) {
 		states   []HostState
 		req      Request
 		resolved map[string]Resolved
-		healthy  map[string]bool
+		healthy  Preflight
 		want     string
 		wantErr  error
 		errText  string
@@ -57,7 +60,7 @@ func TestPlan(t *testing.T) {
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 				"h1 tarscloud/tars-node:latest":  nodeMoved,
 			},
-			healthy: map[string]bool{"c0ffeetars-node00000000000000": true, "c0ffeetars-node-200000000000000": true},
+			healthy: Preflight{"c0ffeetars-node00000000000000": healthyBefore, "c0ffeetars-node-200000000000000": healthyBefore},
 			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n" +
 				"tars-node-2: re-check (probe, restart once if it does not answer): the framework was upgraded\n" +
 				"tars-node: recreate latest -> latest (sha256:cccc… -> sha256:dddd…): tag latest moved\n",
@@ -72,7 +75,7 @@ func TestPlan(t *testing.T) {
 			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 			},
-			healthy: map[string]bool{"c0ffeemine00000000000000": true, "c0ffeelab-node00000000000000": true},
+			healthy: Preflight{"c0ffeemine00000000000000": healthyBefore, "c0ffeelab-node00000000000000": healthyBefore},
 			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n" +
 				"mine: re-check (probe, restart once if it does not answer): the framework was upgraded\n",
 		},

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -138,8 +139,30 @@ func NewProber(mode, binary string) (*Prober, error) {
 	return &Prober{Mode: mode, Binary: binary, loaded: map[*Host]string{}}, nil
 }
 
+// ProbeError is a probe that could not be run at all (the sidecar image
+// cannot be built or loaded, no address reaches the container from here),
+// as opposed to a container that was reached and answered unhealthy. Fix
+// says what would make the probe work.
+type ProbeError struct {
+	Container string
+	Host      string
+	Err       error
+	Fix       string
+}
+
+func (e *ProbeError) Error() string {
+	msg := fmt.Sprintf("cannot probe %s on %s: %v", e.Container, e.Host, e.Err)
+	if e.Fix != "" {
+		msg += "; to fix: " + e.Fix
+	}
+	return msg
+}
+
+func (e *ProbeError) Unwrap() error { return e.Err }
+
 // Probe checks that c answers on its Tars ports. A container without
-// checks (unknown role) counts as up when it runs.
+// checks (unknown role) counts as up when it runs. A probe that cannot work
+// at all is a *ProbeError; any other error is the container's own answer.
 func (p *Prober) Probe(ctx context.Context, h *Host, c Container) error {
 	checks := ChecksFor(c)
 	if len(checks) == 0 {
@@ -149,7 +172,7 @@ func (p *Prober) Probe(ctx context.Context, h *Host, c Container) error {
 		return p.probeSidecar(ctx, h, c, checks)
 	}
 	for _, k := range checks {
-		if err := probeDirect(ctx, c, k); err != nil {
+		if err := probeDirect(ctx, h, c, k); err != nil {
 			return err
 		}
 	}
@@ -164,20 +187,48 @@ func (p *Prober) usesSidecar(h *Host) bool {
 // probeDirect dials the container from this machine: its address on each
 // network (a local bridge is routable from the host), 127.0.0.1 under host
 // networking, or the published port.
-func probeDirect(ctx context.Context, c Container, k Check) error {
+//
+// Why the errors are told apart: a refused connection or a bad HTTP answer
+// means the container was reached and is not healthy; a timeout or no route
+// on every address means this machine cannot reach it at all, and no wait
+// would change that (a *ProbeError).
+func probeDirect(ctx context.Context, h *Host, c Container, k Check) error {
 	addrs := directAddrs(c, k.Port)
 	if len(addrs) == 0 {
-		return fmt.Errorf("%s: no address reaches port %d from here (no IP, no published port); use --probe sidecar", c.Name, k.Port)
+		return &ProbeError{Container: c.Name, Host: h.Name(),
+			Err: fmt.Errorf("--probe direct: no address reaches port %d from here (no IP, no published port)", k.Port),
+			Fix: "use --probe sidecar, or publish the port"}
 	}
 	var errs []error
+	reached := false
 	for _, a := range addrs {
 		err := CheckAddr(ctx, a, k)
 		if err == nil {
 			return nil
 		}
 		errs = append(errs, err)
+		reached = reached || !unreachable(err)
 	}
-	return fmt.Errorf("%s %s: %w", c.Name, k, errors.Join(errs...))
+	err := fmt.Errorf("%s %s: %w", c.Name, k, errors.Join(errs...))
+	if !reached && ctx.Err() == nil {
+		return &ProbeError{Container: c.Name, Host: h.Name(),
+			Err: fmt.Errorf("--probe direct: no address of it answers from here (%s): %w", strings.Join(addrs, ", "), err),
+			Fix: "use --probe sidecar, or publish the port"}
+	}
+	return err
+}
+
+// unreachable reports whether a check's error says the address could not
+// be reached at all (the dial timed out, or there is no route), rather than
+// that it refused, or answered late or badly.
+func unreachable(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EADDRNOTAVAIL) ||
+		errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func directAddrs(c Container, port int) []string {
@@ -217,7 +268,11 @@ func directAddrs(c Container, port int) []string {
 func (p *Prober) probeSidecar(ctx context.Context, h *Host, c Container, checks []Check) error {
 	ref, err := p.ensureImage(ctx, h)
 	if err != nil {
-		return err
+		return &ProbeError{Container: c.Name, Host: h.Name(), Err: fmt.Errorf("--probe sidecar: %w", err), Fix: sidecarFix(err)}
+	}
+	unusable := func(err error) error {
+		return &ProbeError{Container: c.Name, Host: h.Name(), Err: fmt.Errorf("--probe sidecar: %w", err),
+			Fix: "check that engine runs Linux containers of this machine's architecture, or use --probe direct where this machine reaches the containers"}
 	}
 	args := []string{"probe"}
 	for _, k := range checks {
@@ -232,7 +287,7 @@ func (p *Prober) probeSidecar(ctx context.Context, h *Host, c Container, checks 
 		&container.HostConfig{NetworkMode: container.NetworkMode("container:" + c.ID)},
 		&network.NetworkingConfig{}, nil, "")
 	if err != nil {
-		return fmt.Errorf("probe %s on %s: create sidecar: %w", c.Name, h.Name(), err)
+		return unusable(fmt.Errorf("create sidecar: %w", err))
 	}
 	// Why a fresh context: the sidecar must go even when ctx was cancelled.
 	defer func() {
@@ -244,18 +299,36 @@ func (p *Prober) probeSidecar(ctx context.Context, h *Host, c Container, checks 
 	defer cancel()
 	waitC, errC := h.Engine.ContainerWait(wctx, created.ID, container.WaitConditionNextExit)
 	if err := h.Engine.ContainerStart(wctx, created.ID, container.StartOptions{}); err != nil {
-		return fmt.Errorf("probe %s on %s: start sidecar: %w", c.Name, h.Name(), err)
+		return unusable(fmt.Errorf("start sidecar: %w", err))
 	}
 	select {
 	case w := <-waitC:
-		if w.StatusCode == 0 {
+		switch w.StatusCode {
+		case 0:
 			return nil
+		case 1:
+			// `tarsup probe` exits 1 when a check failed: the container's answer.
+			return fmt.Errorf("%s on %s: %s", c.Name, h.Name(), lastLines(wctx, h, created.ID, 3))
 		}
-		return fmt.Errorf("%s on %s: %s", c.Name, h.Name(), lastLines(wctx, h, created.ID, 3))
+		return unusable(fmt.Errorf("the sidecar exited with code %d: %s", w.StatusCode, lastLines(wctx, h, created.ID, 3)))
 	case err := <-errC:
-		return fmt.Errorf("probe %s on %s: wait for sidecar: %w", c.Name, h.Name(), err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("probe %s on %s: wait for sidecar: %w", c.Name, h.Name(), err)
+		}
+		return unusable(fmt.Errorf("wait for sidecar: %w", err))
 	}
 }
+
+// sidecarFix says how to make the sidecar image work after ensureImage failed.
+func sidecarFix(err error) string {
+	if errors.Is(err, errNotStatic) {
+		return "build tarsup static (make build, or CGO_ENABLED=0 go build ./cmd/tarsup), or use --probe direct where this machine reaches the containers"
+	}
+	return "check the engine accepts `docker load` of a scratch image, or use --probe direct where this machine reaches the containers"
+}
+
+// errNotStatic marks a tarsup binary that cannot run FROM scratch.
+var errNotStatic = errors.New("not a static Linux executable")
 
 // ProbeImageRef names the probe image built from a binary with that digest.
 func ProbeImageRef(binDigest string) string { return "tarsup-probe:" + binDigest[:16] }
@@ -307,12 +380,12 @@ func (p *Prober) ensureImage(ctx context.Context, h *Host) (string, error) {
 func requireStatic(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
-		return fmt.Errorf("probe image: %s is not a Linux executable (%w); run tarsup on Linux or use --probe direct", path, err)
+		return fmt.Errorf("probe image: %s is not a Linux ELF file (%v): %w", path, err, errNotStatic)
 	}
 	defer f.Close()
 	for _, prog := range f.Progs {
 		if prog.Type == elf.PT_INTERP {
-			return fmt.Errorf("probe image: %s is dynamically linked; build tarsup with CGO_ENABLED=0 (make build does) or use --probe direct", path)
+			return fmt.Errorf("probe image: %s is dynamically linked (%w): an image FROM scratch has no libc to run it", path, errNotStatic)
 		}
 	}
 	return nil

@@ -17,6 +17,7 @@ type journal struct {
 	newC    *container.Summary // the container the upgrade created
 	oldC    *container.Summary // the container it replaces; nil once removed
 	wasUp   bool               // the old container was running
+	restore string             // what the old container's gate asks once back (LabelTxnRestore)
 	orphanO bool               // an old container aside with no successor
 }
 
@@ -137,7 +138,7 @@ func (x *Executor) recoverOne(ctx context.Context, h *Host, j journal, byName ma
 			if err := h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
 				return fail(err)
 			}
-			if err := x.Opts.Gate.Wait(ctx, h, old.ID, oldC.Role); err != nil {
+			if err := x.Opts.Gate.Restore(ctx, h, old.ID, oldC.Role, j.restore); err != nil {
 				return fail(err)
 			}
 		}
@@ -153,12 +154,12 @@ func (x *Executor) recoverOne(ctx context.Context, h *Host, j journal, byName ma
 	}
 	if !newC.Running && j.wasUp {
 		if err := h.Engine.ContainerStart(ctx, newC.ID, container.StartOptions{}); err != nil {
-			return x.recoverRollback(ctx, h, r, oldC, newC.ID, err)
+			return x.recoverRollback(ctx, h, r, oldC, newC.ID, j.restore, err)
 		}
 	}
 	if j.wasUp {
 		if err := x.Opts.Gate.Wait(ctx, h, newC.ID, newC.Role); err != nil {
-			return x.recoverRollback(ctx, h, r, oldC, newC.ID, err)
+			return x.recoverRollback(ctx, h, r, oldC, newC.ID, j.restore, err)
 		}
 	}
 	if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
@@ -168,10 +169,10 @@ func (x *Executor) recoverOne(ctx context.Context, h *Host, j journal, byName ma
 	return r, nil
 }
 
-func (x *Executor) recoverRollback(ctx context.Context, h *Host, r Recovery, old Container, newID string, cause error) (Recovery, error) {
+func (x *Executor) recoverRollback(ctx context.Context, h *Host, r Recovery, old Container, newID, restore string, cause error) (Recovery, error) {
 	r.Action = "roll back: the new container is not healthy"
 	old.Name = r.Name
-	_, res, err := x.rollback(ctx, h, old, newID, true, cause)
+	_, res, err := x.rollback(ctx, h, old, newID, true, restore, cause)
 	r.Result = res
 	if res == ResultRolledBack {
 		return r, nil

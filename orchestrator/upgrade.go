@@ -97,8 +97,9 @@ func (r *UpgradeReport) noteFound(states []HostState, cands []Candidate, req Req
 
 // Upgrade observes every engine, recovers interrupted upgrades, selects and
 // pulls the target images on every engine that needs them, plans, and (unless
-// a dry run) executes. Nothing is changed before every pull succeeded and the
-// plan passed every safety rule.
+// a dry run) executes. Nothing is changed before every pull succeeded, the
+// plan passed every safety rule and the pre-flight probe showed that every
+// gate the plan needs can probe its container.
 func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOptions) (UpgradeReport, error) {
 	var rep UpgradeReport
 	if !opts.DryRun {
@@ -137,7 +138,19 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 			}
 		}
 	}
-	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel, healthyNodes(ctx, x.Opts.Gate.Prober, states, cands))
+	// Why a draft first: the pre-flight probes exactly the containers the
+	// plan replaces and the nodes a re-check could use, and its findings
+	// are part of the plan (a dry run shows them too).
+	draft, err := BuildPlan(cands, resolved, states, opts.Parallel, assumeHealthy(states))
+	if err != nil || draft.Empty() {
+		rep.Plan = draft
+		return rep, err
+	}
+	before, err := x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft)
+	if err != nil {
+		return rep, err
+	}
+	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel, before)
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}
@@ -288,37 +301,4 @@ func pullOne(ctx context.Context, h *Host, kc authn.Keychain, ref string, opts U
 		return Resolved{}, fmt.Errorf("inspect %s on %s after the pull: %w", ref, h.Name(), err)
 	}
 	return Resolved{Image: img, Digest: digest}, nil
-}
-
-// healthyNodes probes the nodes before anything changes, when a framework is
-// among the candidates: those that answer now must answer after it.
-func healthyNodes(ctx context.Context, p *Prober, states []HostState, cands []Candidate) map[string]bool {
-	framework := false
-	for _, c := range cands {
-		framework = framework || c.Container.Role == images.RoleFramework
-	}
-	if !framework || p == nil {
-		return nil
-	}
-	out := map[string]bool{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, s := range states {
-		for _, c := range s.Containers {
-			if c.Role != images.RoleNode || !c.Running {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if h, _ := p.Health(ctx, s.Host, c); h == HealthHealthy {
-					mu.Lock()
-					out[c.ID] = true
-					mu.Unlock()
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	return out
 }

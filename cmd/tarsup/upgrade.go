@@ -153,6 +153,13 @@ type stepJSON struct {
 	// it cannot keep (allowed by --allow-ip-change).
 	Pins      []orchestrator.Pin         `json:"pins,omitempty"`
 	IPChanges []orchestrator.LostAddress `json:"ip_changes,omitempty"`
+	// HealthBefore is the pre-flight probe's finding (healthy, unhealthy,
+	// starting; absent when not probed), HealthBeforeDetail why it is not
+	// healthy, and RollbackGate what a rollback asks of the old container
+	// (healthy, or running when it was not healthy before).
+	HealthBefore       string `json:"health_before,omitempty"`
+	HealthBeforeDetail string `json:"health_before_detail,omitempty"`
+	RollbackGate       string `json:"rollback_gate,omitempty"`
 }
 
 type resultJSON struct {
@@ -166,7 +173,8 @@ type resultJSON struct {
 
 func stepToJSON(s orchestrator.Step) stepJSON {
 	return stepJSON{Host: s.Host, Container: s.Container.Name, Role: string(s.Container.Role), From: s.From, To: s.To,
-		FromDigest: s.FromDigest, ToDigest: s.ToDigest, Cause: s.Cause, Line: s.Line(false), Pins: s.Pins, IPChanges: s.IPChanges}
+		FromDigest: s.FromDigest, ToDigest: s.ToDigest, Cause: s.Cause, Line: s.Line(false), Pins: s.Pins, IPChanges: s.IPChanges,
+		HealthBefore: s.Before.State, HealthBeforeDetail: s.Before.Detail, RollbackGate: s.Restore}
 }
 
 func writeUpgradeReport(w io.Writer, format string, dryRun bool, rep orchestrator.UpgradeReport, runErr error) error {

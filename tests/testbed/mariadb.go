@@ -573,15 +573,6 @@ func removeOtherTags(ctx context.Context, e *Engine, keep string) {
 	}
 }
 
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // tarsDBPassword is the root password TarsDocs gives its database.
 const tarsDBPassword = "tars2015"
 
