@@ -55,20 +55,16 @@ func FindRollback(states []HostState, name string) (RollbackTarget, error) {
 // image, through the same swap and health gate as an upgrade.
 func Rollback(ctx context.Context, x *Executor, t RollbackTarget, kc authn.Keychain) (StepResult, error) {
 	h := t.Host
-	spec := t.Previous
-	ref, err := previousImage(ctx, h, spec, kc)
+	ref, err := previousImage(ctx, h, t.Previous, kc)
 	if err != nil {
 		return StepResult{}, err
 	}
-	spec.Image = ref
 	img, err := h.Engine.ImageInspect(ctx, ref)
 	if err != nil {
 		return StepResult{}, fmt.Errorf("rollback %s on %s: inspect %s: %w", t.Container.Name, h.Name(), ref, err)
 	}
-	st := Step{Host: h.Name(), Container: t.Container, From: t.Container.Image, To: ref,
-		FromDigest: t.Container.Digest(), ToDigest: repoDigest(img, ref), Target: img, Cause: "rollback",
-		Spec: spec, Previous: PreviousSpec(t.Container, h.Engine.ClientVersion())}
-	r := x.step(ctx, st)
+	st := RollbackStep(t, ref, img, h.Engine.ClientVersion(), x.Opts.Policy(1))
+	r := x.recreate(ctx, h, st)
 	return r, r.Err
 }
 

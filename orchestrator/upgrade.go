@@ -141,7 +141,7 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	// Why a draft first: the pre-flight probes exactly the containers the
 	// plan replaces and the nodes a re-check could use, and its findings
 	// are part of the plan (a dry run shows them too).
-	draft, err := BuildPlan(cands, resolved, states, opts.Parallel, assumeHealthy(states))
+	draft, err := BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), assumeHealthy(states))
 	if err != nil || draft.Empty() {
 		rep.Plan = draft
 		return rep, err
@@ -150,7 +150,7 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	if err != nil {
 		return rep, err
 	}
-	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel, before)
+	rep.Plan, err = BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}
