@@ -45,7 +45,7 @@ func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spe
 // rolled-back old container (Step.Restore), journalled so that `recover`
 // asks the same.
 func (x *Executor) replace(ctx context.Context, h *Host, st Step) (string, string, error) {
-	old, spec, prev := st.Container, st.Spec, st.Previous
+	old := st.Container
 	name := old.Name
 	restore := st.Restore
 	if restore == "" {
@@ -55,42 +55,9 @@ func (x *Executor) replace(ctx context.Context, h *Host, st Step) (string, strin
 	fail := func(err error) (string, string, error) {
 		return "", ResultFailed, fmt.Errorf("recreate %s on %s: %w", name, h.Name(), err)
 	}
-	prevLabel, err := EncodeSpec(prev)
+	newID, err := x.createNew(ctx, h, st, sw)
 	if err != nil {
 		return fail(err)
-	}
-	cfg := *spec.Config
-	cfg.Image = spec.Image
-	cfg.Labels = maps.Clone(cfg.Labels)
-	if cfg.Labels == nil {
-		cfg.Labels = map[string]string{}
-	}
-	cfg.Labels[LabelTxn] = newTxnID()
-	cfg.Labels[LabelTxnName] = name
-	cfg.Labels[LabelTxnOld] = old.ID
-	cfg.Labels[LabelTxnOldRunning] = strconv.FormatBool(sw.wasUp)
-	cfg.Labels[LabelPrevious] = prevLabel
-	cfg.Labels[LabelTxnOwner] = x.Self.String()
-	cfg.Labels[LabelTxnStarted] = time.Now().UTC().Format(time.RFC3339)
-	cfg.Labels[LabelTxnRestore] = restore
-
-	nc := &network.NetworkingConfig{}
-	if spec.Primary != "" && spec.Networks[spec.Primary] != nil {
-		nc.EndpointsConfig = map[string]*network.EndpointSettings{spec.Primary: spec.Networks[spec.Primary]}
-	}
-	created, err := h.Engine.ContainerCreate(ctx, &cfg, spec.HostConfig, nc, nil, name+suffixNew)
-	if err != nil {
-		return fail(fmt.Errorf("create %s: %w", name+suffixNew, err))
-	}
-	newID := created.ID
-	for n, ep := range spec.Networks {
-		if n == spec.Primary {
-			continue
-		}
-		if err := h.Engine.NetworkConnect(ctx, n, newID, ep); err != nil {
-			x.discard(ctx, h, newID)
-			return fail(fmt.Errorf("connect %s to network %s: %w", name+suffixNew, n, err))
-		}
 	}
 	// From here on the old container is touched: finish or roll back even
 	// if the caller gives up (SIGTERM).
@@ -135,6 +102,49 @@ func (x *Executor) replace(ctx context.Context, h *Host, st Step) (string, strin
 // discard removes a new container that never took over.
 func (x *Executor) discard(ctx context.Context, h *Host, id string) {
 	_ = h.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+}
+
+// createNew creates the new container under NAME.tarsup-new, journalled in
+// its labels (see Replace), and connects it to its other networks.
+func (x *Executor) createNew(ctx context.Context, h *Host, st Step, sw swap) (string, error) {
+	spec, name := st.Spec, st.Container.Name
+	prevLabel, err := EncodeSpec(st.Previous)
+	if err != nil {
+		return "", err
+	}
+	cfg := *spec.Config
+	cfg.Image = spec.Image
+	cfg.Labels = maps.Clone(cfg.Labels)
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	cfg.Labels[LabelTxn] = newTxnID()
+	cfg.Labels[LabelTxnName] = name
+	cfg.Labels[LabelTxnOld] = st.Container.ID
+	cfg.Labels[LabelTxnOldRunning] = strconv.FormatBool(sw.wasUp)
+	cfg.Labels[LabelPrevious] = prevLabel
+	cfg.Labels[LabelTxnOwner] = x.Self.String()
+	cfg.Labels[LabelTxnStarted] = time.Now().UTC().Format(time.RFC3339)
+	cfg.Labels[LabelTxnRestore] = sw.restore
+
+	nc := &network.NetworkingConfig{}
+	if spec.Primary != "" && spec.Networks[spec.Primary] != nil {
+		nc.EndpointsConfig = map[string]*network.EndpointSettings{spec.Primary: spec.Networks[spec.Primary]}
+	}
+	created, err := h.Engine.ContainerCreate(ctx, &cfg, spec.HostConfig, nc, nil, name+suffixNew)
+	if err != nil {
+		return "", fmt.Errorf("create %s: %w", name+suffixNew, err)
+	}
+	for n, ep := range spec.Networks {
+		if n == spec.Primary {
+			continue
+		}
+		if err := h.Engine.NetworkConnect(ctx, n, created.ID, ep); err != nil {
+			x.discard(ctx, h, created.ID)
+			return "", fmt.Errorf("connect %s to network %s: %w", name+suffixNew, n, err)
+		}
+	}
+	return created.ID, nil
 }
 
 // swap is what a rollback needs to know of the swap it undoes, as the step
