@@ -146,9 +146,11 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 		rep.Plan = draft
 		return rep, err
 	}
-	before, err := x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft)
-	if err != nil {
-		return rep, err
+	var before Preflight
+	if x.Opts.Gate.Prober != nil {
+		if before, err = x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft); err != nil {
+			return rep, err
+		}
 	}
 	rep.Plan, err = BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
