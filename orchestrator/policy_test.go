@@ -51,7 +51,8 @@ func touched(calls []string, names ...string) []string {
 }
 
 // TestRunStopOnFailure: a failed step of a phase that stops on failure
-// (the framework) starts no further step, in that phase or after it.
+// (the framework) starts no further step, in that phase or after it,
+// whatever its MaxFailures.
 func TestRunStopOnFailure(t *testing.T) {
 	f := newFakeEngine(t)
 	m := f.add("fw", "tarscloud/framework:v3.0.15", true)
@@ -62,7 +63,7 @@ func TestRunStopOnFailure(t *testing.T) {
 	x, h := fakeExecutor(f)
 	p := Plan{Phases: []Phase{
 		{Name: "framework master", Steps: []Step{recreateOf(t, x, h, m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1, StopOnFailure: true},
-		{Name: "framework hosts", Steps: []Step{recreateOf(t, x, h, s1.ID, "tarscloud/framework:v3.0.16-bad"), recreateOf(t, x, h, s2.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1, StopOnFailure: true},
+		{Name: "framework hosts", Steps: []Step{recreateOf(t, x, h, s1.ID, "tarscloud/framework:v3.0.16-bad"), recreateOf(t, x, h, s2.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1, StopOnFailure: true, MaxFailures: 5},
 		{Name: "nodes", Steps: []Step{recreateOf(t, x, h, n.ID, "tarscloud/tars-node:stable")}, Parallel: 1, MaxFailures: 5},
 	}}
 	f.calls = nil
