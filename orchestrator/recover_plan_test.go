@@ -82,3 +82,30 @@ func TestPlanRecovery(t *testing.T) {
 		})
 	}
 }
+
+// TestChoosePrevious: which image a rollback goes back to, from what the
+// engine holds of it.
+func TestChoosePrevious(t *testing.T) {
+	spec := Spec{Image: "fw:v1", ImageID: "sha256:1", RepoDigest: "fw@sha256:d1"}
+	noDigest := Spec{Image: "fw:v1", ImageID: "sha256:1"}
+	for _, tt := range []struct {
+		name     string
+		spec     Spec
+		f        previousImages
+		want     string
+		pull, ok bool
+	}{
+		{"the tag still points there", spec, previousImages{tag: true, id: true, digest: true}, "fw:v1", false, true},
+		{"the tag moved, the digest is there", spec, previousImages{id: true, digest: true}, "fw@sha256:d1", false, true},
+		{"gone: pulled back by digest", spec, previousImages{}, "fw@sha256:d1", true, true},
+		{"no digest, the image is there by ID", noDigest, previousImages{id: true}, "sha256:1", false, true},
+		{"no digest and gone", noDigest, previousImages{}, "", false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ref, pull, err := choosePrevious(tt.spec, tt.f, "h")
+			if ref != tt.want || pull != tt.pull || (err == nil) != tt.ok {
+				t.Errorf("got %q pull=%v err=%v; want %q pull=%v ok=%v", ref, pull, err, tt.want, tt.pull, tt.ok)
+			}
+		})
+	}
+}
