@@ -167,14 +167,14 @@ func (ph Phase) Line() string {
 	seen := map[int]bool{}
 	rollback, left := false, false
 	for _, s := range ph.Steps {
+		if s.Kind == StepRecreate {
+			rollback, left = rollback || !s.NoRollback, left || s.NoRollback
+		}
 		if s.Kind == StepCleanupImage || seen[s.StopTimeout] {
 			continue
 		}
 		seen[s.StopTimeout] = true
 		timeouts = append(timeouts, fmt.Sprintf("%ds", s.StopTimeout))
-		if s.Kind == StepRecreate {
-			rollback, left = rollback || !s.NoRollback, left || s.NoRollback
-		}
 	}
 	if len(timeouts) > 0 {
 		parts = append(parts, "stop timeout "+strings.Join(timeouts, ", "))
