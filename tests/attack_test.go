@@ -4,13 +4,19 @@ package tests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
@@ -95,4 +101,129 @@ func TestAttackKillDuringRepinThenRecover(t *testing.T) {
 	if got := names(t, ctx, e, name); len(got) != 1 {
 		t.Errorf("containers %v, want only %s", got, name)
 	}
+}
+
+// probeSidecars lists the sidecar containers of tarsup's probes on e.
+func probeSidecars(t *testing.T, ctx context.Context, e *testbed.Engine) []string {
+	t.Helper()
+	list, err := e.Client.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", orchestrator.LabelProbe))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range list {
+		out = append(out, nameOf(c.Names)+" ("+c.State+")")
+	}
+	return out
+}
+
+func nameOf(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return strings.TrimPrefix(names[0], "/")
+}
+
+// startAtProbe starts tarsup with args and sends it sig as soon as the
+// engine reports the first probe sidecar created (the pre-flight probe, in
+// parallel over the containers). It returns the exit code and the output.
+func startAtProbe(t *testing.T, ctx context.Context, e *testbed.Engine, sig syscall.Signal, args ...string) (int, string) {
+	t.Helper()
+	ectx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	msgs, errs := e.Client.Events(ectx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", string(events.ActionCreate)),
+		filters.Arg("label", orchestrator.LabelProbe))})
+	var out strings.Builder
+	cmd := exec.CommandContext(ctx, bed.Tarsup(t), args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-msgs:
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	case err := <-errs:
+		t.Fatalf("engine events: %v", err)
+	case err := <-done:
+		t.Fatalf("tarsup finished before any probe sidecar was created (%v):\n%s", err, out.String())
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("no probe sidecar was created:\n%s", out.String())
+	}
+	err := <-done
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), out.String()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return 0, out.String()
+}
+
+// TestAttackSignalDuringPreflightProbe: SIGTERM, and then kill -9, to
+// `tarsup upgrade --probe sidecar` while its pre-flight probe runs. Nothing
+// may change, and no probe sidecar may stay behind: SIGTERM lets the run
+// clean up its own, and after a kill -9 the next run that takes the
+// engine's lock removes those of the dead tarsup. (Before: a sidecar whose
+// create was under way at the signal, and every sidecar of a killed run,
+// stayed on the engine for good, each one naming a Tars container's
+// network namespace.)
+func TestAttackSignalDuringPreflightProbe(t *testing.T) {
+	ctx := t.Context()
+	e, _ := attackEngine(t, ctx)
+	conn := append([]string{"--host", e.Host, "--probe", "sidecar"}, tlsArgs(e)...)
+	d := bed.On(ctx, t, e)
+	p := uniq("sigprobe-")
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(72), Nodes: 4})
+	node16, _, err := bed.Images.Push(ctx, testbed.ImageSpec{Repo: testbed.NodeRepo, Tag: "sigprobe-" + bed.RunID, Role: testbed.RoleNode, Version: "v3.0.16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{dep.Framework.Name}
+	for _, n := range dep.Nodes {
+		all = append(all, n.Name)
+	}
+	before := map[string]string{}
+	for _, n := range all {
+		before[n] = containerState(t, ctx, e, n)
+	}
+	args := append(append(append([]string{"upgrade", "--to", "v3.0.16", "--node-image", node16}, conn...), only(all...)...), gateFlags...)
+	unchanged := func(when string, lockGone bool) {
+		t.Helper()
+		for _, n := range all {
+			if after := containerState(t, ctx, e, n); after != before[n] {
+				t.Errorf("%s: %s changed:\nbefore %s\nafter  %s", when, n, before[n], after)
+			}
+		}
+		// A kill -9 leaves the lock; the next run takes it over.
+		if got := names(t, ctx, e, orchestrator.EngineLockName); lockGone && len(got) != 0 {
+			t.Errorf("%s: the engine lock is left: %v", when, got)
+		}
+	}
+
+	code, out := startAtProbe(t, ctx, e, syscall.SIGTERM, args...)
+	t.Logf("after SIGTERM (exit %d):\n%s", code, out)
+	if code == 0 {
+		t.Errorf("exit 0 after SIGTERM during the pre-flight: the upgrade did not run")
+	}
+	unchanged("after SIGTERM", true)
+	if left := probeSidecars(t, ctx, e); len(left) > 0 {
+		t.Errorf("after SIGTERM, probe sidecars are left: %v", left)
+	}
+
+	code, out = startAtProbe(t, ctx, e, syscall.SIGKILL, args...)
+	t.Logf("after kill -9 (exit %d):\n%s", code, out)
+	unchanged("after kill -9", false)
+	r := tarsup(t, ctx, append(append([]string{"recover"}, conn...), gateFlags...)...)
+	requireExit(t, r, 0)
+	if left := probeSidecars(t, ctx, e); len(left) > 0 {
+		t.Errorf("after kill -9 and tarsup recover, the dead run's probe sidecars are left: %v", left)
+	}
+	unchanged("after recover", true)
 }
