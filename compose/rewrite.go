@@ -542,6 +542,49 @@ func (pl *planner) parseEnv(path string, data []byte) (map[string]string, error)
 	return vars, nil
 }
 
+// derivedVars returns the values that the edited env files give, once the
+// planned values are set, to the variables they define from those values
+// (OTHER=${TAG}), where that file is the one that sets them and the process
+// environment does not override them.
+func (pl *planner) derivedVars() (map[string]string, error) {
+	out := map[string]string{}
+	for path := range pl.envExpect {
+		vars, err := dotenv.UnmarshalBytesWithLookup(pl.sources[path].data, pl.newLookup())
+		if err != nil {
+			return nil, fmt.Errorf("env file %s: %w", path, err)
+		}
+		for k, v := range vars {
+			if _, process := pl.p.environ[k]; process {
+				continue
+			}
+			if _, planned := pl.envExpect[path][k]; planned {
+				continue
+			}
+			if f, _, err := pl.envFileSetting(k); err == nil && f == path {
+				out[k] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+// newLookup resolves variables as compose will once the planned env file
+// edits are written: the process environment first, then the new values,
+// then the loaded project's environment.
+func (pl *planner) newLookup() dotenv.LookupFn {
+	return func(k string) (string, bool) {
+		if v, ok := pl.p.environ[k]; ok {
+			return v, true
+		}
+		for _, vars := range pl.envExpect {
+			if v, ok := vars[k]; ok {
+				return v, true
+			}
+		}
+		return pl.p.Compose.Environment.Resolve(k)
+	}
+}
+
 // dotEnvName names the env file to use in messages.
 func (pl *planner) dotEnvName() string {
 	if n := len(pl.p.EnvFiles); n > 0 {
@@ -608,6 +651,14 @@ func (pl *planner) verify(newSources map[string]source) error {
 	for _, vars := range pl.envExpect {
 		newEnv = withVars(newEnv, vars)
 	}
+	// Why: compose resolves OTHER=${TAG} in an env file from the new TAG;
+	// checked against the old environment, an image that uses OTHER would
+	// seem not to move.
+	derived, err := pl.derivedVars()
+	if err != nil {
+		return err
+	}
+	newEnv = withVars(newEnv, derived)
 	for _, name := range sortedKeys(pl.sites) {
 		want, asked := pl.want[name]
 		if !asked {
@@ -623,11 +674,16 @@ func (pl *planner) verify(newSources map[string]source) error {
 		}
 	}
 	for path, want := range pl.envExpect {
-		before, err := pl.parseEnv(path, pl.sources[path].data)
+		// The old file as compose reads it once the planned values are
+		// set: a variable defined from a changed one moves with it.
+		before, err := dotenv.UnmarshalBytesWithLookup(pl.sources[path].data, pl.newLookup())
 		if err != nil {
-			return err
+			return fmt.Errorf("env file %s: %w", path, err)
 		}
-		got, err := pl.parseEnv(path, newSources[path].data)
+		got, err := dotenv.UnmarshalBytesWithLookup(newSources[path].data, pl.newLookup())
+		if err != nil {
+			err = fmt.Errorf("env file %s: %w", path, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%w: the edited %v", ErrCannotRewrite, err)
 		}
