@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -542,6 +543,65 @@ func (pl *planner) parseEnv(path string, data []byte) (map[string]string, error)
 	return vars, nil
 }
 
+// checkOtherUses refuses env file edits that change any value of the
+// compose files other than an image: a database's environment, a label, a
+// framework's own variable. Why: compose would then recreate that service
+// on the next `docker compose up` (the database above all), outside the
+// health gate, and tarsup's recreate, which keeps the old container's
+// configuration, would not run what the file says.
+func (pl *planner) checkOtherUses(oldEnv, newEnv map[string]string) error {
+	if len(pl.envExpect) == 0 {
+		return nil
+	}
+	images := map[*yaml.Node]bool{}
+	for _, s := range pl.sites {
+		images[s.node] = true
+	}
+	for _, f := range pl.p.Files {
+		var found error
+		walkScalars(pl.docs[f], func(n *yaml.Node) {
+			if found != nil || images[n] || !strings.Contains(n.Value, "$") {
+				return
+			}
+			before, after := interpolated(n.Value, oldEnv), interpolated(n.Value, newEnv)
+			if before == after {
+				return
+			}
+			var changed, in []string
+			for _, v := range sortedKeys(pl.varNew) {
+				changed = append(changed, v+"="+pl.varNew[v].value)
+				in = append(in, pl.sites[pl.varNew[v].service].file)
+			}
+			found = fmt.Errorf("%w: the edit of %s would also change %q at %s:%d from %q to %q, which is not an image: compose would recreate that service on the next up; give the image its own variable or a literal image: in %s",
+				ErrCannotRewrite, strings.Join(changed, ", "), n.Value, f, n.Line, before, after, strings.Join(slices.Compact(in), ", "))
+		})
+		if found != nil {
+			return found
+		}
+	}
+	return nil
+}
+
+// walkScalars calls fn for every scalar value under n (mapping keys
+// excluded; aliases are walked where they are defined).
+func walkScalars(n *yaml.Node, fn func(*yaml.Node)) {
+	if n == nil {
+		return
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		fn(n)
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			walkScalars(n.Content[i], fn)
+		}
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			walkScalars(c, fn)
+		}
+	}
+}
+
 // derivedVars returns the values that the edited env files give, once the
 // planned values are set, to the variables they define from those values
 // (OTHER=${TAG}), where that file is the one that sets them and the process
@@ -672,6 +732,9 @@ func (pl *planner) verify(newSources map[string]source) error {
 			return fmt.Errorf("%w: after the edits (%s), service %s's image would be %s, not %s; give each service its own variable or a literal image: in %s",
 				ErrCannotRewrite, strings.Join(append(changed, "image: values"), ", "), name, got, want, pl.sites[name].file)
 		}
+	}
+	if err := pl.checkOtherUses(oldEnv, newEnv); err != nil {
+		return err
 	}
 	for path, want := range pl.envExpect {
 		// The old file as compose reads it once the planned values are
