@@ -105,6 +105,11 @@ func (x *Executor) undo(ctx context.Context, h *Host, st RecoveryStep) error {
 			return err
 		}
 	}
+	// Why before the removal: the new container's networks are the
+	// record of the old one's (see reattachments).
+	if err := x.reattach(ctx, h, s.Old, st.Reattach); err != nil {
+		return err
+	}
 	if err := h.Engine.ContainerRemove(ctx, s.New.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 )
 
 // Swap is one interrupted upgrade found on an engine, as its journal (the
@@ -23,6 +24,9 @@ type Swap struct {
 	// (inspected only when it holds Name); their Name fields are the names
 	// they hold now.
 	Old, New Container
+	// NewNetworks are the new container's endpoints as the container list
+	// shows them: the record of how the old one was attached.
+	NewNetworks map[string]*network.EndpointSettings
 	// WasUp says the old container was running before the upgrade.
 	WasUp bool
 	// Restore is what the old container's gate asks once it is back (LabelTxnRestore).
@@ -76,6 +80,9 @@ func ObserveSwaps(ctx context.Context, h *Host, self Owner) ([]Swap, error) {
 			s.Err = err.Error()
 		}
 		s.Old.ID, s.New.ID = j.oldC.ID, j.newC.ID
+		if j.newC.NetworkSettings != nil {
+			s.NewNetworks = j.newC.NetworkSettings.Networks
+		}
 		s.Old.Name, s.New.Name = nameOf(*j.oldC), nameOf(*j.newC)
 		out = append(out, s)
 	}

@@ -38,6 +38,9 @@ type RecoveryStep struct {
 	// Blocked (undo): another container holds the name; the step fails.
 	RenameOld bool
 	Blocked   string
+	// Reattach (undo): the networks the old container is connected to
+	// again, before the new one goes.
+	Reattach []Reattach
 	// StartOld (undo): the old container ran and is started and gated.
 	StartOld bool
 	// StartNew and GateNew (finish): the new container is started (it is
@@ -103,6 +106,7 @@ func planSwap(s Swap, force bool, pol Policy) RecoveryStep {
 				st.Blocked = fmt.Sprintf("the name %s is held by another container (%s): rename or remove it, then run tarsup recover again", s.Name, short(s.Holder))
 			}
 		}
+		st.Reattach = reattachments(s.Old, s.New.ID, s.NewNetworks)
 		st.StartOld = s.WasUp
 	default:
 		// The new container holds the name: finish if it is healthy.
@@ -159,6 +163,9 @@ func (st RecoveryStep) ops() []string {
 		}
 		if st.RenameOld {
 			ops = append(ops, "rename "+s.Old.Name+" -> "+s.Name)
+		}
+		for _, r := range st.Reattach {
+			ops = append(ops, "connect "+s.Name+" to "+r.Network+" again")
 		}
 		ops = append(ops, "remove "+s.New.Name)
 		if st.StartOld {

@@ -4,6 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -12,6 +15,8 @@ func TestPlanRecovery(t *testing.T) {
 	old := func(name string, up bool) Container {
 		return Container{ID: "old1", Name: name, Role: images.RoleFramework, Running: up}
 	}
+	detached := old("fw.tarsup-old", false)
+	detached.Inspect = container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{HostConfig: &container.HostConfig{NetworkMode: "tars"}}}
 	started := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
 		name  string
@@ -30,6 +35,12 @@ func TestPlanRecovery(t *testing.T) {
 			swap: Swap{Host: "h", Name: "fw", Old: old("fw.tarsup-old", false), New: Container{ID: "new1", Name: "fw.tarsup-failed"}, Restore: RestoreRunning},
 			pol:  Policy{StopTimeout: 12 * time.Second},
 			want: "fw on h: undo: remove the new container, put the old one back: would: stop fw.tarsup-failed (12s), rename fw.tarsup-old -> fw, remove fw.tarsup-failed\n",
+		},
+		{
+			name: "the old one lost its network (a kill during a repin): connected again as its successor was",
+			swap: Swap{Host: "h", Name: "fw", Old: detached, New: Container{ID: "new1", Name: "fw.tarsup-failed"}, WasUp: true,
+				NewNetworks: map[string]*network.EndpointSettings{"tars": {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: "172.25.0.3"}, Aliases: []string{"fw", "new1"}}}},
+			want: "fw on h: undo: remove the new container, put the old one back: would: stop fw.tarsup-failed (30s), rename fw.tarsup-old -> fw, connect fw to tars again, remove fw.tarsup-failed, start fw, gate it\n",
 		},
 		{
 			name: "the name is held by someone else: fail, naming it",
