@@ -16,7 +16,7 @@ import (
 
 // TestRecoverDryRun: with an interrupted swap on the engine (the old
 // container stopped and renamed aside, the new one created, its tarsup gone)
-// and the engine lock held by another live tarsup, `tarsup recover
+// on the old one's network, and the engine lock held by another live tarsup, `tarsup recover
 // --dry-run` prints the planned undo, as text and JSON, takes no lock and
 // changes nothing; `tarsup recover` then carries it out.
 func TestRecoverDryRun(t *testing.T) {
@@ -36,7 +36,7 @@ func TestRecoverDryRun(t *testing.T) {
 	labels := map[string]string{testbed.RunLabel: bed.RunID, orchestrator.LabelTxn: "t1", orchestrator.LabelTxnName: fw,
 		orchestrator.LabelTxnOld: old.ID, orchestrator.LabelTxnOldRunning: "true", orchestrator.LabelTxnOwner: "gone-machine/1/1"}
 	if _, err := c.ContainerCreate(ctx, &container.Config{Image: old.Config.Image, Labels: labels},
-		&container.HostConfig{NetworkMode: "none"}, &network.NetworkingConfig{}, nil, fw+".tarsup-new"); err != nil {
+		&container.HostConfig{NetworkMode: old.HostConfig.NetworkMode}, &network.NetworkingConfig{}, nil, fw+".tarsup-new"); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, ctx, bed.Local, p)
