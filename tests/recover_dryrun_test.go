@@ -15,10 +15,10 @@ import (
 )
 
 // TestRecoverDryRun: with an interrupted swap on the engine (the old
-// container stopped and renamed aside, the new one created, its tarsup gone)
-// on the old one's network, and the engine lock held by another live tarsup, `tarsup recover
-// --dry-run` prints the planned undo, as text and JSON, takes no lock and
-// changes nothing; `tarsup recover` then carries it out.
+// container stopped and renamed aside, the new one created on its network,
+// its tarsup gone) and the engine lock held by another live tarsup, `tarsup
+// recover --dry-run` prints the planned undo, as text and JSON, takes no lock
+// and changes nothing; `tarsup recover` then carries it out.
 func TestRecoverDryRun(t *testing.T) {
 	ctx := t.Context()
 	d := bed.On(ctx, t, bed.Local)
