@@ -109,11 +109,11 @@ func deployed(host, name string) []orchestrator.Container {
 // planOf is a plan that recreates steps (one phase; the phases do not
 // matter to this package).
 func planOf(steps ...orchestrator.Step) orchestrator.Plan {
-	return orchestrator.Plan{Phases: []orchestrator.Phase{{Name: "nodes", Kind: orchestrator.PhaseRecreate, Steps: steps}}}
+	return orchestrator.Plan{Phases: []orchestrator.Phase{{Name: "nodes", Steps: steps}}}
 }
 
 func step(host, name string) orchestrator.Step {
-	return orchestrator.Step{Host: host, Container: orchestrator.Container{Host: host, Name: name}}
+	return orchestrator.Step{Host: host, Kind: orchestrator.StepRecreate, Container: orchestrator.Container{Host: host, Name: name}}
 }
 
 func result(host, name, res string) orchestrator.StepResult {
