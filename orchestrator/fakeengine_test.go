@@ -219,7 +219,8 @@ func (f *fakeEngine) ContainerRename(_ context.Context, id, newName string) erro
 		return errdefs.ErrConflict.WithMessage("name in use")
 	}
 	if c.State.Running && f.restarting[c.Config.Image] {
-		return errors.New("sandbox 0123 not found")
+		// A 404, as the engine's "sandbox not found".
+		return errdefs.ErrNotFound.WithMessage("sandbox 0123 not found")
 	}
 	f.record("rename %s -> %s", f.name(id), newName)
 	c.Name = "/" + newName

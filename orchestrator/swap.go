@@ -182,9 +182,10 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 	// engine's record that the gate failed (recover then undoes at once).
 	// The engine refuses to rename a container while it is restarting
 	// ("sandbox not found" on 20.10): then stop it and rename it stopped.
+	// That refusal is a 404, so any failed first rename is tried again.
 	err := h.Engine.ContainerRename(ctx, newID, name+suffixFailed)
 	_ = stopContainer(ctx, h, newID, sw.stopTimeout)
-	if err != nil && !isNotFound(err) {
+	if err != nil {
 		err = h.Engine.ContainerRename(ctx, newID, name+suffixFailed)
 	}
 	if err != nil && !isNotFound(err) {

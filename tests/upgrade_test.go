@@ -432,7 +432,7 @@ func TestUpgradeRollsBack(t *testing.T) {
 
 			after := inspect(t, ctx, bed.Local, dep.Framework.Name)
 			if after.ID != before.ID || !after.State.Running {
-				t.Fatalf("the old container is not back: %s running=%v", after.ID, after.State.Running)
+				t.Fatalf("the old container is not back: %s running=%v\ntarsup: %s", after.ID, after.State.Running, r)
 			}
 			if got := names(t, ctx, bed.Local, p); len(got) != 2 {
 				t.Errorf("containers after the rollback: %v", got)
