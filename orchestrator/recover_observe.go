@@ -80,9 +80,7 @@ func ObserveSwaps(ctx context.Context, h *Host, self Owner) ([]Swap, error) {
 			s.Err = err.Error()
 		}
 		s.Old.ID, s.New.ID = j.oldC.ID, j.newC.ID
-		if j.newC.NetworkSettings != nil {
-			s.NewNetworks = j.newC.NetworkSettings.Networks
-		}
+		s.NewNetworks = attachedBefore(*j.newC, s.Old)
 		s.Old.Name, s.New.Name = nameOf(*j.oldC), nameOf(*j.newC)
 		out = append(out, s)
 	}
@@ -119,4 +117,25 @@ func NeedsRecovery(ctx context.Context, h *Host) (bool, error) {
 		return false, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
 	return len(findSwaps(all).journals) > 0, nil
+}
+
+// attachedBefore is the record of how the old container of a swap was
+// attached: the networks of the configuration its successor journals
+// (tarsup.previous), with its own addresses pinned. Why not the successor's
+// live networks: a successor that is not a faithful copy (made by an older
+// tarsup, or by hand) would attach the old container to networks it never
+// had. Without that record, the live networks are used only when the old
+// container is on no network at all, the state a kill during the rollback's
+// re-pin leaves and in which it could not start with an address.
+func attachedBefore(newC container.Summary, old Container) map[string]*network.EndpointSettings {
+	if prev, err := DecodeSpec(newC.Labels[LabelPrevious]); err == nil && len(prev.Networks) > 0 {
+		return prev.Networks
+	}
+	if newC.NetworkSettings == nil {
+		return nil
+	}
+	if in := old.Inspect; in.ContainerJSONBase != nil && in.NetworkSettings != nil && len(in.NetworkSettings.Networks) > 0 {
+		return nil
+	}
+	return newC.NetworkSettings.Networks
 }
