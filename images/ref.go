@@ -10,6 +10,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // exampleRef is the reference error messages suggest when they cannot suggest
@@ -32,7 +33,7 @@ var (
 
 // Parse parses an image reference the way docker does ("framework" is
 // "docker.io/library/framework:latest"). A bad reference yields one error,
-// matching ErrBadReference, that names the string and how to write it.
+// matching fault.BadReference, that names the string and how to write it.
 func Parse(s string) (Ref, error) {
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
@@ -47,7 +48,7 @@ func Parse(s string) (Ref, error) {
 func badReference(s string, cause error) error {
 	fail := func(why, use string) error {
 		return &classified{
-			kind:  ErrBadReference,
+			kind:  fault.BadReference,
 			msg:   fmt.Sprintf("bad image reference %q: %s; use %s", s, why, use),
 			cause: cause,
 		}

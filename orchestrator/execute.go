@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -53,10 +54,6 @@ type StepResult struct {
 	// cancelled (SIGINT, SIGTERM) before it started.
 	Interrupted bool
 }
-
-// ErrInterrupted marks a run that was cancelled between steps: the step under
-// way finished (or rolled back) and the steps after it did not run (exit 1).
-var ErrInterrupted = errors.New("interrupted")
 
 // ExecOptions tune the executor; the decisions are all in the plan.
 type ExecOptions struct {
@@ -111,7 +108,7 @@ func (x *Executor) report(e Event) {
 // the node phase, once more than MaxFailures steps failed, no new step starts.
 // Cancelling ctx never interrupts a recreate midway: the step under way
 // finishes or rolls back, and no new step starts. A cancelled run is an error
-// (ErrInterrupted) that names the steps that did not run and, first, any
+// (fault.Interrupted) that names the steps that did not run and, first, any
 // framework hosts it left on different versions.
 func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
 	var results []StepResult
@@ -132,14 +129,14 @@ func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
 	err := resultsError(results)
 	if ierr := interruptedError(p, results); ierr != nil {
 		if err != nil {
-			ierr = &kindError{kind: kindOf(err), err: errors.Join(ierr, err)}
+			ierr = markLike(err, errors.Join(ierr, err))
 		}
 		return results, ierr
 	}
 	if split := VersionSplit(p, results); err != nil && split != "" {
 		// Why first: a slave that failed after its master was upgraded
 		// leaves the very state the version-skew rule refuses.
-		err = &kindError{kind: kindOf(err), err: fmt.Errorf("%s\n%w", split, err)}
+		err = markLike(err, fmt.Errorf("%s\n%w", split, err))
 	}
 	return results, err
 }
@@ -169,7 +166,7 @@ func interruptedError(p Plan, results []StepResult) error {
 	if split := VersionSplit(p, results); split != "" {
 		msg = split + "\n" + msg
 	}
-	return withKind(ErrInterrupted, errors.New(msg))
+	return fault.Mark(fault.Interrupted, errors.New(msg))
 }
 
 // stepName names a step's container, with its host when the plan spans several.
@@ -320,7 +317,7 @@ func resultsError(results []StepResult) error {
 	}
 	err := errors.Join(errs...)
 	if rolledBack {
-		return withKind(ErrRolledBack, err)
+		return fault.Mark(fault.RolledBack, err)
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -208,7 +209,7 @@ func Observe(ctx context.Context, h *Host) ([]Container, error) {
 func observe(ctx context.Context, h *Host) ([]Container, []container.Summary, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
-		return nil, nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+		return nil, nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
 	var all []Container
 	imgs := map[string]image.InspectResponse{}
@@ -348,7 +349,7 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 func observeNetworks(ctx context.Context, h *Host) (map[string]NetworkFacts, error) {
 	list, err := h.Engine.NetworkList(ctx, network.ListOptions{})
 	if err != nil {
-		return nil, withKind(ErrUnreachable, fmt.Errorf("list networks on %s: %w", h.Name(), err))
+		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list networks on %s: %w", h.Name(), err))
 	}
 	out := make(map[string]NetworkFacts, len(list))
 	for _, n := range list {

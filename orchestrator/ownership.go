@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // Which containers are tarsup's. Why this matters: the names tarsup uses
@@ -142,7 +143,7 @@ func checkClashes(steps []Step, all []HostState) error {
 		}
 	}
 	if len(errs) > 0 {
-		return withKind(ErrRefused, fmt.Errorf("refused: %w", errors.Join(errs...)))
+		return fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(errs...)))
 	}
 	return nil
 }

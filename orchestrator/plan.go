@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/image"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -47,8 +48,8 @@ type Candidate struct {
 }
 
 // Select decides which containers are in scope and what each should run. It is
-// pure. It refuses (ErrRefused) the db container named with --only and a
-// framework with REBUILD=true; it rejects (ErrBadInput) unknown names and bad
+// pure. It refuses (fault.Refused) the db container named with --only and a
+// framework with REBUILD=true; it rejects (fault.BadInput) unknown names and bad
 // references.
 func Select(states []HostState, req Request) ([]Candidate, error) {
 	only := map[string]bool{}
@@ -90,11 +91,11 @@ func Select(states []HostState, req Request) ([]Candidate, error) {
 	}
 	for n, found := range only {
 		if !found {
-			return nil, withKind(ErrBadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", n))
+			return nil, fault.Mark(fault.BadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", n))
 		}
 	}
 	if len(refusals) > 0 {
-		return nil, withKind(ErrRefused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
+		return nil, fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
 	}
 	return out, nil
 }
@@ -114,13 +115,13 @@ func target(c Container, req Request) (Candidate, error) {
 	named := func(flag, ref string) error {
 		r, err := images.Parse(ref)
 		if err != nil {
-			return withKind(ErrBadInput, fmt.Errorf("%s: %w", flag, err))
+			return fault.Mark(fault.BadInput, fmt.Errorf("%s: %w", flag, err))
 		}
 		// Why before any pull: the name alone tells a mysql or tars-node
 		// image from a framework one, and pulling it everywhere only to be
 		// gated as the wrong role and rolled back minutes later helps no one.
 		if got, bad := images.RoleMismatch(c.Role, ref, nil); bad {
-			return withKind(ErrRefused, fmt.Errorf("refused: %s %s names a %s image (by its name), but %s on %s is a %s container; name a %s image%s", flag, ref, got, c.Name, c.Host, c.Role, c.Role, roleHint(c.Role)))
+			return fault.Mark(fault.Refused, fmt.Errorf("refused: %s %s names a %s image (by its name), but %s on %s is a %s container; name a %s image%s", flag, ref, got, c.Name, c.Host, c.Role, c.Role, roleHint(c.Role)))
 		}
 		if r.String() != normalized(c.Image) {
 			cand.Target, cand.Cause = r.String(), flag+" "+r.String()
@@ -135,11 +136,11 @@ func target(c Container, req Request) (Candidate, error) {
 		if req.To != "" {
 			cur, err := images.Parse(c.Image)
 			if err != nil {
-				return cand, withKind(ErrBadInput, fmt.Errorf("%s on %s runs %q, which is not an image reference tarsup can retag; use --framework-image: %w", c.Name, c.Host, c.Image, err))
+				return cand, fault.Mark(fault.BadInput, fmt.Errorf("%s on %s runs %q, which is not an image reference tarsup can retag; use --framework-image: %w", c.Name, c.Host, c.Image, err))
 			}
 			r, err := cur.WithTag(req.To)
 			if err != nil {
-				return cand, withKind(ErrBadInput, fmt.Errorf("--to %s: %w", req.To, err))
+				return cand, fault.Mark(fault.BadInput, fmt.Errorf("--to %s: %w", req.To, err))
 			}
 			if r.String() != cur.String() {
 				cand.Target, cand.Cause = r.String(), "--to "+req.To
@@ -415,14 +416,14 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		}
 	}
 	if len(refusals) > 0 {
-		return Plan{}, withKind(ErrRefused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
+		return Plan{}, fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
 	}
 	if len(webs) > 0 && len(masters)+len(slaves) == 0 {
 		var names []string
 		for _, w := range webs {
 			names = append(names, w.Container.Name)
 		}
-		return Plan{}, withKind(ErrRefused, fmt.Errorf("refused: tarsweb (%s) would be upgraded without the framework; the Tars docs forbid updating tarsweb alone. Upgrade the framework with it (--to TAG)", strings.Join(names, ", ")))
+		return Plan{}, fault.Mark(fault.Refused, fmt.Errorf("refused: tarsweb (%s) would be upgraded without the framework; the Tars docs forbid updating tarsweb alone. Upgrade the framework with it (--to TAG)", strings.Join(names, ", ")))
 	}
 	steps := slices.Concat(masters, webs, slaves, nodes)
 	if err := checkSkew(steps, all); err != nil {
@@ -615,7 +616,7 @@ func checkSkew(steps []Step, all []HostState) error {
 			parts = append(parts, fmt.Sprintf("%s on %s", v, strings.Join(names, ", ")))
 		}
 		sort.Strings(parts)
-		return withKind(ErrRefused, fmt.Errorf("refused: after this plan the framework would run different versions (%s); framework components depend on each other's versions, so upgrade every framework container of a deployment together (drop --only, or name them all)", strings.Join(parts, "; ")))
+		return fault.Mark(fault.Refused, fmt.Errorf("refused: after this plan the framework would run different versions (%s); framework components depend on each other's versions, so upgrade every framework container of a deployment together (drop --only, or name them all)", strings.Join(parts, "; ")))
 	}
 	for _, n := range nodes {
 		dep, _ := depOf(n)
@@ -625,7 +626,7 @@ func checkSkew(steps []Step, all []HostState) error {
 		nv := afterVersion(n, byID[n.ID])
 		for fv := range frameworks[dep] {
 			if cmp, known := images.Compare(nv, fv); known && cmp < 0 {
-				return withKind(ErrRefused, fmt.Errorf("refused: node %s@%s would run %s, older than its framework's %s; run tarsnode at the framework's version (move the node's tag first, or --node-image)", n.Name, n.Host, nv, fv))
+				return fault.Mark(fault.Refused, fmt.Errorf("refused: node %s@%s would run %s, older than its framework's %s; run tarsnode at the framework's version (move the node's tag first, or --node-image)", n.Name, n.Host, nv, fv))
 			}
 		}
 	}

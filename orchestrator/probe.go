@@ -24,6 +24,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -134,7 +135,7 @@ func NewProber(mode, binary string) (*Prober, error) {
 		mode = ProbeAuto
 	case ProbeAuto, ProbeDirect, ProbeSidecar:
 	default:
-		return nil, withKind(ErrBadInput, fmt.Errorf("bad --probe %q: use auto, direct or sidecar", mode))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("bad --probe %q: use auto, direct or sidecar", mode))
 	}
 	return &Prober{Mode: mode, Binary: binary, loaded: map[*Host]string{}}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // journal is one upgrade found on an engine: the container it created and
@@ -49,7 +50,7 @@ type Recovery struct {
 func (x *Executor) Recover(ctx context.Context, h *Host) ([]Recovery, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
-		return nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
 	byName := map[string]*container.Summary{}
 	for i := range list {
@@ -200,7 +201,7 @@ func (x *Executor) containerOf(ctx context.Context, h *Host, id string) (Contain
 func NeedsRecovery(ctx context.Context, h *Host) (bool, error) {
 	all, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
-		return false, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+		return false, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
 	return len(findSwaps(all).journals) > 0, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -246,7 +247,7 @@ func CheckRefresh(ctx context.Context, states []HostState, opts RefreshOptions) 
 	digests, err := reg.Digests(ctx, refs)
 	wg.Wait()
 	if err != nil {
-		return RefreshCheck{}, withKind(ErrUnreachable, err)
+		return RefreshCheck{}, fault.Mark(fault.Unreachable, err)
 	}
 	check, err := CompareDigests(scope, digests)
 	if err != nil {
@@ -289,7 +290,7 @@ func RefreshScope(states []HostState, only []string) ([]Container, error) {
 			switch c.Role {
 			case images.RoleDB:
 				if len(want) > 0 {
-					return nil, withKind(ErrRefused, fmt.Errorf("refused: %s on %s is the Tars database container: tarsup never recreates it; drop it from --only", c.Name, c.Host))
+					return nil, fault.Mark(fault.Refused, fmt.Errorf("refused: %s on %s is the Tars database container: tarsup never recreates it; drop it from --only", c.Name, c.Host))
 				}
 				continue
 			case images.RoleFramework, images.RoleNode, images.RoleWeb:
@@ -309,7 +310,7 @@ func RefreshScope(states []HostState, only []string) ([]Container, error) {
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, withKind(ErrBadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", strings.Join(missing, ", ")))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", strings.Join(missing, ", ")))
 	}
 	return out, nil
 }
@@ -364,7 +365,7 @@ func CompareDigests(scope []Container, digests map[string]images.DigestResult) (
 	check.Tags = len(keys)
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		return check, registryKind(fmt.Errorf("%w\nnothing was changed (limit the refresh with --only to leave those images out)", err))
+		return check, fmt.Errorf("%w\nnothing was changed (limit the refresh with --only to leave those images out)", err)
 	}
 	return check, nil
 }
@@ -410,7 +411,7 @@ func frameworkTags(ctx context.Context, reg *images.Registry, scope []Container)
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return nil, registryKind(fmt.Errorf("%w\nnothing was changed", errors.Join(errs...)))
+		return nil, fmt.Errorf("%w\nnothing was changed", errors.Join(errs...))
 	}
 	return out, nil
 }
@@ -458,7 +459,7 @@ func NewestFramework(scope []Container, tags map[string][]string, anyMajor bool)
 	}
 	for _, r := range fws {
 		if !hasTag(tags[r.Repository()], tag) {
-			return "", "", withKind(ErrBadInput, fmt.Errorf("--to-latest: the newest framework release is %s, but %s has no tag %s; the framework must move as one (mirror the tag there, or name a tag with tarsup upgrade --to)", tag, r.Repository(), tag))
+			return "", "", fault.Mark(fault.BadInput, fmt.Errorf("--to-latest: the newest framework release is %s, but %s has no tag %s; the framework must move as one (mirror the tag there, or name a tag with tarsup upgrade --to)", tag, r.Repository(), tag))
 		}
 	}
 	return tag, from, nil

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/tarsup/tarsup/compose"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/urfave/cli/v2"
@@ -42,13 +43,6 @@ func composeProjectFlags() []cli.Flag {
 	}
 }
 
-// kindError marks err with one of the orchestrator's error kinds, so that
-// the exit code follows, without changing the message.
-type kindError struct{ kind, err error }
-
-func (k kindError) Error() string   { return k.err.Error() }
-func (k kindError) Unwrap() []error { return []error{k.kind, k.err} }
-
 // composeOptions turns the project flags into one compose.Options per project.
 func composeOptions(c *cli.Context) ([]compose.Options, error) {
 	files := c.StringSlice("file")
@@ -71,7 +65,7 @@ func composeOptions(c *cli.Context) ([]compose.Options, error) {
 	if list := c.String("project-list"); list != "" {
 		fromList, err := compose.ReadProjectList(list)
 		if err != nil {
-			return nil, kindError{orchestrator.ErrBadInput, err}
+			return nil, fault.Mark(fault.BadInput, err)
 		}
 		opts = append(opts, fromList...)
 	}
@@ -114,7 +108,7 @@ func loadFleet(c *cli.Context, e *env, refuse bool) (*composeFleet, []compose.Fi
 	}
 	projects, err := compose.LoadMany(c.Context, opts)
 	if err != nil {
-		return nil, nil, kindError{orchestrator.ErrBadInput, fmt.Errorf("%w\nnothing was changed", err)}
+		return nil, nil, fault.Mark(fault.BadInput, fmt.Errorf("%w\nnothing was changed", err))
 	}
 	var findings, refusals []compose.Finding
 	for _, p := range projects {
@@ -132,7 +126,7 @@ func loadFleet(c *cli.Context, e *env, refuse bool) (*composeFleet, []compose.Fi
 		for i, f := range refusals {
 			lines[i] = f.String()
 		}
-		return nil, findings, kindError{orchestrator.ErrRefused, fmt.Errorf("refused by the Tars upgrade rules:\n%s\nnothing was changed", strings.Join(lines, "\n"))}
+		return nil, findings, fault.Mark(fault.Refused, fmt.Errorf("refused by the Tars upgrade rules:\n%s\nnothing was changed", strings.Join(lines, "\n")))
 	}
 	f := &composeFleet{projects: projects, hostOf: map[*compose.Project]string{}}
 	if f.specs, err = f.engines(c, e); err != nil {
@@ -155,7 +149,7 @@ func (f *composeFleet) engines(c *cli.Context, e *env) ([]orchestrator.HostSpec,
 		}
 		if prev, ok := byURL[s.URL]; ok {
 			if prev.TLS != s.TLS {
-				return kindError{orchestrator.ErrBadInput, fmt.Errorf("projects %s and %s reach engine %s with different TLS settings; give them the same x-tarsup.tls files", from[s.URL], p.Name, s.URL)}
+				return fault.Mark(fault.BadInput, fmt.Errorf("projects %s and %s reach engine %s with different TLS settings; give them the same x-tarsup.tls files", from[s.URL], p.Name, s.URL))
 			}
 		} else {
 			byURL[s.URL], from[s.URL] = s, p.Name
@@ -267,7 +261,7 @@ func (f *composeFleet) plan(states []orchestrator.HostState, req compose.ImageRe
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, kindError{orchestrator.ErrBadInput, fmt.Errorf("%w\nnothing was changed", errors.Join(errs...))}
+		return nil, nil, fault.Mark(fault.BadInput, fmt.Errorf("%w\nnothing was changed", errors.Join(errs...)))
 	}
 	names := map[string]bool{}
 	for _, byName := range claimed {
@@ -283,7 +277,7 @@ func (f *composeFleet) plan(states []orchestrator.HostState, req compose.ImageRe
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, kindError{orchestrator.ErrBadInput, fmt.Errorf("%w\nnothing was changed", errors.Join(errs...))}
+		return nil, nil, fault.Mark(fault.BadInput, fmt.Errorf("%w\nnothing was changed", errors.Join(errs...)))
 	}
 	only := make([]string, 0, len(names))
 	for n := range names {
@@ -401,7 +395,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 			l, err := hasher.Labels(ctx, c.Host, c.Container.Name, c.Container.Labels, r.Image.ID)
 			if err != nil {
 				// Why bad input: it comes before any container changed.
-				return nil, kindError{orchestrator.ErrBadInput, err}
+				return nil, fault.Mark(fault.BadInput, err)
 			}
 			return l, nil
 		},
@@ -430,7 +424,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 	// The files first: a compose up run by anyone during the upgrade then
 	// creates what tarsup is moving to, not the old image.
 	if err := compose.Apply(edits); err != nil {
-		return kindError{orchestrator.ErrBadInput, fmt.Errorf("write the compose files: %w\nnothing was changed", err)}
+		return fault.Mark(fault.BadInput, fmt.Errorf("write the compose files: %w\nnothing was changed", err))
 	}
 	for i := range files {
 		files[i].State = "written"
