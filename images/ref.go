@@ -220,7 +220,7 @@ func (r Ref) remoteRef() (name.Reference, error) {
 		return nil, fmt.Errorf("look up an empty image reference: %w", errNoName)
 	}
 	var opts []name.Option
-	if isLoopback(r.Domain()) {
+	if IsLoopback(r.Domain()) {
 		// Why: go-containerregistry picks plain HTTP for 127.0.0.1 and
 		// "localhost:port" only; the Docker Engine treats all of 127.0.0.0/8
 		// and localhost as insecure registries, and so must tarsup.
@@ -237,8 +237,9 @@ func (r Ref) remoteRef() (name.Reference, error) {
 	return repo.Digest(r.Digest()), nil
 }
 
-// isLoopback reports whether a registry host[:port] is this machine.
-func isLoopback(domain string) bool {
+// IsLoopback reports whether a host or host:port (a registry's domain, an
+// engine's address) is this machine.
+func IsLoopback(domain string) bool {
 	host := domain
 	if h, _, err := net.SplitHostPort(domain); err == nil {
 		host = h

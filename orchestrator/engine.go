@@ -20,6 +20,7 @@ import (
 	"github.com/docker/go-connections/tlsconfig"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/images"
 )
 
 // Engine is the part of the Docker Engine API that tarsup uses. It is
@@ -131,18 +132,10 @@ func ValidateHost(h HostSpec) error {
 	if host == "" || u.Port() == "" {
 		return fault.Mark(fault.BadInput, fmt.Errorf("bad engine URL %q: name the host and port, as in tcp://10.0.0.5:2376", h.URL))
 	}
-	if h.TLS.On() || u.Scheme == "https" || h.Insecure || isLoopback(host) {
+	if h.TLS.On() || u.Scheme == "https" || h.Insecure || images.IsLoopback(host) {
 		return nil
 	}
 	return fault.Mark(fault.BadInput, fmt.Errorf("refusing plain %s without TLS: anyone on the network could drive that engine; use --tlsverify with --tlscacert/--tlscert/--tlskey (or DOCKER_TLS_VERIFY/DOCKER_CERT_PATH), or --insecure if you really mean it", h.URL))
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Host is one connected Docker Engine.

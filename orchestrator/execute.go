@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // Event is one thing that happened, reported as it happens.
@@ -399,9 +400,9 @@ func (x *Executor) replace(ctx context.Context, h *Host, old Container, spec Spe
 	if spec.Primary != "" && spec.Networks[spec.Primary] != nil {
 		nc.EndpointsConfig = map[string]*network.EndpointSettings{spec.Primary: spec.Networks[spec.Primary]}
 	}
-	created, err := h.Engine.ContainerCreate(ctx, &cfg, spec.HostConfig, nc, nil, name+suffixNew)
+	created, err := h.Engine.ContainerCreate(ctx, &cfg, spec.HostConfig, nc, nil, name+swapname.New)
 	if err != nil {
-		return fail(fmt.Errorf("create %s: %w", name+suffixNew, err))
+		return fail(fmt.Errorf("create %s: %w", name+swapname.New, err))
 	}
 	newID := created.ID
 	for n, ep := range spec.Networks {
@@ -410,7 +411,7 @@ func (x *Executor) replace(ctx context.Context, h *Host, old Container, spec Spe
 		}
 		if err := h.Engine.NetworkConnect(ctx, n, newID, ep); err != nil {
 			x.discard(ctx, h, newID)
-			return fail(fmt.Errorf("connect %s to network %s: %w", name+suffixNew, n, err))
+			return fail(fmt.Errorf("connect %s to network %s: %w", name+swapname.New, n, err))
 		}
 	}
 	// From here on the old container is touched: finish or roll back even
@@ -424,7 +425,7 @@ func (x *Executor) replace(ctx context.Context, h *Host, old Container, spec Spe
 			return fail(fmt.Errorf("stop old container: %w", err))
 		}
 	}
-	if err := h.Engine.ContainerRename(ctx, old.ID, name+suffixOld); err != nil {
+	if err := h.Engine.ContainerRename(ctx, old.ID, name+swapname.Old); err != nil {
 		return x.rollback(ctx, h, old, newID, false, restore, fmt.Errorf("rename old container aside: %w", err))
 	}
 	if err := h.Engine.ContainerRename(ctx, newID, name); err != nil {
@@ -490,12 +491,12 @@ func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID s
 	base := fmt.Errorf("recreate %s on %s: %w", name, h.Name(), cause)
 	if x.Opts.NoRollback {
 		x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "skipped (--no-rollback)"})
-		return newID, ResultLeft, fmt.Errorf("%w\nthe failed new container %s is left for inspection and the old one is kept as %s (stopped); `tarsup recover` rolls back when you are done", base, short(newID), name+suffixOld)
+		return newID, ResultLeft, fmt.Errorf("%w\nthe failed new container %s is left for inspection and the old one is kept as %s (stopped); `tarsup recover` rolls back when you are done", base, short(newID), name+swapname.Old)
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "started", Detail: cause.Error()})
 	var errs []error
-	if err := h.Engine.ContainerRename(ctx, newID, name+suffixFailed); err != nil && !isNotFound(err) {
-		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", short(newID), name+suffixFailed, err))
+	if err := h.Engine.ContainerRename(ctx, newID, name+swapname.Failed); err != nil && !isNotFound(err) {
+		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", short(newID), name+swapname.Failed, err))
 	}
 	_ = h.Engine.ContainerStop(ctx, newID, x.stopOptions(old))
 	if renamed {
@@ -517,7 +518,7 @@ func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID s
 	}
 	if len(errs) > 0 {
 		return "", ResultFailed, fmt.Errorf("%w\nROLLBACK FAILED: %w\nstate: old container %s (meant to be %s), new container %s (%s).\nto fix: run `tarsup recover --host %s`; by hand: docker rm -f %s; docker rename %s %s; docker start %s",
-			base, errors.Join(errs...), old.ShortID(), name, short(newID), name+suffixFailed, h.Spec.URL,
+			base, errors.Join(errs...), old.ShortID(), name, short(newID), name+swapname.Failed, h.Spec.URL,
 			short(newID), old.ShortID(), name, name)
 	}
 	if err := h.Engine.ContainerRemove(ctx, newID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {

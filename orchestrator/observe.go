@@ -39,15 +39,6 @@ const (
 	LabelProbe = "tarsup.probe"
 )
 
-// Suffixes of the temporary names an upgrade uses. A container name allows
-// [a-zA-Z0-9][a-zA-Z0-9_.-]*, so these can never clash with a service name
-// that does not end the same way.
-const (
-	suffixNew    = ".tarsup-new"
-	suffixOld    = ".tarsup-old"
-	suffixFailed = ".tarsup-failed"
-)
-
 // OCIVersionLabel is the image label that carries the image's version.
 const OCIVersionLabel = "org.opencontainers.image.version"
 
@@ -99,26 +90,14 @@ func (c Container) Master() bool { return c.Role == images.RoleFramework && !c.S
 // Digest returns the repo digest of the container's image in the
 // container's own repository, or the image ID when none is recorded.
 func (c Container) Digest() string {
-	repo := repoOf(c.Image)
-	for _, d := range c.RepoDigests {
-		if i := strings.LastIndex(d, "@"); i > 0 && repoOf(d[:i]) == repo {
-			return d[i+1:]
-		}
+	if d := images.RepoDigest(c.RepoDigests, c.Image); d != "" {
+		return d
 	}
 	if len(c.RepoDigests) > 0 {
 		d := c.RepoDigests[0]
 		return d[strings.LastIndex(d, "@")+1:]
 	}
 	return c.ImageID
-}
-
-// repoOf returns the normalized repository of a reference, or the input.
-func repoOf(ref string) string {
-	r, err := images.Parse(ref)
-	if err != nil {
-		return ref
-	}
-	return r.Repository()
 }
 
 // envMap parses KEY=VALUE entries; later entries win, as in Docker.

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // RebuildDrops names what REBUILD=true drops (deploy/docker-init.sh).
@@ -76,7 +77,7 @@ func Select(states []HostState, req Request) ([]Candidate, error) {
 			default:
 				continue
 			}
-			if isTemporaryName(c.Name) {
+			if swapname.IsTemporary(c.Name) {
 				continue
 			}
 			if c.Rebuild {
@@ -100,56 +101,35 @@ func Select(states []HostState, req Request) ([]Candidate, error) {
 	return out, nil
 }
 
-func isTemporaryName(name string) bool {
-	for _, s := range []string{suffixNew, suffixOld, suffixFailed} {
-		if strings.HasSuffix(name, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// target works out the reference a container should run.
+// target works out the reference a container should run (images.Retarget's
+// rule) and refuses a named image of another role.
 func target(c Container, req Request) (Candidate, error) {
 	cand := Candidate{Host: c.Host, Container: c, Target: c.Image, AllowIPChange: req.AllowIPChange}
-	named := func(flag, ref string) error {
-		r, err := images.Parse(ref)
-		if err != nil {
-			return fault.Mark(fault.BadInput, fmt.Errorf("%s: %w", flag, err))
+	to, flag, err := images.Retarget(c.Role, c.Image, req.To, req.FrameworkImage, req.NodeImage)
+	var retag *images.RetagError
+	switch {
+	case errors.As(err, &retag):
+		return cand, fault.Mark(fault.BadInput, fmt.Errorf("%s on %s runs %q, which is not an image reference tarsup can retag; use --framework-image: %w", c.Name, c.Host, c.Image, retag.Err))
+	case err != nil:
+		return cand, fault.Mark(fault.BadInput, err)
+	case flag == images.FlagFrameworkImage || flag == images.FlagNodeImage:
+		ref := req.NodeImage
+		if flag == images.FlagFrameworkImage {
+			ref = req.FrameworkImage
 		}
 		// Why before any pull: the name alone tells a mysql or tars-node
 		// image from a framework one, and pulling it everywhere only to be
 		// gated as the wrong role and rolled back minutes later helps no one.
 		if got, bad := images.RoleMismatch(c.Role, ref, nil); bad {
-			return fault.Mark(fault.Refused, fmt.Errorf("refused: %s %s names a %s image (by its name), but %s on %s is a %s container; name a %s image%s", flag, ref, got, c.Name, c.Host, c.Role, c.Role, roleHint(c.Role)))
+			return cand, fault.Mark(fault.Refused, fmt.Errorf("refused: %s %s names a %s image (by its name), but %s on %s is a %s container; name a %s image%s", flag, ref, got, c.Name, c.Host, c.Role, c.Role, roleHint(c.Role)))
 		}
-		if r.String() != normalized(c.Image) {
-			cand.Target, cand.Cause = r.String(), flag+" "+r.String()
-		}
-		return nil
 	}
-	switch c.Role {
-	case images.RoleFramework, images.RoleWeb:
-		if c.Role == images.RoleFramework && req.FrameworkImage != "" {
-			return cand, named("--framework-image", req.FrameworkImage)
-		}
-		if req.To != "" {
-			cur, err := images.Parse(c.Image)
-			if err != nil {
-				return cand, fault.Mark(fault.BadInput, fmt.Errorf("%s on %s runs %q, which is not an image reference tarsup can retag; use --framework-image: %w", c.Name, c.Host, c.Image, err))
-			}
-			r, err := cur.WithTag(req.To)
-			if err != nil {
-				return cand, fault.Mark(fault.BadInput, fmt.Errorf("--to %s: %w", req.To, err))
-			}
-			if r.String() != cur.String() {
-				cand.Target, cand.Cause = r.String(), "--to "+req.To
-			}
-		}
-	case images.RoleNode:
-		if req.NodeImage != "" {
-			return cand, named("--node-image", req.NodeImage)
-		}
+	if flag == "" || to == images.Normalize(c.Image) {
+		return cand, nil
+	}
+	cand.Target, cand.Cause = to, flag+" "+to
+	if flag == images.FlagTo {
+		cand.Cause = flag + " " + req.To
 	}
 	return cand, nil
 }
@@ -163,13 +143,6 @@ func roleHint(r images.Role) string {
 		return " (tarscloud/tars-node, or a mirror of it)"
 	}
 	return ""
-}
-
-func normalized(ref string) string {
-	if r, err := images.Parse(ref); err == nil {
-		return r.String()
-	}
-	return ref
 }
 
 // Resolved is what is known of a target image on one engine: after a pull,
@@ -377,7 +350,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		st := Step{Host: c.Host, Container: c.Container, From: c.Container.Image, To: c.Target,
 			FromDigest: c.Container.Digest(), Target: r.Image, Cause: c.Cause, Labels: c.Labels}
 		st.ToDigest = r.Digest
-		if d := repoDigest(r.Image, c.Target); d != "" {
+		if d := images.RepoDigest(r.Image.RepoDigests, c.Target); d != "" {
 			st.ToDigest = d
 		}
 		if !changes(c, r) {
@@ -513,7 +486,7 @@ func lostError(c Candidate, lost []LostAddress) error {
 
 // changes reports whether a candidate must be recreated.
 func changes(c Candidate, r Resolved) bool {
-	if normalized(c.Target) != normalized(c.Container.Image) {
+	if images.Normalize(c.Target) != images.Normalize(c.Container.Image) {
 		return true
 	}
 	if r.Image.ID != "" {
@@ -528,16 +501,6 @@ func changes(c Candidate, r Resolved) bool {
 		return true
 	}
 	return false
-}
-
-func repoDigest(img image.InspectResponse, ref string) string {
-	repo := repoOf(ref)
-	for _, d := range img.RepoDigests {
-		if i := strings.LastIndex(d, "@"); i > 0 && repoOf(d[:i]) == repo {
-			return d[i+1:]
-		}
-	}
-	return ""
 }
 
 func tagOf(ref string) string {
@@ -577,7 +540,7 @@ func checkSkew(steps []Step, all []HostState) error {
 	var nodes []Container
 	for _, s := range all {
 		for _, c := range s.Containers {
-			if isTemporaryName(c.Name) {
+			if swapname.IsTemporary(c.Name) {
 				continue
 			}
 			switch c.Role {
@@ -641,7 +604,7 @@ func nodeDeployment(all []HostState) func(Container) (dep string, named bool) {
 	deps := map[string]bool{}
 	for _, s := range all {
 		for _, c := range s.Containers {
-			if c.Role != images.RoleFramework || isTemporaryName(c.Name) {
+			if c.Role != images.RoleFramework || swapname.IsTemporary(c.Name) {
 				continue
 			}
 			dep := deploymentOf(c)
@@ -698,8 +661,8 @@ func previousSpec(c Container, apiVersion string, nets map[string]NetworkFacts) 
 	s := Derive(DeriveInput{Old: c.Inspect, OldImage: c.ImageInfo, NewImage: c.ImageInfo,
 		NewRef: c.Image, Role: c.Role, APIVersion: apiVersion, Networks: nets})
 	s.ImageID = c.ImageID
-	if d := repoDigest(c.ImageInfo, c.Image); d != "" {
-		s.RepoDigest = repoOf(c.Image) + "@" + d
+	if d := images.RepoDigest(c.ImageInfo.RepoDigests, c.Image); d != "" {
+		s.RepoDigest = images.RepositoryOf(c.Image) + "@" + d
 	}
 	return s
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // AddRequest describes a Tars container to put on an engine that has none of
@@ -70,7 +71,7 @@ func Add(ctx context.Context, h *Host, x *Executor, kc authn.Keychain, req AddRe
 		return "", err
 	}
 	for _, c := range cs {
-		if c.Role == req.Role && !isTemporaryName(c.Name) {
+		if c.Role == req.Role && !swapname.IsTemporary(c.Name) {
 			return "", fault.Mark(fault.Refused, fmt.Errorf("refused: %s already runs %s %s (%s); one %s per engine", h.Name(), req.Role, c.Name, c.Image, req.Role))
 		}
 		if c.Name == req.Name {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // RefreshOptions are the inputs of a refresh beyond the engines.
@@ -297,7 +298,7 @@ func RefreshScope(states []HostState, only []string) ([]Container, error) {
 			default:
 				continue
 			}
-			if !isTemporaryName(c.Name) {
+			if !swapname.IsTemporary(c.Name) {
 				out = append(out, c)
 			}
 		}
@@ -345,7 +346,10 @@ func CompareDigests(scope []Container, digests map[string]images.DigestResult) (
 			}
 			continue
 		}
-		own := ownDigests(c, r.Repository())
+		own := map[string]bool{}
+		for _, d := range images.RepoDigests(c.RepoDigests, r.Repository()) {
+			own[d] = true
+		}
 		if len(own) == 0 {
 			check.Unchecked = append(check.Unchecked, Unchecked{Host: c.Host, Name: c.Name, Image: c.Image,
 				Reason: "its image has no digest from " + r.Repository() + " (built or loaded locally?); use tarsup upgrade to move it"})
@@ -368,17 +372,6 @@ func CompareDigests(scope []Container, digests map[string]images.DigestResult) (
 		return check, fmt.Errorf("%w\nnothing was changed (limit the refresh with --only to leave those images out)", err)
 	}
 	return check, nil
-}
-
-// ownDigests returns the digests the engine recorded for c's image in repo.
-func ownDigests(c Container, repo string) map[string]bool {
-	out := map[string]bool{}
-	for _, d := range c.RepoDigests {
-		if i := strings.LastIndex(d, "@"); i > 0 && repoOf(d[:i]) == repo {
-			out[d[i+1:]] = true
-		}
-	}
-	return out
 }
 
 // frameworkTags lists the tags of every framework repository in scope that

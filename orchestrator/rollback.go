@@ -67,7 +67,7 @@ func Rollback(ctx context.Context, x *Executor, t RollbackTarget, kc authn.Keych
 		return StepResult{}, fmt.Errorf("rollback %s on %s: inspect %s: %w", t.Container.Name, h.Name(), ref, err)
 	}
 	st := Step{Host: h.Name(), Container: t.Container, From: t.Container.Image, To: ref,
-		FromDigest: t.Container.Digest(), ToDigest: repoDigest(img, ref), Target: img, Cause: "rollback",
+		FromDigest: t.Container.Digest(), ToDigest: images.RepoDigest(img.RepoDigests, ref), Target: img, Cause: "rollback",
 		Spec: spec, Previous: PreviousSpec(t.Container, h.Engine.ClientVersion())}
 	r := x.step(ctx, st)
 	return r, r.Err

@@ -15,6 +15,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/swapname"
 	"github.com/urfave/cli/v2"
 )
 
@@ -716,13 +717,13 @@ func (f *composeFleet) status(ctx context.Context, prober *orchestrator.Prober, 
 			base := composeStatusRow{Project: p.Name, Host: host, Service: s.Name, Role: string(s.Role), File: s.File, Image: s.Image}
 			found := false
 			for _, c := range byHost[host] {
-				if svc, ok := p.ServiceOf(c.Labels); !ok || svc != s.Name || strings.Contains(c.Name, ".tarsup-") {
+				if svc, ok := p.ServiceOf(c.Labels); !ok || svc != s.Name || swapname.IsTemporary(c.Name) {
 					continue
 				}
 				found = true
 				r := base
 				h := health[key{c.Host, c.Name}]
-				r.Container, r.RunningImage, r.InStep = c.Name, c.Image, compose.SameImage(c.Image, s.Image)
+				r.Container, r.RunningImage, r.InStep = c.Name, c.Image, images.SameImage(c.Image, s.Image)
 				r.Version, r.State, r.Health, r.HealthDetail = c.Version, c.State, h.Health, h.HealthDetail
 				rows = append(rows, r)
 			}
