@@ -53,47 +53,25 @@ type Candidate struct {
 // framework with REBUILD=true; it rejects (fault.BadInput) unknown names and bad
 // references.
 func Select(states []HostState, req Request) ([]Candidate, error) {
-	only := map[string]bool{}
-	for _, n := range req.Only {
-		only[strings.TrimPrefix(n, "/")] = false
-	}
+	scope, missing := inScope(states, req.Only)
 	var out []Candidate
 	var refusals []error
-	for _, s := range states {
-		for _, c := range s.Containers {
-			if _, named := only[c.Name]; len(only) > 0 && !named {
-				continue
-			}
-			if len(only) > 0 {
-				only[c.Name] = true
-			}
-			switch c.Role {
-			case images.RoleDB:
-				if len(only) > 0 {
-					refusals = append(refusals, fmt.Errorf("%s on %s is the Tars database container: tarsup never recreates it (a Tars upgrade must not touch MySQL); drop it from --only", c.Name, c.Host))
-				}
-				continue
-			case images.RoleFramework, images.RoleNode, images.RoleWeb:
-			default:
-				continue
-			}
-			if swapname.IsTemporary(c.Name) {
-				continue
-			}
-			if c.Rebuild {
-				refusals = append(refusals, fmt.Errorf("%s on %s has REBUILD=true: its next start drops %s. Recreate it with REBUILD=false (or remove the variable) and run tarsup again; tarsup never sets REBUILD=true", c.Name, c.Host, RebuildDrops))
-			}
-			cand, err := target(c, req)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, cand)
+	for _, c := range scope {
+		if c.Role == images.RoleDB {
+			refusals = append(refusals, fmt.Errorf("%s on %s is the Tars database container: tarsup never recreates it (a Tars upgrade must not touch MySQL); drop it from --only", c.Name, c.Host))
+			continue
 		}
+		if c.Rebuild {
+			refusals = append(refusals, fmt.Errorf("%s on %s has REBUILD=true: its next start drops %s. Recreate it with REBUILD=false (or remove the variable) and run tarsup again; tarsup never sets REBUILD=true", c.Name, c.Host, RebuildDrops))
+		}
+		cand, err := target(c, req)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cand)
 	}
-	for n, found := range only {
-		if !found {
-			return nil, fault.Mark(fault.BadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", n))
-		}
+	if len(missing) > 0 {
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", strings.Join(missing, ", ")))
 	}
 	if len(refusals) > 0 {
 		return nil, fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(refusals...)))

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
-	"github.com/tarsup/tarsup/swapname"
 )
 
 // RefreshOptions are the inputs of a refresh beyond the engines.
@@ -275,42 +274,15 @@ func CheckRefresh(ctx context.Context, states []HostState, opts RefreshOptions) 
 // Unlike Select, it does not refuse REBUILD=true here: that applies when the
 // container is about to be recreated, which the upgrade decides. It is pure.
 func RefreshScope(states []HostState, only []string) ([]Container, error) {
-	want := map[string]bool{}
-	for _, n := range only {
-		want[strings.TrimPrefix(n, "/")] = false
-	}
-	var out []Container
-	for _, s := range states {
-		for _, c := range s.Containers {
-			if _, named := want[c.Name]; len(want) > 0 && !named {
-				continue
-			}
-			if len(want) > 0 {
-				want[c.Name] = true
-			}
-			switch c.Role {
-			case images.RoleDB:
-				if len(want) > 0 {
-					return nil, fault.Mark(fault.Refused, fmt.Errorf("refused: %s on %s is the Tars database container: tarsup never recreates it; drop it from --only", c.Name, c.Host))
-				}
-				continue
-			case images.RoleFramework, images.RoleNode, images.RoleWeb:
-			default:
-				continue
-			}
-			if !swapname.IsTemporary(c.Name) {
-				out = append(out, c)
-			}
+	scope, missing := inScope(states, only)
+	out := scope[:0]
+	for _, c := range scope {
+		if c.Role == images.RoleDB {
+			return nil, fault.Mark(fault.Refused, fmt.Errorf("refused: %s on %s is the Tars database container: tarsup never recreates it; drop it from --only", c.Name, c.Host))
 		}
-	}
-	var missing []string
-	for n, found := range want {
-		if !found {
-			missing = append(missing, n)
-		}
+		out = append(out, c)
 	}
 	if len(missing) > 0 {
-		sort.Strings(missing)
 		return nil, fault.Mark(fault.BadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", strings.Join(missing, ", ")))
 	}
 	return out, nil
