@@ -8,7 +8,9 @@ import (
 )
 
 func TestInScope(t *testing.T) {
-	c := func(host, name string, role images.Role) Container { return Container{Host: host, Name: name, Role: role} }
+	c := func(host, name string, role images.Role) Container {
+		return Container{Host: host, Name: name, Role: role}
+	}
 	states := []HostState{
 		{Containers: []Container{
 			c("h1", "tars-framework", images.RoleFramework),
