@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,10 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
@@ -393,7 +396,10 @@ func requireStatic(path string) error {
 }
 
 // imageArchive writes a `docker save` archive of a one-layer image holding
-// one file, labelled with label=1.
+// one executable file, labelled with label=1. Why go-containerregistry: the
+// archive's manifest, config and diff IDs are its to get right; only the
+// layer's one file is written here (its mode must be executable, which
+// crane.Layer does not set).
 func imageArchive(ref, file string, bin []byte, entrypoint []string, label string) ([]byte, error) {
 	var layer bytes.Buffer
 	lw := tar.NewWriter(&layer)
@@ -406,34 +412,30 @@ func imageArchive(ref, file string, bin []byte, entrypoint []string, label strin
 	if err := lw.Close(); err != nil {
 		return nil, fmt.Errorf("probe image layer: %w", err)
 	}
-	diff := sha256.Sum256(layer.Bytes())
-	cfg, err := json.Marshal(map[string]any{
-		"architecture": runtime.GOARCH,
-		"os":           "linux",
-		"config":       map[string]any{"Entrypoint": entrypoint, "Labels": map[string]string{label: "1"}},
-		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(diff[:])}},
-	})
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer.Bytes())), nil })
+	if err != nil {
+		return nil, fmt.Errorf("probe image layer: %w", err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		return nil, fmt.Errorf("probe image: %w", err)
+	}
+	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("probe image config: %w", err)
 	}
-	manifest, err := json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{ref}, "Layers": []string{"layer.tar"}}})
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
+	cf.Config.Entrypoint, cf.Config.Labels = entrypoint, map[string]string{label: "1"}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return nil, fmt.Errorf("probe image config: %w", err)
+	}
+	tag, err := name.NewTag(ref)
 	if err != nil {
-		return nil, fmt.Errorf("probe image manifest: %w", err)
+		return nil, fmt.Errorf("probe image %s: %w", ref, err)
 	}
 	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{"config.json", cfg}, {"layer.tar", layer.Bytes()}, {"manifest.json", manifest}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}); err != nil {
-			return nil, fmt.Errorf("probe image archive: %w", err)
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, fmt.Errorf("probe image archive: %w", err)
-		}
-	}
-	if err := tw.Close(); err != nil {
+	if err := tarball.Write(tag, img, &out); err != nil {
 		return nil, fmt.Errorf("probe image archive: %w", err)
 	}
 	return out.Bytes(), nil
