@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/tarsup/tarsup/fault"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Inventory lists many engines with their own TLS material. Its file format
