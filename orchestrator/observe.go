@@ -293,6 +293,8 @@ type HostState struct {
 	// Networks are the engine's networks by name (what pinning an address
 	// on them needs).
 	Networks map[string]NetworkFacts
+	// listing fingerprints the container list observed (see observeOnce).
+	listing string
 }
 
 // ObserveAll reads every engine in parallel: one slow engine does not
@@ -311,7 +313,7 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 				nets, err = observeNetworks(ctx, h)
 			}
 			out[i], errs[i] = HostState{Host: h, APIVersion: h.Engine.ClientVersion(), Containers: cs,
-				Holders: nameHolders(list, findSwaps(list)), Networks: nets}, err
+				Holders: nameHolders(list, findSwaps(list)), Networks: nets, listing: listing(list)}, err
 		}()
 	}
 	wg.Wait()

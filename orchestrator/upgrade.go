@@ -30,6 +30,11 @@ type UpgradeOptions struct {
 	// Labels, when set, gives each candidate its label overrides once its
 	// target is resolved (pulled, or only looked up in a dry run).
 	Labels LabelFunc
+	// Observed, when set, are the engines' states the caller observed
+	// already (a refresh's): the upgrade plans from them rather than
+	// observing again, unless it recovered an engine or an engine's
+	// containers changed since (see observeOnce).
+	Observed []HostState
 }
 
 // LabelFunc returns the labels a candidate's new container gets over the
@@ -114,7 +119,7 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	if rep.Recovered, rep.PendingRecovery, err = x.RecoverPending(ctx, hosts, opts.DryRun); err != nil {
 		return rep, err
 	}
-	states, err := ObserveAll(ctx, hosts)
+	states, err := observeOnce(ctx, hosts, opts.Observed, len(rep.Recovered) > 0)
 	if err != nil {
 		return rep, err
 	}
