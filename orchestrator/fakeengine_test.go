@@ -30,6 +30,9 @@ type fakeEngine struct {
 	health map[string]string
 	// failStart makes ContainerStart fail for containers of that image.
 	failStart map[string]bool
+	// restarting makes ContainerRename fail while a container of that image
+	// runs, as the engine refuses to rename one in a restart loop.
+	restarting map[string]bool
 	// api is the negotiated API version ("" is 1.41).
 	api string
 	// networks is what NetworkList answers.
@@ -42,6 +45,11 @@ type fakeEngine struct {
 	noInspect map[string]bool
 	// onCreate sees the configuration of each created container.
 	onCreate func(*container.Config)
+	// onInspect may change a container before an inspection answers (a
+	// restart the engine did on its own, say).
+	onInspect func(*container.InspectResponse)
+	// pulls allows ImagePull; removals allows ImageRemove: both are recorded.
+	pulls, removals bool
 }
 
 func newFakeEngine(t *testing.T) *fakeEngine {
@@ -143,6 +151,9 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 	if err != nil {
 		return container.InspectResponse{}, err
 	}
+	if f.onInspect != nil {
+		f.onInspect(c)
+	}
 	return *c, nil
 }
 
@@ -207,6 +218,9 @@ func (f *fakeEngine) ContainerRename(_ context.Context, id, newName string) erro
 	if other, err := f.find(newName); err == nil && other != c {
 		return errdefs.ErrConflict.WithMessage("name in use")
 	}
+	if c.State.Running && f.restarting[c.Config.Image] {
+		return errors.New("sandbox 0123 not found")
+	}
 	f.record("rename %s -> %s", f.name(id), newName)
 	c.Name = "/" + newName
 	return nil
@@ -248,13 +262,21 @@ func (f *fakeEngine) NetworkDisconnect(_ context.Context, netName, id string, _ 
 	return nil
 }
 
+// ImageInspect answers for any image; a reference's ID is "sha256:" and the
+// reference, as the fake's containers record their images' IDs.
 func (f *fakeEngine) ImageInspect(_ context.Context, id string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	if !strings.HasPrefix(id, "sha256:") && !strings.HasPrefix(id, "tarsup-") {
+		return image.InspectResponse{ID: "sha256:" + id}, nil
+	}
 	return image.InspectResponse{ID: id}, nil
 }
 
-func (f *fakeEngine) ImagePull(context.Context, string, image.PullOptions) (io.ReadCloser, error) {
-	f.t.Fatalf("unexpected call: ImagePull")
-	return nil, nil
+func (f *fakeEngine) ImagePull(_ context.Context, ref string, _ image.PullOptions) (io.ReadCloser, error) {
+	if !f.pulls {
+		f.t.Fatalf("unexpected call: ImagePull %s", ref)
+	}
+	f.record("pull %s", ref)
+	return io.NopCloser(strings.NewReader(`{"status":"Status: Downloaded newer image for ` + ref + `"}` + "\n")), nil
 }
 
 func (f *fakeEngine) ImageLoad(context.Context, io.Reader, ...client.ImageLoadOption) (image.LoadResponse, error) {
@@ -262,7 +284,10 @@ func (f *fakeEngine) ImageLoad(context.Context, io.Reader, ...client.ImageLoadOp
 	return image.LoadResponse{}, nil
 }
 
-func (f *fakeEngine) ImageRemove(context.Context, string, image.RemoveOptions) ([]image.DeleteResponse, error) {
-	f.t.Fatalf("unexpected call: ImageRemove")
+func (f *fakeEngine) ImageRemove(_ context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
+	if !f.removals {
+		f.t.Fatalf("unexpected call: ImageRemove %s", ref)
+	}
+	f.record("remove image %s", ref)
 	return nil, nil
 }

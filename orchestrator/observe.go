@@ -293,6 +293,9 @@ type HostState struct {
 	// Networks are the engine's networks by name (what pinning an address
 	// on them needs).
 	Networks map[string]NetworkFacts
+	// ImageUsers lists, by image ID, the IDs of every container (Tars or
+	// not, running or not) that uses it: what a cleanup's plan needs.
+	ImageUsers map[string][]string
 	// listing fingerprints the container list observed (see observeOnce).
 	listing string
 }
@@ -313,7 +316,7 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 				nets, err = observeNetworks(ctx, h)
 			}
 			out[i], errs[i] = HostState{Host: h, APIVersion: h.Engine.ClientVersion(), Containers: cs,
-				Holders: nameHolders(list, findSwaps(list)), Networks: nets, listing: listing(list)}, err
+				Holders: nameHolders(list, findSwaps(list)), Networks: nets, ImageUsers: imageUsers(list), listing: listing(list)}, err
 		}()
 	}
 	wg.Wait()
@@ -323,6 +326,15 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 		}
 	}
 	return out, nil
+}
+
+// imageUsers indexes a container list by image ID.
+func imageUsers(list []container.Summary) map[string][]string {
+	out := map[string][]string{}
+	for _, c := range list {
+		out[c.ImageID] = append(out[c.ImageID], c.ID)
+	}
+	return out
 }
 
 // observeNetworks reads the engine's networks: whether each has a

@@ -186,7 +186,7 @@ func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOption
 	uo.Request.AllowIPChange = opts.Upgrade.Request.AllowIPChange
 	uo.DryRun = opts.MonitorOnly
 	uo.Registry = opts.Registry
-	uo.Observed = states
+	uo.States = states
 	up, err := Upgrade(ctx, hosts, x, uo)
 	rep.Recovered = append(rep.Recovered, up.Recovered...)
 	up.Recovered = nil

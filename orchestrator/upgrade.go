@@ -30,11 +30,22 @@ type UpgradeOptions struct {
 	// Labels, when set, gives each candidate its label overrides once its
 	// target is resolved (pulled, or only looked up in a dry run).
 	Labels LabelFunc
-	// Observed, when set, are the engines' states the caller observed
+	// Observed, when set, sees the engines' states once the locks are held
+	// and interrupted upgrades are recovered, and returns the request to
+	// select with instead of Request; nil ends the upgrade there as one that
+	// found no Tars container of Scope. Why a hook: compose matches its
+	// services to containers by name, which holds only after recovery, and
+	// writes its files before any pull; one lock, recovery and observation
+	// serve both.
+	Observed func(ctx context.Context, states []HostState) (*Request, error)
+	// Scope names what Observed limits the upgrade to ("compose project
+	// tars"), for NothingToDo.
+	Scope string
+	// States, when set, are the engines' states the caller observed
 	// already (a refresh's): the upgrade plans from them rather than
 	// observing again, unless it recovered an engine or an engine's
 	// containers changed since (see observeOnce).
-	Observed []HostState
+	States []HostState
 }
 
 // LabelFunc returns the labels a candidate's new container gets over the
@@ -119,15 +130,25 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	if rep.Recovered, rep.PendingRecovery, err = x.RecoverPending(ctx, hosts, opts.DryRun); err != nil {
 		return rep, err
 	}
-	states, err := observeOnce(ctx, hosts, opts.Observed, len(rep.Recovered) > 0)
+	states, err := observeOnce(ctx, hosts, opts.States, len(rep.Recovered) > 0)
 	if err != nil {
 		return rep, err
 	}
-	cands, err := Select(states, opts.Request)
+	req := opts.Request
+	if opts.Observed != nil {
+		r, err := opts.Observed(ctx, states)
+		if err != nil || r == nil {
+			rep.noteFound(states, nil, Request{})
+			rep.Scope = opts.Scope
+			return rep, err
+		}
+		req = *r
+	}
+	cands, err := Select(states, req)
 	if err != nil {
 		return rep, err
 	}
-	rep.noteFound(states, cands, opts.Request)
+	rep.noteFound(states, cands, req)
 	var resolved map[string]Resolved
 	if opts.DryRun {
 		resolved, err = lookUp(ctx, opts.Registry, cands)
@@ -135,7 +156,7 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 		resolved, err = pullAll(ctx, x.Hosts, cands, opts)
 	}
 	if err != nil {
-		return rep, err
+		return rep, interruptedBefore(ctx, "pull", err)
 	}
 	if opts.Labels != nil {
 		for i, c := range cands {
@@ -147,21 +168,35 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	// Why a draft first: the pre-flight probes exactly the containers the
 	// plan replaces and the nodes a re-check could use, and its findings
 	// are part of the plan (a dry run shows them too).
-	draft, err := BuildPlan(cands, resolved, states, opts.Parallel, assumeHealthy(states))
+	draft, err := BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), assumeHealthy(states))
 	if err != nil || draft.Empty() {
 		rep.Plan = draft
 		return rep, err
 	}
-	before, err := x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft)
-	if err != nil {
-		return rep, err
+	var before Preflight
+	if x.Opts.Gate.Prober != nil {
+		if before, err = x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft); err != nil {
+			return rep, interruptedBefore(ctx, "pre-flight probe", err)
+		}
 	}
-	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel, before)
+	rep.Plan, err = BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}
 	rep.Results, err = x.Run(ctx, rep.Plan)
 	return rep, err
+}
+
+// interruptedBefore says what a signal did to a run that had changed
+// nothing yet: an error that a cancelled ctx caused in the pull or the
+// pre-flight probe is an interruption (exit 1), not a bad input or a probe
+// that "cannot work" (exit 2, with a fix that fixes nothing). Why %v: the
+// cause's kind must not decide the exit code.
+func interruptedBefore(ctx context.Context, during string, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM) during the %s, before the upgrade changed any container: nothing was changed; run the same command again to upgrade (%v)", during, err))
 }
 
 // RecoverPending recovers every engine that holds an interrupted upgrade;

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/urfave/cli/v2"
@@ -13,13 +14,17 @@ func recoverCommand(e *env) *cli.Command {
 		Name:  "recover",
 		Usage: "finish or undo upgrades that were interrupted (tarsup killed, machine rebooted, engine restarted)",
 		Flags: append(append(connFlags(), execFlags()...),
-			&cli.BoolFlag{Name: "force", Usage: "take over an engine lock that another tarsup may still hold (on another machine, less than 30 minutes old)"}),
+			&cli.BoolFlag{Name: "force", Usage: "take over an engine lock that another tarsup may still hold (on another machine, less than 30 minutes old)"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the planned recovery and change nothing (takes no lock)"}),
 		Action: func(c *cli.Context) error {
-			s, closeSession, err := openSession(c, e, true)
+			s, closeSession, err := openSession(c, e, !c.Bool("dry-run"))
 			if err != nil {
 				return err
 			}
 			defer closeSession()
+			if c.Bool("dry-run") {
+				return printRecoveryPlan(c, e, s)
+			}
 			var all []orchestrator.Recovery
 			var errs []error
 			for _, h := range s.hosts {
@@ -47,4 +52,27 @@ func recoverCommand(e *env) *cli.Command {
 			return errors.Join(errs...)
 		},
 	}
+}
+
+// printRecoveryPlan prints what `recover` would do on every engine, as text
+// or JSON (the keys of a recovery's report; each result says "would: …").
+func printRecoveryPlan(c *cli.Context, e *env, s *session) error {
+	all := []orchestrator.Recovery{}
+	var text strings.Builder
+	for _, h := range s.hosts {
+		p, err := s.x.PlanRecover(c.Context, h)
+		if err != nil {
+			return err
+		}
+		all = append(all, p.Recoveries()...)
+		text.WriteString(p.String())
+	}
+	if c.String("format") == "json" {
+		return writeJSON(e.stdout, all)
+	}
+	if len(all) == 0 {
+		text.WriteString("nothing to recover\n")
+	}
+	_, err := fmt.Fprint(e.stdout, text.String())
+	return err
 }
