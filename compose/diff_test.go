@@ -1,6 +1,10 @@
 package compose
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestUnifiedDiff(t *testing.T) {
 	tests := []struct {
@@ -58,6 +62,18 @@ func TestUnifiedDiff(t *testing.T) {
 			want: "--- f\n+++ f\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+b\n",
 		},
 		{
+			name: "a line inserted",
+			old:  "a\nb\nc\nd\ne\nf\n",
+			new:  "a\nb\nc\nX\nd\ne\nf\n",
+			want: "--- f\n+++ f\n@@ -1,6 +1,7 @@\n a\n b\n c\n+X\n d\n e\n f\n",
+		},
+		{
+			name: "into an empty file",
+			old:  "",
+			new:  "a\n",
+			want: "--- f\n+++ f\n@@ -0,0 +1 @@\n+a\n",
+		},
+		{
 			name: "a block replaced: deletions before insertions",
 			old:  "a\nb\nc\nd\n",
 			new:  "a\nx\ny\nd\n",
@@ -71,6 +87,23 @@ func TestUnifiedDiff(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestUnifiedDiffLongFile: a one-line change in a long file is one small
+// hunk (a quadratic table would have given up on its size).
+func TestUnifiedDiffLongFile(t *testing.T) {
+	var old, new strings.Builder
+	for i := 1; i <= 20000; i++ {
+		fmt.Fprintf(&old, "line %d\n", i)
+		fmt.Fprintf(&new, "line %d\n", i)
+		if i == 10000 {
+			new.WriteString("X\n")
+		}
+	}
+	want := "--- f\n+++ f\n@@ -9998,6 +9998,7 @@\n line 9998\n line 9999\n line 10000\n+X\n line 10001\n line 10002\n line 10003\n"
+	if got := unifiedDiff("f", "f", []byte(old.String()), []byte(new.String()), 3); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // The labels docker compose (v1 and v2) puts on the containers it creates;
@@ -110,7 +111,7 @@ func PlanUpgrade(p *Project, host string, running []Running, req ImageRequest) (
 			errs = append(errs, fmt.Errorf("service %s in %s: %w", s.Name, s.File, err))
 			continue
 		}
-		if !SameImage(fileTarget, s.Image) {
+		if !images.SameImage(fileTarget, s.Image) {
 			su.NewImage = fileTarget
 			newImages[s.Name] = fileTarget
 		}
@@ -202,7 +203,7 @@ func (p *Project) ServiceOf(labels map[string]string) (string, bool) {
 func (p *Project) containersByService(running []Running) map[string][]Running {
 	out := map[string][]Running{}
 	for _, c := range running {
-		if strings.Contains(c.Name, ".tarsup-") {
+		if swapname.IsTemporary(c.Name) {
 			continue
 		}
 		if s, ok := p.ServiceOf(c.Labels); ok {
@@ -223,51 +224,32 @@ func upgradable(r images.Role) bool {
 // fileTarget is the image a service's image: line should name after the
 // upgrade, in the spelling the file uses.
 func fileTarget(role images.Role, image string, req ImageRequest) (string, error) {
-	switch {
-	case role == images.RoleFramework && req.FrameworkImage != "":
-		return req.FrameworkImage, validRef("--framework-image", req.FrameworkImage)
-	case (role == images.RoleFramework || role == images.RoleWeb) && req.To != "":
+	// Why Retarget: the orchestrator moves the container by the same rule;
+	// only the spelling of the file's line is compose's own.
+	_, flag, err := images.Retarget(role, image, req.To, req.FrameworkImage, req.NodeImage)
+	switch flag {
+	case images.FlagFrameworkImage:
+		return req.FrameworkImage, err
+	case images.FlagNodeImage:
+		return req.NodeImage, err
+	case images.FlagTo:
 		return retag(image, req.To)
-	case role == images.RoleNode && req.NodeImage != "":
-		return req.NodeImage, validRef("--node-image", req.NodeImage)
 	}
 	return image, nil
-}
-
-// containerTarget is the image the orchestrator moves a container created
-// from image to under req (orchestrator.Select's rule), normalized.
-func containerTarget(role images.Role, image string, req ImageRequest) (string, error) {
-	switch {
-	case role == images.RoleFramework && req.FrameworkImage != "":
-		return normalized(req.FrameworkImage), nil
-	case (role == images.RoleFramework || role == images.RoleWeb) && req.To != "":
-		r, err := images.Parse(image)
-		if err != nil {
-			return "", err
-		}
-		t, err := r.WithTag(req.To)
-		if err != nil {
-			return "", err
-		}
-		return t.String(), nil
-	case role == images.RoleNode && req.NodeImage != "":
-		return normalized(req.NodeImage), nil
-	}
-	return normalized(image), nil
 }
 
 // checkInStep refuses a container that would end up on another image than
 // its service's image: line.
 func checkInStep(s Service, c Running, host, fileTarget string, req ImageRequest) error {
-	got, err := containerTarget(s.Role, c.Image, req)
+	got, _, err := images.Retarget(s.Role, c.Image, req.To, req.FrameworkImage, req.NodeImage)
 	if err != nil {
 		return fmt.Errorf("%w: container %s of service %s on %s runs %q, which tarsup cannot retag: %v; recreate it from %s (docker compose up -d %s)",
 			ErrOutOfStep, c.Name, s.Name, host, c.Image, err, s.File, s.Name)
 	}
-	if got == normalized(fileTarget) {
+	if got == images.Normalize(fileTarget) {
 		return nil
 	}
-	if SameImage(s.Image, fileTarget) {
+	if images.SameImage(s.Image, fileTarget) {
 		return fmt.Errorf("%w: service %s in %s names %s but its container %s on %s runs %s; bring them in line first (docker compose up -d %s, or fix the image: line), then run tarsup again",
 			ErrOutOfStep, s.Name, s.File, s.Image, c.Name, host, c.Image, s.Name)
 	}
@@ -295,30 +277,10 @@ func retag(ref, tag string) (string, error) {
 		name = name[:i]
 	}
 	out := name + ":" + tag
-	if normalized(out) != want.String() {
+	if images.Normalize(out) != want.String() {
 		// Why: a spelling docker parses differently once retagged; the
 		// normalized form is unambiguous.
 		return want.String(), nil
 	}
 	return out, nil
 }
-
-func validRef(flag, ref string) error {
-	if _, err := images.Parse(ref); err != nil {
-		return fmt.Errorf("%s: %w", flag, err)
-	}
-	return nil
-}
-
-// normalized returns the familiar form with an explicit tag, or ref itself
-// when it does not parse.
-func normalized(ref string) string {
-	if r, err := images.Parse(ref); err == nil {
-		return r.String()
-	}
-	return ref
-}
-
-// SameImage reports whether two image references name the same image:
-// "tarscloud/framework" and "docker.io/tarscloud/framework:latest" do.
-func SameImage(a, b string) bool { return normalized(a) == normalized(b) }

@@ -1,10 +1,10 @@
 package compose
 
 import (
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
-// Helpers over gopkg.in/yaml.v3 nodes. Why nodes and not compose-go's model:
+// Helpers over go.yaml.in/yaml/v3 nodes. Why nodes and not compose-go's model:
 // the model says what the merged project means, the nodes say which bytes of
 // which file say it, and rewriting must touch those bytes only.
 

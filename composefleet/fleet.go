@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tarsup/tarsup/compose"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
 )
 
@@ -15,15 +16,15 @@ import (
 // exit 2 with a pointer to its help), as opposed to a bad file or engine.
 var ErrUsage = errors.New("usage")
 
-// kindError marks err with one of the error kinds (orchestrator's, or
-// ErrUsage), so that the exit code follows, without changing the message.
-type kindError struct{ kind, err error }
+// usageError marks err with ErrUsage (and bad input, exit 2) without
+// changing its message.
+type usageError struct{ err error }
 
-func (k kindError) Error() string   { return k.err.Error() }
-func (k kindError) Unwrap() []error { return []error{k.kind, k.err} }
+func (u usageError) Error() string   { return u.err.Error() }
+func (u usageError) Unwrap() []error { return []error{ErrUsage, fault.BadInput, u.err} }
 
 func usagef(format string, a ...any) error {
-	return kindError{ErrUsage, fmt.Errorf(format, a...)}
+	return usageError{fmt.Errorf(format, a...)}
 }
 
 // Projects says which compose projects a command takes, with docker
@@ -59,7 +60,7 @@ func (p Projects) options() ([]compose.Options, error) {
 	if p.List != "" {
 		fromList, err := compose.ReadProjectList(p.List)
 		if err != nil {
-			return nil, kindError{orchestrator.ErrBadInput, err}
+			return nil, fault.Mark(fault.BadInput, err)
 		}
 		opts = append(opts, fromList...)
 	}
@@ -113,7 +114,7 @@ func loadProjects(ctx context.Context, p Projects) ([]*compose.Project, []compos
 	}
 	projects, err := compose.LoadMany(ctx, opts)
 	if err != nil {
-		return nil, nil, kindError{orchestrator.ErrBadInput, fmt.Errorf("%w\nnothing was changed", err)}
+		return nil, nil, fault.Mark(fault.BadInput, fmt.Errorf("%w\nnothing was changed", err))
 	}
 	var findings []compose.Finding
 	for _, pr := range projects {
@@ -136,7 +137,7 @@ func refuse(findings []compose.Finding, warn io.Writer) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	return kindError{orchestrator.ErrRefused, fmt.Errorf("refused by the Tars upgrade rules:\n%s\nnothing was changed", strings.Join(lines, "\n"))}
+	return fault.Mark(fault.Refused, fmt.Errorf("refused by the Tars upgrade rules:\n%s\nnothing was changed", strings.Join(lines, "\n")))
 }
 
 // newFleet gives each project its engine. Projects on one engine share
@@ -170,7 +171,7 @@ func newFleet(projects []*compose.Project, eng Engines) (*Fleet, error) {
 			byURL[s.URL], from[s.URL] = s, p.Name
 			f.Specs = append(f.Specs, s)
 		} else if prev.TLS != s.TLS {
-			return nil, kindError{orchestrator.ErrBadInput, fmt.Errorf("projects %s and %s reach engine %s with different TLS settings; give them the same x-tarsup.tls files", from[s.URL], p.Name, s.URL)}
+			return nil, fault.Mark(fault.BadInput, fmt.Errorf("projects %s and %s reach engine %s with different TLS settings; give them the same x-tarsup.tls files", from[s.URL], p.Name, s.URL))
 		}
 		f.hostOf[p] = s.Label()
 	}

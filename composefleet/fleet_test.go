@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tarsup/tarsup/compose"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
 )
 
@@ -55,7 +56,7 @@ func TestNewFleet(t *testing.T) {
 			name:     "one engine reached with two TLS settings is refused",
 			projects: []*compose.Project{proj("a", "tcp://10.0.0.5:2376", certs), proj("b", "tcp://10.0.0.5:2376", &compose.TLSFiles{CA: "/other/ca.pem"})},
 			err:      "projects a and b reach engine tcp://10.0.0.5:2376 with different TLS settings",
-			errIs:    orchestrator.ErrBadInput,
+			errIs:    fault.BadInput,
 		},
 		{
 			name:     "a project without engine and two --host values is a usage error",
@@ -68,7 +69,7 @@ func TestNewFleet(t *testing.T) {
 			name:     "a plain tcp:// to another machine needs --insecure, and the error names the project",
 			projects: []*compose.Project{proj("a", "tcp://10.0.0.5:2375", nil)},
 			err:      "project a (/p/a/compose.yaml): ",
-			errIs:    orchestrator.ErrBadInput,
+			errIs:    fault.BadInput,
 		},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/tarsup/tarsup/compose"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
 )
 
@@ -81,5 +82,5 @@ func claimedNames(states []orchestrator.HostState, claimed map[string]map[string
 }
 
 func badInput(errs []error) error {
-	return kindError{orchestrator.ErrBadInput, fmt.Errorf("%w\nnothing was changed", errors.Join(errs...))}
+	return fault.Mark(fault.BadInput, fmt.Errorf("%w\nnothing was changed", errors.Join(errs...)))
 }

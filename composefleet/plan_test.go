@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tarsup/tarsup/compose"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
 )
 
@@ -62,7 +63,7 @@ func TestPlanFleet(t *testing.T) {
 			f := loadFleet(t, files...)
 			ups, only, err := f.planFleet(states(tt.running...), tt.req)
 			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, orchestrator.ErrBadInput) || !strings.HasSuffix(err.Error(), "nothing was changed") {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, fault.BadInput) || !strings.HasSuffix(err.Error(), "nothing was changed") {
 					t.Fatalf("err = %v, want bad input %q", err, tt.err)
 				}
 				return

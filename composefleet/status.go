@@ -2,11 +2,11 @@ package composefleet
 
 import (
 	"context"
-	"strings"
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // StatusOptions are the inputs of a compose status.
@@ -129,13 +129,13 @@ func (f *Fleet) joinStatus(states []orchestrator.HostState, health map[container
 			base := StatusRow{Project: p.Name, Host: host, Service: s.Name, Role: string(s.Role), File: s.File, Image: s.Image}
 			found := false
 			for _, c := range byHost[host] {
-				if svc, ok := p.ServiceOf(c.Labels); !ok || svc != s.Name || strings.Contains(c.Name, ".tarsup-") {
+				if svc, ok := p.ServiceOf(c.Labels); !ok || svc != s.Name || swapname.IsTemporary(c.Name) {
 					continue
 				}
 				found = true
 				r := base
 				h := health[containerKey{c.Host, c.Name}]
-				r.Container, r.RunningImage, r.InStep = c.Name, c.Image, compose.SameImage(c.Image, s.Image)
+				r.Container, r.RunningImage, r.InStep = c.Name, c.Image, images.SameImage(c.Image, s.Image)
 				r.Version, r.State, r.Health, r.HealthDetail = c.Version, c.State, h.Health, h.HealthDetail
 				rows = append(rows, r)
 			}

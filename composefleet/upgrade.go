@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/tarsup/tarsup/compose"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
 )
 
@@ -124,7 +125,7 @@ func (r *run) upgradeOptions() orchestrator.UpgradeOptions {
 			l, err := r.hasher.Labels(ctx, c.Host, c.Container.Name, c.Container.Labels, t.Image.ID)
 			if err != nil {
 				// Why bad input: it comes before any container changed.
-				return nil, kindError{orchestrator.ErrBadInput, err}
+				return nil, fault.Mark(fault.BadInput, err)
 			}
 			return l, nil
 		},
@@ -155,7 +156,7 @@ func (r *run) observed(_ context.Context, states []orchestrator.HostState) (*orc
 	r.hasher = &compose.Hasher{Upgrades: ups, DryRun: r.opts.DryRun, EngineEnv: r.fleet.engineEnv(), Run: r.opts.HashRun}
 	if !r.opts.DryRun {
 		if err := compose.Apply(r.edits); err != nil {
-			return nil, kindError{orchestrator.ErrBadInput, fmt.Errorf("write the compose files: %w\nnothing was changed", err)}
+			return nil, fault.Mark(fault.BadInput, fmt.Errorf("write the compose files: %w\nnothing was changed", err))
 		}
 		for i := range r.files {
 			r.files[i].State = FileWritten

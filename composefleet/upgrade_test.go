@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tarsup/tarsup/compose"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
 )
 
@@ -100,7 +101,7 @@ func TestUpgradeSequence(t *testing.T) {
 		},
 		{
 			name: "an upgrade that ends before the projects are planned has no report and leaves the files", running: deployed(h, "a"),
-			before: orchestrator.ErrRefused, err: orchestrator.ErrRefused,
+			before: fault.Refused, err: fault.Refused,
 			after: []string{"original"},
 		},
 		{

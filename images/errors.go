@@ -12,27 +12,15 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/tarsup/tarsup/fault"
 )
 
-// The kinds of failure callers turn into exit codes. Match them with
-// errors.Is; the errors returned carry a full message naming the reference
-// and the fix, and wrap the underlying cause too.
-var (
-	// ErrBadReference means an image reference or tag that does not parse.
-	ErrBadReference = errors.New("bad image reference")
-	// ErrNotFound means the registry has no such tag, manifest or repository.
-	ErrNotFound = errors.New("image not found")
-	// ErrUnauthorized means the registry refused the credentials, or wants some.
-	ErrUnauthorized = errors.New("registry access denied")
-	// ErrUnreachable means the registry could not be reached (DNS, dial, TLS).
-	ErrUnreachable = errors.New("registry unreachable")
-)
-
-// classified is an error of one of the kinds above. Why a type rather than
+// classified is an error of one of fault's registry kinds (NotFound,
+// Unauthorized, Unreachable). Why a type rather than
 // fmt.Errorf("%w: %w"): the message reads as one sentence with its fix, while
 // errors.Is still finds the kind and errors.As the cause.
 type classified struct {
-	kind  error
+	kind  *fault.Kind
 	msg   string
 	cause error
 }
@@ -43,7 +31,7 @@ func (e *classified) Unwrap() []error { return []error{e.kind, e.cause} }
 // kindOf classifies a failure from go-containerregistry, the network stack or
 // the Docker Engine (whose registry errors are often only text). It returns
 // nil for anything else, including a cancelled context.
-func kindOf(err error) error {
+func kindOf(err error) *fault.Kind {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
@@ -52,16 +40,16 @@ func kindOf(err error) error {
 		for _, d := range terr.Errors {
 			switch d.Code {
 			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode:
-				return ErrNotFound
+				return fault.NotFound
 			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
-				return ErrUnauthorized
+				return fault.Unauthorized
 			}
 		}
 		switch terr.StatusCode {
 		case http.StatusNotFound:
-			return ErrNotFound
+			return fault.NotFound
 		case http.StatusUnauthorized, http.StatusForbidden:
-			return ErrUnauthorized
+			return fault.Unauthorized
 		}
 		return nil
 	}
@@ -79,13 +67,13 @@ func kindOf(err error) error {
 	case errors.As(err, &dnsErr), errors.As(err, &opErr), errors.As(err, &certErr),
 		errors.As(err, &authErr), errors.As(err, &hostErr), errors.As(err, &invErr),
 		errors.As(err, &recErr):
-		return ErrUnreachable
+		return fault.Unreachable
 	case errors.As(err, &netError) && netError.Timeout():
-		return ErrUnreachable
+		return fault.Unreachable
 	case cerrdefs.IsNotFound(err):
-		return ErrNotFound
+		return fault.NotFound
 	case cerrdefs.IsUnauthorized(err), cerrdefs.IsPermissionDenied(err):
-		return ErrUnauthorized
+		return fault.Unauthorized
 	}
 	return kindOfMessage(err.Error())
 }
@@ -94,7 +82,7 @@ func kindOf(err error) error {
 // while pulling, inside the progress stream or as the call's error, e.g.
 // "manifest for reg:5000/x:v9 not found: manifest unknown" or
 // "pull access denied for x, repository does not exist or may require 'docker login'".
-func kindOfMessage(msg string) error {
+func kindOfMessage(msg string) *fault.Kind {
 	m := strings.ToLower(msg)
 	has := func(subs ...string) bool {
 		for _, s := range subs {
@@ -106,12 +94,12 @@ func kindOfMessage(msg string) error {
 	}
 	switch {
 	case has("unauthorized", "access denied", "denied:", "authentication required", "no basic auth credentials", "incorrect username or password"):
-		return ErrUnauthorized
+		return fault.Unauthorized
 	case has("no such host", "connection refused", "dial tcp", "i/o timeout", "tls:", "x509:", "tls handshake",
 		"server gave http response to https client", "no route to host", "network is unreachable", "connection reset"):
-		return ErrUnreachable
+		return fault.Unreachable
 	case has("manifest unknown", "name unknown", "not found"):
-		return ErrNotFound
+		return fault.NotFound
 	}
 	return nil
 }
@@ -123,17 +111,17 @@ func registryError(op string, ref Ref, err error) error {
 	kind := kindOf(err)
 	var msg string
 	switch kind {
-	case ErrNotFound:
+	case fault.NotFound:
 		if ref.Tag() == "" {
 			msg = fmt.Sprintf("manifest %s not found in %s: check the digest, or name the image by tag", ref.Digest(), ref.Repository())
 		} else {
 			msg = fmt.Sprintf("tag %s not found in %s: check the tag with the registry, or pass --to (or --framework-image/--node-image) with an existing tag", ref.Tag(), ref.Repository())
 		}
-	case ErrUnauthorized:
+	case fault.Unauthorized:
 		msg = fmt.Sprintf("registry %s denied access to %s (%v): log in with `docker login %s` (tarsup reads the Docker config and its credential helpers); "+
 			"some registries, Docker Hub among them, also answer this way for a repository that does not exist, so check the name",
 			ref.Domain(), ref, err, ref.Domain())
-	case ErrUnreachable:
+	case fault.Unreachable:
 		msg = fmt.Sprintf("registry %s unreachable for %s (%v): check the registry address, that it is running and reachable from here (DNS, proxy, firewall), and its TLS certificate",
 			ref.Domain(), ref, err)
 	default:

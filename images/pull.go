@@ -28,7 +28,7 @@ var _ Puller = (*client.Client)(nil)
 // when tty, otherwise one line per layer status change. A missing tag,
 // refused credentials or an unreachable registry, whether the engine reports
 // them as the call's error or inside the stream, give errors matching
-// ErrNotFound, ErrUnauthorized or ErrUnreachable.
+// fault.NotFound, fault.Unauthorized or fault.Unreachable.
 func Pull(ctx context.Context, p Puller, ref Ref, auth string, progress io.Writer, tty bool) (digest string, err error) {
 	if progress == nil {
 		progress = io.Discard

@@ -12,6 +12,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // fakePuller answers ImagePull with a canned stream or error and records the
@@ -102,31 +103,31 @@ func TestPull(t *testing.T) {
 		},
 		{
 			name: "missing tag in the stream", stream: errStream("manifest for tarscloud/framework:v3.0.99 not found: manifest unknown: manifest unknown"),
-			wantErr: ErrNotFound, wantMsg: "tag v3.0.99 not found in tarscloud/framework",
+			wantErr: fault.NotFound, wantMsg: "tag v3.0.99 not found in tarscloud/framework",
 		},
 		{
 			name: "missing tag in the stream, terminal", tty: true, stream: errStream("manifest for tarscloud/framework:v3.0.99 not found: manifest unknown: manifest unknown"),
-			wantErr: ErrNotFound,
+			wantErr: fault.NotFound,
 		},
 		{
 			name: "access denied in the stream", stream: errStream("pull access denied for tarscloud/framework, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"),
-			wantErr: ErrUnauthorized, wantMsg: "docker login docker.io",
+			wantErr: fault.Unauthorized, wantMsg: "docker login docker.io",
 		},
 		{
 			name: "unreachable in the stream", stream: errStream(`Get "https://registry.example.com/v2/": dial tcp: lookup registry.example.com: no such host`),
-			wantErr: ErrUnreachable,
+			wantErr: fault.Unreachable,
 		},
 		{
 			name: "old-style error field only", stream: stream(`{"error":"unauthorized: authentication required"}`),
-			wantErr: ErrUnauthorized,
+			wantErr: fault.Unauthorized,
 		},
 		{
 			name: "typed not-found from the engine", callErr: fmt.Errorf("Error response from daemon: manifest unknown: %w", cerrdefs.ErrNotFound),
-			wantErr: ErrNotFound,
+			wantErr: fault.NotFound,
 		},
 		{
 			name: "registry unreachable reported as the call's error", callErr: errors.New(`Error response from daemon: Get "https://127.0.0.1:5000/v2/": dial tcp 127.0.0.1:5000: connect: connection refused`),
-			wantErr: ErrUnreachable, wantMsg: "registry docker.io unreachable",
+			wantErr: fault.Unreachable, wantMsg: "registry docker.io unreachable",
 		},
 		{
 			name: "unclassified failure keeps its cause", callErr: errors.New("toomanyrequests: You have reached your pull rate limit"),
@@ -154,7 +155,7 @@ func TestPull(t *testing.T) {
 			}
 			switch {
 			case tt.wantErr == errAny:
-				if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrUnreachable) {
+				if err == nil || errors.Is(err, fault.NotFound) || errors.Is(err, fault.Unauthorized) || errors.Is(err, fault.Unreachable) {
 					t.Fatalf("Pull error = %v, want an unclassified error", err)
 				}
 			case tt.wantErr != nil:

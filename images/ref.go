@@ -10,6 +10,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // exampleRef is the reference error messages suggest when they cannot suggest
@@ -32,7 +33,7 @@ var (
 
 // Parse parses an image reference the way docker does ("framework" is
 // "docker.io/library/framework:latest"). A bad reference yields one error,
-// matching ErrBadReference, that names the string and how to write it.
+// matching fault.BadReference, that names the string and how to write it.
 func Parse(s string) (Ref, error) {
 	named, err := reference.ParseNormalizedNamed(s)
 	if err != nil {
@@ -47,7 +48,7 @@ func Parse(s string) (Ref, error) {
 func badReference(s string, cause error) error {
 	fail := func(why, use string) error {
 		return &classified{
-			kind:  ErrBadReference,
+			kind:  fault.BadReference,
 			msg:   fmt.Sprintf("bad image reference %q: %s; use %s", s, why, use),
 			cause: cause,
 		}
@@ -219,7 +220,7 @@ func (r Ref) remoteRef() (name.Reference, error) {
 		return nil, fmt.Errorf("look up an empty image reference: %w", errNoName)
 	}
 	var opts []name.Option
-	if isLoopback(r.Domain()) {
+	if IsLoopback(r.Domain()) {
 		// Why: go-containerregistry picks plain HTTP for 127.0.0.1 and
 		// "localhost:port" only; the Docker Engine treats all of 127.0.0.0/8
 		// and localhost as insecure registries, and so must tarsup.
@@ -236,8 +237,9 @@ func (r Ref) remoteRef() (name.Reference, error) {
 	return repo.Digest(r.Digest()), nil
 }
 
-// isLoopback reports whether a registry host[:port] is this machine.
-func isLoopback(domain string) bool {
+// IsLoopback reports whether a host or host:port (a registry's domain, an
+// engine's address) is this machine.
+func IsLoopback(domain string) bool {
 	host := domain
 	if h, _, err := net.SplitHostPort(domain); err == nil {
 		host = h

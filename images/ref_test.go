@@ -2,6 +2,7 @@ package images
 
 import (
 	"errors"
+	"github.com/tarsup/tarsup/fault"
 	"strings"
 	"testing"
 )
@@ -109,8 +110,8 @@ func TestParseBad(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse(%q) succeeded, want an error", tt.in)
 			}
-			if !errors.Is(err, ErrBadReference) {
-				t.Errorf("error %v does not match ErrBadReference", err)
+			if !errors.Is(err, fault.BadReference) {
+				t.Errorf("error %v does not match fault.BadReference", err)
 			}
 			if err.Error() != tt.want {
 				t.Errorf("error:\n got %s\nwant %s", err, tt.want)
@@ -145,8 +146,8 @@ func TestWithTag(t *testing.T) {
 	}
 	t.Run("bad tag", func(t *testing.T) {
 		r, _ := Parse("tarscloud/framework:v3.0.15")
-		if _, err := r.WithTag("v3 .0"); !errors.Is(err, ErrBadReference) {
-			t.Errorf("WithTag(bad) error = %v, want ErrBadReference", err)
+		if _, err := r.WithTag("v3 .0"); !errors.Is(err, fault.BadReference) {
+			t.Errorf("WithTag(bad) error = %v, want fault.BadReference", err)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // defaultConcurrency bounds the parallel lookups of Digests when
@@ -138,9 +139,9 @@ func (r *Registry) Tags(ctx context.Context, repo Ref) ([]string, error) {
 	}
 	tags, err := remote.List(rr.Context(), r.options(ctx)...)
 	if err != nil {
-		if kindOf(err) == ErrNotFound {
+		if kindOf(err) == fault.NotFound {
 			return nil, &classified{
-				kind:  ErrNotFound,
+				kind:  fault.NotFound,
 				msg:   fmt.Sprintf("repository %s not found: check the image name (and the mirror prefix, if any)", repo.Repository()),
 				cause: err,
 			}

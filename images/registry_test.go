@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // recorder is an in-process registry that logs the requests it serves.
@@ -141,8 +142,8 @@ func TestDigestsOneHeadPerTag(t *testing.T) {
 			}
 		}
 		missing := got[h+"/tarscloud/framework:v3.0.99"]
-		if !errors.Is(missing.Err, ErrNotFound) {
-			t.Errorf("missing tag: err = %v, want ErrNotFound", missing.Err)
+		if !errors.Is(missing.Err, fault.NotFound) {
+			t.Errorf("missing tag: err = %v, want fault.NotFound", missing.Err)
 		}
 	})
 	t.Run("requests", func(t *testing.T) {
@@ -203,12 +204,12 @@ func TestDigest(t *testing.T) {
 		{name: "tag", ref: h + "/tarscloud/framework:v3.0.16", want: imgDigest},
 		{name: "multi-platform index gives the index digest", ref: h + "/tarscloud/tars-node:stable", want: idxDigest.String()},
 		{name: "by digest", ref: h + "/tarscloud/framework@" + imgDigest, want: imgDigest},
-		{name: "missing tag", ref: h + "/tarscloud/framework:v3.0.99", wantErr: ErrNotFound,
+		{name: "missing tag", ref: h + "/tarscloud/framework:v3.0.99", wantErr: fault.NotFound,
 			wantMsg: "tag v3.0.99 not found in " + h + "/tarscloud/framework: check the tag with the registry, or pass --to"},
-		{name: "missing repository", ref: h + "/tarscloud/nothing:v1", wantErr: ErrNotFound},
-		{name: "closed port", ref: closedHost + "/tarscloud/framework:v3.0.16", wantErr: ErrUnreachable,
+		{name: "missing repository", ref: h + "/tarscloud/nothing:v1", wantErr: fault.NotFound},
+		{name: "closed port", ref: closedHost + "/tarscloud/framework:v3.0.16", wantErr: fault.Unreachable,
 			wantMsg: "registry " + closedHost + " unreachable for " + closedHost + "/tarscloud/framework:v3.0.16"},
-		{name: "unknown host", ref: "registry.invalid/tarscloud/framework:v3.0.16", wantErr: ErrUnreachable},
+		{name: "unknown host", ref: "registry.invalid/tarscloud/framework:v3.0.16", wantErr: fault.Unreachable},
 	}
 	reg := &Registry{Keychain: anonymous}
 	for _, tt := range tests {
@@ -272,8 +273,8 @@ func TestDigestCredentials(t *testing.T) {
 		wantErr error
 	}{
 		{"right credentials", staticKeychain{Username: "alice", Password: "s3cret"}, nil},
-		{"wrong credentials", staticKeychain{Username: "alice", Password: "wrong"}, ErrUnauthorized},
-		{"no credentials", anonymous, ErrUnauthorized},
+		{"wrong credentials", staticKeychain{Username: "alice", Password: "wrong"}, fault.Unauthorized},
+		{"no credentials", anonymous, fault.Unauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,7 +306,7 @@ func TestTags(t *testing.T) {
 		wantErr   error
 	}{
 		{"tags of the repository, whatever the ref's tag", rc.host + "/tarscloud/framework:v3.0.15", []string{"latest", "v3.0.15", "v3.0.16"}, nil},
-		{"missing repository", rc.host + "/tarscloud/nothing", nil, ErrNotFound},
+		{"missing repository", rc.host + "/tarscloud/nothing", nil, fault.NotFound},
 	}
 	reg := &Registry{Keychain: anonymous}
 	for _, tt := range tests {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/image"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -91,7 +92,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		}
 	}
 	if len(refusals) > 0 {
-		return Plan{}, withKind(ErrRefused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
+		return Plan{}, fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
 	}
 	if err := webAlone(webs, len(masters)+len(slaves)); err != nil {
 		return Plan{}, err
@@ -130,7 +131,7 @@ func (in planInput) recreateStep(c Candidate) (st Step, keep bool, err error) {
 	st = Step{Host: c.Host, Container: c.Container, From: c.Container.Image, To: c.Target,
 		FromDigest: c.Container.Digest(), Target: r.Image, Cause: c.Cause, Labels: c.Labels}
 	st.ToDigest = r.Digest
-	if d := repoDigest(r.Image, c.Target); d != "" {
+	if d := images.RepoDigest(r.Image.RepoDigests, c.Target); d != "" {
 		st.ToDigest = d
 	}
 	if !changes(c, r) {
@@ -183,7 +184,7 @@ func RollbackStep(t RollbackTarget, ref string, img image.InspectResponse, apiVe
 	spec := t.Previous
 	spec.Image = ref
 	st := Step{Host: t.Host.Name(), Container: t.Container, From: t.Container.Image, To: ref,
-		FromDigest: t.Container.Digest(), ToDigest: repoDigest(img, ref), Target: img, Cause: "rollback",
+		FromDigest: t.Container.Digest(), ToDigest: images.RepoDigest(img.RepoDigests, ref), Target: img, Cause: "rollback",
 		Spec: spec, Previous: PreviousSpec(t.Container, apiVersion)}
 	pol.recreatePolicy(&st)
 	return st
@@ -198,7 +199,7 @@ func webAlone(webs []Step, frameworks int) error {
 	for _, w := range webs {
 		names = append(names, w.Container.Name)
 	}
-	return withKind(ErrRefused, fmt.Errorf("refused: tarsweb (%s) would be upgraded without the framework; the Tars docs forbid updating tarsweb alone. Upgrade the framework with it (--to TAG)", strings.Join(names, ", ")))
+	return fault.Mark(fault.Refused, fmt.Errorf("refused: tarsweb (%s) would be upgraded without the framework; the Tars docs forbid updating tarsweb alone. Upgrade the framework with it (--to TAG)", strings.Join(names, ", ")))
 }
 
 func sortByHost(l []Step) {
@@ -288,7 +289,7 @@ func cleanups(steps []Step, all []HostState, resolved map[string]Resolved, pol P
 func stillTagged(host, img string, tags []string, resolved map[string]Resolved) []string {
 	var out []string
 	for _, t := range tags {
-		if r, ok := resolved[ResolveKey(host, normalized(t))]; ok && r.Image.ID != "" && r.Image.ID != img {
+		if r, ok := resolved[ResolveKey(host, images.Normalize(t))]; ok && r.Image.ID != "" && r.Image.ID != img {
 			continue
 		}
 		if r, ok := resolved[ResolveKey(host, t)]; ok && r.Image.ID != "" && r.Image.ID != img {
@@ -338,7 +339,7 @@ func lostError(c Candidate, lost []LostAddress) error {
 
 // changes reports whether a candidate must be recreated.
 func changes(c Candidate, r Resolved) bool {
-	if normalized(c.Target) != normalized(c.Container.Image) {
+	if images.Normalize(c.Target) != images.Normalize(c.Container.Image) {
 		return true
 	}
 	if r.Image.ID != "" {
@@ -353,16 +354,6 @@ func changes(c Candidate, r Resolved) bool {
 		return true
 	}
 	return false
-}
-
-func repoDigest(img image.InspectResponse, ref string) string {
-	repo := repoOf(ref)
-	for _, d := range img.RepoDigests {
-		if i := strings.LastIndex(d, "@"); i > 0 && repoOf(d[:i]) == repo {
-			return d[i+1:]
-		}
-	}
-	return ""
 }
 
 func tagOf(ref string) string {

@@ -19,6 +19,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/tlsconfig"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/images"
 )
 
 // Engine is the part of the Docker Engine API that tarsup uses. It is
@@ -117,31 +119,23 @@ func TLSFromEnv(t TLSOptions, getenv func(string) string) TLSOptions {
 func ValidateHost(h HostSpec) error {
 	u, err := url.Parse(h.URL)
 	if err != nil || u.Scheme == "" {
-		return withKind(ErrBadInput, fmt.Errorf("bad engine URL %q: use unix:///var/run/docker.sock or tcp://HOST:PORT", h.URL))
+		return fault.Mark(fault.BadInput, fmt.Errorf("bad engine URL %q: use unix:///var/run/docker.sock or tcp://HOST:PORT", h.URL))
 	}
 	switch u.Scheme {
 	case "unix", "npipe":
 		return nil
 	case "tcp", "http", "https":
 	default:
-		return withKind(ErrBadInput, fmt.Errorf("bad engine URL %q: scheme %q is not supported; use unix:// or tcp://", h.URL, u.Scheme))
+		return fault.Mark(fault.BadInput, fmt.Errorf("bad engine URL %q: scheme %q is not supported; use unix:// or tcp://", h.URL, u.Scheme))
 	}
 	host := u.Hostname()
 	if host == "" || u.Port() == "" {
-		return withKind(ErrBadInput, fmt.Errorf("bad engine URL %q: name the host and port, as in tcp://10.0.0.5:2376", h.URL))
+		return fault.Mark(fault.BadInput, fmt.Errorf("bad engine URL %q: name the host and port, as in tcp://10.0.0.5:2376", h.URL))
 	}
-	if h.TLS.On() || u.Scheme == "https" || h.Insecure || isLoopback(host) {
+	if h.TLS.On() || u.Scheme == "https" || h.Insecure || images.IsLoopback(host) {
 		return nil
 	}
-	return withKind(ErrBadInput, fmt.Errorf("refusing plain %s without TLS: anyone on the network could drive that engine; use --tlsverify with --tlscacert/--tlscert/--tlskey (or DOCKER_TLS_VERIFY/DOCKER_CERT_PATH), or --insecure if you really mean it", h.URL))
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return fault.Mark(fault.BadInput, fmt.Errorf("refusing plain %s without TLS: anyone on the network could drive that engine; use --tlsverify with --tlscacert/--tlscert/--tlskey (or DOCKER_TLS_VERIFY/DOCKER_CERT_PATH), or --insecure if you really mean it", h.URL))
 }
 
 // Host is one connected Docker Engine.
@@ -187,7 +181,7 @@ func Connect(ctx context.Context, spec HostSpec) (*Host, error) {
 			ExclusiveRootPools: true,
 		})
 		if err != nil {
-			return nil, withKind(ErrBadInput, fmt.Errorf("TLS material for %s: %w (check --tlscacert, --tlscert, --tlskey or DOCKER_CERT_PATH)", spec.URL, err))
+			return nil, fault.Mark(fault.BadInput, fmt.Errorf("TLS material for %s: %w (check --tlscacert, --tlscert, --tlskey or DOCKER_CERT_PATH)", spec.URL, err))
 		}
 		hc := &http.Client{Transport: &http.Transport{
 			TLSClientConfig: tc,
@@ -197,13 +191,13 @@ func Connect(ctx context.Context, spec HostSpec) (*Host, error) {
 	}
 	cli, err := client.NewClientWithOpts(opts...)
 	if err != nil {
-		return nil, withKind(ErrBadInput, fmt.Errorf("engine %s: %w", spec.URL, err))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("engine %s: %w", spec.URL, err))
 	}
 	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	if _, err := cli.Ping(pctx); err != nil {
 		_ = cli.Close()
-		return nil, withKind(ErrUnreachable, fmt.Errorf("engine %s does not answer: %w (is dockerd running there, and are the URL and TLS settings right?)", spec.URL, err))
+		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("engine %s does not answer: %w (is dockerd running there, and are the URL and TLS settings right?)", spec.URL, err))
 	}
 	cli.NegotiateAPIVersion(pctx)
 	return &Host{Spec: spec, Engine: cli, Remote: remote, closer: cli}, nil
@@ -235,18 +229,17 @@ func ConnectAll(ctx context.Context, specs []HostSpec) ([]*Host, error) {
 		// errors.Join loses the kinds' precedence; keep the first kind.
 		for _, e := range errs {
 			if e != nil {
-				return nil, &kindError{kind: kindOf(e), err: err}
+				return nil, markLike(e, err)
 			}
 		}
 	}
 	return hosts, nil
 }
 
-func kindOf(err error) error {
-	for _, k := range []error{ErrRefused, ErrBadInput, ErrUnreachable, ErrRolledBack} {
-		if errors.Is(err, k) {
-			return k
-		}
+// markLike marks err with the kind of like, when like has one.
+func markLike(like, err error) error {
+	if k := fault.Of(like); k != nil {
+		return fault.Mark(k, err)
 	}
 	return err
 }

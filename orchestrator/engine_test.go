@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"errors"
+	"github.com/tarsup/tarsup/fault"
 	"reflect"
 	"testing"
 )
@@ -64,7 +65,7 @@ func TestValidateHost(t *testing.T) {
 			if (err == nil) != tt.ok {
 				t.Fatalf("ValidateHost(%+v) = %v, want ok=%v", tt.spec, err, tt.ok)
 			}
-			if err != nil && !errors.Is(err, ErrBadInput) {
+			if err != nil && !errors.Is(err, fault.BadInput) {
 				t.Fatalf("error %v is not bad input", err)
 			}
 		})

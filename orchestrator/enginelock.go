@@ -3,7 +3,6 @@ package orchestrator
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // The engine lock: one tarsup at a time changes an engine. It is a
@@ -27,9 +27,6 @@ const (
 	// lockImage is a one-file image loaded into each engine by `docker load`.
 	lockImage = "tarsup-lock:1"
 )
-
-// ErrBusy marks an engine that another live tarsup is changing.
-var ErrBusy = errors.New("another tarsup is changing this engine")
 
 // lockPoll is the pause between attempts while waiting for a lock.
 const lockPoll = time.Second
@@ -84,7 +81,7 @@ func (x *Executor) LockAll(ctx context.Context, hosts []*Host, wait time.Duratio
 // its ID, so none can remove a lock another one has just created; a removal
 // that fails (already in progress, already gone) means someone else is
 // taking it over, which is contention like any other: wait within wait,
-// else ErrBusy (exit 3).
+// else fault.Busy (exit 3).
 func (x *Executor) lock(ctx context.Context, h *Host, wait time.Duration) (string, error) {
 	if err := ensureLockImage(ctx, h); err != nil {
 		return "", err
@@ -116,7 +113,7 @@ func (x *Executor) lock(ctx context.Context, h *Host, wait time.Duration) (strin
 		if labels[LabelLock] == "" {
 			// Why never taken over: it is somebody else's container, and
 			// removing it would destroy what they put there.
-			return "", withKind(ErrRefused, fmt.Errorf("%s on %s is a container tarsup did not create (no %s label, image %s), and tarsup needs that name for its engine lock: rename it (docker rename %s OTHER-NAME) or remove it, then run tarsup again; nothing was changed",
+			return "", fault.Mark(fault.Refused, fmt.Errorf("%s on %s is a container tarsup did not create (no %s label, image %s), and tarsup needs that name for its engine lock: rename it (docker rename %s OTHER-NAME) or remove it, then run tarsup again; nothing was changed",
 				EngineLockName, h.Name(), LabelLock, imageOf(in), EngineLockName))
 		}
 		owner, _ := ParseOwner(labels[LabelTxnOwner])
@@ -136,8 +133,8 @@ func (x *Executor) lock(ctx context.Context, h *Host, wait time.Duration) (strin
 			}
 		}
 		if time.Now().After(deadline) {
-			return "", withKind(ErrRefused, fmt.Errorf("%w: %s is %s; wait for it (--lock-wait), or if that process is gone run `tarsup recover --force`",
-				ErrBusy, h.Name(), holder))
+			return "", fmt.Errorf("%w: %s is %s; wait for it (--lock-wait), or if that process is gone run `tarsup recover --force`",
+				fault.Busy, h.Name(), holder)
 		}
 		if err := sleep(ctx, lockPoll); err != nil {
 			return "", err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tarsup/tarsup/fault"
 	"slices"
 	"sync"
 	"time"
@@ -44,10 +45,6 @@ type StepResult struct {
 	// cancelled (SIGINT, SIGTERM) before it started.
 	Interrupted bool
 }
-
-// ErrInterrupted marks a run that was cancelled between steps: the step under
-// way finished (or rolled back) and the steps after it did not run (exit 1).
-var ErrInterrupted = errors.New("interrupted")
 
 // ExecOptions tune the executor. StopTimeout, NoRollback, Cleanup and
 // MaxFailures are the operator's policy: the executor never reads them while
@@ -111,7 +108,7 @@ func (o ExecOptions) Policy(parallel int) Policy {
 // new step starts once more than MaxFailures failed. A phase marked Always
 // (the cleanup) runs even then. Cancelling ctx never interrupts a recreate
 // midway: the step under way finishes or rolls back, and no new step starts.
-// A cancelled run is an error (ErrInterrupted) that names the steps that did
+// A cancelled run is an error (fault.Interrupted) that names the steps that did
 // not run and, first, any framework hosts it left on different versions.
 // The results hold no cleanup step: those are reported as events.
 func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
@@ -141,14 +138,14 @@ func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
 	err := resultsError(results)
 	if ierr := interruptedError(p, results); ierr != nil {
 		if err != nil {
-			ierr = &kindError{kind: kindOf(err), err: errors.Join(ierr, err)}
+			ierr = markLike(err, errors.Join(ierr, err))
 		}
 		return results, ierr
 	}
 	if split := VersionSplit(p, results); err != nil && split != "" {
 		// Why first: a slave that failed after its master was upgraded
 		// leaves the very state the version-skew rule refuses.
-		err = &kindError{kind: kindOf(err), err: fmt.Errorf("%s\n%w", split, err)}
+		err = markLike(err, fmt.Errorf("%s\n%w", split, err))
 	}
 	return results, err
 }
@@ -213,7 +210,7 @@ func resultsError(results []StepResult) error {
 	}
 	err := errors.Join(errs...)
 	if rolledBack {
-		return withKind(ErrRolledBack, err)
+		return fault.Mark(fault.RolledBack, err)
 	}
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/tarsup/tarsup/images"
 )
 
 // fx describes one container of a literal observed state.
@@ -42,7 +43,7 @@ func (f fx) inspect() (container.InspectResponse, image.InspectResponse) {
 		img.Config.Labels = map[string]string{OCIVersionLabel: f.version}
 	}
 	if f.digest != "" {
-		img.RepoDigests = []string{repoOf(f.image) + "@" + f.digest}
+		img.RepoDigests = []string{images.RepositoryOf(f.image) + "@" + f.digest}
 	}
 	return in, img
 }
@@ -58,7 +59,7 @@ func state(host string, fxs ...fx) HostState {
 }
 
 func pulled(id, ref, digest, version string) Resolved {
-	img := image.InspectResponse{ID: id, RepoDigests: []string{repoOf(ref) + "@" + digest}, Config: &dockerspec.DockerOCIImageConfig{}}
+	img := image.InspectResponse{ID: id, RepoDigests: []string{images.RepositoryOf(ref) + "@" + digest}, Config: &dockerspec.DockerOCIImageConfig{}}
 	if version != "" {
 		img.Config.Labels = map[string]string{OCIVersionLabel: version}
 	}

@@ -8,7 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"gopkg.in/yaml.v3"
+	"github.com/tarsup/tarsup/fault"
+	"go.yaml.in/yaml/v3"
 )
 
 // Inventory lists many engines with their own TLS material. Its file format
@@ -43,16 +44,16 @@ type InventoryTLS struct {
 func LoadInventory(path string) ([]HostSpec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, withKind(ErrBadInput, fmt.Errorf("inventory %s: %w", path, err))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("inventory %s: %w", path, err))
 	}
 	var inv Inventory
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&inv); err != nil && !errors.Is(err, io.EOF) {
-		return nil, withKind(ErrBadInput, fmt.Errorf("inventory %s: %w (see the README's inventory example)", path, err))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("inventory %s: %w (see the README's inventory example)", path, err))
 	}
 	if len(inv.Hosts) == 0 {
-		return nil, withKind(ErrBadInput, fmt.Errorf("inventory %s lists no hosts: add a `hosts:` list with a `url:` each", path))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("inventory %s lists no hosts: add a `hosts:` list with a `url:` each", path))
 	}
 	dir := filepath.Dir(path)
 	rel := func(p string) string {
@@ -65,7 +66,7 @@ func LoadInventory(path string) ([]HostSpec, error) {
 	var specs []HostSpec
 	for i, h := range inv.Hosts {
 		if h.URL == "" {
-			return nil, withKind(ErrBadInput, fmt.Errorf("inventory %s: host #%d has no url", path, i+1))
+			return nil, fault.Mark(fault.BadInput, fmt.Errorf("inventory %s: host #%d has no url", path, i+1))
 		}
 		s := HostSpec{URL: h.URL, Name: h.Name, Insecure: h.Insecure}
 		if h.TLS != nil {
@@ -73,7 +74,7 @@ func LoadInventory(path string) ([]HostSpec, error) {
 				CACert: rel(h.TLS.CA), Cert: rel(h.TLS.Cert), Key: rel(h.TLS.Key)}
 		}
 		if names[s.Label()] {
-			return nil, withKind(ErrBadInput, fmt.Errorf("inventory %s: host %s is listed twice", path, s.Label()))
+			return nil, fault.Mark(fault.BadInput, fmt.Errorf("inventory %s: host %s is listed twice", path, s.Label()))
 		}
 		names[s.Label()] = true
 		if err := ValidateHost(s); err != nil {

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"errors"
+	"github.com/tarsup/tarsup/fault"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -44,7 +45,7 @@ func TestLoadInventory(t *testing.T) {
 		"not yaml":              "hosts: [\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := LoadInventory(write(body)); !errors.Is(err, ErrBadInput) {
+			if _, err := LoadInventory(write(body)); !errors.Is(err, fault.BadInput) {
 				t.Fatalf("err = %v, want bad input", err)
 			}
 		})

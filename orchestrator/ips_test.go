@@ -9,6 +9,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/versions"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // TestPlanAddresses states the address rules as plans: dynamic addresses are
@@ -174,7 +175,7 @@ func TestPlanAddresses(t *testing.T) {
 				p, err = BuildPlan(cands, tt.resolved, states, Policy{Parallel: 1}, nil)
 			}
 			if tt.errText != nil {
-				if !errors.Is(err, ErrRefused) {
+				if !errors.Is(err, fault.Refused) {
 					t.Fatalf("err = %v, want a refusal", err)
 				}
 				for _, w := range tt.errText {

@@ -9,16 +9,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tarsup/tarsup/fault"
 	"golang.org/x/sys/unix"
 )
 
 // LockName is the file name of the default run lock.
 const LockName = "tarsup.lock"
-
-// ErrLocked marks a run that did not start because another tarsup run holds
-// the lock. Nothing was changed. It also matches ErrBadInput, so that the CLI
-// exits 2 ("nothing changed, try again later").
-var ErrLocked = errors.New("another tarsup run holds the lock")
 
 // LockedError says which file is locked and, when it could be read, by which
 // process.
@@ -37,8 +33,8 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("another tarsup run holds the lock %s (%s): nothing was changed; wait for it to finish (a lock left by a killed run is released by the kernel), or use another --lock only if the runs touch different engines", e.Path, holder)
 }
 
-// Unwrap lets errors.Is match ErrLocked and ErrBadInput.
-func (e *LockedError) Unwrap() []error { return []error{ErrLocked, ErrBadInput} }
+// Unwrap lets errors.Is match fault.Locked (exit 2).
+func (e *LockedError) Unwrap() error { return fault.Locked }
 
 // Lock is a held run lock: an flock(2) on an open file. Why flock: the kernel
 // drops it when the process dies, however it dies (kill -9, OOM, reboot), so
@@ -93,7 +89,7 @@ func lockFirst(paths []string) (*Lock, error) {
 		}
 		errs = append(errs, err)
 	}
-	return nil, withKind(ErrBadInput, fmt.Errorf("no place for the run lock: %w; name a writable file with --lock", errors.Join(errs...)))
+	return nil, fault.Mark(fault.BadInput, fmt.Errorf("no place for the run lock: %w; name a writable file with --lock", errors.Join(errs...)))
 }
 
 // unusableDir reports whether an open failed because of where the file is,
@@ -121,7 +117,7 @@ func lockFile(path string) (*Lock, error) {
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, &LockedError{Path: path, PID: pid}
 		}
-		return nil, withKind(ErrBadInput, fmt.Errorf("lock %s: %w (is it on a file system without flock, such as some network mounts? name a local file with --lock)", path, err))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("lock %s: %w (is it on a file system without flock, such as some network mounts? name a local file with --lock)", path, err))
 	}
 	l := &Lock{Path: path, f: f}
 	l.writePID()

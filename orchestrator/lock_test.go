@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/tarsup/tarsup/fault"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,8 +61,8 @@ func TestLockHeldByAnotherProcess(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, fmt.Sprintf("PID %d", cmd.Process.Pid)) {
 		t.Errorf("message does not name the lock file and the holder: %s", msg)
 	}
-	if !errors.Is(err, ErrLocked) || !errors.Is(err, ErrBadInput) {
-		t.Errorf("%v should match ErrLocked and ErrBadInput (exit 2)", err)
+	if !errors.Is(err, fault.Locked) || fault.ExitCode(err) != fault.ExitBadInput {
+		t.Errorf("%v should match fault.Locked (exit 2)", err)
 	}
 
 	// A run killed with SIGKILL cannot clean up; the kernel drops its lock.
@@ -90,8 +91,8 @@ func TestLockTwoDescriptors(t *testing.T) {
 	}
 	// flock locks belong to open file descriptions: a second open in the
 	// same process conflicts, as a second process would.
-	if _, err := AcquireLock(path, os.Getenv); !errors.Is(err, ErrLocked) {
-		t.Fatalf("second lock: %v, want ErrLocked", err)
+	if _, err := AcquireLock(path, os.Getenv); !errors.Is(err, fault.Locked) {
+		t.Fatalf("second lock: %v, want fault.Locked", err)
 	}
 	if err := first.Release(); err != nil {
 		t.Fatal(err)
@@ -127,16 +128,16 @@ func TestLockFirstUsableDirectory(t *testing.T) {
 		t.Errorf("locked %s, want the first usable %s", l.Path, good)
 	}
 	// Held: a second run must stop there, not move on to the next path.
-	if _, err := lockFirst([]string{missing, good, second}); !errors.Is(err, ErrLocked) {
-		t.Errorf("with %s held: %v, want ErrLocked", good, err)
+	if _, err := lockFirst([]string{missing, good, second}); !errors.Is(err, fault.Locked) {
+		t.Errorf("with %s held: %v, want fault.Locked", good, err)
 	}
 	if err := l.Release(); err != nil {
 		t.Fatal(err)
 	}
 
 	_, err = lockFirst([]string{missing, notDir})
-	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "--lock") {
-		t.Errorf("no usable place: %v, want ErrBadInput naming --lock", err)
+	if !errors.Is(err, fault.BadInput) || !strings.Contains(err.Error(), "--lock") {
+		t.Errorf("no usable place: %v, want fault.BadInput naming --lock", err)
 	}
 }
 

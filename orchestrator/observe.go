@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -36,15 +37,6 @@ const (
 	LabelPrevious = "tarsup.previous"
 	// LabelProbe marks tarsup's own probe containers and image.
 	LabelProbe = "tarsup.probe"
-)
-
-// Suffixes of the temporary names an upgrade uses. A container name allows
-// [a-zA-Z0-9][a-zA-Z0-9_.-]*, so these can never clash with a service name
-// that does not end the same way.
-const (
-	suffixNew    = ".tarsup-new"
-	suffixOld    = ".tarsup-old"
-	suffixFailed = ".tarsup-failed"
 )
 
 // OCIVersionLabel is the image label that carries the image's version.
@@ -98,26 +90,14 @@ func (c Container) Master() bool { return c.Role == images.RoleFramework && !c.S
 // Digest returns the repo digest of the container's image in the
 // container's own repository, or the image ID when none is recorded.
 func (c Container) Digest() string {
-	repo := repoOf(c.Image)
-	for _, d := range c.RepoDigests {
-		if i := strings.LastIndex(d, "@"); i > 0 && repoOf(d[:i]) == repo {
-			return d[i+1:]
-		}
+	if d := images.RepoDigest(c.RepoDigests, c.Image); d != "" {
+		return d
 	}
 	if len(c.RepoDigests) > 0 {
 		d := c.RepoDigests[0]
 		return d[strings.LastIndex(d, "@")+1:]
 	}
 	return c.ImageID
-}
-
-// repoOf returns the normalized repository of a reference, or the input.
-func repoOf(ref string) string {
-	r, err := images.Parse(ref)
-	if err != nil {
-		return ref
-	}
-	return r.Repository()
 }
 
 // envMap parses KEY=VALUE entries; later entries win, as in Docker.
@@ -208,7 +188,7 @@ func Observe(ctx context.Context, h *Host) ([]Container, error) {
 func observe(ctx context.Context, h *Host) ([]Container, []container.Summary, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
-		return nil, nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+		return nil, nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
 	var all []Container
 	imgs := map[string]image.InspectResponse{}
@@ -316,6 +296,8 @@ type HostState struct {
 	// ImageUsers lists, by image ID, the IDs of every container (Tars or
 	// not, running or not) that uses it: what a cleanup's plan needs.
 	ImageUsers map[string][]string
+	// listing fingerprints the container list observed (see observeOnce).
+	listing string
 }
 
 // ObserveAll reads every engine in parallel: one slow engine does not
@@ -334,7 +316,7 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 				nets, err = observeNetworks(ctx, h)
 			}
 			out[i], errs[i] = HostState{Host: h, APIVersion: h.Engine.ClientVersion(), Containers: cs,
-				Holders: nameHolders(list, findSwaps(list)), Networks: nets, ImageUsers: imageUsers(list)}, err
+				Holders: nameHolders(list, findSwaps(list)), Networks: nets, ImageUsers: imageUsers(list), listing: listing(list)}, err
 		}()
 	}
 	wg.Wait()
@@ -360,7 +342,7 @@ func imageUsers(list []container.Summary) map[string][]string {
 func observeNetworks(ctx context.Context, h *Host) (map[string]NetworkFacts, error) {
 	list, err := h.Engine.NetworkList(ctx, network.ListOptions{})
 	if err != nil {
-		return nil, withKind(ErrUnreachable, fmt.Errorf("list networks on %s: %w", h.Name(), err))
+		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list networks on %s: %w", h.Name(), err))
 	}
 	out := make(map[string]NetworkFacts, len(list))
 	for _, n := range list {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // Which containers are tarsup's. Why this matters: the names tarsup uses
@@ -72,10 +74,10 @@ func findSwaps(list []container.Summary) swaps {
 	for i := range list {
 		c := &list[i]
 		n := nameOf(*c)
-		if !strings.HasSuffix(n, suffixOld) || claimed[c.ID] {
+		if !strings.HasSuffix(n, swapname.Old) || claimed[c.ID] {
 			continue
 		}
-		service := strings.TrimSuffix(n, suffixOld)
+		service := strings.TrimSuffix(n, swapname.Old)
 		// Why only these: a container of the user's that happens to be named
 		// X.tarsup-old is not an upgrade of X, and giving it the name X and
 		// starting it would run something nobody asked for.
@@ -117,7 +119,7 @@ type NameHolder struct {
 func nameHolders(list []container.Summary, s swaps) []NameHolder {
 	var out []NameHolder
 	for _, c := range list {
-		if n := nameOf(c); isTemporaryName(n) {
+		if n := nameOf(c); swapname.IsTemporary(n) {
 			out = append(out, NameHolder{Name: n, ID: c.ID, Image: c.Image, Tarsup: s.owned[c.ID]})
 		}
 	}
@@ -138,7 +140,7 @@ func checkClashes(steps []Step, all []HostState) error {
 	}
 	var errs []error
 	for _, st := range steps {
-		for _, suffix := range []string{suffixNew, suffixOld, suffixFailed} {
+		for _, suffix := range []string{swapname.New, swapname.Old, swapname.Failed} {
 			h, ok := held[st.Host+" "+st.Container.Name+suffix]
 			if !ok {
 				continue
@@ -153,7 +155,7 @@ func checkClashes(steps []Step, all []HostState) error {
 		}
 	}
 	if len(errs) > 0 {
-		return withKind(ErrRefused, fmt.Errorf("refused: %w", errors.Join(errs...)))
+		return fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(errs...)))
 	}
 	return nil
 }

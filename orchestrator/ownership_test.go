@@ -10,6 +10,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // TestRecoverLeavesUserContainersAlone: a container of the user's under a
@@ -77,7 +78,7 @@ func TestLockNeverTakesAForeignLock(t *testing.T) {
 		x, h := fakeExecutor(f)
 		x.Force = force
 		_, err := x.LockAll(context.Background(), []*Host{h}, 0)
-		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), EngineLockName) || !strings.Contains(err.Error(), "did not create") {
+		if !errors.Is(err, fault.Refused) || !strings.Contains(err.Error(), EngineLockName) || !strings.Contains(err.Error(), "did not create") {
 			t.Fatalf("force=%v: err %v, want a refusal naming %s", force, err, EngineLockName)
 		}
 		if f.containers[user.ID] == nil || len(f.calls) > 0 {
@@ -134,7 +135,7 @@ func staleLock(f *fakeEngine) {
 
 // TestLockTakeoverRace: a takeover that loses the race is contention, never
 // a failure: with --lock-wait it waits and then takes the lock; without,
-// or while the winner holds it, exit 3 (ErrBusy).
+// or while the winner holds it, exit 3 (fault.Busy).
 func TestLockTakeoverRace(t *testing.T) {
 	live := Owner{Machine: ThisProcess().Machine, PID: os.Getppid(), Start: procStart(os.Getppid())}
 	tests := []struct {
@@ -162,8 +163,8 @@ func TestLockTakeoverRace(t *testing.T) {
 			x := NewExecutor([]*Host{h}, ExecOptions{})
 			unlock, err := x.LockAll(context.Background(), []*Host{h}, tt.wait)
 			if tt.wantErr {
-				if !errors.Is(err, ErrRefused) || !errors.Is(err, ErrBusy) {
-					t.Fatalf("err %v, want exit 3 (ErrBusy)", err)
+				if !errors.Is(err, fault.Busy) || fault.ExitCode(err) != fault.ExitRefused {
+					t.Fatalf("err %v, want exit 3 (fault.Busy)", err)
 				}
 				return
 			}
@@ -207,7 +208,7 @@ func TestPreflightNameClash(t *testing.T) {
 			_, err = BuildPlan(cands, map[string]Resolved{
 				"fake tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
 			}, states, Policy{Parallel: 1}, nil)
-			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.holder) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, fault.Refused) || !strings.Contains(err.Error(), tc.holder) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want a refusal naming %s (%q)", err, tc.holder, tc.want)
 			}
 			if len(f.calls) > 0 {
@@ -261,8 +262,8 @@ func TestRunInterrupted(t *testing.T) {
 	}}
 	f.calls = nil
 	results, err := x.Run(ctx, p)
-	if !errors.Is(err, ErrInterrupted) {
-		t.Fatalf("err %v, want ErrInterrupted (exit 1)", err)
+	if !errors.Is(err, fault.Interrupted) {
+		t.Fatalf("err %v, want fault.Interrupted (exit 1)", err)
 	}
 	msg := err.Error()
 	split := "framework hosts are on different versions now: fw v3.0.16, fw2 v3.0.15: run tarsup upgrade --to v3.0.16 again to finish"
@@ -296,7 +297,7 @@ func TestRollbackNameClash(t *testing.T) {
 		labels: map[string]string{LabelPrevious: "{}"}})
 	s.Holders = []NameHolder{{Name: "fw.tarsup-old", ID: "u1", Image: "busybox"}}
 	_, err := FindRollback([]HostState{s}, "fw")
-	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "fw.tarsup-old") {
+	if !errors.Is(err, fault.Refused) || !strings.Contains(err.Error(), "fw.tarsup-old") {
 		t.Fatalf("err %v, want a refusal naming fw.tarsup-old", err)
 	}
 }
@@ -323,7 +324,7 @@ func TestRunFailedSlaveSaysVersionSplit(t *testing.T) {
 		{Name: "framework hosts", StopOnFailure: true, Steps: []Step{step(s.ID, "tarscloud/framework:v3.0.16-b")}, Parallel: 1},
 	}}
 	_, err := x.Run(context.Background(), p)
-	if !errors.Is(err, ErrRolledBack) || errors.Is(err, ErrInterrupted) {
+	if !errors.Is(err, fault.RolledBack) || errors.Is(err, fault.Interrupted) {
 		t.Fatalf("err %v, want a rollback, not an interrupt", err)
 	}
 	if !strings.HasPrefix(err.Error(), "framework hosts are on different versions now: fw v3.0.16, fw2 v3.0.15: run tarsup upgrade --to v3.0.16 again to finish\n") {

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"errors"
+	"github.com/tarsup/tarsup/fault"
 	"strings"
 	"testing"
 )
@@ -141,28 +142,28 @@ func TestPlan(t *testing.T) {
 			name:    "REBUILD=true refused, naming the container and what it drops",
 			states:  []HostState{state("h1", fx{name: "fw", image: "tarscloud/framework:v3.0.15", imageID: "sha256:f1", running: true, env: []string{"REBUILD=true"}})},
 			req:     Request{To: "v3.0.16"},
-			wantErr: ErrRefused,
+			wantErr: fault.Refused,
 			errText: "fw on h1 has REBUILD=true: its next start drops db_tars, tars_stat",
 		},
 		{
 			name:    "the db container named with --only is refused",
 			states:  []HostState{state("h1", master, db)},
 			req:     Request{Only: []string{"tars-mysql"}},
-			wantErr: ErrRefused,
+			wantErr: fault.Refused,
 			errText: "tars-mysql on h1 is the Tars database container",
 		},
 		{
 			name:    "an unknown --only name is bad input",
 			states:  []HostState{state("h1", master)},
 			req:     Request{Only: []string{"nope"}},
-			wantErr: ErrBadInput,
+			wantErr: fault.BadInput,
 			errText: "--only nope",
 		},
 		{
 			name:    "a bad --to is bad input",
 			states:  []HostState{state("h1", master)},
 			req:     Request{To: "v3:0"},
-			wantErr: ErrBadInput,
+			wantErr: fault.BadInput,
 		},
 		{
 			name:   "--only one framework of two: refused as version skew",
@@ -171,7 +172,7 @@ func TestPlan(t *testing.T) {
 			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 			},
-			wantErr: ErrRefused,
+			wantErr: fault.Refused,
 			errText: "framework would run different versions",
 		},
 		{
@@ -204,7 +205,7 @@ func TestPlan(t *testing.T) {
 			resolved: map[string]Resolved{
 				"h1 tarscloud/tars-web:v3.0.16": pulled("sha256:w2", "tarscloud/tars-web:v3.0.16", fwNew, ""),
 			},
-			wantErr: ErrRefused,
+			wantErr: fault.Refused,
 			errText: "tarsweb (tars-web) would be upgraded without the framework",
 		},
 		{
@@ -215,7 +216,7 @@ func TestPlan(t *testing.T) {
 				"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, "v3.0.16"),
 				"h1 tarscloud/tars-node:latest":  nodeSame,
 			},
-			wantErr: ErrRefused,
+			wantErr: fault.Refused,
 			errText: "node n@h1 would run v3.0.15, older than its framework's v3.0.16",
 		},
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // The policy of a run, stated as plans and checked against the fake engine:
@@ -68,7 +69,7 @@ func TestRunStopOnFailure(t *testing.T) {
 	}}
 	f.calls = nil
 	results, err := x.Run(context.Background(), p)
-	if !errors.Is(err, ErrRolledBack) {
+	if !errors.Is(err, fault.RolledBack) {
 		t.Fatalf("err %v, want the rolled-back framework host", err)
 	}
 	if got, want := outcome(results), "fw=upgraded fw2=rolled back fw3=skipped node1=skipped"; got != want {

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -124,7 +125,7 @@ func (p *Prober) Preflight(ctx context.Context, hosts map[string]*Host, draft Pl
 		return nil, err
 	}
 	if len(errs) > 0 {
-		return nil, withKind(ErrBadInput, fmt.Errorf("pre-flight: the health gate could not probe %d container(s), so an upgrade could neither be gated nor rolled back; nothing was changed:\n%w", len(errs), errors.Join(errs...)))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("pre-flight: the health gate could not probe %d container(s), so an upgrade could neither be gated nor rolled back; nothing was changed:\n%w", len(errs), errors.Join(errs...)))
 	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // TestPlanCarriesHealthBefore: each step carries the pre-flight finding and
@@ -192,7 +193,7 @@ func TestPreflight(t *testing.T) {
 			}
 			if tt.wantErr != nil {
 				t.Logf("%v", err)
-				if !errors.Is(err, ErrBadInput) {
+				if !errors.Is(err, fault.BadInput) {
 					t.Fatalf("err = %v, want bad input (exit 2)", err)
 				}
 				for _, w := range tt.wantErr {
@@ -369,7 +370,7 @@ func TestPreflightProvesWhatTheGatesUse(t *testing.T) {
 			draft := Plan{Phases: []Phase{{Name: "nodes", Steps: []Step{st}}}}
 			got, err := (&Prober{Mode: ProbeDirect}).Preflight(context.Background(), x.Hosts, draft)
 			if tt.wantErr {
-				if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "no address reaches port 19385") {
+				if !errors.Is(err, fault.BadInput) || !strings.Contains(err.Error(), "no address reaches port 19385") {
 					t.Fatalf("err = %v, want the probe that cannot work", err)
 				}
 				return

@@ -1,20 +1,17 @@
 package orchestrator
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +21,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -146,7 +144,7 @@ func NewProber(mode, binary string) (*Prober, error) {
 		mode = ProbeAuto
 	case ProbeAuto, ProbeDirect, ProbeSidecar:
 	default:
-		return nil, withKind(ErrBadInput, fmt.Errorf("bad --probe %q: use auto, direct or sidecar", mode))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("bad --probe %q: use auto, direct or sidecar", mode))
 	}
 	return &Prober{Mode: mode, Binary: binary, loaded: map[*Host]string{}}, nil
 }
@@ -412,53 +410,6 @@ func requireStatic(path string) error {
 		}
 	}
 	return nil
-}
-
-// imageArchive writes a `docker save` archive of a one-layer image holding
-// one file, labelled with label=1.
-func imageArchive(ref, file string, bin []byte, entrypoint []string, label string) ([]byte, error) {
-	var layer bytes.Buffer
-	lw := tar.NewWriter(&layer)
-	if err := lw.WriteHeader(&tar.Header{Name: file, Mode: 0o755, Size: int64(len(bin)), ModTime: time.Unix(0, 0)}); err != nil {
-		return nil, fmt.Errorf("probe image layer: %w", err)
-	}
-	if _, err := lw.Write(bin); err != nil {
-		return nil, fmt.Errorf("probe image layer: %w", err)
-	}
-	if err := lw.Close(); err != nil {
-		return nil, fmt.Errorf("probe image layer: %w", err)
-	}
-	diff := sha256.Sum256(layer.Bytes())
-	cfg, err := json.Marshal(map[string]any{
-		"architecture": runtime.GOARCH,
-		"os":           "linux",
-		"config":       map[string]any{"Entrypoint": entrypoint, "Labels": map[string]string{label: "1"}},
-		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + hex.EncodeToString(diff[:])}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("probe image config: %w", err)
-	}
-	manifest, err := json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{ref}, "Layers": []string{"layer.tar"}}})
-	if err != nil {
-		return nil, fmt.Errorf("probe image manifest: %w", err)
-	}
-	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{"config.json", cfg}, {"layer.tar", layer.Bytes()}, {"manifest.json", manifest}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}); err != nil {
-			return nil, fmt.Errorf("probe image archive: %w", err)
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return nil, fmt.Errorf("probe image archive: %w", err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("probe image archive: %w", err)
-	}
-	return out.Bytes(), nil
 }
 
 // lastLines returns the last n lines a container logged, for error reports.

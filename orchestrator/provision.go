@@ -10,7 +10,9 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // AddRequest describes a Tars container to put on an engine that has none of
@@ -37,26 +39,26 @@ type AddRequest struct {
 // Validate checks an add request before anything is touched.
 func (r AddRequest) Validate() error {
 	if r.Name == "" || r.Image == "" {
-		return withKind(ErrBadInput, fmt.Errorf("add %s: a name and an image are needed", r.Role))
+		return fault.Mark(fault.BadInput, fmt.Errorf("add %s: a name and an image are needed", r.Role))
 	}
 	if _, err := images.Parse(r.Image); err != nil {
-		return withKind(ErrBadInput, fmt.Errorf("--image: %w", err))
+		return fault.Mark(fault.BadInput, fmt.Errorf("--image: %w", err))
 	}
 	if r.Env["REBUILD"] == "true" {
-		return withKind(ErrRefused, fmt.Errorf("refused: REBUILD=true would drop %s", RebuildDrops))
+		return fault.Mark(fault.Refused, fmt.Errorf("refused: REBUILD=true would drop %s", RebuildDrops))
 	}
 	if r.IP != "" && (r.Network == "" || r.Network == "host" || r.Network == "bridge") {
-		return withKind(ErrBadInput, fmt.Errorf("--ip %s needs --network NAME of a user-defined network with a subnet (Docker gives static addresses only there)", r.IP))
+		return fault.Mark(fault.BadInput, fmt.Errorf("--ip %s needs --network NAME of a user-defined network with a subnet (Docker gives static addresses only there)", r.IP))
 	}
 	switch container.RestartPolicyMode(r.Restart) {
 	case container.RestartPolicyAlways, container.RestartPolicyUnlessStopped, container.RestartPolicyOnFailure, container.RestartPolicyDisabled:
 	default:
-		return withKind(ErrBadInput, fmt.Errorf("--restart %q: use always, unless-stopped, on-failure or no", r.Restart))
+		return fault.Mark(fault.BadInput, fmt.Errorf("--restart %q: use always, unless-stopped, on-failure or no", r.Restart))
 	}
 	return nil
 }
 
-// Add puts a new Tars container on h: it refuses (ErrRefused) when the engine
+// Add puts a new Tars container on h: it refuses (fault.Refused) when the engine
 // already runs one of that role, pulls the image first, creates and starts the
 // container, and gates it on health; a container that fails its gate is
 // removed again (its volume is kept).
@@ -69,11 +71,11 @@ func Add(ctx context.Context, h *Host, x *Executor, kc authn.Keychain, req AddRe
 		return "", err
 	}
 	for _, c := range cs {
-		if c.Role == req.Role && !isTemporaryName(c.Name) {
-			return "", withKind(ErrRefused, fmt.Errorf("refused: %s already runs %s %s (%s); one %s per engine", h.Name(), req.Role, c.Name, c.Image, req.Role))
+		if c.Role == req.Role && !swapname.IsTemporary(c.Name) {
+			return "", fault.Mark(fault.Refused, fmt.Errorf("refused: %s already runs %s %s (%s); one %s per engine", h.Name(), req.Role, c.Name, c.Image, req.Role))
 		}
 		if c.Name == req.Name {
-			return "", withKind(ErrBadInput, fmt.Errorf("a container named %s already exists on %s; pick another --name", req.Name, h.Name()))
+			return "", fault.Mark(fault.BadInput, fmt.Errorf("a container named %s already exists on %s; pick another --name", req.Name, h.Name()))
 		}
 	}
 	if _, err := pullOne(ctx, h, kc, req.Image, UpgradeOptions{}); err != nil {
@@ -102,14 +104,14 @@ func Add(ctx context.Context, h *Host, x *Executor, kc authn.Keychain, req AddRe
 	}
 	created, err := h.Engine.ContainerCreate(ctx, cfg, hc, nc, nil, req.Name)
 	if err != nil {
-		return "", withKind(ErrBadInput, fmt.Errorf("create %s on %s: %w", req.Name, h.Name(), err))
+		return "", fault.Mark(fault.BadInput, fmt.Errorf("create %s on %s: %w", req.Name, h.Name(), err))
 	}
 	ctx = context.WithoutCancel(ctx)
 	x.report(Event{Host: h.Name(), Container: req.Name, Action: "add", To: ref.String(), Result: "created"})
 	fail := func(err error) (string, error) {
 		x.discard(ctx, h, created.ID)
 		x.report(Event{Host: h.Name(), Container: req.Name, Action: "add", Result: "removed again", Detail: err.Error()})
-		return "", withKind(ErrRolledBack, fmt.Errorf("add %s on %s: %w (the container was removed again; its volume is kept)", req.Name, h.Name(), err))
+		return "", fault.Mark(fault.RolledBack, fmt.Errorf("add %s on %s: %w (the container was removed again; its volume is kept)", req.Name, h.Name(), err))
 	}
 	if err := h.Engine.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return fail(fmt.Errorf("start: %w", err))

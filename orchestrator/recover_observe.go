@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/tarsup/tarsup/fault"
 )
 
 // Swap is one interrupted upgrade found on an engine, as its journal (the
@@ -49,7 +50,7 @@ type Swap struct {
 func ObserveSwaps(ctx context.Context, h *Host, self Owner) ([]Swap, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
-		return nil, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
 	byName := map[string]*container.Summary{}
 	for i := range list {
@@ -114,7 +115,7 @@ func inspectContainer(ctx context.Context, h *Host, id string) (Container, error
 func NeedsRecovery(ctx context.Context, h *Host) (bool, error) {
 	all, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
-		return false, withKind(ErrUnreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+		return false, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
 	return len(findSwaps(all).journals) > 0, nil
 }

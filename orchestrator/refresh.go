@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -185,6 +186,7 @@ func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOption
 	uo.Request.AllowIPChange = opts.Upgrade.Request.AllowIPChange
 	uo.DryRun = opts.MonitorOnly
 	uo.Registry = opts.Registry
+	uo.States = states
 	up, err := Upgrade(ctx, hosts, x, uo)
 	rep.Recovered = append(rep.Recovered, up.Recovered...)
 	up.Recovered = nil
@@ -246,7 +248,7 @@ func CheckRefresh(ctx context.Context, states []HostState, opts RefreshOptions) 
 	digests, err := reg.Digests(ctx, refs)
 	wg.Wait()
 	if err != nil {
-		return RefreshCheck{}, withKind(ErrUnreachable, err)
+		return RefreshCheck{}, fault.Mark(fault.Unreachable, err)
 	}
 	check, err := CompareDigests(scope, digests)
 	if err != nil {
@@ -273,43 +275,16 @@ func CheckRefresh(ctx context.Context, states []HostState, opts RefreshOptions) 
 // Unlike Select, it does not refuse REBUILD=true here: that applies when the
 // container is about to be recreated, which the upgrade decides. It is pure.
 func RefreshScope(states []HostState, only []string) ([]Container, error) {
-	want := map[string]bool{}
-	for _, n := range only {
-		want[strings.TrimPrefix(n, "/")] = false
-	}
-	var out []Container
-	for _, s := range states {
-		for _, c := range s.Containers {
-			if _, named := want[c.Name]; len(want) > 0 && !named {
-				continue
-			}
-			if len(want) > 0 {
-				want[c.Name] = true
-			}
-			switch c.Role {
-			case images.RoleDB:
-				if len(want) > 0 {
-					return nil, withKind(ErrRefused, fmt.Errorf("refused: %s on %s is the Tars database container: tarsup never recreates it; drop it from --only", c.Name, c.Host))
-				}
-				continue
-			case images.RoleFramework, images.RoleNode, images.RoleWeb:
-			default:
-				continue
-			}
-			if !isTemporaryName(c.Name) {
-				out = append(out, c)
-			}
+	scope, missing := inScope(states, only)
+	out := scope[:0]
+	for _, c := range scope {
+		if c.Role == images.RoleDB {
+			return nil, fault.Mark(fault.Refused, fmt.Errorf("refused: %s on %s is the Tars database container: tarsup never recreates it; drop it from --only", c.Name, c.Host))
 		}
-	}
-	var missing []string
-	for n, found := range want {
-		if !found {
-			missing = append(missing, n)
-		}
+		out = append(out, c)
 	}
 	if len(missing) > 0 {
-		sort.Strings(missing)
-		return nil, withKind(ErrBadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", strings.Join(missing, ", ")))
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", strings.Join(missing, ", ")))
 	}
 	return out, nil
 }
@@ -344,7 +319,10 @@ func CompareDigests(scope []Container, digests map[string]images.DigestResult) (
 			}
 			continue
 		}
-		own := ownDigests(c, r.Repository())
+		own := map[string]bool{}
+		for _, d := range images.RepoDigests(c.RepoDigests, r.Repository()) {
+			own[d] = true
+		}
 		if len(own) == 0 {
 			check.Unchecked = append(check.Unchecked, Unchecked{Host: c.Host, Name: c.Name, Image: c.Image,
 				Reason: "its image has no digest from " + r.Repository() + " (built or loaded locally?); use tarsup upgrade to move it"})
@@ -364,20 +342,9 @@ func CompareDigests(scope []Container, digests map[string]images.DigestResult) (
 	check.Tags = len(keys)
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		return check, registryKind(fmt.Errorf("%w\nnothing was changed (limit the refresh with --only to leave those images out)", err))
+		return check, fmt.Errorf("%w\nnothing was changed (limit the refresh with --only to leave those images out)", err)
 	}
 	return check, nil
-}
-
-// ownDigests returns the digests the engine recorded for c's image in repo.
-func ownDigests(c Container, repo string) map[string]bool {
-	out := map[string]bool{}
-	for _, d := range c.RepoDigests {
-		if i := strings.LastIndex(d, "@"); i > 0 && repoOf(d[:i]) == repo {
-			out[d[i+1:]] = true
-		}
-	}
-	return out
 }
 
 // frameworkTags lists the tags of every framework repository in scope that
@@ -410,7 +377,7 @@ func frameworkTags(ctx context.Context, reg *images.Registry, scope []Container)
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return nil, registryKind(fmt.Errorf("%w\nnothing was changed", errors.Join(errs...)))
+		return nil, fmt.Errorf("%w\nnothing was changed", errors.Join(errs...))
 	}
 	return out, nil
 }
@@ -458,7 +425,7 @@ func NewestFramework(scope []Container, tags map[string][]string, anyMajor bool)
 	}
 	for _, r := range fws {
 		if !hasTag(tags[r.Repository()], tag) {
-			return "", "", withKind(ErrBadInput, fmt.Errorf("--to-latest: the newest framework release is %s, but %s has no tag %s; the framework must move as one (mirror the tag there, or name a tag with tarsup upgrade --to)", tag, r.Repository(), tag))
+			return "", "", fault.Mark(fault.BadInput, fmt.Errorf("--to-latest: the newest framework release is %s, but %s has no tag %s; the framework must move as one (mirror the tag there, or name a tag with tarsup upgrade --to)", tag, r.Repository(), tag))
 		}
 	}
 	return tag, from, nil

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -108,9 +109,9 @@ func TestCompareDigests(t *testing.T) {
 			states: []HostState{state("h1", node1, stable)},
 			digests: map[string]images.DigestResult{
 				"tarscloud/tars-node:latest": ok("tarscloud/tars-node:latest", nodeNew),
-				"tarscloud/tars-node:stable": {Err: fmt.Errorf("tag stable not found: %w", images.ErrNotFound)},
+				"tarscloud/tars-node:stable": {Err: fmt.Errorf("tag stable not found: %w", fault.NotFound)},
 			},
-			wantErr: ErrBadInput,
+			wantErr: fault.NotFound,
 			errText: "look up tarscloud/tars-node:stable: tag stable not found",
 		},
 		{
@@ -118,7 +119,7 @@ func TestCompareDigests(t *testing.T) {
 			states:  []HostState{state("h1", master, db)},
 			only:    []string{"tars-mysql"},
 			digests: none,
-			wantErr: ErrRefused,
+			wantErr: fault.Refused,
 			errText: "database",
 		},
 		{
@@ -126,7 +127,7 @@ func TestCompareDigests(t *testing.T) {
 			states:  []HostState{state("h1", master)},
 			only:    []string{"nope"},
 			digests: none,
-			wantErr: ErrBadInput,
+			wantErr: fault.BadInput,
 			errText: "--only nope",
 		},
 	}
@@ -138,7 +139,7 @@ func TestCompareDigests(t *testing.T) {
 				check, err = CompareDigests(scope, tt.digests)
 			}
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || !strings.Contains(fmt.Sprint(err), tt.errText) {
+				if !errors.Is(err, tt.wantErr) || fault.ExitCode(err) != fault.ExitCode(tt.wantErr) || !strings.Contains(fmt.Sprint(err), tt.errText) {
 					t.Fatalf("error %v, want %v containing %q", err, tt.wantErr, tt.errText)
 				}
 				return
@@ -213,8 +214,8 @@ func TestNewestFramework(t *testing.T) {
 			}
 			tag, from, err := NewestFramework(scope, tt.tags, tt.anyMajor)
 			if tt.errText != "" {
-				if !errors.Is(err, ErrBadInput) || !strings.Contains(fmt.Sprint(err), tt.errText) {
-					t.Fatalf("error %v, want ErrBadInput containing %q", err, tt.errText)
+				if !errors.Is(err, fault.BadInput) || !strings.Contains(fmt.Sprint(err), tt.errText) {
+					t.Fatalf("error %v, want fault.BadInput containing %q", err, tt.errText)
 				}
 				return
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -33,7 +34,7 @@ func interruptedError(p Plan, results []StepResult) error {
 	if split := VersionSplit(p, results); split != "" {
 		msg = split + "\n" + msg
 	}
-	return withKind(ErrInterrupted, errors.New(msg))
+	return fault.Mark(fault.Interrupted, errors.New(msg))
 }
 
 // stepName names a step's container, with its host when the plan spans several.

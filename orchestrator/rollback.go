@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -29,9 +30,9 @@ func FindRollback(states []HostState, name string) (RollbackTarget, error) {
 	}
 	switch {
 	case len(found) == 0:
-		return RollbackTarget{}, withKind(ErrBadInput, fmt.Errorf("rollback %s: no Tars container of that name on any engine (tarsup status lists them)", name))
+		return RollbackTarget{}, fault.Mark(fault.BadInput, fmt.Errorf("rollback %s: no Tars container of that name on any engine (tarsup status lists them)", name))
 	case len(found) > 1:
-		return RollbackTarget{}, withKind(ErrBadInput, fmt.Errorf("rollback %s: that name is on %d engines; name one with --host", name, len(found)))
+		return RollbackTarget{}, fault.Mark(fault.BadInput, fmt.Errorf("rollback %s: that name is on %d engines; name one with --host", name, len(found)))
 	}
 	t := found[0]
 	// Why here: a name the swap needs that is taken would be found only
@@ -41,7 +42,7 @@ func FindRollback(states []HostState, name string) (RollbackTarget, error) {
 	}
 	v := t.Container.Labels[LabelPrevious]
 	if v == "" {
-		return RollbackTarget{}, withKind(ErrBadInput, fmt.Errorf("rollback %s on %s: tarsup never upgraded this container, so there is nothing to go back to", name, t.Host.Name()))
+		return RollbackTarget{}, fault.Mark(fault.BadInput, fmt.Errorf("rollback %s on %s: tarsup never upgraded this container, so there is nothing to go back to", name, t.Host.Name()))
 	}
 	prev, err := DecodeSpec(v)
 	if err != nil {
@@ -104,7 +105,7 @@ func choosePrevious(spec Spec, f previousImages, host string) (ref string, pull 
 	case spec.RepoDigest == "" && f.id:
 		return spec.ImageID, false, nil
 	case spec.RepoDigest == "":
-		return "", false, withKind(ErrBadInput, fmt.Errorf("the previous image %s (%s) is gone from %s and has no registry digest to pull it back by", spec.Image, short(spec.ImageID), host))
+		return "", false, fault.Mark(fault.BadInput, fmt.Errorf("the previous image %s (%s) is gone from %s and has no registry digest to pull it back by", spec.Image, short(spec.ImageID), host))
 	}
 	return spec.RepoDigest, !f.digest, nil
 }
@@ -121,14 +122,14 @@ func previousImage(ctx context.Context, h *Host, spec Spec, kc authn.Keychain) (
 	}
 	r, err := images.Parse(ref)
 	if err != nil {
-		return "", withKind(ErrBadInput, err)
+		return "", fault.Mark(fault.BadInput, err)
 	}
 	auth, err := images.PullAuth(ctx, kc, r)
 	if err != nil {
-		return "", registryKind(err)
+		return "", err
 	}
 	if _, err := images.Pull(ctx, h.Engine, r, auth, nil, false); err != nil {
-		return "", registryKind(fmt.Errorf("pull the previous image %s back on %s: %w", ref, h.Name(), err))
+		return "", fmt.Errorf("pull the previous image %s back on %s: %w", ref, h.Name(), err)
 	}
 	return ref, nil
 }

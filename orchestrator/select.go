@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -42,108 +43,65 @@ type Candidate struct {
 }
 
 // Select decides which containers are in scope and what each should run. It is
-// pure. It refuses (ErrRefused) the db container named with --only and a
-// framework with REBUILD=true; it rejects (ErrBadInput) unknown names and bad
+// pure. It refuses (fault.Refused) the db container named with --only and a
+// framework with REBUILD=true; it rejects (fault.BadInput) unknown names and bad
 // references.
 func Select(states []HostState, req Request) ([]Candidate, error) {
-	only := map[string]bool{}
-	for _, n := range req.Only {
-		only[strings.TrimPrefix(n, "/")] = false
-	}
+	scope, missing := inScope(states, req.Only)
 	var out []Candidate
 	var refusals []error
-	for _, s := range states {
-		for _, c := range s.Containers {
-			if _, named := only[c.Name]; len(only) > 0 && !named {
-				continue
-			}
-			if len(only) > 0 {
-				only[c.Name] = true
-			}
-			switch c.Role {
-			case images.RoleDB:
-				if len(only) > 0 {
-					refusals = append(refusals, fmt.Errorf("%s on %s is the Tars database container: tarsup never recreates it (a Tars upgrade must not touch MySQL); drop it from --only", c.Name, c.Host))
-				}
-				continue
-			case images.RoleFramework, images.RoleNode, images.RoleWeb:
-			default:
-				continue
-			}
-			if isTemporaryName(c.Name) {
-				continue
-			}
-			if c.Rebuild {
-				refusals = append(refusals, fmt.Errorf("%s on %s has REBUILD=true: its next start drops %s. Recreate it with REBUILD=false (or remove the variable) and run tarsup again; tarsup never sets REBUILD=true", c.Name, c.Host, RebuildDrops))
-			}
-			cand, err := target(c, req)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, cand)
+	for _, c := range scope {
+		if c.Role == images.RoleDB {
+			refusals = append(refusals, fmt.Errorf("%s on %s is the Tars database container: tarsup never recreates it (a Tars upgrade must not touch MySQL); drop it from --only", c.Name, c.Host))
+			continue
 		}
+		if c.Rebuild {
+			refusals = append(refusals, fmt.Errorf("%s on %s has REBUILD=true: its next start drops %s. Recreate it with REBUILD=false (or remove the variable) and run tarsup again; tarsup never sets REBUILD=true", c.Name, c.Host, RebuildDrops))
+		}
+		cand, err := target(c, req)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cand)
 	}
-	for n, found := range only {
-		if !found {
-			return nil, withKind(ErrBadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", n))
-		}
+	if len(missing) > 0 {
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status lists them)", strings.Join(missing, ", ")))
 	}
 	if len(refusals) > 0 {
-		return nil, withKind(ErrRefused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
+		return nil, fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
 	}
 	return out, nil
 }
 
-func isTemporaryName(name string) bool {
-	for _, s := range []string{suffixNew, suffixOld, suffixFailed} {
-		if strings.HasSuffix(name, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// target works out the reference a container should run.
+// target works out the reference a container should run (images.Retarget's
+// rule) and refuses a named image of another role.
 func target(c Container, req Request) (Candidate, error) {
 	cand := Candidate{Host: c.Host, Container: c, Target: c.Image, AllowIPChange: req.AllowIPChange}
-	named := func(flag, ref string) error {
-		r, err := images.Parse(ref)
-		if err != nil {
-			return withKind(ErrBadInput, fmt.Errorf("%s: %w", flag, err))
+	to, flag, err := images.Retarget(c.Role, c.Image, req.To, req.FrameworkImage, req.NodeImage)
+	var retag *images.RetagError
+	switch {
+	case errors.As(err, &retag):
+		return cand, fault.Mark(fault.BadInput, fmt.Errorf("%s on %s runs %q, which is not an image reference tarsup can retag; use --framework-image: %w", c.Name, c.Host, c.Image, retag.Err))
+	case err != nil:
+		return cand, fault.Mark(fault.BadInput, err)
+	case flag == images.FlagFrameworkImage || flag == images.FlagNodeImage:
+		ref := req.NodeImage
+		if flag == images.FlagFrameworkImage {
+			ref = req.FrameworkImage
 		}
 		// Why before any pull: the name alone tells a mysql or tars-node
 		// image from a framework one, and pulling it everywhere only to be
 		// gated as the wrong role and rolled back minutes later helps no one.
 		if got, bad := images.RoleMismatch(c.Role, ref, nil); bad {
-			return withKind(ErrRefused, fmt.Errorf("refused: %s %s names a %s image (by its name), but %s on %s is a %s container; name a %s image%s", flag, ref, got, c.Name, c.Host, c.Role, c.Role, roleHint(c.Role)))
+			return cand, fault.Mark(fault.Refused, fmt.Errorf("refused: %s %s names a %s image (by its name), but %s on %s is a %s container; name a %s image%s", flag, ref, got, c.Name, c.Host, c.Role, c.Role, roleHint(c.Role)))
 		}
-		if r.String() != normalized(c.Image) {
-			cand.Target, cand.Cause = r.String(), flag+" "+r.String()
-		}
-		return nil
 	}
-	switch c.Role {
-	case images.RoleFramework, images.RoleWeb:
-		if c.Role == images.RoleFramework && req.FrameworkImage != "" {
-			return cand, named("--framework-image", req.FrameworkImage)
-		}
-		if req.To != "" {
-			cur, err := images.Parse(c.Image)
-			if err != nil {
-				return cand, withKind(ErrBadInput, fmt.Errorf("%s on %s runs %q, which is not an image reference tarsup can retag; use --framework-image: %w", c.Name, c.Host, c.Image, err))
-			}
-			r, err := cur.WithTag(req.To)
-			if err != nil {
-				return cand, withKind(ErrBadInput, fmt.Errorf("--to %s: %w", req.To, err))
-			}
-			if r.String() != cur.String() {
-				cand.Target, cand.Cause = r.String(), "--to "+req.To
-			}
-		}
-	case images.RoleNode:
-		if req.NodeImage != "" {
-			return cand, named("--node-image", req.NodeImage)
-		}
+	if flag == "" || to == images.Normalize(c.Image) {
+		return cand, nil
+	}
+	cand.Target, cand.Cause = to, flag+" "+to
+	if flag == images.FlagTo {
+		cand.Cause = flag + " " + req.To
 	}
 	return cand, nil
 }
@@ -157,11 +115,4 @@ func roleHint(r images.Role) string {
 		return " (tarscloud/tars-node, or a mirror of it)"
 	}
 	return ""
-}
-
-func normalized(ref string) string {
-	if r, err := images.Parse(ref); err == nil {
-		return r.String()
-	}
-	return ref
 }

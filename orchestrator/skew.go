@@ -8,7 +8,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // afterVersion is the version a container will run once the plan is done.
@@ -41,7 +43,7 @@ func checkSkew(steps []Step, all []HostState) error {
 	var nodes []Container
 	for _, s := range all {
 		for _, c := range s.Containers {
-			if isTemporaryName(c.Name) {
+			if swapname.IsTemporary(c.Name) {
 				continue
 			}
 			switch c.Role {
@@ -80,7 +82,7 @@ func checkSkew(steps []Step, all []HostState) error {
 			parts = append(parts, fmt.Sprintf("%s on %s", v, strings.Join(names, ", ")))
 		}
 		sort.Strings(parts)
-		return withKind(ErrRefused, fmt.Errorf("refused: after this plan the framework would run different versions (%s); framework components depend on each other's versions, so upgrade every framework container of a deployment together (drop --only, or name them all)", strings.Join(parts, "; ")))
+		return fault.Mark(fault.Refused, fmt.Errorf("refused: after this plan the framework would run different versions (%s); framework components depend on each other's versions, so upgrade every framework container of a deployment together (drop --only, or name them all)", strings.Join(parts, "; ")))
 	}
 	for _, n := range nodes {
 		dep, _ := depOf(n)
@@ -90,7 +92,7 @@ func checkSkew(steps []Step, all []HostState) error {
 		nv := afterVersion(n, byID[n.ID])
 		for fv := range frameworks[dep] {
 			if cmp, known := images.Compare(nv, fv); known && cmp < 0 {
-				return withKind(ErrRefused, fmt.Errorf("refused: node %s@%s would run %s, older than its framework's %s; run tarsnode at the framework's version (move the node's tag first, or --node-image)", n.Name, n.Host, nv, fv))
+				return fault.Mark(fault.Refused, fmt.Errorf("refused: node %s@%s would run %s, older than its framework's %s; run tarsnode at the framework's version (move the node's tag first, or --node-image)", n.Name, n.Host, nv, fv))
 			}
 		}
 	}
@@ -105,7 +107,7 @@ func nodeDeployment(all []HostState) func(Container) (dep string, named bool) {
 	deps := map[string]bool{}
 	for _, s := range all {
 		for _, c := range s.Containers {
-			if c.Role != images.RoleFramework || isTemporaryName(c.Name) {
+			if c.Role != images.RoleFramework || swapname.IsTemporary(c.Name) {
 				continue
 			}
 			dep := deploymentOf(c)
@@ -162,8 +164,8 @@ func previousSpec(c Container, apiVersion string, nets map[string]NetworkFacts) 
 	s := Derive(DeriveInput{Old: c.Inspect, OldImage: c.ImageInfo, NewImage: c.ImageInfo,
 		NewRef: c.Image, Role: c.Role, APIVersion: apiVersion, Networks: nets})
 	s.ImageID = c.ImageID
-	if d := repoDigest(c.ImageInfo, c.Image); d != "" {
-		s.RepoDigest = repoOf(c.Image) + "@" + d
+	if d := images.RepoDigest(c.ImageInfo.RepoDigests, c.Image); d != "" {
+		s.RepoDigest = images.RepositoryOf(c.Image) + "@" + d
 	}
 	return s
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 func newTxnID() string {
@@ -70,7 +71,7 @@ func (x *Executor) replace(ctx context.Context, h *Host, st Step) (string, strin
 			return fail(fmt.Errorf("stop old container: %w", err))
 		}
 	}
-	if err := h.Engine.ContainerRename(ctx, old.ID, name+suffixOld); err != nil {
+	if err := h.Engine.ContainerRename(ctx, old.ID, name+swapname.Old); err != nil {
 		return x.rollback(ctx, sw, newID, false, fmt.Errorf("rename old container aside: %w", err))
 	}
 	if err := h.Engine.ContainerRename(ctx, newID, name); err != nil {
@@ -131,9 +132,9 @@ func (x *Executor) createNew(ctx context.Context, h *Host, st Step, sw swap) (st
 	if spec.Primary != "" && spec.Networks[spec.Primary] != nil {
 		nc.EndpointsConfig = map[string]*network.EndpointSettings{spec.Primary: spec.Networks[spec.Primary]}
 	}
-	created, err := h.Engine.ContainerCreate(ctx, &cfg, spec.HostConfig, nc, nil, name+suffixNew)
+	created, err := h.Engine.ContainerCreate(ctx, &cfg, spec.HostConfig, nc, nil, name+swapname.New)
 	if err != nil {
-		return "", fmt.Errorf("create %s: %w", name+suffixNew, err)
+		return "", fmt.Errorf("create %s: %w", name+swapname.New, err)
 	}
 	for n, ep := range spec.Networks {
 		if n == spec.Primary {
@@ -141,7 +142,7 @@ func (x *Executor) createNew(ctx context.Context, h *Host, st Step, sw swap) (st
 		}
 		if err := h.Engine.NetworkConnect(ctx, n, created.ID, ep); err != nil {
 			x.discard(ctx, h, created.ID)
-			return "", fmt.Errorf("connect %s to network %s: %w", name+suffixNew, n, err)
+			return "", fmt.Errorf("connect %s to network %s: %w", name+swapname.New, n, err)
 		}
 	}
 	return created.ID, nil
@@ -174,7 +175,7 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 	base := fmt.Errorf("recreate %s on %s: %w", name, h.Name(), cause)
 	if sw.noRollback {
 		x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "skipped (--no-rollback)"})
-		return newID, ResultLeft, fmt.Errorf("%w\nthe failed new container %s is left for inspection and the old one is kept as %s (stopped); `tarsup recover` rolls back when you are done", base, short(newID), name+suffixOld)
+		return newID, ResultLeft, fmt.Errorf("%w\nthe failed new container %s is left for inspection and the old one is kept as %s (stopped); `tarsup recover` rolls back when you are done", base, short(newID), name+swapname.Old)
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "started", Detail: cause.Error()})
 	var errs []error
@@ -183,13 +184,13 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 	// The engine refuses to rename a container while it is restarting
 	// ("sandbox not found" on 20.10): then stop it and rename it stopped.
 	// That refusal is a 404, so any failed first rename is tried again.
-	err := h.Engine.ContainerRename(ctx, newID, name+suffixFailed)
+	err := h.Engine.ContainerRename(ctx, newID, name+swapname.Failed)
 	_ = stopContainer(ctx, h, newID, sw.stopTimeout)
 	if err != nil {
-		err = h.Engine.ContainerRename(ctx, newID, name+suffixFailed)
+		err = h.Engine.ContainerRename(ctx, newID, name+swapname.Failed)
 	}
 	if err != nil && !isNotFound(err) {
-		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", short(newID), name+suffixFailed, err))
+		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", short(newID), name+swapname.Failed, err))
 	}
 	if renamed {
 		if err := h.Engine.ContainerRename(ctx, old.ID, name); err != nil {
@@ -210,7 +211,7 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 	}
 	if len(errs) > 0 {
 		return "", ResultFailed, fmt.Errorf("%w\nROLLBACK FAILED: %w\nstate: old container %s (meant to be %s), new container %s (%s).\nto fix: run `tarsup recover --host %s`; by hand: docker rm -f %s; docker rename %s %s; docker start %s",
-			base, errors.Join(errs...), old.ShortID(), name, short(newID), name+suffixFailed, h.Spec.URL,
+			base, errors.Join(errs...), old.ShortID(), name, short(newID), name+swapname.Failed, h.Spec.URL,
 			short(newID), old.ShortID(), name, name)
 	}
 	if err := h.Engine.ContainerRemove(ctx, newID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {

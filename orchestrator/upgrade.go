@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 )
 
@@ -40,6 +41,11 @@ type UpgradeOptions struct {
 	// Scope names what Observed limits the upgrade to ("compose project
 	// tars"), for NothingToDo.
 	Scope string
+	// States, when set, are the engines' states the caller observed
+	// already (a refresh's): the upgrade plans from them rather than
+	// observing again, unless it recovered an engine or an engine's
+	// containers changed since (see observeOnce).
+	States []HostState
 }
 
 // LabelFunc returns the labels a candidate's new container gets over the
@@ -124,7 +130,7 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	if rep.Recovered, rep.PendingRecovery, err = x.RecoverPending(ctx, hosts, opts.DryRun); err != nil {
 		return rep, err
 	}
-	states, err := ObserveAll(ctx, hosts)
+	states, err := observeOnce(ctx, hosts, opts.States, len(rep.Recovered) > 0)
 	if err != nil {
 		return rep, err
 	}
@@ -190,7 +196,7 @@ func interruptedBefore(ctx context.Context, during string, err error) error {
 	if err == nil || ctx.Err() == nil {
 		return err
 	}
-	return withKind(ErrInterrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM) during the %s, before the upgrade changed any container: nothing was changed; run the same command again to upgrade (%v)", during, err))
+	return fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM) during the %s, before the upgrade changed any container: nothing was changed; run the same command again to upgrade (%v)", during, err))
 }
 
 // RecoverPending recovers every engine that holds an interrupted upgrade;
@@ -227,7 +233,7 @@ func lookUp(ctx context.Context, reg *images.Registry, cands []Candidate) (map[s
 	for _, c := range cands {
 		r, err := images.Parse(c.Target)
 		if err != nil {
-			return nil, withKind(ErrBadInput, err)
+			return nil, fault.Mark(fault.BadInput, err)
 		}
 		refs = append(refs, r)
 	}
@@ -240,23 +246,11 @@ func lookUp(ctx context.Context, reg *images.Registry, cands []Candidate) (map[s
 		r, _ := images.Parse(c.Target)
 		d := res[r.Key()]
 		if d.Err != nil {
-			return nil, registryKind(fmt.Errorf("look up %s: %w", c.Target, d.Err))
+			return nil, fmt.Errorf("look up %s: %w", c.Target, d.Err)
 		}
 		out[ResolveKey(c.Host, c.Target)] = Resolved{Digest: d.Digest}
 	}
 	return out, nil
-}
-
-// registryKind maps the registry's failures onto the CLI's kinds: a missing
-// tag, refused credentials or an unreachable registry are exit 2.
-func registryKind(err error) error {
-	switch {
-	case errors.Is(err, images.ErrNotFound), errors.Is(err, images.ErrUnauthorized), errors.Is(err, images.ErrBadReference):
-		return withKind(ErrBadInput, err)
-	case errors.Is(err, images.ErrUnreachable):
-		return withKind(ErrUnreachable, err)
-	}
-	return err
 }
 
 // pullAll pulls every distinct target once per engine, engines in parallel,
@@ -305,8 +299,8 @@ func pullAll(ctx context.Context, hosts map[string]*Host, cands []Candidate, opt
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
 		for _, e := range errs {
-			if k := kindOf(e); k != e {
-				return nil, &kindError{kind: k, err: fmt.Errorf("%w\nnothing was changed", err)}
+			if k := fault.Of(e); k != nil {
+				return nil, fault.Mark(k, fmt.Errorf("%w\nnothing was changed", err))
 			}
 		}
 		return nil, fmt.Errorf("%w\nnothing was changed", err)
@@ -317,7 +311,7 @@ func pullAll(ctx context.Context, hosts map[string]*Host, cands []Candidate, opt
 func pullOne(ctx context.Context, h *Host, kc authn.Keychain, ref string, opts UpgradeOptions) (Resolved, error) {
 	r, err := images.Parse(ref)
 	if err != nil {
-		return Resolved{}, withKind(ErrBadInput, err)
+		return Resolved{}, fault.Mark(fault.BadInput, err)
 	}
 	if kc == nil {
 		// Why: Add (node add, framework add) passes no keychain of its own.
@@ -325,11 +319,11 @@ func pullOne(ctx context.Context, h *Host, kc authn.Keychain, ref string, opts U
 	}
 	auth, err := images.PullAuth(ctx, kc, r)
 	if err != nil {
-		return Resolved{}, registryKind(fmt.Errorf("credentials for %s: %w", ref, err))
+		return Resolved{}, fmt.Errorf("credentials for %s: %w", ref, err)
 	}
 	digest, err := images.Pull(ctx, h.Engine, r, auth, opts.Progress, opts.TTY)
 	if err != nil {
-		return Resolved{}, registryKind(fmt.Errorf("pull %s on %s: %w", ref, h.Name(), err))
+		return Resolved{}, fmt.Errorf("pull %s on %s: %w", ref, h.Name(), err)
 	}
 	img, err := h.Engine.ImageInspect(ctx, ref)
 	if err != nil {

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,17 +12,17 @@ import (
 	"syscall"
 
 	"github.com/sirupsen/logrus"
-	"github.com/tarsup/tarsup/images"
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/urfave/cli/v2"
 )
 
 // Exit codes: a promise to operators' scripts (README, "Exit codes").
+// Package fault owns them and the mapping from error kinds.
 const (
-	exitOK       = 0
-	exitFailed   = 1 // an upgrade failed (and was rolled back), or an unexpected error
-	exitBadInput = 2 // bad input, or an unreachable engine or registry: nothing changed
-	exitRefused  = 3 // refused by a safety rule: nothing changed
+	exitOK       = fault.ExitOK
+	exitFailed   = fault.ExitFailed   // an upgrade failed (and was rolled back), or an unexpected error
+	exitBadInput = fault.ExitBadInput // bad input, or an unreachable engine or registry: nothing changed
+	exitRefused  = fault.ExitRefused  // refused by a safety rule: nothing changed
 )
 
 // env is what a command may touch of the process: no global state.
@@ -69,26 +68,16 @@ func run(ctx context.Context, args []string, e *env) int {
 	return code
 }
 
-// usageError marks a command-line mistake (exit 2).
+// usageError marks a command-line mistake: bad input (exit 2).
 type usageError struct{ err error }
 
-func (u usageError) Error() string { return u.err.Error() }
-func (u usageError) Unwrap() error { return u.err }
+func (u usageError) Error() string   { return u.err.Error() }
+func (u usageError) Unwrap() []error { return []error{fault.BadInput, u.err} }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-func exitCode(err error) int {
-	var u usageError
-	switch {
-	case errors.Is(err, orchestrator.ErrRefused):
-		return exitRefused
-	case errors.As(err, &u), errors.Is(err, orchestrator.ErrBadInput), errors.Is(err, orchestrator.ErrUnreachable),
-		errors.Is(err, images.ErrBadReference), errors.Is(err, images.ErrNotFound),
-		errors.Is(err, images.ErrUnauthorized), errors.Is(err, images.ErrUnreachable):
-		return exitBadInput
-	}
-	return exitFailed
-}
+// exitCode maps err to the exit code: fault's one mapping.
+func exitCode(err error) int { return fault.ExitCode(err) }
 
 func newApp(e *env) *cli.App {
 	app := &cli.App{
