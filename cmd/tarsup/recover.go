@@ -1,12 +1,21 @@
 package main
 
 import (
-	"errors"
-	"fmt"
+	"context"
+	"io"
 
+	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/report"
 	"github.com/urfave/cli/v2"
 )
+
+// recoverOptions are `tarsup recover`'s inputs.
+type recoverOptions struct {
+	fleet  fleet.Config
+	format string
+	out    io.Writer
+}
 
 func recoverCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -15,36 +24,19 @@ func recoverCommand(e *env) *cli.Command {
 		Flags: append(append(connFlags(), execFlags()...),
 			&cli.BoolFlag{Name: "force", Usage: "take over an engine lock that another tarsup may still hold (on another machine, less than 30 minutes old)"}),
 		Action: func(c *cli.Context) error {
-			s, closeSession, err := openSession(c, e, true)
+			cfg, err := fleetConfig(c, e)
 			if err != nil {
 				return err
 			}
-			defer closeSession()
-			var all []orchestrator.Recovery
-			var errs []error
-			for _, h := range s.hosts {
-				rec, err := s.x.Recover(c.Context, h)
-				all = append(all, rec...)
-				if err != nil {
-					errs = append(errs, err)
-				}
-			}
-			if c.String("format") == "json" {
-				if all == nil {
-					all = []orchestrator.Recovery{}
-				}
-				if err := writeJSON(e.stdout, all); err != nil {
-					return err
-				}
-			} else {
-				for _, r := range all {
-					fmt.Fprintf(e.stdout, "%s on %s: %s: %s\n", r.Name, r.Host, r.Action, r.Result)
-				}
-				if len(all) == 0 {
-					fmt.Fprintln(e.stdout, "nothing to recover")
-				}
-			}
-			return errors.Join(errs...)
+			return runRecover(c.Context, recoverOptions{fleet: cfg, format: c.String("format"), out: e.stdout})
 		},
 	}
+}
+
+// runRecover recovers every engine and reports what it did, also when an
+// engine failed (its error is returned after the report).
+func runRecover(ctx context.Context, o recoverOptions) error {
+	return fleet.Recover(ctx, o.fleet, func(all []orchestrator.Recovery) error {
+		return report.Recoveries(o.out, o.format, all)
+	})
 }
