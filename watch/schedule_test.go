@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -93,5 +94,31 @@ func TestRunOnceAfterShutdownRunsNothing(t *testing.T) {
 	cancel()
 	if _, err := w.RunOnce(ctx, "schedule"); err == nil || !strings.Contains(err.Error(), "shutting down") || f.count() != 0 {
 		t.Errorf("RunOnce after shutdown: %v (%d runs), want shutting down and no run", err, f.count())
+	}
+}
+
+// TestParseSchedule: five fields, descriptors and zones are schedules; an
+// empty spec is ErrNoSchedule; the schedule is what cron says.
+func TestParseSchedule(t *testing.T) {
+	for _, spec := range []string{"0 3 * * *", " @daily ", "@every 90s", "CRON_TZ=Asia/Shanghai 0 3 * * *"} {
+		if _, err := ParseSchedule(spec); err != nil {
+			t.Errorf("%q: %v", spec, err)
+		}
+	}
+	if _, err := ParseSchedule("  "); !errors.Is(err, ErrNoSchedule) {
+		t.Errorf("empty spec: %v, want ErrNoSchedule", err)
+	}
+	for _, spec := range []string{"0 3 * *", "@sometimes", "CRON_TZ=Nowhere/City 0 3 * * *"} {
+		if _, err := ParseSchedule(spec); err == nil || errors.Is(err, ErrNoSchedule) {
+			t.Errorf("%q: %v, want cron's error", spec, err)
+		}
+	}
+	s, err := ParseSchedule("@every 1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	if got := s.Next(now); !got.Equal(now.Add(time.Hour)) {
+		t.Errorf("@every 1h after %s is %s", now, got)
 	}
 }

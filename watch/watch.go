@@ -30,7 +30,7 @@ const NotifyTimeout = 10 * time.Second
 // Options configure the daemon.
 type Options struct {
 	// Schedule says when to refresh; Spec is its text, for the log.
-	Schedule cron.Schedule
+	Schedule Schedule
 	Spec     string
 	// Listener serves the HTTP endpoints; nil leaves them off.
 	Listener net.Listener

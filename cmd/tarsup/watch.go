@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"strings"
 
-	"github.com/robfig/cron/v3"
 	"github.com/tarsup/tarsup/refresh"
 	"github.com/tarsup/tarsup/watch"
 	"github.com/urfave/cli/v2"
@@ -104,13 +104,13 @@ func runWatch(ctx context.Context, o watchOptions) error {
 	return watch.Run(ctx, o.watch)
 }
 
-// parseSchedule reads a cron spec: five fields or a descriptor.
-func parseSchedule(spec string) (cron.Schedule, error) {
-	if strings.TrimSpace(spec) == "" {
+// parseSchedule reads --schedule (watch.ParseSchedule).
+func parseSchedule(spec string) (watch.Schedule, error) {
+	s, err := watch.ParseSchedule(spec)
+	switch {
+	case errors.Is(err, watch.ErrNoSchedule):
 		return nil, usagef("watch needs --schedule SPEC: five cron fields (\"0 3 * * *\") or a descriptor (@daily, \"@every 1h\")")
-	}
-	s, err := cron.ParseStandard(strings.TrimSpace(spec))
-	if err != nil {
+	case err != nil:
 		return nil, usagef("bad --schedule %q: %v; use five cron fields (minute hour day-of-month month day-of-week, e.g. \"0 3 * * *\") or a descriptor (@daily, @hourly, \"@every 1h\")", spec, err)
 	}
 	return s, nil
