@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +88,11 @@ func TestRefreshAndWatchInput(t *testing.T) {
 	// No engine answers at this socket: a run that got past its checks
 	// would fail to connect, with another message.
 	host := "unix://" + filepath.Join(t.TempDir(), "no-engine.sock")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	tests := []struct {
 		args []string
 		want string
@@ -98,6 +104,7 @@ func TestRefreshAndWatchInput(t *testing.T) {
 		{[]string{"refresh", "--host", host, "--lock", lock}, fmt.Sprintf("holds the lock %s (PID %d)", lock, os.Getpid())},
 		{[]string{"watch", "--host", host}, "watch needs --schedule"},
 		{[]string{"watch", "--host", host, "--schedule", "every day"}, "bad --schedule"},
+		{[]string{"watch", "--host", host, "--schedule", "@daily", "--http-addr", taken.Addr().String()}, "--http-addr " + taken.Addr().String() + ": "},
 		{[]string{"watch", "--host", host, "--schedule", "@daily", "--notify-url", "ftp://x"}, "bad --notify-url"},
 		{[]string{"watch", "--host", host, "--schedule", "@daily", "--http-token", "a", "--http-token-file", "b"}, "not both"},
 	}
