@@ -497,10 +497,18 @@ func (x *Executor) rollback(ctx context.Context, h *Host, old Container, newID s
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "started", Detail: cause.Error()})
 	var errs []error
-	if err := h.Engine.ContainerRename(ctx, newID, name+suffixFailed); err != nil && !isNotFound(err) {
+	// Why rename first: the name moving to NAME.tarsup-failed is the
+	// engine's record that the gate failed (recover then undoes at once).
+	// The engine refuses to rename a container while it is restarting
+	// ("sandbox not found" on 20.10): then stop it and rename it stopped.
+	err := h.Engine.ContainerRename(ctx, newID, name+suffixFailed)
+	_ = h.Engine.ContainerStop(ctx, newID, x.stopOptions(old))
+	if err != nil && !isNotFound(err) {
+		err = h.Engine.ContainerRename(ctx, newID, name+suffixFailed)
+	}
+	if err != nil && !isNotFound(err) {
 		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", short(newID), name+suffixFailed, err))
 	}
-	_ = h.Engine.ContainerStop(ctx, newID, x.stopOptions(old))
 	if renamed {
 		if err := h.Engine.ContainerRename(ctx, old.ID, name); err != nil {
 			errs = append(errs, fmt.Errorf("rename the old container %s back to %s: %w", old.ShortID(), name, err))

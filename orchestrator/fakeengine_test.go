@@ -30,6 +30,9 @@ type fakeEngine struct {
 	health map[string]string
 	// failStart makes ContainerStart fail for containers of that image.
 	failStart map[string]bool
+	// restarting makes ContainerRename fail while a container of that image
+	// runs, as the engine refuses to rename one in a restart loop.
+	restarting map[string]bool
 	// api is the negotiated API version ("" is 1.41).
 	api string
 	// networks is what NetworkList answers.
@@ -206,6 +209,9 @@ func (f *fakeEngine) ContainerRename(_ context.Context, id, newName string) erro
 	}
 	if other, err := f.find(newName); err == nil && other != c {
 		return errdefs.ErrConflict.WithMessage("name in use")
+	}
+	if c.State.Running && f.restarting[c.Config.Image] {
+		return errors.New("sandbox 0123 not found")
 	}
 	f.record("rename %s -> %s", f.name(id), newName)
 	c.Name = "/" + newName

@@ -155,7 +155,8 @@ func TestKill9AfterGateFailedThenRecover(t *testing.T) {
 
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bed.Tarsup(t), "upgrade", "--host", bed.Local.Host, "--only", name,
-		"--framework-image", bed.Images.FrameworkNeverHealthy, "--health-timeout", "3s", "--monitor", "1s", "--stop-timeout", "5s", "--lock-wait", "10m")
+		"--framework-image", bed.Images.FrameworkNeverHealthy, "--health-timeout", "3s", "--monitor", "1s", "--stop-timeout", "5s", "--lock-wait", "10m",
+		"--allow-ip-change") // on the default bridge
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,35 @@
+package orchestrator
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestRollbackOfRestartingContainer: a new container in a restart loop
+// cannot be renamed (the engine says "sandbox not found"), so the rollback
+// stops it first and then moves it aside; the old container is back.
+func TestRollbackOfRestartingContainer(t *testing.T) {
+	f := newFakeEngine(t)
+	f.health["fw:bad"] = HealthUnhealthy
+	f.restarting = map[string]bool{"fw:bad": true}
+	old := f.add("fw", "fw:old", true)
+	x, h := fakeExecutor(f)
+	oc := containerOf(t, x, h, old.ID)
+	st := Step{Host: "fake", Container: oc, From: "fw:old", To: "fw:bad",
+		Spec: Derive(DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"}), Previous: PreviousSpec(oc, "1.41")}
+	f.calls = nil
+	r := x.step(context.Background(), st)
+	if r.Result != ResultRolledBack {
+		t.Fatalf("result %q, err %v; want rolled back", r.Result, r.Err)
+	}
+	want := []string{"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw", "start fw",
+		"stop fw", "rename fw -> fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed"}
+	if got := strings.Join(f.calls, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	back, err := f.find("fw")
+	if err != nil || back.ID != old.ID || !back.State.Running {
+		t.Errorf("the old container is not back under its name, running: %+v %v", back, err)
+	}
+}
