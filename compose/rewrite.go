@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -542,6 +543,108 @@ func (pl *planner) parseEnv(path string, data []byte) (map[string]string, error)
 	return vars, nil
 }
 
+// checkOtherUses refuses env file edits that change any value of the
+// compose files other than an image: a database's environment, a label, a
+// framework's own variable. Why: compose would then recreate that service
+// on the next `docker compose up` (the database above all), outside the
+// health gate, and tarsup's recreate, which keeps the old container's
+// configuration, would not run what the file says.
+func (pl *planner) checkOtherUses(oldEnv, newEnv map[string]string) error {
+	if len(pl.envExpect) == 0 {
+		return nil
+	}
+	images := map[*yaml.Node]bool{}
+	for _, s := range pl.sites {
+		images[s.node] = true
+	}
+	for _, f := range pl.p.Files {
+		var found error
+		walkScalars(pl.docs[f], func(n *yaml.Node) {
+			if found != nil || images[n] || !strings.Contains(n.Value, "$") {
+				return
+			}
+			before, after := interpolated(n.Value, oldEnv), interpolated(n.Value, newEnv)
+			if before == after {
+				return
+			}
+			var changed, in []string
+			for _, v := range sortedKeys(pl.varNew) {
+				changed = append(changed, v+"="+pl.varNew[v].value)
+				in = append(in, pl.sites[pl.varNew[v].service].file)
+			}
+			found = fmt.Errorf("%w: the edit of %s would also change %q at %s:%d from %q to %q, which is not an image: compose would recreate that service on the next up; give the image its own variable or a literal image: in %s",
+				ErrCannotRewrite, strings.Join(changed, ", "), n.Value, f, n.Line, before, after, strings.Join(slices.Compact(in), ", "))
+		})
+		if found != nil {
+			return found
+		}
+	}
+	return nil
+}
+
+// walkScalars calls fn for every scalar value under n (mapping keys
+// excluded; aliases are walked where they are defined).
+func walkScalars(n *yaml.Node, fn func(*yaml.Node)) {
+	if n == nil {
+		return
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		fn(n)
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			walkScalars(n.Content[i], fn)
+		}
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			walkScalars(c, fn)
+		}
+	}
+}
+
+// derivedVars returns the values that the edited env files give, once the
+// planned values are set, to the variables they define from those values
+// (OTHER=${TAG}), where that file is the one that sets them and the process
+// environment does not override them.
+func (pl *planner) derivedVars() (map[string]string, error) {
+	out := map[string]string{}
+	for path := range pl.envExpect {
+		vars, err := dotenv.UnmarshalBytesWithLookup(pl.sources[path].data, pl.newLookup())
+		if err != nil {
+			return nil, fmt.Errorf("env file %s: %w", path, err)
+		}
+		for k, v := range vars {
+			if _, process := pl.p.environ[k]; process {
+				continue
+			}
+			if _, planned := pl.envExpect[path][k]; planned {
+				continue
+			}
+			if f, _, err := pl.envFileSetting(k); err == nil && f == path {
+				out[k] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+// newLookup resolves variables as compose will once the planned env file
+// edits are written: the process environment first, then the new values,
+// then the loaded project's environment.
+func (pl *planner) newLookup() dotenv.LookupFn {
+	return func(k string) (string, bool) {
+		if v, ok := pl.p.environ[k]; ok {
+			return v, true
+		}
+		for _, vars := range pl.envExpect {
+			if v, ok := vars[k]; ok {
+				return v, true
+			}
+		}
+		return pl.p.Compose.Environment.Resolve(k)
+	}
+}
+
 // dotEnvName names the env file to use in messages.
 func (pl *planner) dotEnvName() string {
 	if n := len(pl.p.EnvFiles); n > 0 {
@@ -608,6 +711,14 @@ func (pl *planner) verify(newSources map[string]source) error {
 	for _, vars := range pl.envExpect {
 		newEnv = withVars(newEnv, vars)
 	}
+	// Why: compose resolves OTHER=${TAG} in an env file from the new TAG;
+	// checked against the old environment, an image that uses OTHER would
+	// seem not to move.
+	derived, err := pl.derivedVars()
+	if err != nil {
+		return err
+	}
+	newEnv = withVars(newEnv, derived)
 	for _, name := range sortedKeys(pl.sites) {
 		want, asked := pl.want[name]
 		if !asked {
@@ -622,12 +733,20 @@ func (pl *planner) verify(newSources map[string]source) error {
 				ErrCannotRewrite, strings.Join(append(changed, "image: values"), ", "), name, got, want, pl.sites[name].file)
 		}
 	}
+	if err := pl.checkOtherUses(oldEnv, newEnv); err != nil {
+		return err
+	}
 	for path, want := range pl.envExpect {
-		before, err := pl.parseEnv(path, pl.sources[path].data)
+		// The old file as compose reads it once the planned values are
+		// set: a variable defined from a changed one moves with it.
+		before, err := dotenv.UnmarshalBytesWithLookup(pl.sources[path].data, pl.newLookup())
 		if err != nil {
-			return err
+			return fmt.Errorf("env file %s: %w", path, err)
 		}
-		got, err := pl.parseEnv(path, newSources[path].data)
+		got, err := dotenv.UnmarshalBytesWithLookup(newSources[path].data, pl.newLookup())
+		if err != nil {
+			err = fmt.Errorf("env file %s: %w", path, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%w: the edited %v", ErrCannotRewrite, err)
 		}

@@ -367,6 +367,24 @@ func TestPlanImageEditsVariables(t *testing.T) {
 			err: `cannot rewrite the image: service framework: image: "tarscloud/framework:v3.0.15${TAG:?$$}" at DIR/compose.yaml:3 takes TAG from the process environment (TAG=-fix), which overrides the env files; ` +
 				`unset TAG and set it in DIR/.env, or write the value into DIR/compose.yaml`,
 		},
+		{
+			// Why: compose resolves OTHER from the new TAG; checked against
+			// the old environment the edit looked harmless and moved the
+			// node's image too.
+			name: "a variable the env file defines from the changed one is refused",
+			files: map[string]string{"compose.yaml": "services:\n  framework:\n    image: tarscloud/framework:${TAG}\n  node:\n    image: tarscloud/tars-node:${OTHER}\n",
+				".env": "TAG=v3.0.15\nOTHER=${TAG}\n"},
+			to:  map[string]string{"framework": "tarscloud/framework:v3.0.16"},
+			err: `cannot rewrite the image: after the edits (TAG=v3.0.16, image: values), service node's image would be tarscloud/tars-node:v3.0.16, not tarscloud/tars-node:v3.0.15; give each service its own variable or a literal image: in DIR/compose.yaml`,
+		},
+		{
+			// Why: the db would be recreated by the next compose up.
+			name: "a variable the db's environment uses too is refused",
+			files: map[string]string{"compose.yaml": "services:\n  framework:\n    image: tarscloud/framework:${TAG}\n  mysql:\n    image: mysql:5.7\n    environment:\n      BUILT_FOR: tars-${TAG}\n",
+				".env": "TAG=v3.0.15\n"},
+			to:  map[string]string{"framework": "tarscloud/framework:v3.0.16"},
+			err: `cannot rewrite the image: the edit of TAG=v3.0.16 would also change "tars-${TAG}" at DIR/compose.yaml:7 from "tars-v3.0.15" to "tars-v3.0.16", which is not an image: compose would recreate that service on the next up; give the image its own variable or a literal image: in DIR/compose.yaml`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -96,6 +96,7 @@ func (x *Executor) lock(ctx context.Context, h *Host, wait time.Duration) (strin
 		}}
 		created, err := h.Engine.ContainerCreate(ctx, cfg, &container.HostConfig{NetworkMode: "none"}, &network.NetworkingConfig{}, nil, EngineLockName)
 		if err == nil {
+			x.sweepProbes(ctx, h)
 			return created.ID, nil
 		}
 		if !errdefs.IsConflict(err) {
@@ -165,4 +166,27 @@ func ensureLockImage(ctx context.Context, h *Host) error {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.Body.Close()
+}
+
+// sweepProbes removes the probe sidecars that a tarsup which is gone left
+// behind (killed while it probed). Why here: whoever holds the engine lock
+// is the one tarsup changing the engine; a live tarsup's sidecars (a dry
+// run takes no lock) are left alone, as is a sidecar without owner labels.
+// Failures are ignored: a leftover sidecar is clutter, not a risk.
+func (x *Executor) sweepProbes(ctx context.Context, h *Host) {
+	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return
+	}
+	for _, c := range list {
+		if c.Labels[LabelProbe] == "" {
+			continue
+		}
+		owner, ok := ParseOwner(c.Labels[LabelTxnOwner])
+		started, _ := time.Parse(time.RFC3339, c.Labels[LabelTxnStarted])
+		if !ok || owner.Live(x.Self, started, time.Now()) || owner == x.Self {
+			continue
+		}
+		_ = h.Engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+	}
 }

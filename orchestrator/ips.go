@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 )
 
 // repin gives a stopped old container, before a rollback starts it again,
@@ -50,4 +52,44 @@ func (x *Executor) repin(ctx context.Context, h *Host, old Container) {
 			}
 		}
 	}
+}
+
+// reattach connects the old container of an interrupted swap to each network
+// its successor is on and it is not, with the successor's endpoint (the old
+// container's own address, pinned; its aliases). Why: a rollback's repin
+// disconnects the old container before connecting it again at its address;
+// a tarsup killed (or an engine restarted) in between leaves it on no
+// network, and started so it would come back with no address at all. The
+// successor, about to be removed, is the only record of how it was attached.
+// old is inspected now; newC is the successor as the container list shows it.
+func (x *Executor) reattach(ctx context.Context, h *Host, old Container, newC container.Summary) error {
+	in := old.Inspect
+	if in.HostConfig == nil || newC.NetworkSettings == nil {
+		return nil
+	}
+	if m := in.HostConfig.NetworkMode; m.IsHost() || m.IsNone() || m.IsContainer() {
+		return nil
+	}
+	var attached map[string]*network.EndpointSettings
+	if in.NetworkSettings != nil {
+		attached = in.NetworkSettings.Networks
+	}
+	for _, name := range slices.Sorted(maps.Keys(newC.NetworkSettings.Networks)) {
+		ep := newC.NetworkSettings.Networks[name]
+		if _, ok := attached[name]; ok || ep == nil {
+			continue
+		}
+		want := &network.EndpointSettings{IPAMConfig: ep.IPAMConfig, Links: ep.Links, DriverOpts: ep.DriverOpts}
+		for _, a := range ep.Aliases {
+			// Why: the engine adds the successor's short ID as an alias.
+			if !strings.HasPrefix(newC.ID, a) {
+				want.Aliases = append(want.Aliases, a)
+			}
+		}
+		if err := h.Engine.NetworkConnect(ctx, name, old.ID, want); err != nil {
+			return fmt.Errorf("connect the old container %s to network %s again: %w", old.ShortID(), name, err)
+		}
+		x.report(Event{Host: h.Name(), Container: old.Name, Action: "keep address", Result: "done", Detail: "connected to " + name + " again, as its successor was"})
+	}
+	return nil
 }

@@ -125,6 +125,18 @@ type Prober struct {
 
 	mu     sync.Mutex
 	loaded map[*Host]string // host -> probe image reference
+	self   *Owner           // this process, for the sidecars' labels
+}
+
+// owner is this process, read once.
+func (p *Prober) owner() Owner {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.self == nil {
+		o := ThisProcess()
+		p.self = &o
+	}
+	return *p.self
 }
 
 // NewProber returns a prober in the given mode ("" means auto).
@@ -282,10 +294,21 @@ func (p *Prober) probeSidecar(ctx context.Context, h *Host, c Container, checks 
 			args = append(args, "--tcp", fmt.Sprintf("127.0.0.1:%d", k.Port))
 		}
 	}
-	created, err := h.Engine.ContainerCreate(ctx,
-		&container.Config{Image: ref, Cmd: args, Labels: map[string]string{LabelProbe: "1"}},
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("probe %s on %s: %w", c.Name, h.Name(), err)
+	}
+	// Why a context that a signal does not cancel: the engine may create
+	// the container after the client gave up on the call, and then nothing
+	// would know its ID to remove it. The owner labels let the next tarsup
+	// that takes the engine lock remove a sidecar of a killed one
+	// (sweepProbes).
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	created, err := h.Engine.ContainerCreate(cctx,
+		&container.Config{Image: ref, Cmd: args, Labels: map[string]string{
+			LabelProbe: "1", LabelTxnOwner: p.owner().String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}},
 		&container.HostConfig{NetworkMode: container.NetworkMode("container:" + c.ID)},
 		&network.NetworkingConfig{}, nil, "")
+	ccancel()
 	if err != nil {
 		return unusable(fmt.Errorf("create sidecar: %w", err))
 	}

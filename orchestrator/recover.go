@@ -131,6 +131,11 @@ func (x *Executor) recoverOne(ctx context.Context, h *Host, j journal, byName ma
 				return fail(err)
 			}
 		}
+		// Why before the removal: the new container's networks are the
+		// record of the old one's (see reattach).
+		if err := x.reattach(ctx, h, oldC, *j.newC); err != nil {
+			return fail(err)
+		}
 		if err := h.Engine.ContainerRemove(ctx, j.newC.ID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
 			return fail(err)
 		}

@@ -129,7 +129,7 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 		resolved, err = pullAll(ctx, x.Hosts, cands, opts)
 	}
 	if err != nil {
-		return rep, err
+		return rep, interruptedBefore(ctx, "pull", err)
 	}
 	if opts.Labels != nil {
 		for i, c := range cands {
@@ -148,7 +148,7 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	}
 	before, err := x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft)
 	if err != nil {
-		return rep, err
+		return rep, interruptedBefore(ctx, "pre-flight probe", err)
 	}
 	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel, before)
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
@@ -156,6 +156,18 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	}
 	rep.Results, err = x.Run(ctx, rep.Plan)
 	return rep, err
+}
+
+// interruptedBefore says what a signal did to a run that had changed
+// nothing yet: an error that a cancelled ctx caused in the pull or the
+// pre-flight probe is an interruption (exit 1), not a bad input or a probe
+// that "cannot work" (exit 2, with a fix that fixes nothing). Why %v: the
+// cause's kind must not decide the exit code.
+func interruptedBefore(ctx context.Context, during string, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return withKind(ErrInterrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM) during the %s, before the upgrade changed any container: nothing was changed; run the same command again to upgrade (%v)", during, err))
 }
 
 // RecoverPending recovers every engine that holds an interrupted upgrade;

@@ -155,8 +155,9 @@ func TestKill9AfterGateFailedThenRecover(t *testing.T) {
 
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bed.Tarsup(t), "upgrade", "--host", bed.Local.Host, "--only", name,
-		"--framework-image", bed.Images.FrameworkNeverHealthy, "--health-timeout", "3s", "--monitor", "1s", "--stop-timeout", "5s", "--lock-wait", "10m",
-		"--allow-ip-change") // on the default bridge
+		"--framework-image", bed.Images.FrameworkNeverHealthy,
+		"--allow-ip-change", // the default bridge: its address is not what this test is about
+		"--health-timeout", "3s", "--monitor", "1s", "--stop-timeout", "5s", "--lock-wait", "10m")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
