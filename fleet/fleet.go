@@ -173,3 +173,23 @@ func Add(ctx context.Context, cfg Config, req orchestrator.AddRequest) (host, id
 	id, err = orchestrator.Add(ctx, s.Hosts[0], s.X, nil, req)
 	return s.Hosts[0].Name(), id, err
 }
+
+// PlanRecover is `recover --dry-run`: it plans the recovery of every engine
+// without taking a lock or changing anything, and returns the engines'
+// plans in order.
+func PlanRecover(ctx context.Context, cfg Config) ([]orchestrator.RecoveryPlan, error) {
+	s, err := Open(ctx, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	var plans []orchestrator.RecoveryPlan
+	for _, h := range s.Hosts {
+		p, err := s.X.PlanRecover(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
+}

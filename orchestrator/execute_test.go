@@ -16,7 +16,7 @@ func fakeExecutor(f *fakeEngine) (*Executor, *Host) {
 
 func containerOf(t *testing.T, x *Executor, h *Host, id string) Container {
 	t.Helper()
-	c, err := x.containerOf(context.Background(), h, id)
+	c, err := inspectContainer(context.Background(), h, id)
 	if err != nil {
 		t.Fatal(err)
 	}

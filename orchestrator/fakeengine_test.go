@@ -45,6 +45,11 @@ type fakeEngine struct {
 	noInspect map[string]bool
 	// onCreate sees the configuration of each created container.
 	onCreate func(*container.Config)
+	// onInspect may change a container before an inspection answers (a
+	// restart the engine did on its own, say).
+	onInspect func(*container.InspectResponse)
+	// pulls allows ImagePull; removals allows ImageRemove: both are recorded.
+	pulls, removals bool
 }
 
 func newFakeEngine(t *testing.T) *fakeEngine {
@@ -145,6 +150,9 @@ func (f *fakeEngine) ContainerInspect(_ context.Context, id string) (container.I
 	c, err := f.find(id)
 	if err != nil {
 		return container.InspectResponse{}, err
+	}
+	if f.onInspect != nil {
+		f.onInspect(c)
 	}
 	return *c, nil
 }
@@ -254,13 +262,21 @@ func (f *fakeEngine) NetworkDisconnect(_ context.Context, netName, id string, _ 
 	return nil
 }
 
+// ImageInspect answers for any image; a reference's ID is "sha256:" and the
+// reference, as the fake's containers record their images' IDs.
 func (f *fakeEngine) ImageInspect(_ context.Context, id string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	if !strings.HasPrefix(id, "sha256:") && !strings.HasPrefix(id, "tarsup-") {
+		return image.InspectResponse{ID: "sha256:" + id}, nil
+	}
 	return image.InspectResponse{ID: id}, nil
 }
 
-func (f *fakeEngine) ImagePull(context.Context, string, image.PullOptions) (io.ReadCloser, error) {
-	f.t.Fatalf("unexpected call: ImagePull")
-	return nil, nil
+func (f *fakeEngine) ImagePull(_ context.Context, ref string, _ image.PullOptions) (io.ReadCloser, error) {
+	if !f.pulls {
+		f.t.Fatalf("unexpected call: ImagePull %s", ref)
+	}
+	f.record("pull %s", ref)
+	return io.NopCloser(strings.NewReader(`{"status":"Status: Downloaded newer image for ` + ref + `"}` + "\n")), nil
 }
 
 func (f *fakeEngine) ImageLoad(context.Context, io.Reader, ...client.ImageLoadOption) (image.LoadResponse, error) {
@@ -268,7 +284,10 @@ func (f *fakeEngine) ImageLoad(context.Context, io.Reader, ...client.ImageLoadOp
 	return image.LoadResponse{}, nil
 }
 
-func (f *fakeEngine) ImageRemove(context.Context, string, image.RemoveOptions) ([]image.DeleteResponse, error) {
-	f.t.Fatalf("unexpected call: ImageRemove")
+func (f *fakeEngine) ImageRemove(_ context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
+	if !f.removals {
+		f.t.Fatalf("unexpected call: ImageRemove %s", ref)
+	}
+	f.record("remove image %s", ref)
 	return nil, nil
 }

@@ -9,9 +9,20 @@ import (
 	"github.com/tarsup/tarsup/images"
 )
 
+// HealthProber is what a gate asks whether a container's service answers
+// (a *Prober: the Tars probe, direct or by sidecar), and the pre-flight that
+// proves, before anything stops, that it can.
+type HealthProber interface {
+	Probe(ctx context.Context, h *Host, c Container) error
+	Preflight(ctx context.Context, hosts map[string]*Host, draft Plan) (Preflight, error)
+	// usesSidecar reports whether a probe on h creates a container, so the
+	// gate probes sparingly there.
+	usesSidecar(h *Host) bool
+}
+
 // Gate says when a container counts as up.
 type Gate struct {
-	Prober *Prober
+	Prober HealthProber
 	// Timeout bounds the wait for the first healthy answer.
 	Timeout time.Duration
 	// Monitor is how long the container must then stay up: no exit, no

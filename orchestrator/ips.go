@@ -54,17 +54,24 @@ func (x *Executor) repin(ctx context.Context, h *Host, old Container) {
 	}
 }
 
-// reattach connects the old container of an interrupted swap to each network
-// its successor is on and it is not, with the successor's endpoint (the old
-// container's own address, pinned; its aliases). Why: a rollback's repin
-// disconnects the old container before connecting it again at its address;
-// a tarsup killed (or an engine restarted) in between leaves it on no
-// network, and started so it would come back with no address at all. The
-// successor, about to be removed, is the only record of how it was attached.
-// old is inspected now; newC is the successor as the container list shows it.
-func (x *Executor) reattach(ctx context.Context, h *Host, old Container, newC container.Summary) error {
+// Reattach is a network the old container of an interrupted swap is
+// connected to again before its successor goes, with this endpoint.
+type Reattach struct {
+	Network  string
+	Endpoint *network.EndpointSettings
+}
+
+// reattachments lists the networks the old container of an interrupted swap
+// must be connected to again: each its successor is on and it is not, with
+// the successor's endpoint (the old container's own address, pinned; its
+// aliases). Why: a rollback's repin disconnects the old container before
+// connecting it again at its address; a tarsup killed (or an engine
+// restarted) in between leaves it on no network, and started so it would
+// come back with no address at all. The successor, about to be removed, is
+// the only record of how it was attached. It is pure.
+func reattachments(old Container, newID string, newNets map[string]*network.EndpointSettings) []Reattach {
 	in := old.Inspect
-	if in.HostConfig == nil || newC.NetworkSettings == nil {
+	if in.ContainerJSONBase == nil || in.HostConfig == nil || newNets == nil {
 		return nil
 	}
 	if m := in.HostConfig.NetworkMode; m.IsHost() || m.IsNone() || m.IsContainer() {
@@ -74,22 +81,31 @@ func (x *Executor) reattach(ctx context.Context, h *Host, old Container, newC co
 	if in.NetworkSettings != nil {
 		attached = in.NetworkSettings.Networks
 	}
-	for _, name := range slices.Sorted(maps.Keys(newC.NetworkSettings.Networks)) {
-		ep := newC.NetworkSettings.Networks[name]
+	var out []Reattach
+	for _, name := range slices.Sorted(maps.Keys(newNets)) {
+		ep := newNets[name]
 		if _, ok := attached[name]; ok || ep == nil {
 			continue
 		}
 		want := &network.EndpointSettings{IPAMConfig: ep.IPAMConfig, Links: ep.Links, DriverOpts: ep.DriverOpts}
 		for _, a := range ep.Aliases {
 			// Why: the engine adds the successor's short ID as an alias.
-			if !strings.HasPrefix(newC.ID, a) {
+			if !strings.HasPrefix(newID, a) {
 				want.Aliases = append(want.Aliases, a)
 			}
 		}
-		if err := h.Engine.NetworkConnect(ctx, name, old.ID, want); err != nil {
-			return fmt.Errorf("connect the old container %s to network %s again: %w", old.ShortID(), name, err)
+		out = append(out, Reattach{Network: name, Endpoint: want})
+	}
+	return out
+}
+
+// reattach connects the old container to the networks the plan lists.
+func (x *Executor) reattach(ctx context.Context, h *Host, old Container, nets []Reattach) error {
+	for _, r := range nets {
+		if err := h.Engine.NetworkConnect(ctx, r.Network, old.ID, r.Endpoint); err != nil {
+			return fmt.Errorf("connect the old container %s to network %s again: %w", old.ShortID(), r.Network, err)
 		}
-		x.report(Event{Host: h.Name(), Container: old.Name, Action: "keep address", Result: "done", Detail: "connected to " + name + " again, as its successor was"})
+		x.report(Event{Host: h.Name(), Container: old.Name, Action: "keep address", Result: "done", Detail: "connected to " + r.Network + " again, as its successor was"})
 	}
 	return nil
 }

@@ -171,7 +171,7 @@ func TestPlanAddresses(t *testing.T) {
 			cands, err := Select(states, tt.req)
 			var p Plan
 			if err == nil {
-				p, err = BuildPlan(cands, tt.resolved, states, 1, nil)
+				p, err = BuildPlan(cands, tt.resolved, states, Policy{Parallel: 1}, nil)
 			}
 			if tt.errText != nil {
 				if !errors.Is(err, ErrRefused) {
@@ -187,7 +187,7 @@ func TestPlanAddresses(t *testing.T) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if got := p.String(); got != tt.want {
+			if got := stepLines(p); got != tt.want {
 				t.Errorf("plan:\n%s\nwant:\n%s", got, tt.want)
 			}
 			for _, st := range p.Steps() {

@@ -53,11 +53,11 @@ func TestLabelOverrides(t *testing.T) {
 			for i := range cands {
 				cands[i].Labels = tt.overrides
 			}
-			p, err := BuildPlan(cands, resolved, states, 1, nil)
+			p, err := BuildPlan(cands, resolved, states, Policy{Parallel: 1}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := p.String(); got != tt.wantLine {
+			if got := stepLines(p); got != tt.wantLine {
 				t.Errorf("plan:\n%s\nwant:\n%s", got, tt.wantLine)
 			}
 			steps := p.Steps()

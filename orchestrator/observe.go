@@ -313,6 +313,9 @@ type HostState struct {
 	// Networks are the engine's networks by name (what pinning an address
 	// on them needs).
 	Networks map[string]NetworkFacts
+	// ImageUsers lists, by image ID, the IDs of every container (Tars or
+	// not, running or not) that uses it: what a cleanup's plan needs.
+	ImageUsers map[string][]string
 }
 
 // ObserveAll reads every engine in parallel: one slow engine does not
@@ -331,7 +334,7 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 				nets, err = observeNetworks(ctx, h)
 			}
 			out[i], errs[i] = HostState{Host: h, APIVersion: h.Engine.ClientVersion(), Containers: cs,
-				Holders: nameHolders(list, findSwaps(list)), Networks: nets}, err
+				Holders: nameHolders(list, findSwaps(list)), Networks: nets, ImageUsers: imageUsers(list)}, err
 		}()
 	}
 	wg.Wait()
@@ -341,6 +344,15 @@ func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
 		}
 	}
 	return out, nil
+}
+
+// imageUsers indexes a container list by image ID.
+func imageUsers(list []container.Summary) map[string][]string {
+	out := map[string][]string{}
+	for _, c := range list {
+		out[c.ImageID] = append(out[c.ImageID], c.ID)
+	}
+	return out
 }
 
 // observeNetworks reads the engine's networks: whether each has a

@@ -17,6 +17,17 @@ import (
 // of a swap; any other holder of one of those names is a clash, refused in
 // pre-flight (exit 3) before anything is stopped.
 
+// journal is one upgrade found on an engine: the container it created and
+// the one it replaces, as their labels and names record them.
+type journal struct {
+	name    string             // the service's name
+	newC    *container.Summary // the container the upgrade created
+	oldC    *container.Summary // the container it replaces; nil once removed
+	wasUp   bool               // the old container was running
+	restore string             // what the old container's gate asks once back (LabelTxnRestore)
+	orphanO bool               // an old container aside with no successor
+}
+
 // swaps is the journal analysis of one engine's container list.
 type swaps struct {
 	// journals are the swaps left to finish or undo.

@@ -206,7 +206,7 @@ func TestPreflightNameClash(t *testing.T) {
 			}
 			_, err = BuildPlan(cands, map[string]Resolved{
 				"fake tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
-			}, states, 1, nil)
+			}, states, Policy{Parallel: 1}, nil)
 			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.holder) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want a refusal naming %s (%q)", err, tc.holder, tc.want)
 			}
@@ -249,13 +249,15 @@ func TestRunInterrupted(t *testing.T) {
 	x := NewExecutor([]*Host{h}, ExecOptions{Gate: Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
 	step := func(id, to string) Step {
 		c := containerOf(t, x, h, id)
-		return Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",
+		st := Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",
 			Spec: Derive(DeriveInput{Old: c.Inspect, NewRef: to, Role: c.Role, APIVersion: "1.41"}), Previous: PreviousSpec(c, "1.41")}
+		x.Opts.Policy(1).recreatePolicy(&st)
+		return st
 	}
 	p := Plan{Phases: []Phase{
-		{Name: "framework master", Kind: PhaseRecreate, Steps: []Step{step(m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
-		{Name: "framework hosts", Kind: PhaseRecreate, Steps: []Step{step(s.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
-		{Name: "nodes", Kind: PhaseRecreate, Steps: []Step{step(n.ID, "tarscloud/tars-node:stable")}, Parallel: 1},
+		{Name: "framework master", StopOnFailure: true, Steps: []Step{step(m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
+		{Name: "framework hosts", StopOnFailure: true, Steps: []Step{step(s.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
+		{Name: "nodes", StopOnFailure: true, Steps: []Step{step(n.ID, "tarscloud/tars-node:stable")}, Parallel: 1},
 	}}
 	f.calls = nil
 	results, err := x.Run(ctx, p)
@@ -311,12 +313,14 @@ func TestRunFailedSlaveSaysVersionSplit(t *testing.T) {
 	x, h := fakeExecutor(f)
 	step := func(id, to string) Step {
 		c := containerOf(t, x, h, id)
-		return Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",
+		st := Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",
 			Spec: Derive(DeriveInput{Old: c.Inspect, NewRef: to, Role: c.Role, APIVersion: "1.41"}), Previous: PreviousSpec(c, "1.41")}
+		x.Opts.Policy(1).recreatePolicy(&st)
+		return st
 	}
 	p := Plan{Phases: []Phase{
-		{Name: "framework master", Kind: PhaseRecreate, Steps: []Step{step(m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
-		{Name: "framework hosts", Kind: PhaseRecreate, Steps: []Step{step(s.ID, "tarscloud/framework:v3.0.16-b")}, Parallel: 1},
+		{Name: "framework master", StopOnFailure: true, Steps: []Step{step(m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
+		{Name: "framework hosts", StopOnFailure: true, Steps: []Step{step(s.ID, "tarscloud/framework:v3.0.16-b")}, Parallel: 1},
 	}}
 	_, err := x.Run(context.Background(), p)
 	if !errors.Is(err, ErrRolledBack) || errors.Is(err, ErrInterrupted) {

@@ -91,11 +91,11 @@ func (p *Prober) Preflight(ctx context.Context, hosts map[string]*Host, draft Pl
 	for _, ph := range draft.Phases {
 		for _, st := range ph.Steps {
 			h := hosts[st.Host]
-			if h == nil || seen[st.Container.ID] || (!st.Container.Running && st.Container.State != "restarting") {
+			if h == nil || st.Kind == StepCleanupImage || seen[st.Container.ID] || (!st.Container.Running && st.Container.State != "restarting") {
 				continue
 			}
 			seen[st.Container.ID] = true
-			targets = append(targets, probeTarget{h: h, c: st.Container, tars: ph.Kind == PhaseRecheck || st.gateProbes()})
+			targets = append(targets, probeTarget{h: h, c: st.Container, tars: st.Kind == StepRecheck || st.gateProbes()})
 		}
 	}
 	out := Preflight{}

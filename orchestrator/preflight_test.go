@@ -36,14 +36,14 @@ func TestPlanCarriesHealthBefore(t *testing.T) {
 	p, err := BuildPlan(cands, map[string]Resolved{
 		"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
 		"h1 tarscloud/tars-node:latest":  pulled("sha256:n1", "tarscloud/tars-node:latest", nodeOld, ""),
-	}, []HostState{s}, 1, before)
+	}, []HostState{s}, Policy{Parallel: 1}, before)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The node that did not answer before is not re-checked: nothing to compare with.
 	want := "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16 (unhealthy before: tars-framework tcp :17890: connection refused)\n" +
 		"tars-node: re-check (probe, restart once if it does not answer): the framework was upgraded\n"
-	if got := p.String(); got != want {
+	if got := stepLines(p); got != want {
 		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
 	}
 	st := p.Steps()[0]
@@ -54,7 +54,7 @@ func TestPlanCarriesHealthBefore(t *testing.T) {
 	p, err = BuildPlan(cands, map[string]Resolved{
 		"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
 		"h1 tarscloud/tars-node:latest":  pulled("sha256:n1", "tarscloud/tars-node:latest", nodeOld, ""),
-	}, []HostState{s}, 1, Preflight{"c0ffeetars-framework00000000000000": healthyBefore})
+	}, []HostState{s}, Policy{Parallel: 1}, Preflight{"c0ffeetars-framework00000000000000": healthyBefore})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func noDockerHealth(c *container.InspectResponse) *container.InspectResponse {
 // draftOf is a one-step plan replacing c with a new container that has no
 // HEALTHCHECK (its gate uses the Tars probe).
 func draftOf(c Container) Plan {
-	return Plan{Phases: []Phase{{Name: "framework master", Kind: PhaseRecreate, Steps: []Step{{Host: "fake", Container: c}}}}}
+	return Plan{Phases: []Phase{{Name: "framework master", Steps: []Step{{Kind: StepRecreate, Host: "fake", Container: c}}}}}
 }
 
 // closedPort returns a local TCP port nothing listens on.
@@ -240,10 +240,11 @@ func TestRollbackOfContainerUnhealthyBefore(t *testing.T) {
 			st := Step{Host: "fake", Container: oc, From: "fw:old", To: "fw:bad", Restore: tt.restore,
 				Before: HealthBefore{State: HealthUnhealthy, Detail: "Docker health is unhealthy"},
 				Spec:   Derive(DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"}), Previous: PreviousSpec(oc, "1.41")}
+			x.Opts.Policy(1).recreatePolicy(&st)
 			var journalled string
 			f.onCreate = func(cfg *container.Config) { journalled = cfg.Labels[LabelTxnRestore] }
 			f.calls = nil
-			r := x.step(context.Background(), st)
+			r := x.do(context.Background(), st, nil)
 			if r.Result != tt.wantResult || r.Err == nil || !strings.Contains(r.Err.Error(), tt.wantErr) {
 				t.Fatalf("result %q, err %v; want %q with %q", r.Result, r.Err, tt.wantResult, tt.wantErr)
 			}
@@ -352,20 +353,20 @@ func TestPreflightProvesWhatTheGatesUse(t *testing.T) {
 		newSpec *container.Config
 		wantErr bool
 	}{
-		{"recreate, the new container has a HEALTHCHECK", PhaseRecreate, &container.Config{Healthcheck: hc}, false},
-		{"recreate, the new container has none", PhaseRecreate, &container.Config{}, true},
-		{"re-check (always the Tars probe)", PhaseRecheck, nil, true},
+		{"recreate, the new container has a HEALTHCHECK", StepRecreate, &container.Config{Healthcheck: hc}, false},
+		{"recreate, the new container has none", StepRecreate, &container.Config{}, true},
+		{"re-check (always the Tars probe)", StepRecheck, nil, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeEngine(t)
 			c := f.add("n1", "tarscloud/tars-node:latest", true) // Docker health: healthy; no address
 			x, h := fakeExecutor(f)
 			oc := containerOf(t, x, h, c.ID)
-			st := Step{Host: "fake", Container: oc}
+			st := Step{Kind: tt.kind, Host: "fake", Container: oc}
 			if tt.newSpec != nil {
 				st.Spec = Spec{Config: tt.newSpec}
 			}
-			draft := Plan{Phases: []Phase{{Name: "nodes", Kind: tt.kind, Steps: []Step{st}}}}
+			draft := Plan{Phases: []Phase{{Name: "nodes", Steps: []Step{st}}}}
 			got, err := (&Prober{Mode: ProbeDirect}).Preflight(context.Background(), x.Hosts, draft)
 			if tt.wantErr {
 				if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "no address reaches port 19385") {

@@ -372,7 +372,7 @@ func TestRefreshReportChanged(t *testing.T) {
 	if !(RefreshReport{Recovered: []Recovery{{Name: "x"}}}).Changed() {
 		t.Error("a recovery is a change")
 	}
-	p.Phases = []Phase{{Name: "nodes", Kind: PhaseRecreate, Steps: []Step{{}}}}
+	p.Phases = []Phase{{Name: "nodes", Steps: []Step{{Kind: StepRecreate}}}}
 	if !(RefreshReport{Upgrade: &UpgradeReport{Plan: p}}).Changed() {
 		t.Error("a plan with a step is a change")
 	}

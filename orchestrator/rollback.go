@@ -55,42 +55,71 @@ func FindRollback(states []HostState, name string) (RollbackTarget, error) {
 // image, through the same swap and health gate as an upgrade.
 func Rollback(ctx context.Context, x *Executor, t RollbackTarget, kc authn.Keychain) (StepResult, error) {
 	h := t.Host
-	spec := t.Previous
-	ref, err := previousImage(ctx, h, spec, kc)
+	ref, err := previousImage(ctx, h, t.Previous, kc)
 	if err != nil {
 		return StepResult{}, err
 	}
-	spec.Image = ref
 	img, err := h.Engine.ImageInspect(ctx, ref)
 	if err != nil {
 		return StepResult{}, fmt.Errorf("rollback %s on %s: inspect %s: %w", t.Container.Name, h.Name(), ref, err)
 	}
-	st := Step{Host: h.Name(), Container: t.Container, From: t.Container.Image, To: ref,
-		FromDigest: t.Container.Digest(), ToDigest: repoDigest(img, ref), Target: img, Cause: "rollback",
-		Spec: spec, Previous: PreviousSpec(t.Container, h.Engine.ClientVersion())}
-	r := x.step(ctx, st)
+	st := RollbackStep(t, ref, img, h.Engine.ClientVersion(), x.Opts.Policy(1))
+	r := x.recreate(ctx, h, st)
 	return r, r.Err
 }
 
-// previousImage finds the exact image the container ran before: its tag if
-// the tag still points there, else its repo digest (pulled back if gone).
-func previousImage(ctx context.Context, h *Host, spec Spec, kc authn.Keychain) (string, error) {
+// previousImages is what an engine holds of a container's previous image:
+// the observed facts that choosePrevious decides on.
+type previousImages struct {
+	tag    bool // the previous tag is there and still points at the previous image
+	id     bool // the previous image is there by its ID
+	digest bool // the previous repo digest is there
+}
+
+// observePrevious reads which of the previous image's names the engine has.
+func observePrevious(ctx context.Context, h *Host, spec Spec) previousImages {
+	var f previousImages
 	if img, err := h.Engine.ImageInspect(ctx, spec.Image); err == nil && (spec.ImageID == "" || img.ID == spec.ImageID) {
-		return spec.Image, nil
+		f.tag = true
 	}
-	if spec.RepoDigest == "" {
-		if _, err := h.Engine.ImageInspect(ctx, spec.ImageID); err == nil {
-			return spec.ImageID, nil
-		}
-		return "", withKind(ErrBadInput, fmt.Errorf("the previous image %s (%s) is gone from %s and has no registry digest to pull it back by", spec.Image, short(spec.ImageID), h.Name()))
+	if spec.ImageID != "" {
+		_, err := h.Engine.ImageInspect(ctx, spec.ImageID)
+		f.id = err == nil
 	}
-	if _, err := h.Engine.ImageInspect(ctx, spec.RepoDigest); err == nil {
-		return spec.RepoDigest, nil
+	if spec.RepoDigest != "" {
+		_, err := h.Engine.ImageInspect(ctx, spec.RepoDigest)
+		f.digest = err == nil
+	}
+	return f
+}
+
+// choosePrevious picks the exact image the container ran before: its tag
+// if the tag still points there, else its image ID when it has no registry
+// digest, else its repo digest (pull true when it must be pulled back). It
+// is pure.
+func choosePrevious(spec Spec, f previousImages, host string) (ref string, pull bool, err error) {
+	switch {
+	case f.tag:
+		return spec.Image, false, nil
+	case spec.RepoDigest == "" && f.id:
+		return spec.ImageID, false, nil
+	case spec.RepoDigest == "":
+		return "", false, withKind(ErrBadInput, fmt.Errorf("the previous image %s (%s) is gone from %s and has no registry digest to pull it back by", spec.Image, short(spec.ImageID), host))
+	}
+	return spec.RepoDigest, !f.digest, nil
+}
+
+// previousImage finds the exact image the container ran before
+// (choosePrevious), pulling it back by its repo digest if it is gone.
+func previousImage(ctx context.Context, h *Host, spec Spec, kc authn.Keychain) (string, error) {
+	ref, pull, err := choosePrevious(spec, observePrevious(ctx, h, spec), h.Name())
+	if err != nil || !pull {
+		return ref, err
 	}
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
-	r, err := images.Parse(spec.RepoDigest)
+	r, err := images.Parse(ref)
 	if err != nil {
 		return "", withKind(ErrBadInput, err)
 	}
@@ -99,7 +128,7 @@ func previousImage(ctx context.Context, h *Host, spec Spec, kc authn.Keychain) (
 		return "", registryKind(err)
 	}
 	if _, err := images.Pull(ctx, h.Engine, r, auth, nil, false); err != nil {
-		return "", registryKind(fmt.Errorf("pull the previous image %s back on %s: %w", spec.RepoDigest, h.Name(), err))
+		return "", registryKind(fmt.Errorf("pull the previous image %s back on %s: %w", ref, h.Name(), err))
 	}
-	return spec.RepoDigest, nil
+	return ref, nil
 }

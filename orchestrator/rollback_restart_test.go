@@ -18,8 +18,9 @@ func TestRollbackOfRestartingContainer(t *testing.T) {
 	oc := containerOf(t, x, h, old.ID)
 	st := Step{Host: "fake", Container: oc, From: "fw:old", To: "fw:bad",
 		Spec: Derive(DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"}), Previous: PreviousSpec(oc, "1.41")}
+	x.Opts.Policy(1).recreatePolicy(&st)
 	f.calls = nil
-	r := x.step(context.Background(), st)
+	r := x.do(context.Background(), st, nil)
 	if r.Result != ResultRolledBack {
 		t.Fatalf("result %q, err %v; want rolled back", r.Result, r.Err)
 	}

@@ -29,6 +29,17 @@ type UpgradeOptions struct {
 	// Labels, when set, gives each candidate its label overrides once its
 	// target is resolved (pulled, or only looked up in a dry run).
 	Labels LabelFunc
+	// Observed, when set, sees the engines' states once the locks are held
+	// and interrupted upgrades are recovered, and returns the request to
+	// select with instead of Request; nil ends the upgrade there as one that
+	// found no Tars container of Scope. Why a hook: compose matches its
+	// services to containers by name, which holds only after recovery, and
+	// writes its files before any pull; one lock, recovery and observation
+	// serve both.
+	Observed func(ctx context.Context, states []HostState) (*Request, error)
+	// Scope names what Observed limits the upgrade to ("compose project
+	// tars"), for NothingToDo.
+	Scope string
 }
 
 // LabelFunc returns the labels a candidate's new container gets over the
@@ -117,11 +128,21 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	if err != nil {
 		return rep, err
 	}
-	cands, err := Select(states, opts.Request)
+	req := opts.Request
+	if opts.Observed != nil {
+		r, err := opts.Observed(ctx, states)
+		if err != nil || r == nil {
+			rep.noteFound(states, nil, Request{})
+			rep.Scope = opts.Scope
+			return rep, err
+		}
+		req = *r
+	}
+	cands, err := Select(states, req)
 	if err != nil {
 		return rep, err
 	}
-	rep.noteFound(states, cands, opts.Request)
+	rep.noteFound(states, cands, req)
 	var resolved map[string]Resolved
 	if opts.DryRun {
 		resolved, err = lookUp(ctx, opts.Registry, cands)
@@ -141,16 +162,18 @@ func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOption
 	// Why a draft first: the pre-flight probes exactly the containers the
 	// plan replaces and the nodes a re-check could use, and its findings
 	// are part of the plan (a dry run shows them too).
-	draft, err := BuildPlan(cands, resolved, states, opts.Parallel, assumeHealthy(states))
+	draft, err := BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), assumeHealthy(states))
 	if err != nil || draft.Empty() {
 		rep.Plan = draft
 		return rep, err
 	}
-	before, err := x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft)
-	if err != nil {
-		return rep, interruptedBefore(ctx, "pre-flight probe", err)
+	var before Preflight
+	if x.Opts.Gate.Prober != nil {
+		if before, err = x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft); err != nil {
+			return rep, interruptedBefore(ctx, "pre-flight probe", err)
+		}
 	}
-	rep.Plan, err = BuildPlan(cands, resolved, states, opts.Parallel, before)
+	rep.Plan, err = BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}

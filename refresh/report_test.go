@@ -15,10 +15,10 @@ import (
 func upgraded() orchestrator.UpgradeReport {
 	node := orchestrator.Container{Name: "tars-node", Role: images.RoleNode, Env: map[string]string{}}
 	node2 := orchestrator.Container{Name: "tars-node2", Role: images.RoleNode, Env: map[string]string{}}
-	s1 := orchestrator.Step{Host: "h", Container: node, From: "tarscloud/tars-node:latest", To: "tarscloud/tars-node:latest", Cause: "tag moved"}
-	s2 := orchestrator.Step{Host: "h", Container: node2, From: "tarscloud/tars-node:latest", To: "tarscloud/tars-node:latest", Cause: "tag moved"}
+	s1 := orchestrator.Step{Host: "h", Container: node, From: "tarscloud/tars-node:latest", To: "tarscloud/tars-node:latest", Cause: "tag moved", Kind: orchestrator.StepRecreate}
+	s2 := orchestrator.Step{Host: "h", Container: node2, From: "tarscloud/tars-node:latest", To: "tarscloud/tars-node:latest", Cause: "tag moved", Kind: orchestrator.StepRecreate}
 	return orchestrator.UpgradeReport{
-		Plan: orchestrator.Plan{Phases: []orchestrator.Phase{{Name: "nodes", Kind: orchestrator.PhaseRecreate, Steps: []orchestrator.Step{s1, s2}}}},
+		Plan: orchestrator.Plan{Phases: []orchestrator.Phase{{Name: "nodes", Steps: []orchestrator.Step{s1, s2}}}},
 		Results: []orchestrator.StepResult{
 			{Step: s1, Result: orchestrator.ResultUpgraded},
 			{Step: s2, Result: orchestrator.ResultRolledBack, Err: errors.New("health gate")},

@@ -19,8 +19,8 @@ func TestUpgradeJSONInterrupted(t *testing.T) {
 	s2 := orchestrator.Step{Host: "h", Container: fw2, From: "tarscloud/framework:v3.0.15", To: "tarscloud/framework:v3.0.16", Cause: "--to v3.0.16"}
 	rep := orchestrator.UpgradeReport{
 		Plan: orchestrator.Plan{Phases: []orchestrator.Phase{
-			{Name: "framework master", Kind: orchestrator.PhaseRecreate, Steps: []orchestrator.Step{s1}},
-			{Name: "framework hosts", Kind: orchestrator.PhaseRecreate, Steps: []orchestrator.Step{s2}},
+			{Name: "framework master", Steps: []orchestrator.Step{s1}},
+			{Name: "framework hosts", Steps: []orchestrator.Step{s2}},
 		}},
 		Results: []orchestrator.StepResult{
 			{Step: s1, Result: orchestrator.ResultUpgraded},

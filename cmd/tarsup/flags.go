@@ -37,17 +37,7 @@ func hostSpecs(c *cli.Context, e *env) ([]orchestrator.HostSpec, error) {
 			}
 		}
 	}
-	tls := orchestrator.TLSOptions{
-		Verify:  c.Bool("tlsverify"),
-		Enabled: c.Bool("tls"),
-		CACert:  c.String("tlscacert"),
-		Cert:    c.String("tlscert"),
-		Key:     c.String("tlskey"),
-	}
-	if tls.CACert != "" || tls.Cert != "" || tls.Key != "" {
-		// As the docker CLI: naming TLS material means TLS.
-		tls.Enabled = true
-	}
+	tls := flagTLS(c)
 	var specs []orchestrator.HostSpec
 	if inv := c.String("inventory"); inv != "" {
 		fromFile, err := orchestrator.LoadInventory(inv)
@@ -67,6 +57,23 @@ func hostSpecs(c *cli.Context, e *env) ([]orchestrator.HostSpec, error) {
 		}
 	}
 	return specs, nil
+}
+
+// flagTLS reads the docker CLI's TLS flags (the DOCKER_* variables are
+// applied later, by orchestrator.HostsFromFlags).
+func flagTLS(c *cli.Context) orchestrator.TLSOptions {
+	tls := orchestrator.TLSOptions{
+		Verify:  c.Bool("tlsverify"),
+		Enabled: c.Bool("tls"),
+		CACert:  c.String("tlscacert"),
+		Cert:    c.String("tlscert"),
+		Key:     c.String("tlskey"),
+	}
+	if tls.CACert != "" || tls.Cert != "" || tls.Key != "" {
+		// As the docker CLI: naming TLS material means TLS.
+		tls.Enabled = true
+	}
+	return tls
 }
 
 // setupLog applies --log-format and --log-level.

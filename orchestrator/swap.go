@@ -1,0 +1,224 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/tarsup/tarsup/images"
+)
+
+func newTxnID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Replace swaps old for a container made from spec, keeping old until the new
+// one passed the health gate:
+//
+//	create NAME.tarsup-new (journal labels) -> stop old -> rename old to
+//	NAME.tarsup-old -> rename new to NAME -> start -> gate -> remove old
+//
+// On a failure after the old container stopped it rolls back (unless
+// NoRollback). Why this order: creating first binds no port and no IP, so
+// the downtime is stop + two renames + start; and the labels written at
+// create time let `recover` finish or undo the swap after a kill at any point.
+// Cancelling ctx does not interrupt it once the old container is touched.
+// A rollback gates the old container for health (RestoreHealthy). The
+// step's policy comes from the executor's options, as the planner would
+// write it (Policy.recreatePolicy).
+func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spec, prev Spec) (string, string, error) {
+	st := Step{Host: h.Name(), Container: old, Spec: spec, Previous: prev}
+	x.Opts.Policy(1).recreatePolicy(&st)
+	return x.replace(ctx, h, st)
+}
+
+// replace runs a recreate step's swap, with the plan's demand on a
+// rolled-back old container (Step.Restore), journalled so that `recover`
+// asks the same.
+func (x *Executor) replace(ctx context.Context, h *Host, st Step) (string, string, error) {
+	old := st.Container
+	name := old.Name
+	restore := st.Restore
+	if restore == "" {
+		restore = RestoreHealthy
+	}
+	sw := swap{h: h, old: old, wasUp: st.Kind == StepRecreate, restore: restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: old.Role}
+	fail := func(err error) (string, string, error) {
+		return "", ResultFailed, fmt.Errorf("recreate %s on %s: %w", name, h.Name(), err)
+	}
+	newID, err := x.createNew(ctx, h, st, sw)
+	if err != nil {
+		return fail(err)
+	}
+	// From here on the old container is touched: finish or roll back even
+	// if the caller gives up (SIGTERM).
+	ctx = context.WithoutCancel(ctx)
+	x.report(Event{Host: h.Name(), Container: name, Action: "stop old", Detail: old.ShortID()})
+	if sw.wasUp {
+		if err := stopContainer(ctx, h, old.ID, sw.stopTimeout); err != nil {
+			x.discard(ctx, h, newID)
+			_ = h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{})
+			return fail(fmt.Errorf("stop old container: %w", err))
+		}
+	}
+	if err := h.Engine.ContainerRename(ctx, old.ID, name+suffixOld); err != nil {
+		return x.rollback(ctx, sw, newID, false, fmt.Errorf("rename old container aside: %w", err))
+	}
+	if err := h.Engine.ContainerRename(ctx, newID, name); err != nil {
+		return x.rollback(ctx, sw, newID, true, fmt.Errorf("give the new container the name: %w", err))
+	}
+	if st.Kind == StepRecreateStopped {
+		// Why: a stopped container stays stopped; it runs the new image when
+		// the operator starts it. There is nothing to gate.
+		if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
+			x.report(Event{Host: h.Name(), Container: name, Action: "remove old", Result: "failed", Detail: err.Error()})
+		}
+		return newID, ResultUpgraded, nil
+	}
+	if err := h.Engine.ContainerStart(ctx, newID, container.StartOptions{}); err != nil {
+		return x.rollback(ctx, sw, newID, true, fmt.Errorf("start new container: %w", err))
+	}
+	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: short(newID)})
+	if err := x.Opts.Gate.Wait(ctx, h, newID, st.GateRole); err != nil {
+		return x.rollback(ctx, sw, newID, true, fmt.Errorf("health gate: %w", err))
+	}
+	if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
+		// The upgrade worked; only the old container is left over. `recover`
+		// removes it later (its successor holds the name and is healthy).
+		x.report(Event{Host: h.Name(), Container: name, Action: "remove old", Result: "failed", Detail: err.Error()})
+	}
+	return newID, ResultUpgraded, nil
+}
+
+// discard removes a new container that never took over.
+func (x *Executor) discard(ctx context.Context, h *Host, id string) {
+	_ = h.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+}
+
+// createNew creates the new container under NAME.tarsup-new, journalled in
+// its labels (see Replace), and connects it to its other networks.
+func (x *Executor) createNew(ctx context.Context, h *Host, st Step, sw swap) (string, error) {
+	spec, name := st.Spec, st.Container.Name
+	prevLabel, err := EncodeSpec(st.Previous)
+	if err != nil {
+		return "", err
+	}
+	cfg := *spec.Config
+	cfg.Image = spec.Image
+	cfg.Labels = maps.Clone(cfg.Labels)
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	cfg.Labels[LabelTxn] = newTxnID()
+	cfg.Labels[LabelTxnName] = name
+	cfg.Labels[LabelTxnOld] = st.Container.ID
+	cfg.Labels[LabelTxnOldRunning] = strconv.FormatBool(sw.wasUp)
+	cfg.Labels[LabelPrevious] = prevLabel
+	cfg.Labels[LabelTxnOwner] = x.Self.String()
+	cfg.Labels[LabelTxnStarted] = time.Now().UTC().Format(time.RFC3339)
+	cfg.Labels[LabelTxnRestore] = sw.restore
+
+	nc := &network.NetworkingConfig{}
+	if spec.Primary != "" && spec.Networks[spec.Primary] != nil {
+		nc.EndpointsConfig = map[string]*network.EndpointSettings{spec.Primary: spec.Networks[spec.Primary]}
+	}
+	created, err := h.Engine.ContainerCreate(ctx, &cfg, spec.HostConfig, nc, nil, name+suffixNew)
+	if err != nil {
+		return "", fmt.Errorf("create %s: %w", name+suffixNew, err)
+	}
+	for n, ep := range spec.Networks {
+		if n == spec.Primary {
+			continue
+		}
+		if err := h.Engine.NetworkConnect(ctx, n, created.ID, ep); err != nil {
+			x.discard(ctx, h, created.ID)
+			return "", fmt.Errorf("connect %s to network %s: %w", name+suffixNew, n, err)
+		}
+	}
+	return created.ID, nil
+}
+
+// swap is what a rollback needs to know of the swap it undoes, as the step
+// (or the recovery step) planned it.
+type swap struct {
+	h           *Host
+	old         Container
+	wasUp       bool   // the old container ran: start and gate it when it is back
+	restore     string // what its gate asks of it (RestoreHealthy, RestoreRunning)
+	stopTimeout int    // seconds
+	noRollback  bool
+	gateRole    images.Role
+}
+
+// rollback puts old back under its name. renamed says whether old was
+// already renamed aside; restore is what the old container's gate asks of
+// it (RestoreRunning: only that it runs, as before the upgrade).
+//
+// Why the failed container is renamed before it is stopped: the rename is
+// the journal's record that the gate failed (the engine keeps it; labels
+// cannot change). A kill after it leaves NAME free, and `recover` then
+// undoes the swap at once instead of gating the failed container again; a
+// stop first would leave it holding NAME for the whole stop timeout.
+func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed bool, cause error) (string, string, error) {
+	h, old, restore := sw.h, sw.old, sw.restore
+	name := old.Name
+	base := fmt.Errorf("recreate %s on %s: %w", name, h.Name(), cause)
+	if sw.noRollback {
+		x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "skipped (--no-rollback)"})
+		return newID, ResultLeft, fmt.Errorf("%w\nthe failed new container %s is left for inspection and the old one is kept as %s (stopped); `tarsup recover` rolls back when you are done", base, short(newID), name+suffixOld)
+	}
+	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "started", Detail: cause.Error()})
+	var errs []error
+	// Why rename first: the name moving to NAME.tarsup-failed is the
+	// engine's record that the gate failed (recover then undoes at once).
+	// The engine refuses to rename a container while it is restarting
+	// ("sandbox not found" on 20.10): then stop it and rename it stopped.
+	err := h.Engine.ContainerRename(ctx, newID, name+suffixFailed)
+	_ = stopContainer(ctx, h, newID, sw.stopTimeout)
+	if err != nil && !isNotFound(err) {
+		err = h.Engine.ContainerRename(ctx, newID, name+suffixFailed)
+	}
+	if err != nil && !isNotFound(err) {
+		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", short(newID), name+suffixFailed, err))
+	}
+	if renamed {
+		if err := h.Engine.ContainerRename(ctx, old.ID, name); err != nil {
+			errs = append(errs, fmt.Errorf("rename the old container %s back to %s: %w", old.ShortID(), name, err))
+		}
+	}
+	if len(errs) == 0 && sw.wasUp {
+		x.repin(ctx, h, old)
+		if err := h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("start the old container %s: %w", old.ShortID(), err))
+		} else if err := x.Opts.Gate.Restore(ctx, h, old.ID, sw.gateRole, restore); err != nil {
+			what := "not healthy"
+			if restore == RestoreRunning {
+				what = "did not stay up"
+			}
+			errs = append(errs, fmt.Errorf("the old container %s is back but %s: %w", old.ShortID(), what, err))
+		}
+	}
+	if len(errs) > 0 {
+		return "", ResultFailed, fmt.Errorf("%w\nROLLBACK FAILED: %w\nstate: old container %s (meant to be %s), new container %s (%s).\nto fix: run `tarsup recover --host %s`; by hand: docker rm -f %s; docker rename %s %s; docker start %s",
+			base, errors.Join(errs...), old.ShortID(), name, short(newID), name+suffixFailed, h.Spec.URL,
+			short(newID), old.ShortID(), name, name)
+	}
+	if err := h.Engine.ContainerRemove(ctx, newID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+		x.report(Event{Host: h.Name(), Container: name, Action: "remove failed container", Result: "failed", Detail: err.Error()})
+	}
+	if restore == RestoreRunning && sw.wasUp {
+		x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "done", Detail: "the old container runs as before; it was not healthy before the upgrade either"})
+		return old.ID, ResultRolledBack, fmt.Errorf("%w\nrolled back: the old container %s runs again as before the upgrade; it was not healthy before the upgrade either (see the plan), so only that it runs was checked", base, old.ShortID())
+	}
+	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "done"})
+	return old.ID, ResultRolledBack, base
+}
