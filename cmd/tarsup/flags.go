@@ -119,25 +119,3 @@ func oneOf(flag, v string, allowed ...string) error {
 	}
 	return usagef("bad --%s %q: use %s", flag, v, strings.Join(allowed, " or "))
 }
-
-// session is a changing command's hold on its engines: the connections,
-// the executor and, when taken, every engine's lock.
-type session struct {
-	hosts []*orchestrator.Host
-	x     *orchestrator.Executor
-}
-
-// openSession connects to the command's engines and builds the executor
-// from the flags; with lock it also takes every engine's lock (commands that
-// go through orchestrator.Upgrade leave that to it). close releases it all.
-func openSession(c *cli.Context, e *env, lock bool) (s *session, close func(), err error) {
-	cfg, err := fleetConfig(c, e)
-	if err != nil {
-		return nil, nil, err
-	}
-	fs, err := fleet.Open(c.Context, cfg, lock)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &session{hosts: fs.Hosts, x: fs.X}, fs.Close, nil
-}
