@@ -34,6 +34,79 @@ type AddRequest struct {
 	// Restart is the restart policy that replaces the docs' crontab monitor.
 	Restart string
 	Labels  map[string]string
+
+	// Domain is DOMAIN, the IP or name the container registers with; ""
+	// means IP when one is given, else the container's own eth0 address.
+	Domain string
+	// WebHost is a node's framework web (WEB_HOST: http://FRAMEWORK:3000).
+	WebHost string
+	// Registries are a node's framework registries (IP or IP:PORT), for
+	// TARS_REGISTRY_ADDRESS.
+	Registries []string
+	// MySQL is a framework host's database: the master's.
+	MySQL MySQL
+	// Inet is a framework host's INET: the interface whose IP it records.
+	Inet string
+}
+
+// MySQL is the framework database a framework host joins.
+type MySQL struct {
+	Host     string
+	Port     int    // 0: 3306
+	User     string // "": root
+	Password string
+}
+
+// Prepare applies the add rules and returns the request as it will run:
+// the Tars environment of its role (a node's WEB_HOST and registries; a
+// framework host's database, and always SLAVE=true and REBUILD=false),
+// DOMAIN, and a volume named after the container unless one is given.
+// A missing input of the role is ErrBadInput; Validate checks the rest.
+func (r AddRequest) Prepare() (AddRequest, error) {
+	env := maps.Clone(r.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	switch r.Role {
+	case images.RoleNode:
+		web := r.WebHost
+		if web == "" || !(strings.HasPrefix(web, "http://") || strings.HasPrefix(web, "https://")) {
+			return r, withKind(ErrBadInput, fmt.Errorf("--web-host http://FRAMEWORK:3000 is required: the node fetches its tarsnode from the framework's web"))
+		}
+		env["WEB_HOST"] = strings.TrimRight(web, "/")
+		if len(r.Registries) > 0 {
+			env["TARS_REGISTRY_ADDRESS"] = RegistryAddress(r.Registries)
+		}
+	case images.RoleFramework:
+		if r.MySQL.Host == "" {
+			return r, withKind(ErrBadInput, fmt.Errorf("--mysql-host is required: a framework host shares the master's database"))
+		}
+		port, user := r.MySQL.Port, r.MySQL.User
+		if port == 0 {
+			port = 3306
+		}
+		if user == "" {
+			user = "root"
+		}
+		env["MYSQL_HOST"], env["MYSQL_PORT"] = r.MySQL.Host, fmt.Sprint(port)
+		env["MYSQL_USER"], env["MYSQL_ROOT_PASSWORD"] = user, r.MySQL.Password
+		// Why both: a second framework host joins the existing database;
+		// REBUILD=true would drop it for everyone.
+		env["SLAVE"], env["REBUILD"] = "true", "false"
+		if r.Inet != "" {
+			env["INET"] = r.Inet
+		}
+	}
+	if r.Domain != "" {
+		env["DOMAIN"] = r.Domain
+	} else if r.IP != "" {
+		env["DOMAIN"] = r.IP
+	}
+	r.Env = env
+	if r.Volume == "" {
+		r.Volume = r.Name + "-data"
+	}
+	return r, nil
 }
 
 // Validate checks an add request before anything is touched.

@@ -1,13 +1,24 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"strings"
+	"io"
 
+	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/urfave/cli/v2"
 )
+
+// addOptions are the inputs of `node add` and `framework add`; the add
+// rules (the role's environment, SLAVE and REBUILD, DOMAIN, the default
+// volume) are orchestrator.AddRequest's.
+type addOptions struct {
+	fleet fleet.Config
+	req   orchestrator.AddRequest
+	out   io.Writer
+}
 
 // addFlags are the flags node add and framework add share.
 func addFlags(defName, defImage string) []cli.Flag {
@@ -22,53 +33,49 @@ func addFlags(defName, defImage string) []cli.Flag {
 	}
 }
 
-func addCommand(e *env, role images.Role, usage string, own []cli.Flag, build func(c *cli.Context) (map[string]string, error)) *cli.Command {
-	flags := append(connFlags(), execFlags()...)
-	flags = append(flags, own...)
+// addCommand is `node add` or `framework add`; own adds the role's flags
+// to the request.
+func addCommand(e *env, role images.Role, usage string, flags []cli.Flag, own func(c *cli.Context, req *orchestrator.AddRequest) error) *cli.Command {
 	return &cli.Command{
 		Name:  "add",
 		Usage: usage,
-		Flags: flags,
+		Flags: append(append(connFlags(), execFlags()...), flags...),
 		Action: func(c *cli.Context) error {
 			if len(c.StringSlice("host")) > 1 {
 				return usagef("add takes one --host: the engine to add the %s to", role)
 			}
-			envVars, err := build(c)
-			if err != nil {
-				return err
-			}
-			if d := c.String("domain"); d != "" {
-				envVars["DOMAIN"] = d
-			} else if ip := c.String("ip"); ip != "" {
-				envVars["DOMAIN"] = ip
-			}
 			req := orchestrator.AddRequest{
-				Role: role, Name: c.String("name"), Image: c.String("image"), Env: envVars,
+				Role: role, Name: c.String("name"), Image: c.String("image"), Domain: c.String("domain"),
 				Network: c.String("network"), IP: c.String("ip"), Volume: c.String("volume"), Restart: c.String("restart"),
 			}
-			if req.Volume == "" {
-				req.Volume = req.Name + "-data"
-			}
-			if err := req.Validate(); err != nil {
+			if err := own(c, &req); err != nil {
 				return err
 			}
-			s, closeSession, err := openSession(c, e, true)
+			req, err := req.Prepare()
+			if err != nil {
+				// A missing input of the role is a command-line mistake.
+				return usageError{err}
+			}
+			cfg, err := fleetConfig(c, e)
 			if err != nil {
 				return err
 			}
-			defer closeSession()
-			id, err := orchestrator.Add(c.Context, s.hosts[0], s.x, nil, req)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "%s %s added on %s (%.12s), healthy\n", role, req.Name, s.hosts[0].Name(), id)
-			return nil
+			return runAdd(c.Context, addOptions{fleet: cfg, req: req, out: e.stdout})
 		},
 	}
 }
 
+func runAdd(ctx context.Context, o addOptions) error {
+	host, id, err := fleet.Add(ctx, o.fleet, o.req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.out, "%s %s added on %s (%.12s), healthy\n", o.req.Role, o.req.Name, host, id)
+	return nil
+}
+
 func nodeCommand(e *env) *cli.Command {
-	own := append(addFlags("tars-node", "tarscloud/tars-node:latest"),
+	flags := append(addFlags("tars-node", "tarscloud/tars-node:latest"),
 		&cli.StringFlag{Name: "web-host", Usage: "the framework's web, `URL` http://FRAMEWORK:3000 (WEB_HOST; required)"},
 		&cli.StringSliceFlag{Name: "registry", Usage: "framework registry `ADDR` (IP or IP:PORT; repeatable) for TARS_REGISTRY_ADDRESS"},
 	)
@@ -76,23 +83,16 @@ func nodeCommand(e *env) *cli.Command {
 		Name:  "node",
 		Usage: "manage tarsnode hosts",
 		Subcommands: []*cli.Command{addCommand(e, images.RoleNode,
-			"put a tarsnode container on an engine that runs none (TarsDocs expansion, in Docker terms)", own,
-			func(c *cli.Context) (map[string]string, error) {
-				web := c.String("web-host")
-				if web == "" || !(strings.HasPrefix(web, "http://") || strings.HasPrefix(web, "https://")) {
-					return nil, usagef("--web-host http://FRAMEWORK:3000 is required: the node fetches its tarsnode from the framework's web")
-				}
-				vars := map[string]string{"WEB_HOST": strings.TrimRight(web, "/")}
-				if regs := c.StringSlice("registry"); len(regs) > 0 {
-					vars["TARS_REGISTRY_ADDRESS"] = orchestrator.RegistryAddress(regs)
-				}
-				return vars, nil
+			"put a tarsnode container on an engine that runs none (TarsDocs expansion, in Docker terms)", flags,
+			func(c *cli.Context, req *orchestrator.AddRequest) error {
+				req.WebHost, req.Registries = c.String("web-host"), c.StringSlice("registry")
+				return nil
 			})},
 	}
 }
 
-func frameworkCommand(e *env) *cli.Command {
-	own := append(addFlags("tars-framework", "tarscloud/framework:latest"),
+func frameworkFlags() []cli.Flag {
+	return append(addFlags("tars-framework", "tarscloud/framework:latest"),
 		&cli.StringFlag{Name: "mysql-host", Usage: "the framework database's `HOST` (the same as the master's; required)"},
 		&cli.IntFlag{Name: "mysql-port", Value: 3306, Usage: "database port"},
 		&cli.StringFlag{Name: "mysql-user", Value: "root", Usage: "database user"},
@@ -100,34 +100,26 @@ func frameworkCommand(e *env) *cli.Command {
 		&cli.StringFlag{Name: "mysql-password", EnvVars: []string{"MYSQL_ROOT_PASSWORD"}, Usage: "database password (prefer --mysql-password-file)"},
 		&cli.StringFlag{Name: "inet", Usage: "INET: the interface whose IP the framework records (default eth0)"},
 	)
+}
+
+func frameworkCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "framework",
 		Usage: "manage framework hosts",
 		Subcommands: []*cli.Command{addCommand(e, images.RoleFramework,
-			"add a framework host (SLAVE=true, REBUILD=false) against the existing database", own,
-			func(c *cli.Context) (map[string]string, error) {
-				if c.String("mysql-host") == "" {
-					return nil, usagef("--mysql-host is required: a framework host shares the master's database")
-				}
+			"add a framework host (SLAVE=true, REBUILD=false) against the existing database", frameworkFlags(),
+			func(c *cli.Context, req *orchestrator.AddRequest) error {
 				pw := c.String("mysql-password")
-				if f := c.String("mysql-password-file"); f != "" {
+				if f := c.String("mysql-password-file"); f != "" && c.String("mysql-host") != "" {
 					b, err := readSecret(f)
 					if err != nil {
-						return nil, err
+						return err
 					}
 					pw = b
 				}
-				vars := map[string]string{
-					"MYSQL_HOST": c.String("mysql-host"), "MYSQL_PORT": fmt.Sprint(c.Int("mysql-port")),
-					"MYSQL_USER": c.String("mysql-user"), "MYSQL_ROOT_PASSWORD": pw,
-					// Why both: a second framework host joins the existing
-					// database; REBUILD=true would drop it for everyone.
-					"SLAVE": "true", "REBUILD": "false",
-				}
-				if i := c.String("inet"); i != "" {
-					vars["INET"] = i
-				}
-				return vars, nil
+				req.MySQL = orchestrator.MySQL{Host: c.String("mysql-host"), Port: c.Int("mysql-port"), User: c.String("mysql-user"), Password: pw}
+				req.Inet = c.String("inet")
+				return nil
 			})},
 	}
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"context"
 	"strings"
 
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/urfave/cli/v2"
 )
@@ -94,27 +94,21 @@ func setupLog(c *cli.Context, e *env) error {
 	return nil
 }
 
-// connect sets up logging and reaches every engine of the command.
-func connect(ctx context.Context, c *cli.Context, e *env) ([]*orchestrator.Host, *orchestrator.Prober, error) {
+// fleetConfig sets up logging and reads the connection and executor flags
+// into the workflows' configuration.
+func fleetConfig(c *cli.Context, e *env) (fleet.Config, error) {
 	if err := setupLog(c, e); err != nil {
-		return nil, nil, err
+		return fleet.Config{}, err
 	}
 	specs, err := hostSpecs(c, e)
 	if err != nil {
-		return nil, nil, err
+		return fleet.Config{}, err
 	}
-	prober, err := orchestrator.NewProber(c.String("probe"), "")
+	opts, err := execOptions(c, e, nil, eventPrinter(c, e))
 	if err != nil {
-		return nil, nil, err
+		return fleet.Config{}, err
 	}
-	hosts, err := orchestrator.ConnectAll(ctx, specs)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, h := range hosts {
-		e.log.WithFields(logrus.Fields{"host": h.Name(), "api": h.Engine.ClientVersion()}).Debug("connected")
-	}
-	return hosts, prober, nil
+	return fleet.Config{Specs: specs, Probe: c.String("probe"), Exec: opts, Force: c.Bool("force"), Log: e.log}, nil
 }
 
 func oneOf(flag, v string, allowed ...string) error {
@@ -124,36 +118,4 @@ func oneOf(flag, v string, allowed ...string) error {
 		}
 	}
 	return usagef("bad --%s %q: use %s", flag, v, strings.Join(allowed, " or "))
-}
-
-// session is a changing command's hold on its engines: the connections,
-// the executor and, when taken, every engine's lock.
-type session struct {
-	hosts []*orchestrator.Host
-	x     *orchestrator.Executor
-}
-
-// openSession connects to the command's engines and builds the executor
-// from the flags; with lock it also takes every engine's lock (commands that
-// go through orchestrator.Upgrade leave that to it). close releases it all.
-func openSession(c *cli.Context, e *env, lock bool) (s *session, close func(), err error) {
-	hosts, prober, err := connect(c.Context, c, e)
-	if err != nil {
-		return nil, nil, err
-	}
-	opts, err := execOptions(c, e, prober, eventPrinter(c, e))
-	if err != nil {
-		orchestrator.CloseAll(hosts)
-		return nil, nil, err
-	}
-	x := orchestrator.NewExecutor(hosts, opts)
-	x.Force = c.Bool("force")
-	unlock := func() {}
-	if lock {
-		if unlock, err = x.LockAll(c.Context, hosts, opts.LockWait); err != nil {
-			orchestrator.CloseAll(hosts)
-			return nil, nil, err
-		}
-	}
-	return &session{hosts: hosts, x: x}, func() { unlock(); orchestrator.CloseAll(hosts) }, nil
 }

@@ -1,13 +1,19 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"strings"
+	"io"
 
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/fleet"
 	"github.com/urfave/cli/v2"
 )
+
+// probeOptions are the probe sidecar's checks.
+type probeOptions struct {
+	tcp, http []string
+	out       io.Writer
+}
 
 // probeCommand is what the probe sidecar runs inside a container's network
 // namespace: `tarsup probe --tcp 127.0.0.1:17890 --http 127.0.0.1:3000/get_tarsnode`.
@@ -21,23 +27,17 @@ func probeCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "http", Usage: "HOST:PORT/PATH that must answer 200 to a GET"},
 		},
 		Action: func(c *cli.Context) error {
-			var errs []error
-			for _, a := range c.StringSlice("tcp") {
-				if err := orchestrator.CheckAddr(c.Context, a, orchestrator.Check{}); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			for _, u := range c.StringSlice("http") {
-				addr, path, _ := strings.Cut(u, "/")
-				if err := orchestrator.CheckAddr(c.Context, addr, orchestrator.Check{Path: "/" + path}); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			if err := errors.Join(errs...); err != nil {
-				fmt.Fprintln(e.stdout, err)
-				return err
-			}
-			return nil
+			return runProbe(c.Context, probeOptions{tcp: c.StringSlice("tcp"), http: c.StringSlice("http"), out: e.stdout})
 		},
 	}
+}
+
+// runProbe runs the checks; their failures are printed on stdout as well
+// as returned.
+func runProbe(ctx context.Context, o probeOptions) error {
+	if err := fleet.Probe(ctx, o.tcp, o.http); err != nil {
+		fmt.Fprintln(o.out, err)
+		return err
+	}
+	return nil
 }

@@ -1,13 +1,24 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"io"
 	"strings"
 
+	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/report"
 	"github.com/urfave/cli/v2"
 )
+
+// recoverOptions are `tarsup recover`'s inputs.
+type recoverOptions struct {
+	fleet  fleet.Config
+	dryRun bool
+	format string
+	out    io.Writer
+}
 
 func recoverCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -17,62 +28,46 @@ func recoverCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "take over an engine lock that another tarsup may still hold (on another machine, less than 30 minutes old)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the planned recovery and change nothing (takes no lock)"}),
 		Action: func(c *cli.Context) error {
-			s, closeSession, err := openSession(c, e, !c.Bool("dry-run"))
+			cfg, err := fleetConfig(c, e)
 			if err != nil {
 				return err
 			}
-			defer closeSession()
-			if c.Bool("dry-run") {
-				return printRecoveryPlan(c, e, s)
+			o := recoverOptions{fleet: cfg, dryRun: c.Bool("dry-run"), format: c.String("format"), out: e.stdout}
+			if o.dryRun {
+				return runRecoverPlan(c.Context, o)
 			}
-			var all []orchestrator.Recovery
-			var errs []error
-			for _, h := range s.hosts {
-				rec, err := s.x.Recover(c.Context, h)
-				all = append(all, rec...)
-				if err != nil {
-					errs = append(errs, err)
-				}
-			}
-			if c.String("format") == "json" {
-				if all == nil {
-					all = []orchestrator.Recovery{}
-				}
-				if err := writeJSON(e.stdout, all); err != nil {
-					return err
-				}
-			} else {
-				for _, r := range all {
-					fmt.Fprintf(e.stdout, "%s on %s: %s: %s\n", r.Name, r.Host, r.Action, r.Result)
-				}
-				if len(all) == 0 {
-					fmt.Fprintln(e.stdout, "nothing to recover")
-				}
-			}
-			return errors.Join(errs...)
+			return runRecover(c.Context, o)
 		},
 	}
 }
 
-// printRecoveryPlan prints what `recover` would do on every engine, as text
+// runRecover recovers every engine and reports what it did, also when an
+// engine failed (its error is returned after the report).
+func runRecover(ctx context.Context, o recoverOptions) error {
+	return fleet.Recover(ctx, o.fleet, func(all []orchestrator.Recovery) error {
+		return report.Recoveries(o.out, o.format, all)
+	})
+}
+
+// runRecoverPlan prints what `recover` would do on every engine, as text
 // or JSON (the keys of a recovery's report; each result says "would: …").
-func printRecoveryPlan(c *cli.Context, e *env, s *session) error {
+func runRecoverPlan(ctx context.Context, o recoverOptions) error {
+	plans, err := fleet.PlanRecover(ctx, o.fleet)
+	if err != nil {
+		return err
+	}
 	all := []orchestrator.Recovery{}
 	var text strings.Builder
-	for _, h := range s.hosts {
-		p, err := s.x.PlanRecover(c.Context, h)
-		if err != nil {
-			return err
-		}
+	for _, p := range plans {
 		all = append(all, p.Recoveries()...)
 		text.WriteString(p.String())
 	}
-	if c.String("format") == "json" {
-		return writeJSON(e.stdout, all)
+	if o.format == "json" {
+		return report.WriteJSON(o.out, all)
 	}
 	if len(all) == 0 {
 		text.WriteString("nothing to recover\n")
 	}
-	_, err := fmt.Fprint(e.stdout, text.String())
+	_, err = fmt.Fprint(o.out, text.String())
 	return err
 }

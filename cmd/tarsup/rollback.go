@@ -1,11 +1,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 
+	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/urfave/cli/v2"
 )
+
+// rollbackOptions are `tarsup rollback`'s inputs.
+type rollbackOptions struct {
+	fleet fleet.Config
+	names []string
+	out   io.Writer
+}
 
 func rollbackCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -18,31 +28,17 @@ func rollbackCommand(e *env) *cli.Command {
 			if c.NArg() == 0 {
 				return usagef("rollback needs the NAME of at least one container")
 			}
-			s, closeSession, err := openSession(c, e, true)
+			cfg, err := fleetConfig(c, e)
 			if err != nil {
 				return err
 			}
-			defer closeSession()
-			states, err := orchestrator.ObserveAll(c.Context, s.hosts)
-			if err != nil {
-				return err
-			}
-			// Find every target first: a bad name changes nothing.
-			var targets []orchestrator.RollbackTarget
-			for _, name := range c.Args().Slice() {
-				t, err := orchestrator.FindRollback(states, name)
-				if err != nil {
-					return err
-				}
-				targets = append(targets, t)
-			}
-			for _, t := range targets {
-				if _, err := orchestrator.Rollback(c.Context, s.x, t, nil); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "%s on %s: rolled back to %s\n", t.Container.Name, t.Host.Name(), t.Previous.Image)
-			}
-			return nil
+			return runRollback(c.Context, rollbackOptions{fleet: cfg, names: c.Args().Slice(), out: e.stdout})
 		},
 	}
+}
+
+func runRollback(ctx context.Context, o rollbackOptions) error {
+	return fleet.Rollback(ctx, o.fleet, o.names, func(t orchestrator.RollbackTarget) {
+		fmt.Fprintf(o.out, "%s on %s: rolled back to %s\n", t.Container.Name, t.Host.Name(), t.Previous.Image)
+	})
 }

@@ -1,15 +1,20 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
+	"context"
 	"io"
-	"strings"
-	"text/tabwriter"
 
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/fleet"
+	"github.com/tarsup/tarsup/report"
 	"github.com/urfave/cli/v2"
 )
+
+// statusOptions are `tarsup status`'s inputs.
+type statusOptions struct {
+	fleet  fleet.Config
+	format string // table or json
+	out    io.Writer
+}
 
 func statusCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -19,64 +24,25 @@ func statusCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "table or json"},
 		),
 		Action: func(c *cli.Context) error {
-			format := c.String("format")
-			hosts, prober, err := connect(c.Context, c, e)
+			cfg, err := fleetConfig(c, e)
 			if err != nil {
 				return err
 			}
-			defer orchestrator.CloseAll(hosts)
-			states, err := orchestrator.ObserveAll(c.Context, hosts)
-			if err != nil {
-				return err
-			}
-			rows := orchestrator.Status(c.Context, prober, states)
-			if format == "json" {
-				return writeJSON(e.stdout, rows)
-			}
-			return statusTable(e.stdout, rows)
+			return runStatus(c.Context, statusOptions{fleet: cfg, format: c.String("format"), out: e.stdout})
 		},
 	}
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write JSON: %w", err)
+func runStatus(ctx context.Context, o statusOptions) error {
+	rows, err := fleet.Status(ctx, o.fleet)
+	if err != nil {
+		return err
 	}
-	return nil
+	if o.format == "json" {
+		return report.WriteJSON(o.out, rows)
+	}
+	return report.StatusTable(o.out, rows)
 }
 
-func statusTable(w io.Writer, rows []orchestrator.StatusRow) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	// Why a NOTE column only when needed: it flags interrupted upgrades and
-	// name clashes; an ordinary table stays as it was.
-	notes := false
-	for _, r := range rows {
-		notes = notes || r.Note != ""
-	}
-	header := "HOST\tNAME\tROLE\tIMAGE\tDIGEST\tVERSION\tSTATE\tHEALTH\tREBUILD\tIPS"
-	if notes {
-		header += "\tNOTE"
-	}
-	fmt.Fprintln(tw, header)
-	for _, r := range rows {
-		role := r.Role
-		if r.Slave {
-			role += " (slave)"
-		}
-		rebuild := "false"
-		if r.Rebuild {
-			rebuild = "TRUE"
-		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", r.Host, r.Name, role, r.Image, r.Digest, r.Version, r.State, r.Health, rebuild, strings.Join(r.IPs, ","))
-		if notes {
-			line += "\t" + r.Note
-		}
-		fmt.Fprintln(tw, line)
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write table: %w", err)
-	}
-	return nil
-}
+// writeJSON writes v indented, as every --format json does.
+func writeJSON(w io.Writer, v any) error { return report.WriteJSON(w, v) }

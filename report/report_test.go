@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func TestUpgradeJSONInterrupted(t *testing.T) {
 			{Step: s2, Result: orchestrator.ResultSkipped, Interrupted: true},
 		},
 	}
-	b, err := json.Marshal(upgradeToJSON(false, rep))
+	b, err := json.Marshal(UpgradeOf(false, rep))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,14 +44,14 @@ func TestUpgradeJSONInterrupted(t *testing.T) {
 func TestStatusTableNote(t *testing.T) {
 	var plain, noted bytes.Buffer
 	rows := []orchestrator.StatusRow{{Host: "h", Name: "fw", Role: "framework"}}
-	if err := statusTable(&plain, rows); err != nil {
+	if err := StatusTable(&plain, rows); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(plain.String(), "NOTE") {
 		t.Errorf("a NOTE column without notes:\n%s", plain.String())
 	}
 	rows = append(rows, orchestrator.StatusRow{Host: "h", Name: "fw.tarsup-old", Role: "framework", Interrupted: true, Note: orchestrator.NoteInterrupted})
-	if err := statusTable(&noted, rows); err != nil {
+	if err := StatusTable(&noted, rows); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(noted.String(), "NOTE") || !strings.Contains(noted.String(), "interrupted upgrade, run tarsup recover") {

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"encoding/json"
@@ -14,7 +14,7 @@ func TestStepJSONPins(t *testing.T) {
 	st := orchestrator.Step{Host: "h1", Container: orchestrator.Container{Name: "tars-framework"}, From: "tarscloud/framework:v3.0.15", To: "tarscloud/framework:v3.0.16",
 		Pins:      []orchestrator.Pin{{Network: "tars-net", IP: "172.25.0.10", Dynamic: true}},
 		IPChanges: []orchestrator.LostAddress{{Network: "bridge", IP: "172.17.0.3", Reason: "the default bridge network takes no fixed address"}}}
-	raw, err := json.Marshal(stepToJSON(st))
+	raw, err := json.Marshal(StepOf(st))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,195 @@
+// Package fleet is the workflow of tarsup's commands on a set of engines
+// (status, upgrade, rollback, recover, node add, framework add): connect,
+// lock where a command changes containers, make the one library call the
+// command is about, release. It holds no flag and prints nothing: cmd/tarsup
+// fills its Config and renders what it returns.
+package fleet
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/orchestrator"
+)
+
+// Config says how to reach the engines and how to recreate on them.
+type Config struct {
+	Specs []orchestrator.HostSpec
+	// Probe is the probe mode (orchestrator.ProbeAuto, direct, sidecar).
+	Probe string
+	// Exec are the executor's options; Open sets Exec.Gate.Prober.
+	Exec orchestrator.ExecOptions
+	// Force takes over an engine lock another tarsup may still hold.
+	Force bool
+	Log   logrus.FieldLogger
+}
+
+// Logger is cfg.Log, or a logger that writes nowhere when none is set.
+func (cfg Config) Logger() logrus.FieldLogger {
+	if cfg.Log != nil {
+		return cfg.Log
+	}
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return l
+}
+
+// Session is a command's hold on its engines: the connections, the prober,
+// the executor and, when taken, every engine's lock.
+type Session struct {
+	Hosts  []*orchestrator.Host
+	Prober *orchestrator.Prober
+	X      *orchestrator.Executor
+	unlock func()
+}
+
+// Open connects to every engine of cfg and builds the executor; with lock
+// it also takes every engine's lock (commands that go through
+// orchestrator.Upgrade leave that to it). Close releases it all.
+func Open(ctx context.Context, cfg Config, lock bool) (*Session, error) {
+	prober, err := orchestrator.NewProber(cfg.Probe, "")
+	if err != nil {
+		return nil, err
+	}
+	hosts, err := orchestrator.ConnectAll(ctx, cfg.Specs)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hosts {
+		cfg.Logger().WithFields(logrus.Fields{"host": h.Name(), "api": h.Engine.ClientVersion()}).Debug("connected")
+	}
+	cfg.Exec.Gate.Prober = prober
+	x := orchestrator.NewExecutor(hosts, cfg.Exec)
+	x.Force = cfg.Force
+	s := &Session{Hosts: hosts, Prober: prober, X: x, unlock: func() {}}
+	if lock {
+		if s.unlock, err = x.LockAll(ctx, hosts, cfg.Exec.LockWait); err != nil {
+			orchestrator.CloseAll(hosts)
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close releases the engine locks and the connections.
+func (s *Session) Close() {
+	s.unlock()
+	orchestrator.CloseAll(s.Hosts)
+}
+
+// Status observes every engine and returns `tarsup status`'s rows.
+func Status(ctx context.Context, cfg Config) ([]orchestrator.StatusRow, error) {
+	s, err := Open(ctx, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	states, err := orchestrator.ObserveAll(ctx, s.Hosts)
+	if err != nil {
+		return nil, err
+	}
+	return orchestrator.Status(ctx, s.Prober, states), nil
+}
+
+// Upgrade runs orchestrator.Upgrade on the engines of cfg (it takes the
+// engine locks and recovers interrupted upgrades itself).
+func Upgrade(ctx context.Context, cfg Config, opts orchestrator.UpgradeOptions) (orchestrator.UpgradeReport, error) {
+	s, err := Open(ctx, cfg, false)
+	if err != nil {
+		return orchestrator.UpgradeReport{}, err
+	}
+	defer s.Close()
+	return orchestrator.Upgrade(ctx, s.Hosts, s.X, opts)
+}
+
+// Rollback puts the named containers back as they were before their last
+// upgrade, under the engine locks. Every name is found first, so a bad name
+// changes nothing; done is told of each container put back.
+func Rollback(ctx context.Context, cfg Config, names []string, done func(orchestrator.RollbackTarget)) error {
+	s, err := Open(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	states, err := orchestrator.ObserveAll(ctx, s.Hosts)
+	if err != nil {
+		return err
+	}
+	var targets []orchestrator.RollbackTarget
+	for _, name := range names {
+		t, err := orchestrator.FindRollback(states, name)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+	}
+	for _, t := range targets {
+		if _, err := orchestrator.Rollback(ctx, s.X, t, nil); err != nil {
+			return err
+		}
+		done(t)
+	}
+	return nil
+}
+
+// Recover finishes or undoes the interrupted upgrades on every engine, under
+// the engine locks; an engine that fails does not stop the others. Once
+// every engine was tried, done is given what was recovered (its error is
+// returned first); the engines' errors come after, joined.
+func Recover(ctx context.Context, cfg Config, done func([]orchestrator.Recovery) error) error {
+	s, err := Open(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var all []orchestrator.Recovery
+	var errs []error
+	for _, h := range s.Hosts {
+		rec, err := s.X.Recover(ctx, h)
+		all = append(all, rec...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := done(all); err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// Add checks req and puts its container on the one engine of cfg, under
+// its lock; it returns the engine's name and the new container's ID.
+func Add(ctx context.Context, cfg Config, req orchestrator.AddRequest) (host, id string, err error) {
+	if err := req.Validate(); err != nil {
+		return "", "", err
+	}
+	s, err := Open(ctx, cfg, true)
+	if err != nil {
+		return "", "", err
+	}
+	defer s.Close()
+	id, err = orchestrator.Add(ctx, s.Hosts[0], s.X, nil, req)
+	return s.Hosts[0].Name(), id, err
+}
+
+// PlanRecover is `recover --dry-run`: it plans the recovery of every engine
+// without taking a lock or changing anything, and returns the engines'
+// plans in order.
+func PlanRecover(ctx context.Context, cfg Config) ([]orchestrator.RecoveryPlan, error) {
+	s, err := Open(ctx, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	var plans []orchestrator.RecoveryPlan
+	for _, h := range s.Hosts {
+		p, err := s.X.PlanRecover(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
+}

@@ -1,0 +1,96 @@
+package refresh
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/report"
+)
+
+// Report is the machine report of a refresh: `refresh --format json`
+// prints it as one line, watch's --notify-url receives it. Its keys are a
+// promise to operators' scripts: add, don't rename.
+type Report struct {
+	Time        time.Time `json:"time"`
+	Seconds     float64   `json:"seconds"`
+	Success     bool      `json:"success"`
+	MonitorOnly bool      `json:"monitor_only"`
+	// Changed is true when containers were recreated or recovered (with
+	// monitor_only: would be recreated).
+	Changed bool   `json:"changed"`
+	Summary string `json:"summary"`
+	orchestrator.RefreshCheck
+	PendingRecovery []string                `json:"pending_recovery,omitempty"`
+	Recovered       []orchestrator.Recovery `json:"recovered,omitempty"`
+	Upgraded        int                     `json:"upgraded"`
+	RolledBack      int                     `json:"rolled_back"`
+	Upgrade         *report.Upgrade         `json:"upgrade,omitempty"`
+	Error           string                  `json:"error,omitempty"`
+}
+
+// NewReport is the report of a refresh that started at start.
+func NewReport(start time.Time, monitorOnly bool, rep orchestrator.RefreshReport, err error) Report {
+	out := Report{
+		Time:            start.UTC(),
+		Seconds:         time.Since(start).Seconds(),
+		Success:         err == nil,
+		MonitorOnly:     monitorOnly,
+		Changed:         rep.Changed(),
+		Summary:         rep.Check.Summary(),
+		RefreshCheck:    rep.Check,
+		PendingRecovery: rep.PendingRecovery,
+		Recovered:       rep.Recovered,
+	}
+	if out.Moved == nil {
+		out.Moved = []orchestrator.Moved{}
+	}
+	if err != nil {
+		out.Error = err.Error()
+		out.Summary += "; failed: " + report.FirstLine(out.Error)
+	}
+	if up := rep.Upgrade; up != nil {
+		uj := report.UpgradeOf(monitorOnly, *up)
+		for _, res := range up.Results {
+			switch res.Result {
+			case orchestrator.ResultUpgraded:
+				out.Upgraded++
+			case orchestrator.ResultRolledBack:
+				out.RolledBack++
+			}
+		}
+		out.Upgrade = &uj
+	}
+	return out
+}
+
+// WriteCheck prints the summary line and one line per container that moved
+// or that could not be compared.
+func WriteCheck(w io.Writer, c orchestrator.RefreshCheck, withHost bool) {
+	fmt.Fprintln(w, c.Summary())
+	for _, m := range c.Moved {
+		fmt.Fprintln(w, "  "+m.Line(withHost))
+	}
+	for _, u := range c.Unchecked {
+		fmt.Fprintf(w, "  %s on %s: not compared: %s\n", u.Name, u.Host, u.Reason)
+	}
+}
+
+// WriteText prints what followed the check: recoveries and the upgrade's
+// summary table, or with monitorOnly the plan that would run.
+func WriteText(w io.Writer, rep orchestrator.RefreshReport, monitorOnly bool, runErr error) error {
+	report.WriteRecovered(w, rep.Recovered)
+	if rep.Upgrade == nil {
+		return nil
+	}
+	if monitorOnly {
+		if runErr != nil {
+			return nil
+		}
+		fmt.Fprint(w, "would run:\n"+rep.Upgrade.Plan.String())
+		fmt.Fprintln(w, "monitor only: nothing was changed")
+		return nil
+	}
+	return report.WriteUpgrade(w, "text", false, *rep.Upgrade, runErr)
+}
