@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"errors"
+	"github.com/tarsup/tarsup/fault"
 	"net"
 	"path/filepath"
 	"strings"
@@ -21,12 +22,12 @@ func noEngine(t *testing.T) Config {
 // nothing and reaches no engine: REBUILD=true is a refusal (exit 3).
 func TestAddChecksBeforeConnecting(t *testing.T) {
 	req := orchestrator.AddRequest{Role: images.RoleNode, Name: "n", Image: "tarscloud/tars-node:latest", Restart: "always", Env: map[string]string{"REBUILD": "true"}}
-	if _, _, err := Add(t.Context(), noEngine(t), req); !errors.Is(err, orchestrator.ErrRefused) {
+	if _, _, err := Add(t.Context(), noEngine(t), req); !errors.Is(err, fault.Refused) {
 		t.Errorf("Add with REBUILD=true: %v, want ErrRefused before any connection", err)
 	}
 	req.Env = nil
 	req.Restart = "sometimes"
-	if _, _, err := Add(t.Context(), noEngine(t), req); !errors.Is(err, orchestrator.ErrBadInput) || !strings.Contains(err.Error(), "--restart") {
+	if _, _, err := Add(t.Context(), noEngine(t), req); !errors.Is(err, fault.BadInput) || !strings.Contains(err.Error(), "--restart") {
 		t.Errorf("Add with a bad restart policy: %v, want ErrBadInput naming --restart", err)
 	}
 }

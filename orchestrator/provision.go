@@ -71,7 +71,7 @@ func (r AddRequest) Prepare() (AddRequest, error) {
 	case images.RoleNode:
 		web := r.WebHost
 		if web == "" || !(strings.HasPrefix(web, "http://") || strings.HasPrefix(web, "https://")) {
-			return r, withKind(ErrBadInput, fmt.Errorf("--web-host http://FRAMEWORK:3000 is required: the node fetches its tarsnode from the framework's web"))
+			return r, fault.Mark(fault.BadInput, fmt.Errorf("--web-host http://FRAMEWORK:3000 is required: the node fetches its tarsnode from the framework's web"))
 		}
 		env["WEB_HOST"] = strings.TrimRight(web, "/")
 		if len(r.Registries) > 0 {
@@ -79,7 +79,7 @@ func (r AddRequest) Prepare() (AddRequest, error) {
 		}
 	case images.RoleFramework:
 		if r.MySQL.Host == "" {
-			return r, withKind(ErrBadInput, fmt.Errorf("--mysql-host is required: a framework host shares the master's database"))
+			return r, fault.Mark(fault.BadInput, fmt.Errorf("--mysql-host is required: a framework host shares the master's database"))
 		}
 		port, user := r.MySQL.Port, r.MySQL.User
 		if port == 0 {

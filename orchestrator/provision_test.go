@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"errors"
+	"github.com/tarsup/tarsup/fault"
 	"maps"
 	"testing"
 
@@ -28,13 +29,13 @@ func TestAddRules(t *testing.T) {
 			AddRequest{Role: images.RoleFramework, Name: "fw2", Env: map[string]string{"REBUILD": "true", "SLAVE": "false"}, MySQL: MySQL{Host: "db", Port: 3307, User: "tars"}, Inet: "eth1", IP: "10.0.0.9", Volume: "/srv/fw2"},
 			map[string]string{"MYSQL_HOST": "db", "MYSQL_PORT": "3307", "MYSQL_USER": "tars", "MYSQL_ROOT_PASSWORD": "", "SLAVE": "true", "REBUILD": "false", "INET": "eth1", "DOMAIN": "10.0.0.9"},
 			"/srv/fw2", nil},
-		{"framework host without a database", AddRequest{Role: images.RoleFramework, Name: "fw2"}, nil, "", ErrBadInput},
+		{"framework host without a database", AddRequest{Role: images.RoleFramework, Name: "fw2"}, nil, "", fault.BadInput},
 		{"node: WEB_HOST without its trailing slash, registries, DOMAIN from --domain",
 			AddRequest{Role: images.RoleNode, Name: "n1", WebHost: "http://fw:3000/", Registries: []string{"10.0.0.2", "10.0.0.3:17891"}, Domain: "n1.example", IP: "10.0.0.7"},
 			map[string]string{"WEB_HOST": "http://fw:3000", "TARS_REGISTRY_ADDRESS": "10.0.0.2:17890;10.0.0.3:17891", "DOMAIN": "n1.example"},
 			"n1-data", nil},
-		{"node without a web", AddRequest{Role: images.RoleNode, Name: "n1"}, nil, "", ErrBadInput},
-		{"node with a web that is no URL", AddRequest{Role: images.RoleNode, Name: "n1", WebHost: "fw:3000"}, nil, "", ErrBadInput},
+		{"node without a web", AddRequest{Role: images.RoleNode, Name: "n1"}, nil, "", fault.BadInput},
+		{"node with a web that is no URL", AddRequest{Role: images.RoleNode, Name: "n1", WebHost: "fw:3000"}, nil, "", fault.BadInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,8 +60,8 @@ func TestAddRules(t *testing.T) {
 // (exit 3): it would drop every Tars database.
 func TestAddNeverRebuilds(t *testing.T) {
 	req := AddRequest{Role: images.RoleNode, Name: "n1", Image: "tarscloud/tars-node:latest", Restart: "always", Env: map[string]string{"REBUILD": "true"}}
-	if err := req.Validate(); !errors.Is(err, ErrRefused) {
-		t.Errorf("Validate with REBUILD=true: %v, want ErrRefused", err)
+	if err := req.Validate(); !errors.Is(err, fault.Refused) {
+		t.Errorf("Validate with REBUILD=true: %v, want fault.Refused", err)
 	}
 	req.Env["REBUILD"] = "false"
 	if err := req.Validate(); err != nil {
