@@ -9,7 +9,7 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/fault"
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // ErrUsage marks a mistake in what the command line asks for (the CLI's
@@ -88,10 +88,10 @@ func (p Projects) options() ([]compose.Options, error) {
 type Engines struct {
 	// Default returns the engines of --host/DOCKER_HOST (else the local
 	// socket). It is called only when a project names no engine.
-	Default func() ([]orchestrator.HostSpec, error)
+	Default func() ([]engine.HostSpec, error)
 	// TLS are the TLS flags, for an x-tarsup.host without x-tarsup.tls
 	// (the DOCKER_* variables fill in what they leave empty).
-	TLS      orchestrator.TLSOptions
+	TLS      engine.TLSOptions
 	Insecure bool
 	Getenv   func(string) string
 }
@@ -100,8 +100,8 @@ type Engines struct {
 type Fleet struct {
 	Projects []*compose.Project
 	// Specs are the distinct engines, in the order the projects name them.
-	Specs []orchestrator.HostSpec
-	// hostOf is the name (orchestrator.Host.Name) of each project's engine.
+	Specs []engine.HostSpec
+	// hostOf is the name (engine.Host.Name) of each project's engine.
 	hostOf map[*compose.Project]string
 }
 
@@ -144,11 +144,11 @@ func refuse(findings []compose.Finding, warn io.Writer) error {
 // its connection, and must reach it with the same TLS settings.
 func newFleet(projects []*compose.Project, eng Engines) (*Fleet, error) {
 	f := &Fleet{Projects: projects, hostOf: map[*compose.Project]string{}}
-	byURL := map[string]orchestrator.HostSpec{}
+	byURL := map[string]engine.HostSpec{}
 	from := map[string]string{} // URL -> the project that named it first, for messages
-	var defaults []orchestrator.HostSpec
+	var defaults []engine.HostSpec
 	for _, p := range projects {
-		var s orchestrator.HostSpec
+		var s engine.HostSpec
 		switch {
 		case p.Host == "" && defaults == nil:
 			var err error
@@ -164,7 +164,7 @@ func newFleet(projects []*compose.Project, eng Engines) (*Fleet, error) {
 		default:
 			s = eng.spec(p)
 		}
-		if err := orchestrator.ValidateHost(s); err != nil {
+		if err := engine.ValidateHost(s); err != nil {
 			return nil, fmt.Errorf("project %s (%s): %w", p.Name, strings.Join(p.Files, ", "), err)
 		}
 		if prev, ok := byURL[s.URL]; !ok {
@@ -180,11 +180,11 @@ func newFleet(projects []*compose.Project, eng Engines) (*Fleet, error) {
 
 // spec is how project p, which names its engine, reaches it: with its own
 // TLS files, else with the TLS flags and DOCKER_* variables.
-func (e Engines) spec(p *compose.Project) orchestrator.HostSpec {
+func (e Engines) spec(p *compose.Project) engine.HostSpec {
 	if p.TLS == nil {
-		return orchestrator.HostsFromFlags([]string{p.Host}, e.TLS, e.Insecure, e.Getenv)[0]
+		return engine.HostsFromFlags([]string{p.Host}, e.TLS, e.Insecure, e.Getenv)[0]
 	}
-	return orchestrator.HostSpec{URL: p.Host, Insecure: e.Insecure, TLS: orchestrator.TLSOptions{
+	return engine.HostSpec{URL: p.Host, Insecure: e.Insecure, TLS: engine.TLSOptions{
 		Verify: p.TLS.CA != "", Enabled: true, CACert: p.TLS.CA, Cert: p.TLS.Cert, Key: p.TLS.Key,
 	}}
 }

@@ -8,20 +8,20 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/fault"
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 func TestNewFleet(t *testing.T) {
 	proj := func(name, host string, tls *compose.TLSFiles) *compose.Project {
 		return &compose.Project{Name: name, Files: []string{"/p/" + name + "/compose.yaml"}, Host: host, TLS: tls}
 	}
-	local := []orchestrator.HostSpec{{URL: "unix:///var/run/docker.sock"}}
+	local := []engine.HostSpec{{URL: "unix:///var/run/docker.sock"}}
 	certs := &compose.TLSFiles{CA: "/c/ca.pem", Cert: "/c/cert.pem", Key: "/c/key.pem"}
 	tests := []struct {
 		name     string
 		projects []*compose.Project
-		defaults []orchestrator.HostSpec
-		flagTLS  orchestrator.TLSOptions
+		defaults []engine.HostSpec
+		flagTLS  engine.TLSOptions
 		env      map[string]string
 		// want is each project's engine, then each distinct engine's spec.
 		want  []string
@@ -42,14 +42,14 @@ func TestNewFleet(t *testing.T) {
 		{
 			name:     "x-tarsup.host without tls takes the TLS flags and DOCKER_CERT_PATH",
 			projects: []*compose.Project{proj("a", "tcp://10.0.0.5:2376", nil)},
-			flagTLS:  orchestrator.TLSOptions{Verify: true},
+			flagTLS:  engine.TLSOptions{Verify: true},
 			env:      map[string]string{"DOCKER_CERT_PATH": "/certs"},
 			want:     []string{"a -> tcp://10.0.0.5:2376", "spec tcp://10.0.0.5:2376 tls={true false /certs/ca.pem /certs/cert.pem /certs/key.pem}"},
 		},
 		{
 			name:     "x-tarsup.tls wins over the flags; a CA means verify",
 			projects: []*compose.Project{proj("a", "tcp://10.0.0.5:2376", certs)},
-			flagTLS:  orchestrator.TLSOptions{Enabled: true, CACert: "/flag/ca.pem"},
+			flagTLS:  engine.TLSOptions{Enabled: true, CACert: "/flag/ca.pem"},
 			want:     []string{"a -> tcp://10.0.0.5:2376", "spec tcp://10.0.0.5:2376 tls={true true /c/ca.pem /c/cert.pem /c/key.pem}"},
 		},
 		{
@@ -61,7 +61,7 @@ func TestNewFleet(t *testing.T) {
 		{
 			name:     "a project without engine and two --host values is a usage error",
 			projects: []*compose.Project{proj("a", "tcp://10.0.0.5:2376", certs), proj("b", "", nil)},
-			defaults: []orchestrator.HostSpec{{URL: "unix:///a.sock"}, {URL: "unix:///b.sock"}},
+			defaults: []engine.HostSpec{{URL: "unix:///a.sock"}, {URL: "unix:///b.sock"}},
 			err:      "project b (/p/b/compose.yaml) names no engine (x-tarsup.host) and 2 --host values are given",
 			errIs:    ErrUsage,
 		},
@@ -76,7 +76,7 @@ func TestNewFleet(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			calls := 0
 			eng := Engines{
-				Default: func() ([]orchestrator.HostSpec, error) { calls++; return tt.defaults, nil },
+				Default: func() ([]engine.HostSpec, error) { calls++; return tt.defaults, nil },
 				TLS:     tt.flagTLS,
 				Getenv:  func(k string) string { return tt.env[k] },
 			}

@@ -6,6 +6,7 @@ import (
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/swapname"
 )
 
@@ -14,8 +15,8 @@ type StatusOptions struct {
 	Projects Projects
 	Engines  Engines
 	Prober   *orchestrator.Prober
-	// Connect reaches the engines; nil is orchestrator.ConnectAll.
-	Connect func(ctx context.Context, specs []orchestrator.HostSpec) ([]*orchestrator.Host, error)
+	// Connect reaches the engines; nil is engine.ConnectAll.
+	Connect func(ctx context.Context, specs []engine.HostSpec) ([]*engine.Host, error)
 }
 
 // StatusRow is one line of `compose status`: a service and one of its
@@ -51,7 +52,7 @@ type StatusReport struct {
 // health (probed only for the projects' containers).
 func Status(ctx context.Context, opts StatusOptions) (StatusReport, error) {
 	if opts.Connect == nil {
-		opts.Connect = orchestrator.ConnectAll
+		opts.Connect = engine.ConnectAll
 	}
 	projects, findings, err := loadProjects(ctx, opts.Projects)
 	if err != nil {
@@ -65,7 +66,7 @@ func Status(ctx context.Context, opts StatusOptions) (StatusReport, error) {
 	if err != nil {
 		return StatusReport{}, err
 	}
-	defer orchestrator.CloseAll(hosts)
+	defer engine.CloseAll(hosts)
 	states, err := orchestrator.ObserveAll(ctx, hosts)
 	if err != nil {
 		return StatusReport{}, err

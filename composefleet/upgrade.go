@@ -9,6 +9,7 @@ import (
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // UpgradeOptions are the inputs of a compose upgrade.
@@ -28,10 +29,10 @@ type UpgradeOptions struct {
 	TTY      bool
 	// Warnings receives the projects' warnings (stderr).
 	Warnings io.Writer
-	// Connect reaches the engines; nil is orchestrator.ConnectAll.
-	Connect func(ctx context.Context, specs []orchestrator.HostSpec) ([]*orchestrator.Host, error)
+	// Connect reaches the engines; nil is engine.ConnectAll.
+	Connect func(ctx context.Context, specs []engine.HostSpec) ([]*engine.Host, error)
 	// Run upgrades the engines; nil is orchestrator.Upgrade. Tests set it.
-	Run func(ctx context.Context, hosts []*orchestrator.Host, x *orchestrator.Executor, opts orchestrator.UpgradeOptions) (orchestrator.UpgradeReport, error)
+	Run func(ctx context.Context, hosts []*engine.Host, x *orchestrator.Executor, opts orchestrator.UpgradeOptions) (orchestrator.UpgradeReport, error)
 	// HashRun runs the compose binaries that compute config hashes; nil
 	// runs them for real.
 	HashRun compose.Runner
@@ -69,7 +70,7 @@ type run struct {
 // ended before the projects were planned (nothing to report but the error).
 func Upgrade(ctx context.Context, opts UpgradeOptions) (*Report, error) {
 	if opts.Connect == nil {
-		opts.Connect = orchestrator.ConnectAll
+		opts.Connect = engine.ConnectAll
 	}
 	if opts.Run == nil {
 		opts.Run = orchestrator.Upgrade
@@ -95,7 +96,7 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer orchestrator.CloseAll(hosts)
+	defer engine.CloseAll(hosts)
 	r := &run{opts: opts, fleet: fleet}
 	rep, runErr := opts.Run(ctx, hosts, orchestrator.NewExecutor(hosts, opts.Exec), r.upgradeOptions())
 	if !r.planned {

@@ -10,6 +10,7 @@ import (
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // fakeRun stands for orchestrator.Upgrade: it hands the engines' states to
@@ -30,7 +31,7 @@ type fakeRun struct {
 	atRecreate string // the file when the first container would be recreated
 }
 
-func (f *fakeRun) run(ctx context.Context, hosts []*orchestrator.Host, _ *orchestrator.Executor, o orchestrator.UpgradeOptions) (orchestrator.UpgradeReport, error) {
+func (f *fakeRun) run(ctx context.Context, hosts []*engine.Host, _ *orchestrator.Executor, o orchestrator.UpgradeOptions) (orchestrator.UpgradeReport, error) {
 	f.calls++
 	f.opts = o
 	var rep orchestrator.UpgradeReport
@@ -124,10 +125,10 @@ func TestUpgradeSequence(t *testing.T) {
 				Projects: Projects{Files: []string{file}}, Engines: Engines{Getenv: func(string) string { return "" }},
 				Images: compose.ImageRequest{To: "v3.0.16", NodeImage: "tarscloud/tars-node:v2"}, DryRun: tt.dryRun,
 				Progress: &progress, Warnings: &warnings,
-				Connect: func(_ context.Context, specs []orchestrator.HostSpec) ([]*orchestrator.Host, error) {
-					var hs []*orchestrator.Host
+				Connect: func(_ context.Context, specs []engine.HostSpec) ([]*engine.Host, error) {
+					var hs []*engine.Host
 					for _, s := range specs {
-						hs = append(hs, &orchestrator.Host{Spec: s})
+						hs = append(hs, &engine.Host{Spec: s})
 					}
 					return hs, nil
 				},

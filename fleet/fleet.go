@@ -12,11 +12,12 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // Config says how to reach the engines and how to recreate on them.
 type Config struct {
-	Specs []orchestrator.HostSpec
+	Specs []engine.HostSpec
 	// Probe is the probe mode (orchestrator.ProbeAuto, direct, sidecar).
 	Probe string
 	// Exec are the executor's options; Open sets Exec.Gate.Prober.
@@ -39,7 +40,7 @@ func (cfg Config) Logger() logrus.FieldLogger {
 // Session is a command's hold on its engines: the connections, the prober,
 // the executor and, when taken, every engine's lock.
 type Session struct {
-	Hosts  []*orchestrator.Host
+	Hosts  []*engine.Host
 	Prober *orchestrator.Prober
 	X      *orchestrator.Executor
 	unlock func()
@@ -53,7 +54,7 @@ func Open(ctx context.Context, cfg Config, lock bool) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	hosts, err := orchestrator.ConnectAll(ctx, cfg.Specs)
+	hosts, err := engine.ConnectAll(ctx, cfg.Specs)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +67,7 @@ func Open(ctx context.Context, cfg Config, lock bool) (*Session, error) {
 	s := &Session{Hosts: hosts, Prober: prober, X: x, unlock: func() {}}
 	if lock {
 		if s.unlock, err = x.LockAll(ctx, hosts, cfg.Exec.LockWait); err != nil {
-			orchestrator.CloseAll(hosts)
+			engine.CloseAll(hosts)
 			return nil, err
 		}
 	}
@@ -76,7 +77,7 @@ func Open(ctx context.Context, cfg Config, lock bool) (*Session, error) {
 // Close releases the engine locks and the connections.
 func (s *Session) Close() {
 	s.unlock()
-	orchestrator.CloseAll(s.Hosts)
+	engine.CloseAll(s.Hosts)
 }
 
 // Status observes every engine and returns `tarsup status`'s rows.

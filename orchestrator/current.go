@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // listing is what an engine's container list says of its containers (IDs,
@@ -32,7 +33,7 @@ func listing(list []container.Summary) string {
 // what the engines were before the upgrade took their locks, and another
 // tarsup may have swapped containers in between; a list is one cheap call
 // per engine, a fresh observation inspects every container and image.
-func observeOnce(ctx context.Context, hosts []*Host, observed []HostState, recovered bool) ([]HostState, error) {
+func observeOnce(ctx context.Context, hosts []*engine.Host, observed []HostState, recovered bool) ([]HostState, error) {
 	if recovered || len(observed) != len(hosts) {
 		return ObserveAll(ctx, hosts)
 	}

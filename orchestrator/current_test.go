@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"context"
 	"testing"
+
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // TestObserveOnce: an upgrade plans from the states its caller observed
@@ -30,7 +32,7 @@ func TestObserveOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeEngine(t)
 			f.add("tars-framework", "tarscloud/framework:v3.0.15", true)
-			hosts := []*Host{{Spec: HostSpec{URL: "fake"}, Engine: f}}
+			hosts := []*engine.Host{{Spec: engine.HostSpec{URL: "fake"}, Engine: f}}
 			observed, err := ObserveAll(context.Background(), hosts)
 			if err != nil {
 				t.Fatal(err)
@@ -49,8 +51,8 @@ func TestObserveOnce(t *testing.T) {
 	}
 	t.Run("states of other hosts are not reused", func(t *testing.T) {
 		f := newFakeEngine(t)
-		hosts := []*Host{{Spec: HostSpec{URL: "fake"}, Engine: f}}
-		other := []HostState{{Host: &Host{Spec: HostSpec{URL: "other"}, Engine: f}, listing: listing(nil)}}
+		hosts := []*engine.Host{{Spec: engine.HostSpec{URL: "fake"}, Engine: f}}
+		other := []HostState{{Host: &engine.Host{Spec: engine.HostSpec{URL: "other"}, Engine: f}, listing: listing(nil)}}
 		got, err := observeOnce(context.Background(), hosts, other, false)
 		if err != nil || got[0].Host != hosts[0] {
 			t.Errorf("got states of %v (%v), want a fresh observation of fake", got[0].Host.Name(), err)

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // The engine lock: one tarsup at a time changes an engine. It is a
@@ -36,10 +37,10 @@ const lockPoll = time.Second
 // releases the locks this call took; it ignores cancellation of ctx. Locks
 // the executor already holds are skipped, so nested callers (compose upgrade
 // around Upgrade) keep them until the outer one releases.
-func (x *Executor) LockAll(ctx context.Context, hosts []*Host, wait time.Duration) (func(), error) {
-	sorted := append([]*Host(nil), hosts...)
+func (x *Executor) LockAll(ctx context.Context, hosts []*engine.Host, wait time.Duration) (func(), error) {
+	sorted := append([]*engine.Host(nil), hosts...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
-	var took []*Host
+	var took []*engine.Host
 	unlock := func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -66,7 +67,7 @@ func (x *Executor) LockAll(ctx context.Context, hosts []*Host, wait time.Duratio
 		}
 		x.mu.Lock()
 		if x.held == nil {
-			x.held = map[*Host]string{}
+			x.held = map[*engine.Host]string{}
 		}
 		x.held[h] = id
 		x.mu.Unlock()
@@ -82,7 +83,7 @@ func (x *Executor) LockAll(ctx context.Context, hosts []*Host, wait time.Duratio
 // that fails (already in progress, already gone) means someone else is
 // taking it over, which is contention like any other: wait within wait,
 // else fault.Busy (exit 3).
-func (x *Executor) lock(ctx context.Context, h *Host, wait time.Duration) (string, error) {
+func (x *Executor) lock(ctx context.Context, h *engine.Host, wait time.Duration) (string, error) {
 	if err := ensureLockImage(ctx, h); err != nil {
 		return "", err
 	}
@@ -149,7 +150,7 @@ func imageOf(in container.InspectResponse) string {
 	return short(in.Image)
 }
 
-func ensureLockImage(ctx context.Context, h *Host) error {
+func ensureLockImage(ctx context.Context, h *engine.Host) error {
 	if _, err := h.Engine.ImageInspect(ctx, lockImage); err == nil {
 		return nil
 	}
@@ -170,7 +171,7 @@ func ensureLockImage(ctx context.Context, h *Host) error {
 // is the one tarsup changing the engine; a live tarsup's sidecars (a dry
 // run takes no lock) are left alone, as is a sidecar without owner labels.
 // Failures are ignored: a leftover sidecar is clutter, not a risk.
-func (x *Executor) sweepProbes(ctx context.Context, h *Host) {
+func (x *Executor) sweepProbes(ctx context.Context, h *engine.Host) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tarsup/tarsup/fault"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // Event is one thing that happened, reported as it happens.
@@ -70,7 +72,7 @@ type ExecOptions struct {
 
 // Executor walks a plan against the engines.
 type Executor struct {
-	Hosts map[string]*Host
+	Hosts map[string]*engine.Host
 	Opts  ExecOptions
 	// Self is written on every swap this executor journals; recovery leaves
 	// alone the swaps of other live owners.
@@ -79,12 +81,12 @@ type Executor struct {
 	Force bool
 
 	mu   sync.Mutex
-	held map[*Host]string // engine locks this executor holds: the lock container's ID
+	held map[*engine.Host]string // engine locks this executor holds: the lock container's ID
 }
 
 // NewExecutor indexes hosts by name.
-func NewExecutor(hosts []*Host, opts ExecOptions) *Executor {
-	m := make(map[string]*Host, len(hosts))
+func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
+	m := make(map[string]*engine.Host, len(hosts))
 	for _, h := range hosts {
 		m[h.Name()] = h
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // do runs one step as its kind says. It decides nothing: every choice (the
@@ -29,7 +30,7 @@ func (x *Executor) do(ctx context.Context, st Step, done map[string]string) Step
 }
 
 // recreate runs a recreate step and reports it.
-func (x *Executor) recreate(ctx context.Context, h *Host, st Step) StepResult {
+func (x *Executor) recreate(ctx context.Context, h *engine.Host, st Step) StepResult {
 	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "recreate", From: st.FromLabel(), To: st.ToLabel(), Result: "started", Detail: st.Cause})
 	if st.Before.State != "" && !st.Before.Healthy() {
 		x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "health before", Result: st.Before.State, Detail: st.Before.Detail})
@@ -47,7 +48,7 @@ func (x *Executor) recreate(ctx context.Context, h *Host, st Step) StepResult {
 // upgraded: each tag the plan found still pointing at it (the last removal
 // deletes it), or the image itself when it has none left. Its failures are
 // reported, never a failed run: the upgrade itself worked.
-func (x *Executor) cleanupImage(ctx context.Context, h *Host, st Step, done map[string]string) StepResult {
+func (x *Executor) cleanupImage(ctx context.Context, h *engine.Host, st Step, done map[string]string) StepResult {
 	for _, id := range st.After {
 		if done[id] != ResultUpgraded {
 			// The old container is back (or never went): it still uses the image.
@@ -69,7 +70,7 @@ func (x *Executor) cleanupImage(ctx context.Context, h *Host, st Step, done map[
 }
 
 // removeImage removes one tag (or image ID); one already gone is no error.
-func removeImage(ctx context.Context, h *Host, ref string) error {
+func removeImage(ctx context.Context, h *engine.Host, ref string) error {
 	if _, err := h.Engine.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil && !isNotFound(err) {
 		return err
 	}
@@ -82,7 +83,7 @@ const recheckWait = 30 * time.Second
 
 // recheck probes a node that answered before the framework upgrade; one that
 // no longer does is restarted once, as the step plans, gated, and reported.
-func (x *Executor) recheck(ctx context.Context, h *Host, st Step) StepResult {
+func (x *Executor) recheck(ctx context.Context, h *engine.Host, st Step) StepResult {
 	c := st.Container
 	deadline := time.Now().Add(min(recheckWait, x.Opts.Gate.Timeout))
 	var err error
@@ -109,7 +110,7 @@ func (x *Executor) recheck(ctx context.Context, h *Host, st Step) StepResult {
 }
 
 // restartContainer stops and starts a container.
-func restartContainer(ctx context.Context, h *Host, id string, stopTimeout int) error {
+func restartContainer(ctx context.Context, h *engine.Host, id string, stopTimeout int) error {
 	if err := stopContainer(ctx, h, id, stopTimeout); err != nil {
 		return err
 	}
@@ -117,6 +118,6 @@ func restartContainer(ctx context.Context, h *Host, id string, stopTimeout int) 
 }
 
 // stopContainer stops a container within the step's timeout (seconds).
-func stopContainer(ctx context.Context, h *Host, id string, timeout int) error {
+func stopContainer(ctx context.Context, h *engine.Host, id string, timeout int) error {
 	return h.Engine.ContainerStop(ctx, id, container.StopOptions{Timeout: &timeout})
 }

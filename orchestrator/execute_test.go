@@ -6,15 +6,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
-func fakeExecutor(f *fakeEngine) (*Executor, *Host) {
-	h := &Host{Spec: HostSpec{URL: "fake"}, Engine: f}
-	x := NewExecutor([]*Host{h}, ExecOptions{Gate: Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
+func fakeExecutor(f *fakeEngine) (*Executor, *engine.Host) {
+	h := &engine.Host{Spec: engine.HostSpec{URL: "fake"}, Engine: f}
+	x := NewExecutor([]*engine.Host{h}, ExecOptions{Gate: Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
 	return x, h
 }
 
-func containerOf(t *testing.T, x *Executor, h *Host, id string) Container {
+func containerOf(t *testing.T, x *Executor, h *engine.Host, id string) Container {
 	t.Helper()
 	c, err := inspectContainer(context.Background(), h, id)
 	if err != nil {

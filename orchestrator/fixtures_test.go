@@ -6,6 +6,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // fx describes one container of a literal observed state.
@@ -49,7 +50,7 @@ func (f fx) inspect() (container.InspectResponse, image.InspectResponse) {
 }
 
 func state(host string, fxs ...fx) HostState {
-	h := &Host{Spec: HostSpec{URL: host}}
+	h := &engine.Host{Spec: engine.HostSpec{URL: host}}
 	var all []Container
 	for _, f := range fxs {
 		in, img := f.inspect()

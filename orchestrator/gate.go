@@ -7,17 +7,18 @@ import (
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // HealthProber is what a gate asks whether a container's service answers
 // (a *Prober: the Tars probe, direct or by sidecar), and the pre-flight that
 // proves, before anything stops, that it can.
 type HealthProber interface {
-	Probe(ctx context.Context, h *Host, c Container) error
-	Preflight(ctx context.Context, hosts map[string]*Host, draft Plan) (Preflight, error)
+	Probe(ctx context.Context, h *engine.Host, c Container) error
+	Preflight(ctx context.Context, hosts map[string]*engine.Host, draft Plan) (Preflight, error)
 	// usesSidecar reports whether a probe on h creates a container, so the
 	// gate probes sparingly there.
-	usesSidecar(h *Host) bool
+	usesSidecar(h *engine.Host) bool
 }
 
 // Gate says when a container counts as up.
@@ -59,7 +60,7 @@ func (e *GateError) Error() string {
 
 // Wait blocks until the container is healthy and has stayed so for the
 // monitor period, or returns a *GateError.
-func (g Gate) Wait(ctx context.Context, h *Host, id string, role images.Role) error {
+func (g Gate) Wait(ctx context.Context, h *engine.Host, id string, role images.Role) error {
 	interval := g.Interval
 	if interval <= 0 {
 		interval = time.Second
@@ -128,7 +129,7 @@ func (g Gate) Wait(ctx context.Context, h *Host, id string, role images.Role) er
 // Restore is the rollback's gate for a container put back: Wait when
 // restore is RestoreHealthy, WaitRunning when it is RestoreRunning (the
 // container was not healthy before the upgrade).
-func (g Gate) Restore(ctx context.Context, h *Host, id string, role images.Role, restore string) error {
+func (g Gate) Restore(ctx context.Context, h *engine.Host, id string, role images.Role, restore string) error {
 	if restore == RestoreRunning {
 		return g.WaitRunning(ctx, h, id, role)
 	}
@@ -139,7 +140,7 @@ func (g Gate) Restore(ctx context.Context, h *Host, id string, role images.Role,
 // running, and still so (no exit, no restart) after the monitor period. It
 // demands no health: it is the gate of a container that was not healthy
 // before the upgrade, put back by a rollback.
-func (g Gate) WaitRunning(ctx context.Context, h *Host, id string, role images.Role) error {
+func (g Gate) WaitRunning(ctx context.Context, h *engine.Host, id string, role images.Role) error {
 	interval := g.Interval
 	if interval <= 0 {
 		interval = time.Second
@@ -172,7 +173,7 @@ func (g Gate) WaitRunning(ctx context.Context, h *Host, id string, role images.R
 	}
 }
 
-func (g Gate) look(ctx context.Context, h *Host, id string, role images.Role) (Container, error) {
+func (g Gate) look(ctx context.Context, h *engine.Host, id string, role images.Role) (Container, error) {
 	in, err := h.Engine.ContainerInspect(ctx, id)
 	if err != nil {
 		return Container{}, fmt.Errorf("health gate: inspect %s on %s: %w", id, h.Name(), err)
@@ -204,7 +205,7 @@ func down(first, now Container) string {
 	return ""
 }
 
-func (g Gate) healthy(ctx context.Context, h *Host, c Container) (bool, string) {
+func (g Gate) healthy(ctx context.Context, h *engine.Host, c Container) (bool, string) {
 	if c.DockerHealth != "" {
 		return c.DockerHealth == HealthHealthy, "Docker health is " + c.DockerHealth
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // repin gives a stopped old container, before a rollback starts it again,
@@ -18,7 +19,7 @@ import (
 // Tars would find its framework or node at another IP after a "rollback".
 // Where the engine refuses the fixed address the container is connected
 // back as it was, and the event says so.
-func (x *Executor) repin(ctx context.Context, h *Host, old Container) {
+func (x *Executor) repin(ctx context.Context, h *engine.Host, old Container) {
 	api := h.Engine.ClientVersion()
 	pins, _ := PinAddresses(old.Inspect, nil, api)
 	dynamic := map[string]bool{}
@@ -100,7 +101,7 @@ func reattachments(old Container, newID string, newNets map[string]*network.Endp
 }
 
 // reattach connects the old container to the networks the plan lists.
-func (x *Executor) reattach(ctx context.Context, h *Host, old Container, nets []Reattach) error {
+func (x *Executor) reattach(ctx context.Context, h *engine.Host, old Container, nets []Reattach) error {
 	for _, r := range nets {
 		if err := h.Engine.NetworkConnect(ctx, r.Network, old.ID, r.Endpoint); err != nil {
 			return fmt.Errorf("connect the old container %s to network %s again: %w", old.ShortID(), r.Network, err)

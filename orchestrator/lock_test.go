@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/tarsup/tarsup/fault"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tarsup/tarsup/fault"
 )
 
 // holderEnv makes the test binary, re-executed, hold a lock until killed.
@@ -172,3 +173,5 @@ func TestDefaultLockPaths(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func fakeEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

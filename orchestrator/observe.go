@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // Labels tarsup puts on the containers it creates. They are the journal of an
@@ -179,13 +180,13 @@ func versionOf(ref string, img image.InspectResponse) string {
 
 // Observe reads every Tars container (running or not) on one engine, with
 // its image, and marks the database container(s) the frameworks point at.
-func Observe(ctx context.Context, h *Host) ([]Container, error) {
+func Observe(ctx context.Context, h *engine.Host) ([]Container, error) {
 	cs, _, err := observe(ctx, h)
 	return cs, err
 }
 
 // observe is Observe that also returns the engine's whole container list.
-func observe(ctx context.Context, h *Host) ([]Container, []container.Summary, error) {
+func observe(ctx context.Context, h *engine.Host) ([]Container, []container.Summary, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return nil, nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
@@ -283,7 +284,7 @@ func dbNames(c Container) []string {
 
 // HostState is one engine's observed Tars containers.
 type HostState struct {
-	Host *Host
+	Host *engine.Host
 	// APIVersion is the negotiated Engine API version.
 	APIVersion string
 	Containers []Container
@@ -302,7 +303,7 @@ type HostState struct {
 
 // ObserveAll reads every engine in parallel: one slow engine does not
 // serialise the others.
-func ObserveAll(ctx context.Context, hosts []*Host) ([]HostState, error) {
+func ObserveAll(ctx context.Context, hosts []*engine.Host) ([]HostState, error) {
 	out := make([]HostState, len(hosts))
 	errs := make([]error, len(hosts))
 	var wg sync.WaitGroup
@@ -339,7 +340,7 @@ func imageUsers(list []container.Summary) map[string][]string {
 
 // observeNetworks reads the engine's networks: whether each has a
 // configured subnet decides whether an address can be kept there.
-func observeNetworks(ctx context.Context, h *Host) (map[string]NetworkFacts, error) {
+func observeNetworks(ctx context.Context, h *engine.Host) (map[string]NetworkFacts, error) {
 	list, err := h.Engine.NetworkList(ctx, network.ListOptions{})
 	if err != nil {
 		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list networks on %s: %w", h.Name(), err))

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // TestUpgradeObservedHook: Upgrade hands the hook the engines' states (after
@@ -13,8 +15,8 @@ import (
 func TestUpgradeObservedHook(t *testing.T) {
 	fe := newFakeEngine(t)
 	fe.add("tars-framework", "tarscloud/framework:v3.0.15", true)
-	h := &Host{Spec: HostSpec{URL: "unix:///fake.sock"}, Engine: fe}
-	x := NewExecutor([]*Host{h}, ExecOptions{})
+	h := &engine.Host{Spec: engine.HostSpec{URL: "unix:///fake.sock"}, Engine: fe}
+	x := NewExecutor([]*engine.Host{h}, ExecOptions{})
 	hookErr := errors.New("the projects do not plan")
 	for _, tc := range []struct {
 		name string
@@ -28,7 +30,7 @@ func TestUpgradeObservedHook(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen []string
-			rep, err := Upgrade(context.Background(), []*Host{h}, x, UpgradeOptions{
+			rep, err := Upgrade(context.Background(), []*engine.Host{h}, x, UpgradeOptions{
 				DryRun: true, Scope: "compose project tars",
 				// Why --only tars-framework here: the hook's request must replace it.
 				Request: Request{Only: []string{"tars-framework"}},

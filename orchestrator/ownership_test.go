@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // TestRecoverLeavesUserContainersAlone: a container of the user's under a
@@ -77,7 +78,7 @@ func TestLockNeverTakesAForeignLock(t *testing.T) {
 		user := f.add(EngineLockName, "nginx:latest", true)
 		x, h := fakeExecutor(f)
 		x.Force = force
-		_, err := x.LockAll(context.Background(), []*Host{h}, 0)
+		_, err := x.LockAll(context.Background(), []*engine.Host{h}, 0)
 		if !errors.Is(err, fault.Refused) || !strings.Contains(err.Error(), EngineLockName) || !strings.Contains(err.Error(), "did not create") {
 			t.Fatalf("force=%v: err %v, want a refusal naming %s", force, err, EngineLockName)
 		}
@@ -92,7 +93,7 @@ func TestLockNeverTakesAForeignLock(t *testing.T) {
 func TestUnlockRemovesOnlyItsOwnLock(t *testing.T) {
 	f := newFakeEngine(t)
 	x, h := fakeExecutor(f)
-	unlock, err := x.LockAll(context.Background(), []*Host{h}, 0)
+	unlock, err := x.LockAll(context.Background(), []*engine.Host{h}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,9 +160,9 @@ func TestLockTakeoverRace(t *testing.T) {
 					c.Config.Labels = map[string]string{LabelLock: "1", LabelTxnOwner: live.String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}
 				}
 			}
-			h := &Host{Spec: HostSpec{URL: "fake"}, Engine: r}
-			x := NewExecutor([]*Host{h}, ExecOptions{})
-			unlock, err := x.LockAll(context.Background(), []*Host{h}, tt.wait)
+			h := &engine.Host{Spec: engine.HostSpec{URL: "fake"}, Engine: r}
+			x := NewExecutor([]*engine.Host{h}, ExecOptions{})
+			unlock, err := x.LockAll(context.Background(), []*engine.Host{h}, tt.wait)
 			if tt.wantErr {
 				if !errors.Is(err, fault.Busy) || fault.ExitCode(err) != fault.ExitRefused {
 					t.Fatalf("err %v, want exit 3 (fault.Busy)", err)
@@ -197,7 +198,7 @@ func TestPreflightNameClash(t *testing.T) {
 				u.Config.Labels = map[string]string{LabelTxn: "t9", LabelTxnName: "tars-framework", LabelTxnOld: "gone"}
 			}
 			_, h := fakeExecutor(f)
-			states, err := ObserveAll(context.Background(), []*Host{h})
+			states, err := ObserveAll(context.Background(), []*engine.Host{h})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -246,8 +247,8 @@ func TestRunInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e := &cancelOnStart{fakeEngine: f, name: "fw", cancel: cancel}
-	h := &Host{Spec: HostSpec{URL: "fake"}, Engine: e}
-	x := NewExecutor([]*Host{h}, ExecOptions{Gate: Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
+	h := &engine.Host{Spec: engine.HostSpec{URL: "fake"}, Engine: e}
+	x := NewExecutor([]*engine.Host{h}, ExecOptions{Gate: Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
 	step := func(id, to string) Step {
 		c := containerOf(t, x, h, id)
 		st := Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",

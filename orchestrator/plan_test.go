@@ -2,9 +2,10 @@ package orchestrator
 
 import (
 	"errors"
-	"github.com/tarsup/tarsup/fault"
 	"strings"
 	"testing"
+
+	"github.com/tarsup/tarsup/fault"
 )
 
 const (

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // The policy of a run, stated as plans and checked against the fake engine:
@@ -19,7 +20,7 @@ import (
 
 // recreateOf plans the recreate of the fake container id to image to, with
 // the executor's policy, as BuildPlan would.
-func recreateOf(t *testing.T, x *Executor, h *Host, id, to string) Step {
+func recreateOf(t *testing.T, x *Executor, h *engine.Host, id, to string) Step {
 	t.Helper()
 	c := containerOf(t, x, h, id)
 	st := Step{Host: h.Name(), Container: c, From: c.Image, To: to, Cause: "--to " + to,
@@ -198,16 +199,16 @@ type fakeProber struct {
 	probes int
 }
 
-func (p *fakeProber) Probe(context.Context, *Host, Container) error {
+func (p *fakeProber) Probe(context.Context, *engine.Host, Container) error {
 	p.probes++
 	return p.err
 }
 
-func (p *fakeProber) Preflight(context.Context, map[string]*Host, Plan) (Preflight, error) {
+func (p *fakeProber) Preflight(context.Context, map[string]*engine.Host, Plan) (Preflight, error) {
 	return nil, nil
 }
 
-func (p *fakeProber) usesSidecar(*Host) bool { return false }
+func (p *fakeProber) usesSidecar(*engine.Host) bool { return false }
 
 // TestGateRestarts: a container that answers every probe but restarted
 // during the monitor period (its restart count rose, or it started anew)
@@ -308,7 +309,7 @@ func TestUpgradePolicy(t *testing.T) {
 			x, h := fakeExecutor(f)
 			x.Opts.Gate.Prober = &fakeProber{}
 			x.Opts.MaxFailures = tt.maxFail
-			rep, _ := Upgrade(context.Background(), []*Host{h}, x, UpgradeOptions{
+			rep, _ := Upgrade(context.Background(), []*engine.Host{h}, x, UpgradeOptions{
 				Request:  Request{To: "v3.0.16", NodeImage: "tarscloud/tars-node:stable"},
 				Parallel: 1, Keychain: authn.NewMultiKeychain(),
 			})

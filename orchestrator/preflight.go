@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // LabelTxnRestore journals what a rollback asks of the replaced container
@@ -70,7 +71,7 @@ const preflightParallel = 16
 
 // probeTarget is one container the pre-flight probes.
 type probeTarget struct {
-	h *Host
+	h *engine.Host
 	c Container
 	// tars: the Tars probe must be proven even where the container has
 	// Docker health, because a gate on it (the new container's, a
@@ -83,7 +84,7 @@ type probeTarget struct {
 // gates will use. A mechanism that cannot work (*ProbeError) is bad input
 // (exit 2, nothing changed); a container that answers unhealthy is not an
 // error: its finding goes into the plan.
-func (p *Prober) Preflight(ctx context.Context, hosts map[string]*Host, draft Plan) (Preflight, error) {
+func (p *Prober) Preflight(ctx context.Context, hosts map[string]*engine.Host, draft Plan) (Preflight, error) {
 	if p == nil {
 		return nil, nil
 	}

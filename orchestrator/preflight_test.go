@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // TestPlanCarriesHealthBefore: each step carries the pre-flight finding and
@@ -180,7 +181,7 @@ func TestPreflight(t *testing.T) {
 			f := newFakeEngine(t)
 			c := tt.setup(f)
 			x, h := fakeExecutor(f)
-			p := &Prober{Mode: tt.mode, Binary: tt.binary, loaded: map[*Host]string{}}
+			p := &Prober{Mode: tt.mode, Binary: tt.binary, loaded: map[*engine.Host]string{}}
 			oc := containerOf(t, x, h, c.ID)
 			draft := draftOf(oc)
 			if c.Config.Healthcheck != nil {

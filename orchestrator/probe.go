@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // Tars ports (TARS.md).
@@ -122,8 +123,8 @@ type Prober struct {
 	Binary string
 
 	mu     sync.Mutex
-	loaded map[*Host]string // host -> probe image reference
-	self   *Owner           // this process, for the sidecars' labels
+	loaded map[*engine.Host]string // host -> probe image reference
+	self   *Owner                  // this process, for the sidecars' labels
 }
 
 // owner is this process, read once.
@@ -146,7 +147,7 @@ func NewProber(mode, binary string) (*Prober, error) {
 	default:
 		return nil, fault.Mark(fault.BadInput, fmt.Errorf("bad --probe %q: use auto, direct or sidecar", mode))
 	}
-	return &Prober{Mode: mode, Binary: binary, loaded: map[*Host]string{}}, nil
+	return &Prober{Mode: mode, Binary: binary, loaded: map[*engine.Host]string{}}, nil
 }
 
 // ProbeError is a probe that could not be run at all (the sidecar image
@@ -173,7 +174,7 @@ func (e *ProbeError) Unwrap() error { return e.Err }
 // Probe checks that c answers on its Tars ports. A container without
 // checks (unknown role) counts as up when it runs. A probe that cannot work
 // at all is a *ProbeError; any other error is the container's own answer.
-func (p *Prober) Probe(ctx context.Context, h *Host, c Container) error {
+func (p *Prober) Probe(ctx context.Context, h *engine.Host, c Container) error {
 	checks := ChecksFor(c)
 	if len(checks) == 0 {
 		return nil
@@ -190,7 +191,7 @@ func (p *Prober) Probe(ctx context.Context, h *Host, c Container) error {
 }
 
 // usesSidecar reports whether containers on h are probed by sidecar.
-func (p *Prober) usesSidecar(h *Host) bool {
+func (p *Prober) usesSidecar(h *engine.Host) bool {
 	return p.Mode == ProbeSidecar || (p.Mode == ProbeAuto && h.Remote)
 }
 
@@ -202,7 +203,7 @@ func (p *Prober) usesSidecar(h *Host) bool {
 // means the container was reached and is not healthy; a timeout or no route
 // on every address means this machine cannot reach it at all, and no wait
 // would change that (a *ProbeError).
-func probeDirect(ctx context.Context, h *Host, c Container, k Check) error {
+func probeDirect(ctx context.Context, h *engine.Host, c Container, k Check) error {
 	addrs := directAddrs(c, k.Port)
 	if len(addrs) == 0 {
 		return &ProbeError{Container: c.Name, Host: h.Name(),
@@ -275,7 +276,7 @@ func directAddrs(c Container, port int) []string {
 // network namespace, so 127.0.0.1 there is the target: it works for bridge
 // networks without published ports, host networking and remote engines, and
 // needs nothing inside the Tars image.
-func (p *Prober) probeSidecar(ctx context.Context, h *Host, c Container, checks []Check) error {
+func (p *Prober) probeSidecar(ctx context.Context, h *engine.Host, c Container, checks []Check) error {
 	ref, err := p.ensureImage(ctx, h)
 	if err != nil {
 		return &ProbeError{Container: c.Name, Host: h.Name(), Err: fmt.Errorf("--probe sidecar: %w", err), Fix: sidecarFix(err)}
@@ -356,7 +357,7 @@ func ProbeImageRef(binDigest string) string { return "tarsup-probe:" + binDigest
 
 // ensureImage loads the probe image (this very binary, FROM scratch) into the
 // engine once, by `docker load`: no registry is needed.
-func (p *Prober) ensureImage(ctx context.Context, h *Host) (string, error) {
+func (p *Prober) ensureImage(ctx context.Context, h *engine.Host) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if ref, ok := p.loaded[h]; ok {
@@ -413,7 +414,7 @@ func requireStatic(path string) error {
 }
 
 // lastLines returns the last n lines a container logged, for error reports.
-func lastLines(ctx context.Context, h *Host, id string, n int) string {
+func lastLines(ctx context.Context, h *engine.Host, id string, n int) string {
 	rc, err := h.Engine.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(n)})
 	if err != nil {
 		return fmt.Sprintf("(no logs: %v)", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/swapname"
 )
 
@@ -135,7 +136,7 @@ func (r AddRequest) Validate() error {
 // already runs one of that role, pulls the image first, creates and starts the
 // container, and gates it on health; a container that fails its gate is
 // removed again (its volume is kept).
-func Add(ctx context.Context, h *Host, x *Executor, kc authn.Keychain, req AddRequest) (string, error) {
+func Add(ctx context.Context, h *engine.Host, x *Executor, kc authn.Keychain, req AddRequest) (string, error) {
 	if err := req.Validate(); err != nil {
 		return "", err
 	}

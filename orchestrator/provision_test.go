@@ -2,9 +2,10 @@ package orchestrator
 
 import (
 	"errors"
-	"github.com/tarsup/tarsup/fault"
 	"maps"
 	"testing"
+
+	"github.com/tarsup/tarsup/fault"
 
 	"github.com/tarsup/tarsup/images"
 )

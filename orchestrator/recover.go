@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // Recovery is what `recover` did to one service.
@@ -19,7 +20,7 @@ type Recovery struct {
 // PlanRecover observes an engine's interrupted upgrades and plans their
 // recovery (PlanRecovery) with this executor's policy; it changes nothing
 // and takes no lock: `recover --dry-run` prints it.
-func (x *Executor) PlanRecover(ctx context.Context, h *Host) (RecoveryPlan, error) {
+func (x *Executor) PlanRecover(ctx context.Context, h *engine.Host) (RecoveryPlan, error) {
 	swaps, err := ObserveSwaps(ctx, h, x.Self)
 	if err != nil {
 		return RecoveryPlan{}, err
@@ -30,7 +31,7 @@ func (x *Executor) PlanRecover(ctx context.Context, h *Host) (RecoveryPlan, erro
 // Recover finishes or undoes every interrupted upgrade on an engine
 // (observe, PlanRecovery, RunRecovery). The caller holds the engine lock
 // (LockAll), so no live tarsup is mid-swap there.
-func (x *Executor) Recover(ctx context.Context, h *Host) ([]Recovery, error) {
+func (x *Executor) Recover(ctx context.Context, h *engine.Host) ([]Recovery, error) {
 	p, err := x.PlanRecover(ctx, h)
 	if err != nil {
 		return nil, err
@@ -40,7 +41,7 @@ func (x *Executor) Recover(ctx context.Context, h *Host) ([]Recovery, error) {
 
 // RunRecovery carries out a recovery plan on its engine, step by step; a
 // failed step does not stop the others.
-func (x *Executor) RunRecovery(ctx context.Context, h *Host, p RecoveryPlan) ([]Recovery, error) {
+func (x *Executor) RunRecovery(ctx context.Context, h *engine.Host, p RecoveryPlan) ([]Recovery, error) {
 	var out []Recovery
 	var errs []error
 	for _, st := range p.Steps {
@@ -57,7 +58,7 @@ func (x *Executor) RunRecovery(ctx context.Context, h *Host, p RecoveryPlan) ([]
 }
 
 // recoverStep runs one recovery step as its kind says.
-func (x *Executor) recoverStep(ctx context.Context, h *Host, st RecoveryStep) (Recovery, error) {
+func (x *Executor) recoverStep(ctx context.Context, h *engine.Host, st RecoveryStep) (Recovery, error) {
 	r := Recovery{Host: h.Name(), Name: st.Swap.Name, Action: st.Action, Result: st.Result}
 	var err error
 	switch st.Kind {
@@ -83,7 +84,7 @@ func (x *Executor) recoverStep(ctx context.Context, h *Host, st RecoveryStep) (R
 }
 
 // giveBack renames an old container aside back to its name and starts it.
-func (x *Executor) giveBack(ctx context.Context, h *Host, st RecoveryStep) error {
+func (x *Executor) giveBack(ctx context.Context, h *engine.Host, st RecoveryStep) error {
 	if err := h.Engine.ContainerRename(ctx, st.Swap.Old.ID, st.Swap.Name); err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func (x *Executor) giveBack(ctx context.Context, h *Host, st RecoveryStep) error
 }
 
 // undo removes a new container that never took over and puts the old one back.
-func (x *Executor) undo(ctx context.Context, h *Host, st RecoveryStep) error {
+func (x *Executor) undo(ctx context.Context, h *engine.Host, st RecoveryStep) error {
 	s := st.Swap
 	_ = stopContainer(ctx, h, s.New.ID, st.StopTimeout)
 	if st.Blocked != "" {
@@ -124,7 +125,7 @@ func (x *Executor) undo(ctx context.Context, h *Host, st RecoveryStep) error {
 
 // finish gates a new container that holds the name and removes the old one;
 // a new container that does not start or pass its gate is rolled back.
-func (x *Executor) finish(ctx context.Context, h *Host, st RecoveryStep) (Recovery, error) {
+func (x *Executor) finish(ctx context.Context, h *engine.Host, st RecoveryStep) (Recovery, error) {
 	s := st.Swap
 	r := Recovery{Host: h.Name(), Name: s.Name, Action: st.Action}
 	_ = stopContainer(ctx, h, s.Old.ID, st.StopTimeout)
@@ -146,7 +147,7 @@ func (x *Executor) finish(ctx context.Context, h *Host, st RecoveryStep) (Recove
 	return r, nil
 }
 
-func (x *Executor) recoverRollback(ctx context.Context, h *Host, st RecoveryStep, cause error) (Recovery, error) {
+func (x *Executor) recoverRollback(ctx context.Context, h *engine.Host, st RecoveryStep, cause error) (Recovery, error) {
 	r := Recovery{Host: h.Name(), Name: st.Swap.Name, Action: "roll back: the new container is not healthy"}
 	old := st.Swap.Old
 	old.Name = st.Swap.Name

@@ -9,6 +9,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // Swap is one interrupted upgrade found on an engine, as its journal (the
@@ -47,7 +48,7 @@ type Swap struct {
 // ObserveSwaps reads the journal of every interrupted upgrade on an engine.
 // It is the only part of recovery that reads the engine; self is this
 // process, whose own swaps are never live.
-func ObserveSwaps(ctx context.Context, h *Host, self Owner) ([]Swap, error) {
+func ObserveSwaps(ctx context.Context, h *engine.Host, self Owner) ([]Swap, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
@@ -96,7 +97,7 @@ func nameOf(c container.Summary) string {
 }
 
 // inspectContainer inspects one container into a Container.
-func inspectContainer(ctx context.Context, h *Host, id string) (Container, error) {
+func inspectContainer(ctx context.Context, h *engine.Host, id string) (Container, error) {
 	in, err := h.Engine.ContainerInspect(ctx, id)
 	if err != nil {
 		return Container{}, fmt.Errorf("inspect %s on %s: %w", short(id), h.Name(), err)
@@ -112,7 +113,7 @@ func inspectContainer(ctx context.Context, h *Host, id string) (Container, error
 // tarsup's own: a journaled successor whose predecessor still exists, or an
 // old container aside that an earlier tarsup upgrade created. Anybody
 // else's container under a temporary name is not one.
-func NeedsRecovery(ctx context.Context, h *Host) (bool, error) {
+func NeedsRecovery(ctx context.Context, h *engine.Host) (bool, error) {
 	all, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return false, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // RefreshOptions are the inputs of a refresh beyond the engines.
@@ -152,7 +153,7 @@ func (r RefreshReport) Changed() bool {
 // engine's lock first: a live tarsup's upgrade holds that lock, so the
 // refresh gives up (exit 3) without touching it, while an interrupted one is
 // recovered, as `tarsup upgrade` does, before anything else.
-func Refresh(ctx context.Context, hosts []*Host, x *Executor, opts RefreshOptions) (RefreshReport, error) {
+func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts RefreshOptions) (RefreshReport, error) {
 	var rep RefreshReport
 	for _, h := range hosts {
 		pending, err := NeedsRecovery(ctx, h)

@@ -104,3 +104,12 @@ func VersionSplit(p Plan, results []StepResult) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// markLike marks err with the fault kind of like, if like has one, so that a
+// joined or rewrapped error keeps its exit code.
+func markLike(like, err error) error {
+	if k := fault.Of(like); k != nil {
+		return fault.Mark(k, err)
+	}
+	return err
+}

@@ -7,12 +7,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // RollbackTarget is a container `rollback` puts back as it was before its
 // last upgrade.
 type RollbackTarget struct {
-	Host      *Host
+	Host      *engine.Host
 	Container Container
 	Previous  Spec
 }
@@ -78,7 +79,7 @@ type previousImages struct {
 }
 
 // observePrevious reads which of the previous image's names the engine has.
-func observePrevious(ctx context.Context, h *Host, spec Spec) previousImages {
+func observePrevious(ctx context.Context, h *engine.Host, spec Spec) previousImages {
 	var f previousImages
 	if img, err := h.Engine.ImageInspect(ctx, spec.Image); err == nil && (spec.ImageID == "" || img.ID == spec.ImageID) {
 		f.tag = true
@@ -112,7 +113,7 @@ func choosePrevious(spec Spec, f previousImages, host string) (ref string, pull 
 
 // previousImage finds the exact image the container ran before
 // (choosePrevious), pulling it back by its repo digest if it is gone.
-func previousImage(ctx context.Context, h *Host, spec Spec, kc authn.Keychain) (string, error) {
+func previousImage(ctx context.Context, h *engine.Host, spec Spec, kc authn.Keychain) (string, error) {
 	ref, pull, err := choosePrevious(spec, observePrevious(ctx, h, spec), h.Name())
 	if err != nil || !pull {
 		return ref, err

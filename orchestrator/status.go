@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // Health values in reports.
@@ -78,7 +79,7 @@ func swapNotes(s HostState, self Owner, now time.Time) (interrupted map[string]b
 
 // Health tells how a container is doing: Docker's own status where the image
 // has a HEALTHCHECK, otherwise the Tars probe. detail says why it is not healthy.
-func (p *Prober) Health(ctx context.Context, h *Host, c Container) (health, detail string) {
+func (p *Prober) Health(ctx context.Context, h *engine.Host, c Container) (health, detail string) {
 	switch {
 	case c.State == "restarting":
 		return HealthStarting, "restarting"
@@ -98,7 +99,7 @@ func (p *Prober) Health(ctx context.Context, h *Host, c Container) (health, deta
 func Status(ctx context.Context, p *Prober, states []HostState) []StatusRow {
 	var rows []StatusRow
 	type job struct {
-		h   *Host
+		h   *engine.Host
 		c   Container
 		row int
 	}

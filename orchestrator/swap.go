@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/swapname"
 )
 
@@ -36,7 +37,7 @@ func newTxnID() string {
 // A rollback gates the old container for health (RestoreHealthy). The
 // step's policy comes from the executor's options, as the planner would
 // write it (Policy.recreatePolicy).
-func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spec, prev Spec) (string, string, error) {
+func (x *Executor) Replace(ctx context.Context, h *engine.Host, old Container, spec Spec, prev Spec) (string, string, error) {
 	st := Step{Host: h.Name(), Container: old, Spec: spec, Previous: prev}
 	x.Opts.Policy(1).recreatePolicy(&st)
 	return x.replace(ctx, h, st)
@@ -45,7 +46,7 @@ func (x *Executor) Replace(ctx context.Context, h *Host, old Container, spec Spe
 // replace runs a recreate step's swap, with the plan's demand on a
 // rolled-back old container (Step.Restore), journalled so that `recover`
 // asks the same.
-func (x *Executor) replace(ctx context.Context, h *Host, st Step) (string, string, error) {
+func (x *Executor) replace(ctx context.Context, h *engine.Host, st Step) (string, string, error) {
 	old := st.Container
 	name := old.Name
 	restore := st.Restore
@@ -101,13 +102,13 @@ func (x *Executor) replace(ctx context.Context, h *Host, st Step) (string, strin
 }
 
 // discard removes a new container that never took over.
-func (x *Executor) discard(ctx context.Context, h *Host, id string) {
+func (x *Executor) discard(ctx context.Context, h *engine.Host, id string) {
 	_ = h.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 }
 
 // createNew creates the new container under NAME.tarsup-new, journalled in
 // its labels (see Replace), and connects it to its other networks.
-func (x *Executor) createNew(ctx context.Context, h *Host, st Step, sw swap) (string, error) {
+func (x *Executor) createNew(ctx context.Context, h *engine.Host, st Step, sw swap) (string, error) {
 	spec, name := st.Spec, st.Container.Name
 	prevLabel, err := EncodeSpec(st.Previous)
 	if err != nil {
@@ -151,7 +152,7 @@ func (x *Executor) createNew(ctx context.Context, h *Host, st Step, sw swap) (st
 // swap is what a rollback needs to know of the swap it undoes, as the step
 // (or the recovery step) planned it.
 type swap struct {
-	h           *Host
+	h           *engine.Host
 	old         Container
 	wasUp       bool   // the old container ran: start and gate it when it is back
 	restore     string // what its gate asks of it (RestoreHealthy, RestoreRunning)

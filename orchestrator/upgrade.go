@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // UpgradeOptions are the inputs of an upgrade beyond the engines.
@@ -117,7 +118,7 @@ func (r *UpgradeReport) noteFound(states []HostState, cands []Candidate, req Req
 // a dry run) executes. Nothing is changed before every pull succeeded, the
 // plan passed every safety rule and the pre-flight probe showed that every
 // gate the plan needs can probe its container.
-func Upgrade(ctx context.Context, hosts []*Host, x *Executor, opts UpgradeOptions) (UpgradeReport, error) {
+func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts UpgradeOptions) (UpgradeReport, error) {
 	var rep UpgradeReport
 	if !opts.DryRun {
 		unlock, err := x.LockAll(ctx, hosts, x.Opts.LockWait)
@@ -202,7 +203,7 @@ func interruptedBefore(ctx context.Context, during string, err error) error {
 // RecoverPending recovers every engine that holds an interrupted upgrade;
 // with dryRun it only names them. The caller holds the engine locks (a dry
 // run needs none: it changes nothing).
-func (x *Executor) RecoverPending(ctx context.Context, hosts []*Host, dryRun bool) (recovered []Recovery, pending []string, err error) {
+func (x *Executor) RecoverPending(ctx context.Context, hosts []*engine.Host, dryRun bool) (recovered []Recovery, pending []string, err error) {
 	for _, h := range hosts {
 		needs, err := NeedsRecovery(ctx, h)
 		if err != nil {
@@ -255,7 +256,7 @@ func lookUp(ctx context.Context, reg *images.Registry, cands []Candidate) (map[s
 
 // pullAll pulls every distinct target once per engine, engines in parallel,
 // and inspects what it pulled.
-func pullAll(ctx context.Context, hosts map[string]*Host, cands []Candidate, opts UpgradeOptions) (map[string]Resolved, error) {
+func pullAll(ctx context.Context, hosts map[string]*engine.Host, cands []Candidate, opts UpgradeOptions) (map[string]Resolved, error) {
 	perHost := map[string][]string{}
 	seen := map[string]bool{}
 	for _, c := range cands {
@@ -308,7 +309,7 @@ func pullAll(ctx context.Context, hosts map[string]*Host, cands []Candidate, opt
 	return out, nil
 }
 
-func pullOne(ctx context.Context, h *Host, kc authn.Keychain, ref string, opts UpgradeOptions) (Resolved, error) {
+func pullOne(ctx context.Context, h *engine.Host, kc authn.Keychain, ref string, opts UpgradeOptions) (Resolved, error) {
 	r, err := images.Parse(ref)
 	if err != nil {
 		return Resolved{}, fault.Mark(fault.BadInput, err)

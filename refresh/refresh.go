@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/report"
 )
 
@@ -28,7 +29,7 @@ type Config struct {
 // Refresher runs refreshes against engines it stays connected to: once for
 // `refresh`, on every turn for `watch`.
 type Refresher struct {
-	hosts  []*orchestrator.Host
+	hosts  []*engine.Host
 	prober *orchestrator.Prober
 	x      *orchestrator.Executor
 	cfg    Config
@@ -49,7 +50,7 @@ func Open(ctx context.Context, cfg Config) (*Refresher, error) {
 }
 
 // New is a Refresher on engines already connected; Close leaves them be.
-func New(hosts []*orchestrator.Host, prober *orchestrator.Prober, x *orchestrator.Executor, cfg Config) *Refresher {
+func New(hosts []*engine.Host, prober *orchestrator.Prober, x *orchestrator.Executor, cfg Config) *Refresher {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}

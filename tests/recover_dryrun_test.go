@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -41,12 +42,12 @@ func TestRecoverDryRun(t *testing.T) {
 	}
 	before := snapshot(t, ctx, bed.Local, p)
 
-	h, err := orchestrator.Connect(ctx, orchestrator.HostSpec{URL: bed.Local.Host})
+	h, err := engine.Connect(ctx, engine.HostSpec{URL: bed.Local.Host})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	unlock, err := orchestrator.NewExecutor([]*orchestrator.Host{h}, orchestrator.ExecOptions{}).LockAll(ctx, []*orchestrator.Host{h}, 10*time.Minute)
+	unlock, err := orchestrator.NewExecutor([]*engine.Host{h}, orchestrator.ExecOptions{}).LockAll(ctx, []*engine.Host{h}, 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

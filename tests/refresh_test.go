@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -492,12 +493,12 @@ func TestRefreshAndOtherUpgrades(t *testing.T) {
 	if _, _, err := bed.Images.Push(ctx, testbed.ImageSpec{Repo: mirror + "/" + testbed.NodeRepo, Tag: "latest", Role: testbed.RoleNode, Version: "v3.0.16"}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := orchestrator.Connect(ctx, orchestrator.HostSpec{URL: e.Host, TLS: orchestrator.TLSOptions{Verify: true, CACert: e.TLS.CA, Cert: e.TLS.Cert, Key: e.TLS.Key}})
+	h, err := engine.Connect(ctx, engine.HostSpec{URL: e.Host, TLS: engine.TLSOptions{Verify: true, CACert: e.TLS.CA, Cert: e.TLS.Cert, Key: e.TLS.Key}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	unlock, err := orchestrator.NewExecutor([]*orchestrator.Host{h}, orchestrator.ExecOptions{}).LockAll(ctx, []*orchestrator.Host{h}, 0)
+	unlock, err := orchestrator.NewExecutor([]*engine.Host{h}, orchestrator.ExecOptions{}).LockAll(ctx, []*engine.Host{h}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

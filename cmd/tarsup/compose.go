@@ -12,6 +12,7 @@ import (
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/composefleet"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/urfave/cli/v2"
 )
 
@@ -55,7 +56,7 @@ func composeEngines(c *cli.Context, e *env) (composefleet.Engines, error) {
 		return composefleet.Engines{}, usagef("--inventory does not apply to compose projects: each project names its engine with x-tarsup.host (README: Compose), or --host/DOCKER_HOST serves those that do not")
 	}
 	return composefleet.Engines{
-		Default:  func() ([]orchestrator.HostSpec, error) { return hostSpecs(c, e) },
+		Default:  func() ([]engine.HostSpec, error) { return hostSpecs(c, e) },
 		TLS:      flagTLS(c),
 		Insecure: c.Bool("insecure"),
 		Getenv:   e.getenv,

@@ -6,6 +6,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/urfave/cli/v2"
 )
 
@@ -28,7 +29,7 @@ func connFlags() []cli.Flag {
 }
 
 // hostSpecs reads the connection flags, with the docker CLI's environment defaults.
-func hostSpecs(c *cli.Context, e *env) ([]orchestrator.HostSpec, error) {
+func hostSpecs(c *cli.Context, e *env) ([]engine.HostSpec, error) {
 	var urls []string
 	for _, v := range c.StringSlice("host") {
 		for _, u := range strings.Split(v, ",") {
@@ -38,21 +39,21 @@ func hostSpecs(c *cli.Context, e *env) ([]orchestrator.HostSpec, error) {
 		}
 	}
 	tls := flagTLS(c)
-	var specs []orchestrator.HostSpec
+	var specs []engine.HostSpec
 	if inv := c.String("inventory"); inv != "" {
-		fromFile, err := orchestrator.LoadInventory(inv)
+		fromFile, err := engine.LoadInventory(inv)
 		if err != nil {
 			return nil, err
 		}
 		specs = fromFile
 		if len(urls) > 0 {
-			specs = append(specs, orchestrator.HostsFromFlags(urls, tls, c.Bool("insecure"), e.getenv)...)
+			specs = append(specs, engine.HostsFromFlags(urls, tls, c.Bool("insecure"), e.getenv)...)
 		}
 	} else {
-		specs = orchestrator.HostsFromFlags(urls, tls, c.Bool("insecure"), e.getenv)
+		specs = engine.HostsFromFlags(urls, tls, c.Bool("insecure"), e.getenv)
 	}
 	for _, s := range specs {
-		if err := orchestrator.ValidateHost(s); err != nil {
+		if err := engine.ValidateHost(s); err != nil {
 			return nil, err
 		}
 	}
@@ -60,9 +61,9 @@ func hostSpecs(c *cli.Context, e *env) ([]orchestrator.HostSpec, error) {
 }
 
 // flagTLS reads the docker CLI's TLS flags (the DOCKER_* variables are
-// applied later, by orchestrator.HostsFromFlags).
-func flagTLS(c *cli.Context) orchestrator.TLSOptions {
-	tls := orchestrator.TLSOptions{
+// applied later, by engine.HostsFromFlags).
+func flagTLS(c *cli.Context) engine.TLSOptions {
+	tls := engine.TLSOptions{
 		Verify:  c.Bool("tlsverify"),
 		Enabled: c.Bool("tls"),
 		CACert:  c.String("tlscacert"),

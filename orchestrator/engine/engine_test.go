@@ -1,10 +1,11 @@
-package orchestrator
+package engine
 
 import (
 	"errors"
-	"github.com/tarsup/tarsup/fault"
 	"reflect"
 	"testing"
+
+	"github.com/tarsup/tarsup/fault"
 )
 
 func fakeEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -1,4 +1,7 @@
-package orchestrator
+// Package engine connects to Docker Engines: the narrow Engine interface
+// tarsup drives, the hosts (URL, TLS, name) from flags or an inventory file,
+// and Connect/ConnectAll/CloseAll.
+package engine
 
 import (
 	"context"
@@ -27,6 +30,9 @@ import (
 // satisfied by *client.Client from github.com/docker/docker; unit tests use a
 // small fake.
 type Engine interface {
+	// ClientVersion is the API version negotiated at Connect. It is the one
+	// method without a context: *client.Client reads it from memory and its
+	// signature is the docker client's, not ours.
 	ClientVersion() string
 	Ping(ctx context.Context) (types.Ping, error)
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
@@ -46,6 +52,9 @@ type Engine interface {
 	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error)
 	ImageRemove(ctx context.Context, id string, options image.RemoveOptions) ([]image.DeleteResponse, error)
 }
+
+// Why: a compile-time proof that the docker client satisfies Engine.
+var _ Engine = (*client.Client)(nil)
 
 // TLSOptions are the docker CLI's TLS settings. They apply to the tcp://
 // engines of a command, as with the docker CLI.

@@ -1,12 +1,13 @@
-package orchestrator
+package engine
 
 import (
 	"errors"
-	"github.com/tarsup/tarsup/fault"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/tarsup/tarsup/fault"
 )
 
 func TestLoadInventory(t *testing.T) {
