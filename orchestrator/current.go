@@ -9,6 +9,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // listing is what an engine's container list says of its containers (IDs,
@@ -17,7 +18,7 @@ import (
 func listing(list []container.Summary) string {
 	rows := []string{"containers:"}
 	for _, s := range list {
-		if s.Labels[LabelProbe] != "" || s.Labels[LabelLock] != "" {
+		if s.Labels[LabelProbe] != "" || s.Labels[lock.LabelLock] != "" {
 			continue
 		}
 		rows = append(rows, strings.Join([]string{s.ID, strings.Join(s.Names, ","), s.ImageID, s.State}, " "))

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // TestObserveOnce: an upgrade plans from the states its caller observed
@@ -18,7 +19,7 @@ func TestObserveOnce(t *testing.T) {
 	}{
 		{name: "nothing changed: the states are reused", reuse: true},
 		{name: "tarsup's own lock container does not count", reuse: true, change: func(f *fakeEngine) {
-			f.add("tarsup-lock", "tarsup-lock:1", true).Config.Labels[LabelLock] = "1"
+			f.add("tarsup-lock", "tarsup-lock:1", true).Config.Labels[lock.LabelLock] = "1"
 		}},
 		{name: "a new container: observed again", change: func(f *fakeEngine) { f.add("tars-node-2", "tarscloud/tars-node:latest", true) }},
 		{name: "a container stopped: observed again", change: func(f *fakeEngine) {

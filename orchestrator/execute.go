@@ -10,6 +10,7 @@ import (
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // Event is one thing that happened, reported as it happens.
@@ -76,12 +77,11 @@ type Executor struct {
 	Opts  ExecOptions
 	// Self is written on every swap this executor journals; recovery leaves
 	// alone the swaps of other live owners.
-	Self Owner
+	Self lock.Owner
 	// Force makes LockAll take over engine locks that may still be held.
 	Force bool
 
-	mu   sync.Mutex
-	held map[*engine.Host]string // engine locks this executor holds: the lock container's ID
+	locks lock.Engines // the engine locks this executor holds
 }
 
 // NewExecutor indexes hosts by name.
@@ -90,7 +90,7 @@ func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
 	for _, h := range hosts {
 		m[h.Name()] = h
 	}
-	return &Executor{Hosts: m, Opts: opts, Self: ThisProcess()}
+	return &Executor{Hosts: m, Opts: opts, Self: lock.ThisProcess()}
 }
 
 func (x *Executor) report(e Event) {

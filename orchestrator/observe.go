@@ -14,6 +14,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // Labels tarsup puts on the containers it creates. They are the journal of an
@@ -30,9 +31,9 @@ const (
 	// LabelTxnOldRunning records whether the replaced container was running.
 	LabelTxnOldRunning = "tarsup.txn.old-running"
 	// LabelTxnOwner names the tarsup process doing the swap (see Owner).
-	LabelTxnOwner = "tarsup.txn.owner"
+	LabelTxnOwner = lock.LabelOwner
 	// LabelTxnStarted is when the swap started (RFC 3339).
-	LabelTxnStarted = "tarsup.txn.started"
+	LabelTxnStarted = lock.LabelStarted
 	// LabelPrevious holds the replaced container's configuration, so that
 	// `tarsup rollback NAME` can put it back after the old container is gone.
 	LabelPrevious = "tarsup.previous"
@@ -194,7 +195,7 @@ func observe(ctx context.Context, h *engine.Host) ([]Container, []container.Summ
 	var all []Container
 	imgs := map[string]image.InspectResponse{}
 	for _, s := range list {
-		if s.Labels[LabelProbe] != "" || s.Labels[LabelLock] != "" {
+		if s.Labels[LabelProbe] != "" || s.Labels[lock.LabelLock] != "" {
 			continue
 		}
 		in, err := h.Engine.ContainerInspect(ctx, s.ID)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/swapname"
 )
 
@@ -95,11 +96,11 @@ func findSwaps(list []container.Summary) swaps {
 // successor names none: its labels are those of the earlier upgrade that
 // created it, and no swap under way leaves that state (the successor, which
 // carries the journal, always goes last).
-func (j journal) owner() (o Owner, started time.Time, ok bool) {
+func (j journal) owner() (o lock.Owner, started time.Time, ok bool) {
 	if j.newC == nil {
-		return Owner{}, time.Time{}, false
+		return lock.Owner{}, time.Time{}, false
 	}
-	o, ok = ParseOwner(j.newC.Labels[LabelTxnOwner])
+	o, ok = lock.ParseOwner(j.newC.Labels[LabelTxnOwner])
 	started, _ = time.Parse(time.RFC3339, j.newC.Labels[LabelTxnStarted])
 	return o, started, ok
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // TestRecoverLeavesUserContainersAlone: a container of the user's under a
@@ -57,7 +58,7 @@ func TestRecoverLeavesLiveOwnersAlone(t *testing.T) {
 	f := newFakeEngine(t)
 	old := f.add("fw.tarsup-old", "fw:old", false)
 	n := f.add("fw.tarsup-new", "fw:new", false)
-	live := Owner{Machine: ThisProcess().Machine, PID: os.Getppid(), Start: procStart(os.Getppid())}
+	live := lock.Owner{Machine: lock.ThisProcess().Machine, PID: os.Getppid(), Start: lock.ProcStart(os.Getppid())}
 	n.Config.Labels = map[string]string{LabelTxn: "t1", LabelTxnName: "fw", LabelTxnOld: old.ID, LabelTxnOldRunning: "true",
 		LabelTxnOwner: live.String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}
 	x, h := fakeExecutor(f)
@@ -75,12 +76,12 @@ func TestRecoverLeavesLiveOwnersAlone(t *testing.T) {
 func TestLockNeverTakesAForeignLock(t *testing.T) {
 	for _, force := range []bool{false, true} {
 		f := newFakeEngine(t)
-		user := f.add(EngineLockName, "nginx:latest", true)
+		user := f.add(lock.EngineLockName, "nginx:latest", true)
 		x, h := fakeExecutor(f)
 		x.Force = force
 		_, err := x.LockAll(context.Background(), []*engine.Host{h}, 0)
-		if !errors.Is(err, fault.Refused) || !strings.Contains(err.Error(), EngineLockName) || !strings.Contains(err.Error(), "did not create") {
-			t.Fatalf("force=%v: err %v, want a refusal naming %s", force, err, EngineLockName)
+		if !errors.Is(err, fault.Refused) || !strings.Contains(err.Error(), lock.EngineLockName) || !strings.Contains(err.Error(), "did not create") {
+			t.Fatalf("force=%v: err %v, want a refusal naming %s", force, err, lock.EngineLockName)
 		}
 		if f.containers[user.ID] == nil || len(f.calls) > 0 {
 			t.Errorf("force=%v: the user's tarsup-lock was touched: %v", force, f.calls)
@@ -97,10 +98,10 @@ func TestUnlockRemovesOnlyItsOwnLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mine, _ := f.find(EngineLockName)
+	mine, _ := f.find(lock.EngineLockName)
 	delete(f.containers, mine.ID) // taken over by `recover --force` elsewhere
-	other := f.add(EngineLockName, lockImage, false)
-	other.Config.Labels = map[string]string{LabelLock: "1"}
+	other := f.add(lock.EngineLockName, lock.LockImage, false)
+	other.Config.Labels = map[string]string{lock.LabelLock: "1"}
 	unlock()
 	if f.containers[other.ID] == nil {
 		t.Error("unlock removed another tarsup's lock")
@@ -116,7 +117,7 @@ type raceEngine struct {
 }
 
 func (r *raceEngine) ContainerRemove(ctx context.Context, id string, o container.RemoveOptions) error {
-	if c, err := r.find(id); err == nil && c.Config.Labels[LabelLock] != "" && c.Config.Labels[LabelTxnOwner] == deadOwner.String() {
+	if c, err := r.find(id); err == nil && c.Config.Labels[lock.LabelLock] != "" && c.Config.Labels[LabelTxnOwner] == deadOwner.String() {
 		delete(r.containers, c.ID)
 		if r.relock != nil {
 			r.relock()
@@ -126,19 +127,19 @@ func (r *raceEngine) ContainerRemove(ctx context.Context, id string, o container
 	return r.fakeEngine.ContainerRemove(ctx, id, o)
 }
 
-var deadOwner = Owner{Machine: "gone-machine", PID: 4242, Start: "1"}
+var deadOwner = lock.Owner{Machine: "gone-machine", PID: 4242, Start: "1"}
 
 func staleLock(f *fakeEngine) {
-	c := f.add(EngineLockName, lockImage, false)
-	c.Config.Labels = map[string]string{LabelLock: "1", LabelTxnOwner: deadOwner.String(),
-		LabelTxnStarted: time.Now().Add(-2 * StaleAfter).UTC().Format(time.RFC3339)}
+	c := f.add(lock.EngineLockName, lock.LockImage, false)
+	c.Config.Labels = map[string]string{lock.LabelLock: "1", LabelTxnOwner: deadOwner.String(),
+		LabelTxnStarted: time.Now().Add(-2 * lock.StaleAfter).UTC().Format(time.RFC3339)}
 }
 
 // TestLockTakeoverRace: a takeover that loses the race is contention, never
 // a failure: with --lock-wait it waits and then takes the lock; without,
 // or while the winner holds it, exit 3 (fault.Busy).
 func TestLockTakeoverRace(t *testing.T) {
-	live := Owner{Machine: ThisProcess().Machine, PID: os.Getppid(), Start: procStart(os.Getppid())}
+	live := lock.Owner{Machine: lock.ThisProcess().Machine, PID: os.Getppid(), Start: lock.ProcStart(os.Getppid())}
 	tests := []struct {
 		name    string
 		wait    time.Duration
@@ -156,8 +157,8 @@ func TestLockTakeoverRace(t *testing.T) {
 			r := &raceEngine{fakeEngine: f}
 			if tt.winner {
 				r.relock = func() {
-					c := f.add(EngineLockName, lockImage, false)
-					c.Config.Labels = map[string]string{LabelLock: "1", LabelTxnOwner: live.String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}
+					c := f.add(lock.EngineLockName, lock.LockImage, false)
+					c.Config.Labels = map[string]string{lock.LabelLock: "1", LabelTxnOwner: live.String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}
 				}
 			}
 			h := &engine.Host{Spec: engine.HostSpec{URL: "fake"}, Engine: r}

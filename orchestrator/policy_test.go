@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // The policy of a run, stated as plans and checked against the fake engine:
@@ -318,7 +319,7 @@ func TestUpgradePolicy(t *testing.T) {
 			}
 			var calls []string
 			for _, c := range f.calls {
-				if !strings.HasPrefix(c, "pull ") && !strings.Contains(c, EngineLockName) {
+				if !strings.HasPrefix(c, "pull ") && !strings.Contains(c, lock.EngineLockName) {
 					calls = append(calls, c)
 				}
 			}

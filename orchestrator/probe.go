@@ -24,6 +24,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // Tars ports (TARS.md).
@@ -124,15 +125,15 @@ type Prober struct {
 
 	mu     sync.Mutex
 	loaded map[*engine.Host]string // host -> probe image reference
-	self   *Owner                  // this process, for the sidecars' labels
+	self   *lock.Owner             // this process, for the sidecars' labels
 }
 
 // owner is this process, read once.
-func (p *Prober) owner() Owner {
+func (p *Prober) owner() lock.Owner {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.self == nil {
-		o := ThisProcess()
+		o := lock.ThisProcess()
 		p.self = &o
 	}
 	return *p.self
@@ -384,7 +385,7 @@ func (p *Prober) ensureImage(ctx context.Context, h *engine.Host) (string, error
 		p.loaded[h] = ref
 		return ref, nil
 	}
-	archive, err := imageArchive(ref, "tarsup", data, []string{"/tarsup"}, LabelProbe)
+	archive, err := engine.ImageArchive(ref, "tarsup", data, []string{"/tarsup"}, LabelProbe)
 	if err != nil {
 		return "", err
 	}

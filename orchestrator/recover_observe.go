@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // Swap is one interrupted upgrade found on an engine, as its journal (the
@@ -37,7 +38,7 @@ type Swap struct {
 	Holder, HolderName string
 	// Owner is the tarsup that journaled the swap (Journaled false when none
 	// is named), Started when, and Live whether it may still be at work.
-	Owner     Owner
+	Owner     lock.Owner
 	Started   time.Time
 	Journaled bool
 	Live      bool
@@ -48,7 +49,7 @@ type Swap struct {
 // ObserveSwaps reads the journal of every interrupted upgrade on an engine.
 // It is the only part of recovery that reads the engine; self is this
 // process, whose own swaps are never live.
-func ObserveSwaps(ctx context.Context, h *engine.Host, self Owner) ([]Swap, error) {
+func ObserveSwaps(ctx context.Context, h *engine.Host, self lock.Owner) ([]Swap, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))

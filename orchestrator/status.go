@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // Health values in reports.
@@ -52,7 +53,7 @@ const (
 
 // swapNotes tells, by container ID, which containers of one engine take part
 // in an unfinished swap, and which hold a temporary name without being tarsup's.
-func swapNotes(s HostState, self Owner, now time.Time) (interrupted map[string]bool, notes map[string]string) {
+func swapNotes(s HostState, self lock.Owner, now time.Time) (interrupted map[string]bool, notes map[string]string) {
 	list := make([]container.Summary, 0, len(s.Containers))
 	for _, c := range s.Containers {
 		list = append(list, container.Summary{ID: c.ID, Names: []string{"/" + c.Name}, Labels: c.Labels, Image: c.Image})
@@ -104,7 +105,7 @@ func Status(ctx context.Context, p *Prober, states []HostState) []StatusRow {
 		row int
 	}
 	var jobs []job
-	self, now := ThisProcess(), time.Now()
+	self, now := lock.ThisProcess(), time.Now()
 	for _, s := range states {
 		interrupted, notes := swapNotes(s, self, now)
 		for _, c := range s.Containers {

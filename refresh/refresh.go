@@ -13,6 +13,7 @@ import (
 	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/report"
 )
 
@@ -104,7 +105,7 @@ func (r *Refresher) Status(ctx context.Context) ([]orchestrator.StatusRow, error
 // connecting: a second run must exit at once, even when an engine is slow
 // to answer.
 func Once(ctx context.Context, cfg Config, lockPath string, getenv func(string) string) (Report, error) {
-	lock, err := orchestrator.AcquireLock(lockPath, getenv)
+	lock, err := lock.AcquireLock(lockPath, getenv)
 	if err != nil {
 		return Report{}, err
 	}

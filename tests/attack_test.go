@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -204,7 +205,7 @@ func TestAttackSignalDuringPreflightProbe(t *testing.T) {
 			}
 		}
 		// A kill -9 leaves the lock; the next run takes it over.
-		if got := names(t, ctx, e, orchestrator.EngineLockName); lockGone && len(got) != 0 {
+		if got := names(t, ctx, e, lock.EngineLockName); lockGone && len(got) != 0 {
 			t.Errorf("%s: the engine lock is left: %v", when, got)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -93,19 +94,19 @@ func TestOwnershipUserContainers(t *testing.T) {
 	})
 
 	t.Run("a user's tarsup-lock: never removed, exit 3 naming it", func(t *testing.T) {
-		lock := d.Run(testbed.ContainerSpec{Name: orchestrator.EngineLockName, Image: bed.Images.MySQL})
+		userLock := d.Run(testbed.ContainerSpec{Name: lock.EngineLockName, Image: bed.Images.MySQL})
 		defer func() {
-			_ = e.Client.ContainerRemove(context.WithoutCancel(ctx), lock.ID, container.RemoveOptions{Force: true})
+			_ = e.Client.ContainerRemove(context.WithoutCancel(ctx), userLock.ID, container.RemoveOptions{Force: true})
 		}()
-		before := containerState(t, ctx, e, orchestrator.EngineLockName)
+		before := containerState(t, ctx, e, lock.EngineLockName)
 		for _, args := range [][]string{
 			append(append([]string{"recover"}, conn...), gateFlags...),
 			append(append([]string{"recover", "--force"}, conn...), gateFlags...),
 		} {
 			r := tarsup(t, ctx, args...)
-			requireExit(t, r, 3, orchestrator.EngineLockName, "did not create")
+			requireExit(t, r, 3, lock.EngineLockName, "did not create")
 			t.Logf("refused as it should be:\n%s", r)
-			if after := containerState(t, ctx, e, orchestrator.EngineLockName); after != before {
+			if after := containerState(t, ctx, e, lock.EngineLockName); after != before {
 				t.Fatalf("%v touched the user's tarsup-lock:\nbefore %s\nafter  %s\n%s", args, before, after, r)
 			}
 		}
@@ -301,8 +302,8 @@ func TestStaleLockStampede(t *testing.T) {
 	fw := dep.Framework.Name
 	host, _ := os.Hostname()
 	staleLock := func() {
-		d.Run(testbed.ContainerSpec{Name: orchestrator.EngineLockName, Image: bed.Images.Framework3015, NoStart: true, Labels: map[string]string{
-			orchestrator.LabelLock: "1", orchestrator.LabelTxnOwner: host + "/" + fmt.Sprint(deadPID(t)) + "/1",
+		d.Run(testbed.ContainerSpec{Name: lock.EngineLockName, Image: bed.Images.Framework3015, NoStart: true, Labels: map[string]string{
+			lock.LabelLock: "1", orchestrator.LabelTxnOwner: host + "/" + fmt.Sprint(deadPID(t)) + "/1",
 			orchestrator.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339),
 		}})
 	}
@@ -362,7 +363,7 @@ func TestStaleLockStampede(t *testing.T) {
 	if in := inspect(t, ctx, e, fw); !strings.HasSuffix(in.Config.Image, "framework:v3.0.16") {
 		t.Errorf("%s runs %s", fw, in.Config.Image)
 	}
-	if _, err := e.Client.ContainerInspect(ctx, orchestrator.EngineLockName); err == nil {
+	if _, err := e.Client.ContainerInspect(ctx, lock.EngineLockName); err == nil {
 		t.Errorf("the engine lock is still there after every tarsup finished")
 	}
 }

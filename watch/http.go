@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 // Handler serves the watch's HTTP endpoints: GET /v1/status, GET /metrics
@@ -51,7 +51,7 @@ func (w *Watcher) serveUpdate(runCtx context.Context, rw http.ResponseWriter, r 
 		return
 	}
 	rep, err := w.RunOnce(runCtx, "http")
-	var locked *orchestrator.LockedError
+	var locked *lock.LockedError
 	switch {
 	case errors.Is(err, ErrBusy), errors.As(err, &locked):
 		httpError(rw, http.StatusConflict, err)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
 	// Why embedded zone data: the image is FROM scratch, and a schedule may
 	// name a zone (CRON_TZ=Asia/Shanghai 0 3 * * *).
 	_ "time/tzdata"
@@ -21,6 +22,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/refresh"
 )
 
@@ -97,13 +99,13 @@ func (w *Watcher) RunOnce(ctx context.Context, trigger string) (refresh.Report, 
 	}
 	defer w.end()
 	log := w.opts.Log.WithField("trigger", trigger)
-	lock, err := orchestrator.AcquireLock(w.opts.LockPath, w.opts.Getenv)
+	held, err := lock.AcquireLock(w.opts.LockPath, w.opts.Getenv)
 	if err != nil {
 		log.Warn(err)
 		return refresh.Report{}, err
 	}
 	defer func() {
-		if err := lock.Release(); err != nil {
+		if err := held.Release(); err != nil {
 			log.Warn(err)
 		}
 	}()

@@ -20,6 +20,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/refresh"
 )
 
@@ -289,7 +290,7 @@ func TestWatchOneRunAtATime(t *testing.T) {
 func TestWatchRespectsTheRunLock(t *testing.T) {
 	f := &fakeRuns{}
 	w, _ := newTestWatcher(t, f, "s3cret")
-	held, err := orchestrator.AcquireLock(w.opts.LockPath, os.Getenv)
+	held, err := lock.AcquireLock(w.opts.LockPath, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 )
 
 func testEnv() (*env, *bytes.Buffer, *bytes.Buffer) {
@@ -79,8 +79,8 @@ func TestReadToken(t *testing.T) {
 }
 
 func TestRefreshAndWatchInput(t *testing.T) {
-	lock := filepath.Join(t.TempDir(), "tarsup.lock")
-	held, err := orchestrator.AcquireLock(lock, os.Getenv)
+	lockFile := filepath.Join(t.TempDir(), "tarsup.lock")
+	held, err := lock.AcquireLock(lockFile, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestRefreshAndWatchInput(t *testing.T) {
 		{[]string{"refresh", "--host", host, "--node-image", "x"}, "--node-image does not go with refresh"},
 		{[]string{"refresh", "--host", host, "--any-major"}, "--any-major needs --to-latest"},
 		{[]string{"refresh", "--host", host, "--format", "yaml"}, "bad --format"},
-		{[]string{"refresh", "--host", host, "--lock", lock}, fmt.Sprintf("holds the lock %s (PID %d)", lock, os.Getpid())},
+		{[]string{"refresh", "--host", host, "--lock", lockFile}, fmt.Sprintf("holds the lock %s (PID %d)", lockFile, os.Getpid())},
 		{[]string{"watch", "--host", host}, "watch needs --schedule"},
 		{[]string{"watch", "--host", host, "--schedule", "every day"}, "bad --schedule"},
 		{[]string{"watch", "--host", host, "--schedule", "@daily", "--http-addr", taken.Addr().String()}, "--http-addr " + taken.Addr().String() + ": "},

@@ -6,13 +6,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/tarsup/tarsup/orchestrator"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -216,16 +218,16 @@ func removalUnderWay(err error) bool {
 // is gone (a test killed tarsup and nothing recovered afterwards); a live
 // holder (another run's tarsup) keeps it.
 func removeDeadLock(ctx context.Context, cli *client.Client) error {
-	in, err := cli.ContainerInspect(ctx, orchestrator.EngineLockName)
+	in, err := cli.ContainerInspect(ctx, lock.EngineLockName)
 	if errdefs.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("inspect the tarsup lock: %w", err)
 	}
-	owner, _ := orchestrator.ParseOwner(in.Config.Labels[orchestrator.LabelTxnOwner])
+	owner, _ := lock.ParseOwner(in.Config.Labels[orchestrator.LabelTxnOwner])
 	started, _ := time.Parse(time.RFC3339, in.Config.Labels[orchestrator.LabelTxnStarted])
-	if owner.Live(orchestrator.ThisProcess(), started, time.Now()) {
+	if owner.Live(lock.ThisProcess(), started, time.Now()) {
 		return nil
 	}
 	if err := cli.ContainerRemove(ctx, in.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {

@@ -1,4 +1,4 @@
-package orchestrator
+package lock
 
 import (
 	"os"
@@ -11,7 +11,7 @@ func TestOwnerLive(t *testing.T) {
 	if self.Start == "" {
 		t.Fatal("no start time for this process in /proc")
 	}
-	parent := Owner{Machine: self.Machine, PID: os.Getppid(), Start: procStart(os.Getppid())}
+	parent := Owner{Machine: self.Machine, PID: os.Getppid(), Start: ProcStart(os.Getppid())}
 	now := time.Now()
 	tests := []struct {
 		name  string

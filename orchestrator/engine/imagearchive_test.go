@@ -1,4 +1,4 @@
-package orchestrator
+package engine
 
 import (
 	"archive/tar"
@@ -17,7 +17,7 @@ import (
 // one executable file.
 func TestImageArchive(t *testing.T) {
 	bin := []byte("\x7fELF pretend binary")
-	archive, err := imageArchive("tarsup-probe:0123456789abcdef", "tarsup", bin, []string{"/tarsup"}, LabelProbe)
+	archive, err := ImageArchive("tarsup-probe:0123456789abcdef", "tarsup", bin, []string{"/tarsup"}, "tarsup.probe")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestImageArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cf.OS != "linux" || cf.Architecture != runtime.GOARCH || !slices.Equal(cf.Config.Entrypoint, []string{"/tarsup"}) || cf.Config.Labels[LabelProbe] != "1" {
+	if cf.OS != "linux" || cf.Architecture != runtime.GOARCH || !slices.Equal(cf.Config.Entrypoint, []string{"/tarsup"}) || cf.Config.Labels["tarsup.probe"] != "1" {
 		t.Errorf("config: os %q arch %q entrypoint %v labels %v", cf.OS, cf.Architecture, cf.Config.Entrypoint, cf.Config.Labels)
 	}
 	layers, err := img.Layers()

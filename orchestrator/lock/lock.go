@@ -1,4 +1,7 @@
-package orchestrator
+// Package lock keeps two tarsups from changing the same thing at once: the
+// run lock (a flock on one machine), the engine lock (a never-started
+// container per engine) and the Owner both are labelled with.
+package lock
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package orchestrator
+package engine
 
 import (
 	"archive/tar"
@@ -14,12 +14,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// imageArchive writes a `docker save` archive of a one-layer image holding
+// ImageArchive writes a `docker save` archive of a one-layer image holding
 // one executable file, labelled with label=1. Why go-containerregistry: the
 // archive's manifest, config and diff IDs are its to get right; only the
 // layer's one file is written here (its mode must be executable, which
 // crane.Layer does not set).
-func imageArchive(ref, file string, bin []byte, entrypoint []string, label string) ([]byte, error) {
+func ImageArchive(ref, file string, bin []byte, entrypoint []string, label string) ([]byte, error) {
 	var layer bytes.Buffer
 	lw := tar.NewWriter(&layer)
 	if err := lw.WriteHeader(&tar.Header{Name: file, Mode: 0o755, Size: int64(len(bin)), ModTime: time.Unix(0, 0)}); err != nil {

@@ -1,4 +1,4 @@
-package orchestrator
+package lock
 
 import (
 	"fmt"
@@ -37,11 +37,11 @@ func ParseOwner(s string) (Owner, bool) {
 // ThisProcess describes the running process.
 func ThisProcess() Owner {
 	host, _ := os.Hostname()
-	return Owner{Machine: host, PID: os.Getpid(), Start: procStart(os.Getpid())}
+	return Owner{Machine: host, PID: os.Getpid(), Start: ProcStart(os.Getpid())}
 }
 
-// procStart reads a process's start time from /proc; "" where there is none.
-func procStart(pid int) string {
+// ProcStart reads a process's start time from /proc; "" where there is none.
+func ProcStart(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return ""
@@ -72,7 +72,7 @@ func (o Owner) Live(self Owner, started time.Time, now time.Time) bool {
 		if o.PID == self.PID && o.Start == self.Start {
 			return false // our own, from earlier in this run: nobody else is on it
 		}
-		return o.Start != "" && procStart(o.PID) == o.Start
+		return o.Start != "" && ProcStart(o.PID) == o.Start
 	}
 	return !started.IsZero() && now.Sub(started) < StaleAfter
 }

@@ -1,4 +1,4 @@
-package orchestrator
+package lock
 
 import (
 	"bufio"
