@@ -10,7 +10,6 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/orchestrator"
-	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // tarsFile is a compose project "NAME" on engine HOST: a framework, a node
@@ -92,7 +91,7 @@ func states(cs ...orchestrator.Container) []orchestrator.HostState {
 	sort.Strings(hosts)
 	var out []orchestrator.HostState
 	for _, h := range hosts {
-		out = append(out, orchestrator.HostState{Host: &engine.Host{Spec: engine.HostSpec{URL: h}}, Containers: by[h]})
+		out = append(out, orchestrator.HostState{Host: h, Containers: by[h]})
 	}
 	return out
 }

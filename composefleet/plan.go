@@ -15,7 +15,7 @@ func running(states []orchestrator.HostState) map[string][]compose.Running {
 	out := map[string][]compose.Running{}
 	for _, s := range states {
 		for _, c := range s.Containers {
-			out[s.Host.Name()] = append(out[s.Host.Name()], compose.Running{Name: c.Name, Image: c.Image, Labels: c.Labels})
+			out[s.Host] = append(out[s.Host], compose.Running{Name: c.Name, Image: c.Image, Labels: c.Labels})
 		}
 	}
 	return out
@@ -68,8 +68,8 @@ func claimedNames(states []orchestrator.HostState, claimed map[string]map[string
 	var errs []error
 	for _, s := range states {
 		for _, c := range s.Containers {
-			if names[c.Name] && !claimed[s.Host.Name()][c.Name] {
-				errs = append(errs, fmt.Errorf("container %s on %s has the name of a container of the listed projects but belongs to none of them; tarsup selects containers by name across the fleet, so rename one (container_name:) or upgrade the engines separately", c.Name, s.Host.Name()))
+			if names[c.Name] && !claimed[s.Host][c.Name] {
+				errs = append(errs, fmt.Errorf("container %s on %s has the name of a container of the listed projects but belongs to none of them; tarsup selects containers by name across the fleet, so rename one (container_name:) or upgrade the engines separately", c.Name, s.Host))
 			}
 		}
 	}

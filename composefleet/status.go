@@ -73,7 +73,7 @@ func Status(ctx context.Context, opts StatusOptions) (StatusReport, error) {
 	}
 	mine := fleet.containersOf(states)
 	health := map[containerKey]orchestrator.StatusRow{}
-	for _, r := range orchestrator.Status(ctx, opts.Prober, mine) {
+	for _, r := range orchestrator.Status(ctx, opts.Prober, hosts, mine) {
 		health[containerKey{r.Host, r.Name}] = r
 	}
 	return StatusReport{Rows: fleet.joinStatus(states, health), Findings: findings}, nil
@@ -108,7 +108,7 @@ func (f *Fleet) containersOf(states []orchestrator.HostState) []orchestrator.Hos
 func hostContainers(states []orchestrator.HostState) map[string][]orchestrator.Container {
 	byHost := map[string][]orchestrator.Container{}
 	for _, s := range states {
-		byHost[s.Host.Name()] = s.Containers
+		byHost[s.Host] = s.Containers
 	}
 	return byHost
 }

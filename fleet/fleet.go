@@ -91,7 +91,7 @@ func Status(ctx context.Context, cfg Config) ([]orchestrator.StatusRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	return orchestrator.Status(ctx, s.Prober, states), nil
+	return orchestrator.Status(ctx, s.Prober, s.Hosts, states), nil
 }
 
 // Upgrade runs orchestrator.Upgrade on the engines of cfg (it takes the

@@ -66,9 +66,9 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 	in := planInput{resolved: resolved, api: map[string]string{}, nets: map[string]map[string]NetworkFacts{}, before: before, pol: pol}
 	hosts := map[string]bool{}
 	for _, s := range all {
-		hosts[s.Host.Name()] = true
-		in.api[s.Host.Name()] = s.APIVersion
-		in.nets[s.Host.Name()] = s.Networks
+		hosts[s.Host] = true
+		in.api[s.Host] = s.APIVersion
+		in.nets[s.Host] = s.Networks
 	}
 	var masters, slaves, nodes, webs []Step
 	var refusals []error
@@ -183,7 +183,7 @@ func (pol Policy) recreatePolicy(st *Step) {
 func RollbackStep(t RollbackTarget, ref string, img image.InspectResponse, apiVersion string, pol Policy) Step {
 	spec := t.Previous
 	spec.Image = ref
-	st := Step{Host: t.Host.Name(), Container: t.Container, From: t.Container.Image, To: ref,
+	st := Step{Host: t.Host, Container: t.Container, From: t.Container.Image, To: ref,
 		FromDigest: t.Container.Digest(), ToDigest: images.RepoDigest(img.RepoDigests, ref), Target: img, Cause: "rollback",
 		Spec: spec, Previous: PreviousSpec(t.Container, apiVersion)}
 	pol.recreatePolicy(&st)
@@ -256,7 +256,7 @@ func cleanups(steps []Step, all []HostState, resolved map[string]Resolved, pol P
 	users := map[string][]string{}
 	for _, s := range all {
 		for img, ids := range s.ImageUsers {
-			users[ResolveKey(s.Host.Name(), img)] = ids
+			users[ResolveKey(s.Host, img)] = ids
 		}
 	}
 	var out []Step

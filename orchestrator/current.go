@@ -39,12 +39,12 @@ func observeOnce(ctx context.Context, hosts []*engine.Host, observed []HostState
 		return ObserveAll(ctx, hosts)
 	}
 	for i, s := range observed {
-		if s.Host != hosts[i] || s.listing == "" {
+		if s.Host != hosts[i].Name() || s.listing == "" {
 			return ObserveAll(ctx, hosts)
 		}
-		list, err := s.Host.Engine.ContainerList(ctx, container.ListOptions{All: true})
+		list, err := hosts[i].Engine.ContainerList(ctx, container.ListOptions{All: true})
 		if err != nil {
-			return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", s.Host.Name(), err))
+			return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", s.Host, err))
 		}
 		if listing(list) != s.listing {
 			return ObserveAll(ctx, hosts)

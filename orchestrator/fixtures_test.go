@@ -6,7 +6,6 @@ import (
 	"github.com/docker/docker/api/types/network"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/tarsup/tarsup/images"
-	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // fx describes one container of a literal observed state.
@@ -50,13 +49,12 @@ func (f fx) inspect() (container.InspectResponse, image.InspectResponse) {
 }
 
 func state(host string, fxs ...fx) HostState {
-	h := &engine.Host{Spec: engine.HostSpec{URL: host}}
 	var all []Container
 	for _, f := range fxs {
 		in, img := f.inspect()
 		all = append(all, fromInspect(host, in, img))
 	}
-	return HostState{Host: h, APIVersion: "1.41", Containers: tarsOnly(all)}
+	return HostState{Host: host, APIVersion: "1.41", Containers: tarsOnly(all)}
 }
 
 func pulled(id, ref, digest, version string) Resolved {

@@ -285,7 +285,9 @@ func dbNames(c Container) []string {
 
 // HostState is one engine's observed Tars containers.
 type HostState struct {
-	Host *engine.Host
+	// Host is the engine's name (engine.Host.Name): a plan needs to know
+	// where, never how to reach it.
+	Host string
 	// APIVersion is the negotiated Engine API version.
 	APIVersion string
 	Containers []Container
@@ -317,7 +319,7 @@ func ObserveAll(ctx context.Context, hosts []*engine.Host) ([]HostState, error) 
 			if err == nil {
 				nets, err = observeNetworks(ctx, h)
 			}
-			out[i], errs[i] = HostState{Host: h, APIVersion: h.Engine.ClientVersion(), Containers: cs,
+			out[i], errs[i] = HostState{Host: h.Name(), APIVersion: h.Engine.ClientVersion(), Containers: cs,
 				Holders: nameHolders(list, findSwaps(list)), Networks: nets, ImageUsers: imageUsers(list), listing: listing(list)}, err
 		}()
 	}

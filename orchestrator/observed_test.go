@@ -37,7 +37,7 @@ func TestUpgradeObservedHook(t *testing.T) {
 				Observed: func(_ context.Context, states []HostState) (*Request, error) {
 					for _, s := range states {
 						for _, c := range s.Containers {
-							seen = append(seen, s.Host.Name()+" "+c.Name)
+							seen = append(seen, s.Host+" "+c.Name)
 						}
 					}
 					return tc.ret, tc.err

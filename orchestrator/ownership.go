@@ -136,7 +136,7 @@ func checkClashes(steps []Step, all []HostState) error {
 	held := map[string]NameHolder{}
 	for _, s := range all {
 		for _, h := range s.Holders {
-			held[s.Host.Name()+" "+h.Name] = h
+			held[s.Host+" "+h.Name] = h
 		}
 	}
 	var errs []error

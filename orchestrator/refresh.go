@@ -258,7 +258,7 @@ func CheckRefresh(ctx context.Context, states []HostState, opts RefreshOptions) 
 	if len(scope) == 0 && len(opts.Only) == 0 {
 		check.NoTars = true
 		for _, s := range states {
-			check.Engines = append(check.Engines, s.Host.Name())
+			check.Engines = append(check.Engines, s.Host)
 		}
 	}
 	if opts.ToLatest {

@@ -13,7 +13,7 @@ import (
 // RollbackTarget is a container `rollback` puts back as it was before its
 // last upgrade.
 type RollbackTarget struct {
-	Host      *engine.Host
+	Host      string // the engine's name
 	Container Container
 	Previous  Spec
 }
@@ -38,16 +38,16 @@ func FindRollback(states []HostState, name string) (RollbackTarget, error) {
 	t := found[0]
 	// Why here: a name the swap needs that is taken would be found only
 	// after the container was stopped.
-	if err := checkClashes([]Step{{Host: t.Host.Name(), Container: t.Container}}, states); err != nil {
+	if err := checkClashes([]Step{{Host: t.Host, Container: t.Container}}, states); err != nil {
 		return RollbackTarget{}, err
 	}
 	v := t.Container.Labels[LabelPrevious]
 	if v == "" {
-		return RollbackTarget{}, fault.Mark(fault.BadInput, fmt.Errorf("rollback %s on %s: tarsup never upgraded this container, so there is nothing to go back to", name, t.Host.Name()))
+		return RollbackTarget{}, fault.Mark(fault.BadInput, fmt.Errorf("rollback %s on %s: tarsup never upgraded this container, so there is nothing to go back to", name, t.Host))
 	}
 	prev, err := DecodeSpec(v)
 	if err != nil {
-		return RollbackTarget{}, fmt.Errorf("rollback %s on %s: %w", name, t.Host.Name(), err)
+		return RollbackTarget{}, fmt.Errorf("rollback %s on %s: %w", name, t.Host, err)
 	}
 	t.Previous = prev
 	return t, nil
@@ -56,7 +56,10 @@ func FindRollback(states []HostState, name string) (RollbackTarget, error) {
 // Rollback recreates the container from its previous configuration and
 // image, through the same swap and health gate as an upgrade.
 func Rollback(ctx context.Context, x *Executor, t RollbackTarget, kc authn.Keychain) (StepResult, error) {
-	h := t.Host
+	h := x.Hosts[t.Host]
+	if h == nil {
+		return StepResult{}, fmt.Errorf("rollback %s: no connection to %s", t.Container.Name, t.Host)
+	}
 	ref, err := previousImage(ctx, h, t.Previous, kc)
 	if err != nil {
 		return StepResult{}, err

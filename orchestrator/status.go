@@ -96,8 +96,12 @@ func (p *Prober) Health(ctx context.Context, h *engine.Host, c Container) (healt
 }
 
 // Status builds the status rows of every Tars container on every engine,
-// probing in parallel.
-func Status(ctx context.Context, p *Prober, states []HostState) []StatusRow {
+// probing in parallel; hosts are the engines the states were observed on.
+func Status(ctx context.Context, p *Prober, hosts []*engine.Host, states []HostState) []StatusRow {
+	byName := make(map[string]*engine.Host, len(hosts))
+	for _, h := range hosts {
+		byName[h.Name()] = h
+	}
 	var rows []StatusRow
 	type job struct {
 		h   *engine.Host
@@ -118,7 +122,9 @@ func Status(ctx context.Context, p *Prober, states []HostState) []StatusRow {
 				State: c.State, Rebuild: c.Rebuild, IPs: nonNil(c.IPs),
 				Interrupted: interrupted[c.ID], Note: notes[c.ID],
 			})
-			jobs = append(jobs, job{h: s.Host, c: c, row: len(rows) - 1})
+			if h := byName[s.Host]; h != nil { // states come from hosts: always
+				jobs = append(jobs, job{h: h, c: c, row: len(rows) - 1})
+			}
 		}
 	}
 	var wg sync.WaitGroup

@@ -106,7 +106,7 @@ func NoTarsFound(engines []string, scope string) string {
 func (r *UpgradeReport) noteFound(states []HostState, cands []Candidate, req Request) {
 	r.Engines = nil
 	for _, s := range states {
-		r.Engines = append(r.Engines, s.Host.Name())
+		r.Engines = append(r.Engines, s.Host)
 	}
 	// Why only without --only: Select rejects an --only name it cannot
 	// find, so an empty selection there is another matter.

@@ -97,7 +97,7 @@ func (r *Refresher) Status(ctx context.Context) ([]orchestrator.StatusRow, error
 	if err != nil {
 		return nil, err
 	}
-	return orchestrator.Status(ctx, r.prober, states), nil
+	return orchestrator.Status(ctx, r.prober, r.hosts, states), nil
 }
 
 // Once is `tarsup refresh`: it takes the run lock at lockPath (the default

@@ -39,6 +39,6 @@ func rollbackCommand(e *env) *cli.Command {
 
 func runRollback(ctx context.Context, o rollbackOptions) error {
 	return fleet.Rollback(ctx, o.fleet, o.names, func(t orchestrator.RollbackTarget) {
-		fmt.Fprintf(o.out, "%s on %s: rolled back to %s\n", t.Container.Name, t.Host.Name(), t.Previous.Image)
+		fmt.Fprintf(o.out, "%s on %s: rolled back to %s\n", t.Container.Name, t.Host, t.Previous.Image)
 	})
 }
