@@ -6,6 +6,7 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestUpgradedServices states which image: lines stay after a failed
@@ -17,42 +18,42 @@ func TestUpgradedServices(t *testing.T) {
 	tests := []struct {
 		name    string
 		req     compose.ImageRequest
-		plan    []orchestrator.Step
+		plan    []plan.Step
 		results []orchestrator.StepResult
 		want    string
 	}{
 		{
 			name:    "nothing upgraded: every file goes back",
 			req:     both,
-			plan:    []orchestrator.Step{step(h1, "a-framework"), step(h1, "a-node")},
+			plan:    []plan.Step{step(h1, "a-framework"), step(h1, "a-node")},
 			results: []orchestrator.StepResult{result(h1, "a-framework", orchestrator.ResultRolledBack)},
 			want:    "[]",
 		},
 		{
 			name:    "the framework upgraded, the node rolled back; project b had nothing to recreate",
 			req:     both,
-			plan:    []orchestrator.Step{step(h1, "a-framework"), step(h1, "a-node")},
+			plan:    []plan.Step{step(h1, "a-framework"), step(h1, "a-node")},
 			results: []orchestrator.StepResult{result(h1, "a-framework", orchestrator.ResultUpgraded), result(h1, "a-node", orchestrator.ResultRolledBack)},
 			want:    "[[framework] [framework node]]",
 		},
 		{
 			name:    "a container the plan did not recreate already runs its new image: its line stays",
 			req:     both,
-			plan:    []orchestrator.Step{step(h1, "a-framework"), step(h2, "b-framework")},
+			plan:    []plan.Step{step(h1, "a-framework"), step(h2, "b-framework")},
 			results: []orchestrator.StepResult{result(h1, "a-framework", orchestrator.ResultUpgraded), result(h2, "b-framework", orchestrator.ResultFailed)},
 			want:    "[[framework node] [node]]",
 		},
 		{
 			name:    "a node that follows its tag has no new line to keep",
 			req:     compose.ImageRequest{To: "v3.0.16"},
-			plan:    []orchestrator.Step{step(h1, "a-framework"), step(h1, "a-node"), step(h2, "b-framework")},
+			plan:    []plan.Step{step(h1, "a-framework"), step(h1, "a-node"), step(h2, "b-framework")},
 			results: []orchestrator.StepResult{result(h1, "a-framework", orchestrator.ResultUpgraded), result(h1, "a-node", orchestrator.ResultUpgraded), result(h2, "b-framework", orchestrator.ResultRolledBack)},
 			want:    "[[framework] []]",
 		},
 		{
 			name:    "a result outside the plan (a recheck's restart) counts for nothing",
 			req:     both,
-			plan:    []orchestrator.Step{step(h1, "a-framework")},
+			plan:    []plan.Step{step(h1, "a-framework")},
 			results: []orchestrator.StepResult{result(h1, "a-node", orchestrator.ResultUpgraded), result(h1, "a-framework", orchestrator.ResultRolledBack)},
 			want:    "[]",
 		},

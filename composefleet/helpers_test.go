@@ -10,6 +10,7 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // tarsFile is a compose project "NAME" on engine HOST: a framework, a node
@@ -72,15 +73,15 @@ func loadFleet(t *testing.T, files ...string) *Fleet {
 }
 
 // ctr is a container of service svc of project on host, as observed.
-func ctr(host, project, svc, name, image string) orchestrator.Container {
-	return orchestrator.Container{Host: host, Name: name, Image: image, State: "running", Running: true, Labels: map[string]string{
+func ctr(host, project, svc, name, image string) plan.Container {
+	return plan.Container{Host: host, Name: name, Image: image, State: "running", Running: true, Labels: map[string]string{
 		compose.LabelProject: project, compose.LabelService: svc, compose.LabelOneoff: "False",
 	}}
 }
 
 // states groups containers into each host's observed state, hosts sorted.
-func states(cs ...orchestrator.Container) []orchestrator.HostState {
-	by := map[string][]orchestrator.Container{}
+func states(cs ...plan.Container) []plan.HostState {
+	by := map[string][]plan.Container{}
 	for _, c := range cs {
 		by[c.Host] = append(by[c.Host], c)
 	}
@@ -89,17 +90,17 @@ func states(cs ...orchestrator.Container) []orchestrator.HostState {
 		hosts = append(hosts, h)
 	}
 	sort.Strings(hosts)
-	var out []orchestrator.HostState
+	var out []plan.HostState
 	for _, h := range hosts {
-		out = append(out, orchestrator.HostState{Host: h, Containers: by[h]})
+		out = append(out, plan.HostState{Host: h, Containers: by[h]})
 	}
 	return out
 }
 
 // deployed is project name's three containers on host, running what its
 // file names.
-func deployed(host, name string) []orchestrator.Container {
-	return []orchestrator.Container{
+func deployed(host, name string) []plan.Container {
+	return []plan.Container{
 		ctr(host, name, "mysql", name+"-mysql", "mysql:5.6"),
 		ctr(host, name, "framework", name+"-framework", "tarscloud/framework:v3.0.15"),
 		ctr(host, name, "node", name+"-node", "tarscloud/tars-node:latest"),
@@ -108,12 +109,12 @@ func deployed(host, name string) []orchestrator.Container {
 
 // planOf is a plan that recreates steps (one phase; the phases do not
 // matter to this package).
-func planOf(steps ...orchestrator.Step) orchestrator.Plan {
-	return orchestrator.Plan{Phases: []orchestrator.Phase{{Name: "nodes", Steps: steps}}}
+func planOf(steps ...plan.Step) plan.Plan {
+	return plan.Plan{Phases: []plan.Phase{{Name: "nodes", Steps: steps}}}
 }
 
-func step(host, name string) orchestrator.Step {
-	return orchestrator.Step{Host: host, Kind: orchestrator.StepRecreate, Container: orchestrator.Container{Host: host, Name: name}}
+func step(host, name string) plan.Step {
+	return plan.Step{Host: host, Kind: plan.StepRecreate, Container: plan.Container{Host: host, Name: name}}
 }
 
 func result(host, name, res string) orchestrator.StepResult {

@@ -7,11 +7,11 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/fault"
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // running lists each engine's observed containers for compose.PlanUpgrade.
-func running(states []orchestrator.HostState) map[string][]compose.Running {
+func running(states []plan.HostState) map[string][]compose.Running {
 	out := map[string][]compose.Running{}
 	for _, s := range states {
 		for _, c := range s.Containers {
@@ -22,11 +22,11 @@ func running(states []orchestrator.HostState) map[string][]compose.Running {
 }
 
 // planFleet makes every project's compose.Upgrade and the container names
-// the orchestrator may touch. Why the name check: orchestrator.Request.Only
+// the orchestrator may touch. Why the name check: plan.Request.Only
 // selects by name on every engine, so a Tars container of the same name on
 // another engine of the fleet, outside the listed projects, would be swept
 // in. It is pure.
-func (f *Fleet) planFleet(states []orchestrator.HostState, req compose.ImageRequest) ([]*compose.Upgrade, []string, error) {
+func (f *Fleet) planFleet(states []plan.HostState, req compose.ImageRequest) ([]*compose.Upgrade, []string, error) {
 	run := running(states)
 	var ups []*compose.Upgrade
 	claimed := map[string]map[string]bool{} // host -> container names
@@ -58,7 +58,7 @@ func (f *Fleet) planFleet(states []orchestrator.HostState, req compose.ImageRequ
 
 // claimedNames returns the names the projects claim, sorted, and an error
 // for each container elsewhere in the fleet that holds one of them.
-func claimedNames(states []orchestrator.HostState, claimed map[string]map[string]bool) ([]string, []error) {
+func claimedNames(states []plan.HostState, claimed map[string]map[string]bool) ([]string, []error) {
 	names := map[string]bool{}
 	for _, byName := range claimed {
 		for n := range byName {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/fault"
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 func TestPlanFleet(t *testing.T) {
@@ -16,7 +16,7 @@ func TestPlanFleet(t *testing.T) {
 		name string
 		// projects are "name@host".
 		projects []string
-		running  []orchestrator.Container
+		running  []plan.Container
 		req      compose.ImageRequest
 		only     []string
 		err      string
@@ -31,7 +31,7 @@ func TestPlanFleet(t *testing.T) {
 		{
 			name:     "the same name on two engines is fine when each project owns its own",
 			projects: []string{"a@" + h1, "b@" + h2},
-			running: []orchestrator.Container{
+			running: []plan.Container{
 				ctr(h1, "a", "framework", "tars", "tarscloud/framework:v3.0.15"),
 				ctr(h2, "b", "framework", "tars", "tarscloud/framework:v3.0.15"),
 			},
@@ -49,7 +49,7 @@ func TestPlanFleet(t *testing.T) {
 		{
 			name:     "a project out of step with its engine names the project",
 			projects: []string{"a@" + h1},
-			running:  []orchestrator.Container{ctr(h1, "a", "node", "a-node", "tarscloud/tars-node:cpp")},
+			running:  []plan.Container{ctr(h1, "a", "node", "a-node", "tarscloud/tars-node:cpp")},
 			err:      "project a: ",
 		},
 	}

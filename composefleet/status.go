@@ -7,6 +7,7 @@ import (
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/swapname"
 )
 
@@ -83,7 +84,7 @@ type containerKey struct{ host, name string }
 
 // containersOf keeps, of each engine's state, the containers of the
 // fleet's projects on it. It is pure.
-func (f *Fleet) containersOf(states []orchestrator.HostState) []orchestrator.HostState {
+func (f *Fleet) containersOf(states []plan.HostState) []plan.HostState {
 	mine := map[containerKey]bool{}
 	byHost := hostContainers(states)
 	for _, p := range f.Projects {
@@ -93,9 +94,9 @@ func (f *Fleet) containersOf(states []orchestrator.HostState) []orchestrator.Hos
 			}
 		}
 	}
-	out := make([]orchestrator.HostState, len(states))
+	out := make([]plan.HostState, len(states))
 	for i, s := range states {
-		out[i] = orchestrator.HostState{Host: s.Host, APIVersion: s.APIVersion}
+		out[i] = plan.HostState{Host: s.Host, APIVersion: s.APIVersion}
 		for _, c := range s.Containers {
 			if mine[containerKey{c.Host, c.Name}] {
 				out[i].Containers = append(out[i].Containers, c)
@@ -105,8 +106,8 @@ func (f *Fleet) containersOf(states []orchestrator.HostState) []orchestrator.Hos
 	return out
 }
 
-func hostContainers(states []orchestrator.HostState) map[string][]orchestrator.Container {
-	byHost := map[string][]orchestrator.Container{}
+func hostContainers(states []plan.HostState) map[string][]plan.Container {
+	byHost := map[string][]plan.Container{}
 	for _, s := range states {
 		byHost[s.Host] = s.Containers
 	}
@@ -116,7 +117,7 @@ func hostContainers(states []orchestrator.HostState) map[string][]orchestrator.C
 // joinStatus gives each Tars or db service of each project one row per
 // container of it (a swap's temporary containers left out), or one row
 // "no container". It is pure.
-func (f *Fleet) joinStatus(states []orchestrator.HostState, health map[containerKey]orchestrator.StatusRow) []StatusRow {
+func (f *Fleet) joinStatus(states []plan.HostState, health map[containerKey]orchestrator.StatusRow) []StatusRow {
 	byHost := hostContainers(states)
 	var rows []StatusRow
 	for _, p := range f.Projects {

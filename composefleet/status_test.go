@@ -6,12 +6,13 @@ import (
 	"testing"
 
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 func TestStatusJoin(t *testing.T) {
 	const h1, h2 = "tcp://127.0.0.1:2375", "tcp://127.0.0.2:2375"
 	f := loadFleet(t, writeProject(t, "a", h1), writeProject(t, "b", h2))
-	running := []orchestrator.Container{
+	running := []plan.Container{
 		ctr(h1, "a", "mysql", "a-mysql", "mysql:5.6"),
 		ctr(h1, "a", "framework", "a-framework", "tarscloud/framework:v3.0.16"),
 		// Why left out: a swap's temporary container is not the service's.

@@ -10,6 +10,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // UpgradeOptions are the inputs of a compose upgrade.
@@ -113,7 +114,7 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*Report, error) {
 // upgradeOptions are orchestrator.Upgrade's options for the run.
 func (r *run) upgradeOptions() orchestrator.UpgradeOptions {
 	return orchestrator.UpgradeOptions{
-		Request:  orchestrator.Request{AllowIPChange: r.opts.AllowIPChange},
+		Request:  plan.Request{AllowIPChange: r.opts.AllowIPChange},
 		DryRun:   r.opts.DryRun,
 		Parallel: r.opts.Parallel,
 		Progress: r.opts.Progress,
@@ -122,7 +123,7 @@ func (r *run) upgradeOptions() orchestrator.UpgradeOptions {
 		Scope:    r.fleet.scope(),
 		// Why: so that the project's next `docker compose up` finds the
 		// recreated containers up to date (README: Compose).
-		Labels: func(ctx context.Context, c orchestrator.Candidate, t orchestrator.Resolved) (map[string]string, error) {
+		Labels: func(ctx context.Context, c plan.Candidate, t plan.Resolved) (map[string]string, error) {
 			l, err := r.hasher.Labels(ctx, c.Host, c.Container.Name, c.Container.Labels, t.Image.ID)
 			if err != nil {
 				// Why bad input: it comes before any container changed.
@@ -138,7 +139,7 @@ func (r *run) upgradeOptions() orchestrator.UpgradeOptions {
 // compose up run by anyone during the upgrade then creates what tarsup is
 // moving to, not the old image. A nil request means that the projects'
 // Tars services have no container (an empty Only would mean every one).
-func (r *run) observed(_ context.Context, states []orchestrator.HostState) (*orchestrator.Request, error) {
+func (r *run) observed(_ context.Context, states []plan.HostState) (*plan.Request, error) {
 	ups, only, err := r.fleet.planFleet(states, r.opts.Images)
 	if err != nil {
 		return nil, err
@@ -168,7 +169,7 @@ func (r *run) observed(_ context.Context, states []orchestrator.HostState) (*orc
 	if len(only) == 0 {
 		return nil, nil
 	}
-	req := orchestrator.Request{To: r.opts.Images.To, FrameworkImage: r.opts.Images.FrameworkImage, NodeImage: r.opts.Images.NodeImage, Only: only, AllowIPChange: r.opts.AllowIPChange}
+	req := plan.Request{To: r.opts.Images.To, FrameworkImage: r.opts.Images.FrameworkImage, NodeImage: r.opts.Images.NodeImage, Only: only, AllowIPChange: r.opts.AllowIPChange}
 	return &req, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // fakeRun stands for orchestrator.Upgrade: it hands the engines' states to
@@ -20,13 +21,13 @@ import (
 type fakeRun struct {
 	t          *testing.T
 	file       string
-	states     []orchestrator.HostState
+	states     []plan.HostState
 	before     error // returned before Observed (a lock held elsewhere, say)
 	plan       []string
 	results    []orchestrator.StepResult
 	err        error
 	calls      int
-	req        *orchestrator.Request
+	req        *plan.Request
 	opts       orchestrator.UpgradeOptions
 	atRecreate string // the file when the first container would be recreated
 }
@@ -48,7 +49,7 @@ func (f *fakeRun) run(ctx context.Context, hosts []*engine.Host, _ *orchestrator
 		return rep, nil
 	}
 	f.atRecreate = read(f.t, f.file)
-	var steps []orchestrator.Step
+	var steps []plan.Step
 	for _, n := range f.plan {
 		steps = append(steps, step(hosts[0].Name(), n))
 	}
@@ -64,7 +65,7 @@ func TestUpgradeSequence(t *testing.T) {
 	tests := []struct {
 		name    string
 		dryRun  bool
-		running []orchestrator.Container
+		running []plan.Container
 		before  error
 		results []orchestrator.StepResult
 		err     error

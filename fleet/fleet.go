@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // Config says how to reach the engines and how to recreate on them.
@@ -108,7 +109,7 @@ func Upgrade(ctx context.Context, cfg Config, opts orchestrator.UpgradeOptions) 
 // Rollback puts the named containers back as they were before their last
 // upgrade, under the engine locks. Every name is found first, so a bad name
 // changes nothing; done is told of each container put back.
-func Rollback(ctx context.Context, cfg Config, names []string, done func(orchestrator.RollbackTarget)) error {
+func Rollback(ctx context.Context, cfg Config, names []string, done func(plan.RollbackTarget)) error {
 	s, err := Open(ctx, cfg, true)
 	if err != nil {
 		return err
@@ -118,9 +119,9 @@ func Rollback(ctx context.Context, cfg Config, names []string, done func(orchest
 	if err != nil {
 		return err
 	}
-	var targets []orchestrator.RollbackTarget
+	var targets []plan.RollbackTarget
 	for _, name := range names {
-		t, err := orchestrator.FindRollback(states, name)
+		t, err := plan.FindRollback(states, name)
 		if err != nil {
 			return err
 		}
@@ -139,13 +140,13 @@ func Rollback(ctx context.Context, cfg Config, names []string, done func(orchest
 // the engine locks; an engine that fails does not stop the others. Once
 // every engine was tried, done is given what was recovered (its error is
 // returned first); the engines' errors come after, joined.
-func Recover(ctx context.Context, cfg Config, done func([]orchestrator.Recovery) error) error {
+func Recover(ctx context.Context, cfg Config, done func([]plan.Recovery) error) error {
 	s, err := Open(ctx, cfg, true)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	var all []orchestrator.Recovery
+	var all []plan.Recovery
 	var errs []error
 	for _, h := range s.Hosts {
 		rec, err := s.X.Recover(ctx, h)
@@ -178,13 +179,13 @@ func Add(ctx context.Context, cfg Config, req orchestrator.AddRequest) (host, id
 // PlanRecover is `recover --dry-run`: it plans the recovery of every engine
 // without taking a lock or changing anything, and returns the engines'
 // plans in order.
-func PlanRecover(ctx context.Context, cfg Config) ([]orchestrator.RecoveryPlan, error) {
+func PlanRecover(ctx context.Context, cfg Config) ([]plan.RecoveryPlan, error) {
 	s, err := Open(ctx, cfg, false)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	var plans []orchestrator.RecoveryPlan
+	var plans []plan.RecoveryPlan
 	for _, h := range s.Hosts {
 		p, err := s.X.PlanRecover(ctx, h)
 		if err != nil {

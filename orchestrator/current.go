@@ -10,6 +10,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // listing is what an engine's container list says of its containers (IDs,
@@ -18,7 +19,7 @@ import (
 func listing(list []container.Summary) string {
 	rows := []string{"containers:"}
 	for _, s := range list {
-		if s.Labels[LabelProbe] != "" || s.Labels[lock.LabelLock] != "" {
+		if s.Labels[plan.LabelProbe] != "" || s.Labels[lock.LabelLock] != "" {
 			continue
 		}
 		rows = append(rows, strings.Join([]string{s.ID, strings.Join(s.Names, ","), s.ImageID, s.State}, " "))
@@ -34,19 +35,19 @@ func listing(list []container.Summary) string {
 // what the engines were before the upgrade took their locks, and another
 // tarsup may have swapped containers in between; a list is one cheap call
 // per engine, a fresh observation inspects every container and image.
-func observeOnce(ctx context.Context, hosts []*engine.Host, observed []HostState, recovered bool) ([]HostState, error) {
+func observeOnce(ctx context.Context, hosts []*engine.Host, observed []plan.HostState, recovered bool) ([]plan.HostState, error) {
 	if recovered || len(observed) != len(hosts) {
 		return ObserveAll(ctx, hosts)
 	}
 	for i, s := range observed {
-		if s.Host != hosts[i].Name() || s.listing == "" {
+		if s.Host != hosts[i].Name() || s.Listing == "" {
 			return ObserveAll(ctx, hosts)
 		}
 		list, err := hosts[i].Engine.ContainerList(ctx, container.ListOptions{All: true})
 		if err != nil {
 			return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", s.Host, err))
 		}
-		if listing(list) != s.listing {
+		if listing(list) != s.Listing {
 			return ObserveAll(ctx, hosts)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestObserveOnce: an upgrade plans from the states its caller observed
@@ -53,7 +54,7 @@ func TestObserveOnce(t *testing.T) {
 	t.Run("states of other hosts are not reused", func(t *testing.T) {
 		f := newFakeEngine(t)
 		hosts := []*engine.Host{{Spec: engine.HostSpec{URL: "fake"}, Engine: f}}
-		other := []HostState{{Host: "other", listing: listing(nil)}}
+		other := []plan.HostState{{Host: "other", Listing: listing(nil)}}
 		got, err := observeOnce(context.Background(), hosts, other, false)
 		if err != nil || got[0].Host != hosts[0].Name() {
 			t.Errorf("got states of %v (%v), want a fresh observation of fake", got[0].Host, err)

@@ -7,6 +7,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // LockAll takes the engine lock of every host (see lock.Engines.LockAll) as
@@ -27,11 +28,11 @@ func (x *Executor) sweepProbes(ctx context.Context, h *engine.Host) {
 		return
 	}
 	for _, c := range list {
-		if c.Labels[LabelProbe] == "" {
+		if c.Labels[plan.LabelProbe] == "" {
 			continue
 		}
-		owner, ok := lock.ParseOwner(c.Labels[LabelTxnOwner])
-		started, _ := time.Parse(time.RFC3339, c.Labels[LabelTxnStarted])
+		owner, ok := lock.ParseOwner(c.Labels[plan.LabelTxnOwner])
+		started, _ := time.Parse(time.RFC3339, c.Labels[plan.LabelTxnStarted])
 		if !ok || owner.Live(x.Self, started, time.Now()) || owner == x.Self {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // Event is one thing that happened, reported as it happens.
@@ -39,7 +40,7 @@ const (
 
 // StepResult is the outcome of one step.
 type StepResult struct {
-	Step   Step
+	Step   plan.Step
 	Result string
 	Err    error
 	// NewID is the ID of the container that now holds the name.
@@ -101,8 +102,8 @@ func (x *Executor) report(e Event) {
 }
 
 // Policy is the operator's policy from these options, for the planner.
-func (o ExecOptions) Policy(parallel int) Policy {
-	return Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup}
+func (o ExecOptions) Policy(parallel int) plan.Policy {
+	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that
@@ -113,7 +114,7 @@ func (o ExecOptions) Policy(parallel int) Policy {
 // A cancelled run is an error (fault.Interrupted) that names the steps that did
 // not run and, first, any framework hosts it left on different versions.
 // The results hold no cleanup step: those are reported as events.
-func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
+func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 	var results []StepResult
 	done := map[string]string{}
 	ended := false
@@ -131,7 +132,7 @@ func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
 		results = append(results, phaseResults...)
 		ended = ended || (failed > 0 && ph.StopOnFailure)
 	}
-	results = slices.DeleteFunc(results, func(r StepResult) bool { return r.Step.Kind == StepCleanupImage })
+	results = slices.DeleteFunc(results, func(r StepResult) bool { return r.Step.Kind == plan.StepCleanupImage })
 	if ctx.Err() != nil {
 		for i := range results {
 			results[i].Interrupted = results[i].Result == ResultSkipped
@@ -155,7 +156,7 @@ func (x *Executor) Run(ctx context.Context, p Plan) ([]StepResult, error) {
 // runPhase runs a phase's steps, Parallel at once, and returns their
 // results and how many failed. done holds the results of the earlier
 // phases' steps by container ID (what a cleanup step waits for).
-func (x *Executor) runPhase(ctx context.Context, ph Phase, done map[string]string) ([]StepResult, int) {
+func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int) {
 	results := make([]StepResult, len(ph.Steps))
 	sem := make(chan struct{}, max(ph.Parallel, 1))
 	var mu sync.Mutex
@@ -189,7 +190,7 @@ func (x *Executor) runPhase(ctx context.Context, ph Phase, done map[string]strin
 }
 
 // skip records a step that does not run.
-func (x *Executor) skip(ctx context.Context, st Step) StepResult {
+func (x *Executor) skip(ctx context.Context, st plan.Step) StepResult {
 	detail := ""
 	if ctx.Err() != nil {
 		detail = "interrupted: not run"

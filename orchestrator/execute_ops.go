@@ -8,29 +8,30 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // do runs one step as its kind says. It decides nothing: every choice (the
 // stop timeout, the gate's role, no-rollback, whether a container is started,
 // which image goes) is in the step.
-func (x *Executor) do(ctx context.Context, st Step, done map[string]string) StepResult {
+func (x *Executor) do(ctx context.Context, st plan.Step, done map[string]string) StepResult {
 	h, ok := x.Hosts[st.Host]
 	if !ok {
 		return StepResult{Step: st, Result: ResultFailed, Err: fmt.Errorf("%s %s: no connection to %s", st.Kind, st.Container.Name, st.Host)}
 	}
 	switch st.Kind {
-	case StepRecreate, StepRecreateStopped:
+	case plan.StepRecreate, plan.StepRecreateStopped:
 		return x.recreate(ctx, h, st)
-	case StepRecheck:
+	case plan.StepRecheck:
 		return x.recheck(ctx, h, st)
-	case StepCleanupImage:
+	case plan.StepCleanupImage:
 		return x.cleanupImage(ctx, h, st, done)
 	}
 	return StepResult{Step: st, Result: ResultFailed, Err: fmt.Errorf("%s on %s: unknown step kind %q", st.Container.Name, st.Host, st.Kind)}
 }
 
 // recreate runs a recreate step and reports it.
-func (x *Executor) recreate(ctx context.Context, h *engine.Host, st Step) StepResult {
+func (x *Executor) recreate(ctx context.Context, h *engine.Host, st plan.Step) StepResult {
 	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "recreate", From: st.FromLabel(), To: st.ToLabel(), Result: "started", Detail: st.Cause})
 	if st.Before.State != "" && !st.Before.Healthy() {
 		x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "health before", Result: st.Before.State, Detail: st.Before.Detail})
@@ -48,7 +49,7 @@ func (x *Executor) recreate(ctx context.Context, h *engine.Host, st Step) StepRe
 // upgraded: each tag the plan found still pointing at it (the last removal
 // deletes it), or the image itself when it has none left. Its failures are
 // reported, never a failed run: the upgrade itself worked.
-func (x *Executor) cleanupImage(ctx context.Context, h *engine.Host, st Step, done map[string]string) StepResult {
+func (x *Executor) cleanupImage(ctx context.Context, h *engine.Host, st plan.Step, done map[string]string) StepResult {
 	for _, id := range st.After {
 		if done[id] != ResultUpgraded {
 			// The old container is back (or never went): it still uses the image.
@@ -65,7 +66,7 @@ func (x *Executor) cleanupImage(ctx context.Context, h *engine.Host, st Step, do
 			res = "failed: " + err.Error()
 		}
 	}
-	x.report(Event{Host: h.Name(), Container: st.Container.Name, Action: "remove old image", Result: res, Detail: short(st.Image)})
+	x.report(Event{Host: h.Name(), Container: st.Container.Name, Action: "remove old image", Result: res, Detail: plan.Short(st.Image)})
 	return StepResult{Step: st, Result: ResultOK}
 }
 
@@ -83,7 +84,7 @@ const recheckWait = 30 * time.Second
 
 // recheck probes a node that answered before the framework upgrade; one that
 // no longer does is restarted once, as the step plans, gated, and reported.
-func (x *Executor) recheck(ctx context.Context, h *engine.Host, st Step) StepResult {
+func (x *Executor) recheck(ctx context.Context, h *engine.Host, st plan.Step) StepResult {
 	c := st.Container
 	deadline := time.Now().Add(min(recheckWait, x.Opts.Gate.Timeout))
 	var err error

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 func fakeExecutor(f *fakeEngine) (*Executor, *engine.Host) {
@@ -16,7 +17,7 @@ func fakeExecutor(f *fakeEngine) (*Executor, *engine.Host) {
 	return x, h
 }
 
-func containerOf(t *testing.T, x *Executor, h *engine.Host, id string) Container {
+func containerOf(t *testing.T, x *Executor, h *engine.Host, id string) plan.Container {
 	t.Helper()
 	c, err := inspectContainer(context.Background(), h, id)
 	if err != nil {
@@ -48,7 +49,7 @@ func TestReplaceSequence(t *testing.T) {
 		{
 			name:       "unhealthy: rolled back, old container back under its name",
 			newImage:   "fw:bad",
-			setup:      func(f *fakeEngine) { f.health["fw:bad"] = HealthUnhealthy },
+			setup:      func(f *fakeEngine) { f.health["fw:bad"] = plan.HealthUnhealthy },
 			wantResult: ResultRolledBack,
 			want: []string{
 				"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old",
@@ -72,7 +73,7 @@ func TestReplaceSequence(t *testing.T) {
 		{
 			name:       "--no-rollback leaves the failed container and keeps the old one aside",
 			newImage:   "fw:bad",
-			setup:      func(f *fakeEngine) { f.health["fw:bad"] = HealthUnhealthy },
+			setup:      func(f *fakeEngine) { f.health["fw:bad"] = plan.HealthUnhealthy },
 			noRollback: true,
 			wantResult: ResultLeft,
 			want: []string{
@@ -92,9 +93,9 @@ func TestReplaceSequence(t *testing.T) {
 			x, h := fakeExecutor(f)
 			x.Opts.NoRollback = tt.noRollback
 			oc := containerOf(t, x, h, old.ID)
-			spec := Derive(DeriveInput{Old: oc.Inspect, NewRef: tt.newImage, Role: oc.Role, APIVersion: "1.41"})
+			spec := plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: tt.newImage, Role: oc.Role, APIVersion: "1.41"})
 			f.calls = nil
-			_, res, err := x.Replace(context.Background(), h, oc, spec, PreviousSpec(oc, "1.41"))
+			_, res, err := x.Replace(context.Background(), h, oc, spec, plan.PreviousSpec(oc, "1.41"))
 			if res != tt.wantResult {
 				t.Fatalf("result %q (err %v), want %q", res, err, tt.wantResult)
 			}
@@ -143,10 +144,10 @@ func TestRecoverStates(t *testing.T) {
 			f := newFakeEngine(t)
 			old := f.add(tt.names[0], "fw:old", false)
 			if tt.names[1] == "" {
-				old.Config.Labels = map[string]string{LabelTxn: "t0", LabelTxnName: "fw", LabelTxnOld: "gone", LabelTxnOldRunning: "true"}
+				old.Config.Labels = map[string]string{plan.LabelTxn: "t0", plan.LabelTxnName: "fw", plan.LabelTxnOld: "gone", plan.LabelTxnOldRunning: "true"}
 			} else {
 				n := f.add(tt.names[1], "fw:new", tt.upNew)
-				n.Config.Labels = map[string]string{LabelTxn: "t1", LabelTxnName: "fw", LabelTxnOld: old.ID, LabelTxnOldRunning: "true"}
+				n.Config.Labels = map[string]string{plan.LabelTxn: "t1", plan.LabelTxnName: "fw", plan.LabelTxnOld: old.ID, plan.LabelTxnOldRunning: "true"}
 			}
 			x, h := fakeExecutor(f)
 			f.calls = nil

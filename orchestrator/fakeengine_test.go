@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // fakeEngine is a small in-memory engine: it keeps containers by ID, records
@@ -37,7 +38,7 @@ type fakeEngine struct {
 	api string
 	// networks is what NetworkList answers.
 	networks []network.Summary
-	// endpoints holds, by container name and network, the endpoint
+	// Endpoints holds, by container name and network, the endpoint
 	// settings given at create or connect: the create request's shape.
 	endpoints map[string]map[string]*network.EndpointSettings
 	// noInspect fails the test on an inspection of these IDs (a gate would
@@ -89,7 +90,7 @@ func (f *fakeEngine) healthOf(img string) string {
 	if h, ok := f.health[img]; ok {
 		return h
 	}
-	return HealthHealthy
+	return plan.HealthHealthy
 }
 
 func (f *fakeEngine) find(ref string) (*container.InspectResponse, error) {

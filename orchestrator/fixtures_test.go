@@ -6,6 +6,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // fx describes one container of a literal observed state.
@@ -40,7 +41,7 @@ func (f fx) inspect() (container.InspectResponse, image.InspectResponse) {
 	}
 	img := image.InspectResponse{ID: f.imageID, Config: &dockerspec.DockerOCIImageConfig{}}
 	if f.version != "" {
-		img.Config.Labels = map[string]string{OCIVersionLabel: f.version}
+		img.Config.Labels = map[string]string{plan.OCIVersionLabel: f.version}
 	}
 	if f.digest != "" {
 		img.RepoDigests = []string{images.RepositoryOf(f.image) + "@" + f.digest}
@@ -48,19 +49,19 @@ func (f fx) inspect() (container.InspectResponse, image.InspectResponse) {
 	return in, img
 }
 
-func state(host string, fxs ...fx) HostState {
-	var all []Container
+func state(host string, fxs ...fx) plan.HostState {
+	var all []plan.Container
 	for _, f := range fxs {
 		in, img := f.inspect()
-		all = append(all, fromInspect(host, in, img))
+		all = append(all, plan.FromInspect(host, in, img))
 	}
-	return HostState{Host: host, APIVersion: "1.41", Containers: tarsOnly(all)}
+	return plan.HostState{Host: host, APIVersion: "1.41", Containers: plan.TarsOnly(all)}
 }
 
-func pulled(id, ref, digest, version string) Resolved {
+func pulled(id, ref, digest, version string) plan.Resolved {
 	img := image.InspectResponse{ID: id, RepoDigests: []string{images.RepositoryOf(ref) + "@" + digest}, Config: &dockerspec.DockerOCIImageConfig{}}
 	if version != "" {
-		img.Config.Labels = map[string]string{OCIVersionLabel: version}
+		img.Config.Labels = map[string]string{plan.OCIVersionLabel: version}
 	}
-	return Resolved{Image: img, Digest: digest}
+	return plan.Resolved{Image: img, Digest: digest}
 }

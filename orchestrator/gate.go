@@ -8,14 +8,15 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // HealthProber is what a gate asks whether a container's service answers
 // (a *Prober: the Tars probe, direct or by sidecar), and the pre-flight that
 // proves, before anything stops, that it can.
 type HealthProber interface {
-	Probe(ctx context.Context, h *engine.Host, c Container) error
-	Preflight(ctx context.Context, hosts map[string]*engine.Host, draft Plan) (Preflight, error)
+	Probe(ctx context.Context, h *engine.Host, c plan.Container) error
+	Preflight(ctx context.Context, hosts map[string]*engine.Host, draft plan.Plan) (plan.Preflight, error)
 	// usesSidecar reports whether a probe on h creates a container, so the
 	// gate probes sparingly there.
 	usesSidecar(h *engine.Host) bool
@@ -86,7 +87,7 @@ func (g Gate) Wait(ctx context.Context, h *engine.Host, id string, role images.R
 		if ok {
 			break
 		}
-		if c.DockerHealth == HealthUnhealthy {
+		if c.DockerHealth == plan.HealthUnhealthy {
 			return fail("Docker reports it unhealthy")
 		}
 		lastWhy = why
@@ -130,7 +131,7 @@ func (g Gate) Wait(ctx context.Context, h *engine.Host, id string, role images.R
 // restore is RestoreHealthy, WaitRunning when it is RestoreRunning (the
 // container was not healthy before the upgrade).
 func (g Gate) Restore(ctx context.Context, h *engine.Host, id string, role images.Role, restore string) error {
-	if restore == RestoreRunning {
+	if restore == plan.RestoreRunning {
 		return g.WaitRunning(ctx, h, id, role)
 	}
 	return g.Wait(ctx, h, id, role)
@@ -173,12 +174,12 @@ func (g Gate) WaitRunning(ctx context.Context, h *engine.Host, id string, role i
 	}
 }
 
-func (g Gate) look(ctx context.Context, h *engine.Host, id string, role images.Role) (Container, error) {
+func (g Gate) look(ctx context.Context, h *engine.Host, id string, role images.Role) (plan.Container, error) {
 	in, err := h.Engine.ContainerInspect(ctx, id)
 	if err != nil {
-		return Container{}, fmt.Errorf("health gate: inspect %s on %s: %w", id, h.Name(), err)
+		return plan.Container{}, fmt.Errorf("health gate: inspect %s on %s: %w", id, h.Name(), err)
 	}
-	c := fromInspect(h.Name(), in, image.InspectResponse{})
+	c := plan.FromInspect(h.Name(), in, image.InspectResponse{})
 	if role != images.RoleNone {
 		c.Role = role
 		c.Slave = role == images.RoleFramework && c.Env["SLAVE"] == "true"
@@ -187,7 +188,7 @@ func (g Gate) look(ctx context.Context, h *engine.Host, id string, role images.R
 }
 
 // down says why a container that was started is no longer up, or "".
-func down(first, now Container) string {
+func down(first, now plan.Container) string {
 	switch {
 	case now.RestartCount > first.RestartCount:
 		return fmt.Sprintf("restarted (restart count %d)", now.RestartCount)
@@ -205,9 +206,9 @@ func down(first, now Container) string {
 	return ""
 }
 
-func (g Gate) healthy(ctx context.Context, h *engine.Host, c Container) (bool, string) {
+func (g Gate) healthy(ctx context.Context, h *engine.Host, c plan.Container) (bool, string) {
 	if c.DockerHealth != "" {
-		return c.DockerHealth == HealthHealthy, "Docker health is " + c.DockerHealth
+		return c.DockerHealth == plan.HealthHealthy, "Docker health is " + c.DockerHealth
 	}
 	if err := g.Prober.Probe(ctx, h, c); err != nil {
 		return false, err.Error()

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // repin gives a stopped old container, before a rollback starts it again,
@@ -19,9 +18,9 @@ import (
 // Tars would find its framework or node at another IP after a "rollback".
 // Where the engine refuses the fixed address the container is connected
 // back as it was, and the event says so.
-func (x *Executor) repin(ctx context.Context, h *engine.Host, old Container) {
+func (x *Executor) repin(ctx context.Context, h *engine.Host, old plan.Container) {
 	api := h.Engine.ClientVersion()
-	pins, _ := PinAddresses(old.Inspect, nil, api)
+	pins, _ := plan.PinAddresses(old.Inspect, nil, api)
 	dynamic := map[string]bool{}
 	for _, p := range pins {
 		if p.Dynamic {
@@ -35,8 +34,8 @@ func (x *Executor) repin(ctx context.Context, h *engine.Host, old Container) {
 	if old.Inspect.HostConfig != nil {
 		mode = old.Inspect.HostConfig.NetworkMode
 	}
-	_, asWas := endpoints(old.Inspect, mode)
-	pinned := Derive(DeriveInput{Old: old.Inspect, NewRef: old.Image, Role: old.Role, APIVersion: api}).Networks
+	_, asWas := plan.Endpoints(old.Inspect, mode)
+	pinned := plan.Derive(plan.DeriveInput{Old: old.Inspect, NewRef: old.Image, Role: old.Role, APIVersion: api}).Networks
 	for _, name := range slices.Sorted(maps.Keys(dynamic)) {
 		ep, was := pinned[name], asWas[name]
 		if ep == nil || was == nil {
@@ -55,53 +54,8 @@ func (x *Executor) repin(ctx context.Context, h *engine.Host, old Container) {
 	}
 }
 
-// Reattach is a network the old container of an interrupted swap is
-// connected to again before its successor goes, with this endpoint.
-type Reattach struct {
-	Network  string
-	Endpoint *network.EndpointSettings
-}
-
-// reattachments lists the networks the old container of an interrupted swap
-// must be connected to again: each its successor is on and it is not, with
-// the successor's endpoint (the old container's own address, pinned; its
-// aliases). Why: a rollback's repin disconnects the old container before
-// connecting it again at its address; a tarsup killed (or an engine
-// restarted) in between leaves it on no network, and started so it would
-// come back with no address at all. The successor, about to be removed, is
-// the only record of how it was attached. It is pure.
-func reattachments(old Container, newID string, newNets map[string]*network.EndpointSettings) []Reattach {
-	in := old.Inspect
-	if in.ContainerJSONBase == nil || in.HostConfig == nil || newNets == nil {
-		return nil
-	}
-	if m := in.HostConfig.NetworkMode; m.IsHost() || m.IsNone() || m.IsContainer() {
-		return nil
-	}
-	var attached map[string]*network.EndpointSettings
-	if in.NetworkSettings != nil {
-		attached = in.NetworkSettings.Networks
-	}
-	var out []Reattach
-	for _, name := range slices.Sorted(maps.Keys(newNets)) {
-		ep := newNets[name]
-		if _, ok := attached[name]; ok || ep == nil {
-			continue
-		}
-		want := &network.EndpointSettings{IPAMConfig: ep.IPAMConfig, Links: ep.Links, DriverOpts: ep.DriverOpts}
-		for _, a := range ep.Aliases {
-			// Why: the engine adds the successor's short ID as an alias.
-			if !strings.HasPrefix(newID, a) {
-				want.Aliases = append(want.Aliases, a)
-			}
-		}
-		out = append(out, Reattach{Network: name, Endpoint: want})
-	}
-	return out
-}
-
 // reattach connects the old container to the networks the plan lists.
-func (x *Executor) reattach(ctx context.Context, h *engine.Host, old Container, nets []Reattach) error {
+func (x *Executor) reattach(ctx context.Context, h *engine.Host, old plan.Container, nets []plan.Reattach) error {
 	for _, r := range nets {
 		if err := h.Engine.NetworkConnect(ctx, r.Network, old.ID, r.Endpoint); err != nil {
 			return fmt.Errorf("connect the old container %s to network %s again: %w", old.ShortID(), r.Network, err)

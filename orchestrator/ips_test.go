@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/versions"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestPlanAddresses states the address rules as plans: dynamic addresses are
@@ -38,9 +39,9 @@ func TestPlanAddresses(t *testing.T) {
 	onBridge := func(ip string) func(*fx) {
 		return func(f *fx) { f.netMode, f.ips = "default", map[string]string{"bridge": ip} }
 	}
-	withSubnet := map[string]NetworkFacts{"tars-net": {Name: "tars-net", ConfiguredSubnet: true}, "bridge": {Name: "bridge", ConfiguredSubnet: true}}
-	noSubnet := map[string]NetworkFacts{"tars-net": {Name: "tars-net"}}
-	labelled := func(id, role string) Resolved {
+	withSubnet := map[string]plan.NetworkFacts{"tars-net": {Name: "tars-net", ConfiguredSubnet: true}, "bridge": {Name: "bridge", ConfiguredSubnet: true}}
+	noSubnet := map[string]plan.NetworkFacts{"tars-net": {Name: "tars-net"}}
+	labelled := func(id, role string) plan.Resolved {
 		r := pulled(id, "corp/tars-custom:1", fwNew, "")
 		r.Image.Config.Labels = map[string]string{"tarsup.role": role}
 		return r
@@ -50,9 +51,9 @@ func TestPlanAddresses(t *testing.T) {
 		name     string
 		fxs      []fx
 		api      string
-		nets     map[string]NetworkFacts
-		req      Request
-		resolved map[string]Resolved
+		nets     map[string]plan.NetworkFacts
+		req      plan.Request
+		resolved map[string]plan.Resolved
 		want     string
 		errText  []string
 	}{
@@ -60,8 +61,8 @@ func TestPlanAddresses(t *testing.T) {
 			name: "dynamic addresses are pinned, and the dry run says so",
 			fxs:  []fx{fw(nil), node(nil)},
 			nets: withSubnet,
-			req:  Request{To: "v3.0.16"},
-			resolved: map[string]Resolved{
+			req:  plan.Request{To: "v3.0.16"},
+			resolved: map[string]plan.Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 				"h1 tarscloud/tars-node:latest":  nodeMoved,
 			},
@@ -72,24 +73,24 @@ func TestPlanAddresses(t *testing.T) {
 			name:     "the default bridge takes no fixed address: refused, naming the container and the flag",
 			fxs:      []fx{fw(onBridge("172.17.0.3"))},
 			nets:     withSubnet,
-			req:      Request{To: "v3.0.16"},
-			resolved: map[string]Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
+			req:      plan.Request{To: "v3.0.16"},
+			resolved: map[string]plan.Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
 			errText:  []string{"tars-framework on h1 would not keep its address 172.17.0.3 on bridge (the default bridge network takes no fixed address)", "--allow-ip-change"},
 		},
 		{
 			name:     "--allow-ip-change lets it through, and the dry run says the address may change",
 			fxs:      []fx{fw(onBridge("172.17.0.3"))},
 			nets:     withSubnet,
-			req:      Request{To: "v3.0.16", AllowIPChange: true},
-			resolved: map[string]Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
+			req:      plan.Request{To: "v3.0.16", AllowIPChange: true},
+			resolved: map[string]plan.Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
 			want:     "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16; may change 172.17.0.3 on bridge (--allow-ip-change)\n",
 		},
 		{
 			name: "a container on the default bridge that is not recreated blocks nothing",
 			fxs:  []fx{fw(nil), node(onBridge("172.17.0.4"))},
 			nets: withSubnet,
-			req:  Request{To: "v3.0.16"},
-			resolved: map[string]Resolved{
+			req:  plan.Request{To: "v3.0.16"},
+			resolved: map[string]plan.Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 				"h1 tarscloud/tars-node:latest":  pulled("sha256:n1", "tarscloud/tars-node:latest", nodeOld, ""),
 			},
@@ -99,8 +100,8 @@ func TestPlanAddresses(t *testing.T) {
 			name:     "a network without a configured subnet on API 1.41: refused",
 			fxs:      []fx{fw(nil)},
 			nets:     noSubnet,
-			req:      Request{To: "v3.0.16"},
-			resolved: map[string]Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
+			req:      plan.Request{To: "v3.0.16"},
+			resolved: map[string]plan.Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
 			errText:  []string{"172.25.0.10 on tars-net (network tars-net has no configured subnet", "--allow-ip-change"},
 		},
 		{
@@ -108,56 +109,56 @@ func TestPlanAddresses(t *testing.T) {
 			fxs:      []fx{fw(nil)},
 			api:      "1.44",
 			nets:     noSubnet,
-			req:      Request{To: "v3.0.16"},
-			resolved: map[string]Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
+			req:      plan.Request{To: "v3.0.16"},
+			resolved: map[string]plan.Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
 			want:     "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16; pins 172.25.0.10 on tars-net\n",
 		},
 		{
 			name: "host networking has no address to pin",
 			fxs:  []fx{fw(func(f *fx) { f.netMode, f.ips = "host", map[string]string{"host": ""} })},
-			req:  Request{To: "v3.0.16"}, resolved: map[string]Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
+			req:  plan.Request{To: "v3.0.16"}, resolved: map[string]plan.Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
 			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n",
 		},
 		{
 			name:     "a container started with --rm is refused, with the fix",
 			fxs:      []fx{fw(func(f *fx) { f.autoRemove = true })},
 			nets:     withSubnet,
-			req:      Request{To: "v3.0.16"},
-			resolved: map[string]Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
+			req:      plan.Request{To: "v3.0.16"},
+			resolved: map[string]plan.Resolved{"h1 tarscloud/framework:v3.0.16": fwPulled},
 			errText:  []string{"tars-framework on h1 was started with --rm", "Recreate it without --rm: docker run ... --restart always"},
 		},
 		{
 			name:    "--framework-image naming a mysql image is refused before any pull",
 			fxs:     []fx{fw(nil)},
-			req:     Request{FrameworkImage: "mysql:8"},
+			req:     plan.Request{FrameworkImage: "mysql:8"},
 			errText: []string{"--framework-image mysql:8 names a db image", "tars-framework on h1 is a framework container"},
 		},
 		{
 			name:    "--framework-image naming a tars-node image is refused",
 			fxs:     []fx{fw(nil)},
-			req:     Request{FrameworkImage: "tarscloud/tars-node:latest"},
+			req:     plan.Request{FrameworkImage: "tarscloud/tars-node:latest"},
 			errText: []string{"--framework-image tarscloud/tars-node:latest names a node image"},
 		},
 		{
 			name:    "--node-image naming a framework image is refused",
 			fxs:     []fx{node(nil)},
-			req:     Request{NodeImage: "tarscloud/framework:v3.0.16"},
+			req:     plan.Request{NodeImage: "tarscloud/framework:v3.0.16"},
 			errText: []string{"--node-image tarscloud/framework:v3.0.16 names a framework image", "tars-node on h1 is a node container"},
 		},
 		{
 			name:     "after the pull, the image's tarsup.role label says another role: refused",
 			fxs:      []fx{fw(nil)},
 			nets:     withSubnet,
-			req:      Request{FrameworkImage: "corp/tars-custom:1"},
-			resolved: map[string]Resolved{"h1 corp/tars-custom:1": labelled("sha256:c1", "node")},
+			req:      plan.Request{FrameworkImage: "corp/tars-custom:1"},
+			resolved: map[string]plan.Resolved{"h1 corp/tars-custom:1": labelled("sha256:c1", "node")},
 			errText:  []string{"corp/tars-custom:1 (the image pulled for tars-framework on h1) is a node image"},
 		},
 		{
 			name:     "an oddly named image whose label matches goes through",
 			fxs:      []fx{fw(nil)},
 			nets:     withSubnet,
-			req:      Request{FrameworkImage: "corp/tars-custom:1"},
-			resolved: map[string]Resolved{"h1 corp/tars-custom:1": labelled("sha256:c1", "framework")},
+			req:      plan.Request{FrameworkImage: "corp/tars-custom:1"},
+			resolved: map[string]plan.Resolved{"h1 corp/tars-custom:1": labelled("sha256:c1", "framework")},
 			want:     "tars-framework: recreate tarscloud/framework:v3.0.15 -> corp/tars-custom:1 (sha256:aaaa… -> sha256:bbbb…): --framework-image corp/tars-custom:1; pins 172.25.0.10 on tars-net\n",
 		},
 	}
@@ -168,11 +169,11 @@ func TestPlanAddresses(t *testing.T) {
 			if tt.api != "" {
 				s.APIVersion = tt.api
 			}
-			states := []HostState{s}
-			cands, err := Select(states, tt.req)
-			var p Plan
+			states := []plan.HostState{s}
+			cands, err := plan.Select(states, tt.req)
+			var p plan.Plan
 			if err == nil {
-				p, err = BuildPlan(cands, tt.resolved, states, Policy{Parallel: 1}, nil)
+				p, err = plan.BuildPlan(cands, tt.resolved, states, plan.Policy{Parallel: 1}, nil)
 			}
 			if tt.errText != nil {
 				if !errors.Is(err, fault.Refused) {
@@ -227,11 +228,11 @@ func TestPinnedCreateShapes(t *testing.T) {
 				"tars-net": {NetworkID: "n1", IPAddress: "172.25.0.10", GlobalIPv6Address: "fd00:25::10", Aliases: []string{"framework"}},
 				"other":    {NetworkID: "n2", IPAddress: "10.9.0.7", IPAMConfig: &network.EndpointIPAMConfig{LinkLocalIPs: []string{"169.254.1.1"}}},
 			}
-			nets := map[string]NetworkFacts{"tars-net": {Name: "tars-net", ConfiguredSubnet: true}, "other": {Name: "other", ConfiguredSubnet: true}}
+			nets := map[string]plan.NetworkFacts{"tars-net": {Name: "tars-net", ConfiguredSubnet: true}, "other": {Name: "other", ConfiguredSubnet: true}}
 			x, h := fakeExecutor(f)
 			oc := containerOf(t, x, h, old.ID)
-			spec := Derive(DeriveInput{Old: oc.Inspect, NewRef: "fw:new", Role: oc.Role, APIVersion: api, Networks: nets})
-			if _, res, err := x.Replace(t.Context(), h, oc, spec, PreviousSpec(oc, api)); err != nil || res != ResultUpgraded {
+			spec := plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:new", Role: oc.Role, APIVersion: api, Networks: nets})
+			if _, res, err := x.Replace(t.Context(), h, oc, spec, plan.PreviousSpec(oc, api)); err != nil || res != ResultUpgraded {
 				t.Fatalf("replace: %s, %v", res, err)
 			}
 			sent := f.endpoints["fw.tarsup-new"]
@@ -273,7 +274,7 @@ func mustFind(t *testing.T, f *fakeEngine, name string) *container.InspectRespon
 // it go): a dynamic address would otherwise be the lowest free one.
 func TestRollbackKeepsAddress(t *testing.T) {
 	f := newFakeEngine(t)
-	f.health["fw:bad"] = HealthUnhealthy
+	f.health["fw:bad"] = plan.HealthUnhealthy
 	old := f.add("fw", "fw:old", true)
 	old.HostConfig.NetworkMode = "tars-net"
 	old.NetworkSettings.Networks = map[string]*network.EndpointSettings{
@@ -281,9 +282,9 @@ func TestRollbackKeepsAddress(t *testing.T) {
 	}
 	x, h := fakeExecutor(f)
 	oc := containerOf(t, x, h, old.ID)
-	spec := Derive(DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"})
+	spec := plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"})
 	f.calls = nil
-	if _, res, _ := x.Replace(t.Context(), h, oc, spec, PreviousSpec(oc, "1.41")); res != ResultRolledBack {
+	if _, res, _ := x.Replace(t.Context(), h, oc, spec, plan.PreviousSpec(oc, "1.41")); res != ResultRolledBack {
 		t.Fatalf("result %q, want rolled back", res)
 	}
 	want := []string{

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestUpgradeReportSaysWhatWasFound: an upgrade that finds no Tars
@@ -18,39 +19,39 @@ func TestUpgradeReportSaysWhatWasFound(t *testing.T) {
 	master := fx{name: "tars-framework", image: "tarscloud/framework:v3.0.15", imageID: "sha256:f1", running: true}
 	for _, tc := range []struct {
 		name       string
-		states     []HostState
-		req        Request
+		states     []plan.HostState
+		req        plan.Request
 		scope      string
 		wantNoTars bool
 		want       []string // in NothingToDo
 	}{
 		{
 			name:       "an engine with only the db and an ignored container",
-			states:     []HostState{state("unix:///var/run/docker.sock", db, ignored)},
+			states:     []plan.HostState{state("unix:///var/run/docker.sock", db, ignored)},
 			wantNoTars: true,
 			want:       []string{"no Tars container found on unix:///var/run/docker.sock:", "tarsup status", "tarsup.role=framework|node|web", "tarscloud/framework"},
 		},
 		{
 			name:       "two empty engines are both named",
-			states:     []HostState{state("tcp://10.0.0.5:2376"), state("tcp://10.0.0.6:2376")},
+			states:     []plan.HostState{state("tcp://10.0.0.5:2376"), state("tcp://10.0.0.6:2376")},
 			wantNoTars: true,
 			want:       []string{"no Tars container found on tcp://10.0.0.5:2376, tcp://10.0.0.6:2376:"},
 		},
 		{
 			name:       "a scope is named",
-			states:     []HostState{state("h1", db)},
+			states:     []plan.HostState{state("h1", db)},
 			scope:      "compose project tars",
 			wantNoTars: true,
 			want:       []string{"no Tars container of compose project tars found on h1:"},
 		},
 		{
 			name:   "a framework that is current",
-			states: []HostState{state("h1", master, db)},
+			states: []plan.HostState{state("h1", master, db)},
 			want:   []string{"nothing to do: every Tars container runs its target image"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cands, err := Select(tc.states, tc.req)
+			cands, err := plan.Select(tc.states, tc.req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,7 +80,7 @@ func TestUpgradeReportSaysWhatWasFound(t *testing.T) {
 // container says so, naming them, instead of "0 containers checked".
 func TestRefreshSummarySaysNoTarsFound(t *testing.T) {
 	db := fx{name: "tars-mysql", image: "mysql:5.7", imageID: "sha256:m1", running: true}
-	states := []HostState{state("tcp://10.0.0.5:2376", db)}
+	states := []plan.HostState{state("tcp://10.0.0.5:2376", db)}
 	check, err := CheckRefresh(t.Context(), states, RefreshOptions{Registry: &images.Registry{}})
 	if err != nil {
 		t.Fatal(err)

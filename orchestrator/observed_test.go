@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestUpgradeObservedHook: Upgrade hands the hook the engines' states (after
@@ -20,21 +21,21 @@ func TestUpgradeObservedHook(t *testing.T) {
 	hookErr := errors.New("the projects do not plan")
 	for _, tc := range []struct {
 		name string
-		ret  *Request
+		ret  *plan.Request
 		err  error
 		want string // in the error, or NothingToDo
 	}{
 		{name: "no request: nothing selected, the scope named", want: "no Tars container of compose project tars found on unix:///fake.sock"},
 		{name: "the hook's error ends the upgrade", err: hookErr, want: hookErr.Error()},
-		{name: "the hook's request is the one selected with", ret: &Request{Only: []string{"tars-nosuch"}}, want: "tars-nosuch"},
+		{name: "the hook's request is the one selected with", ret: &plan.Request{Only: []string{"tars-nosuch"}}, want: "tars-nosuch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen []string
 			rep, err := Upgrade(context.Background(), []*engine.Host{h}, x, UpgradeOptions{
 				DryRun: true, Scope: "compose project tars",
 				// Why --only tars-framework here: the hook's request must replace it.
-				Request: Request{Only: []string{"tars-framework"}},
-				Observed: func(_ context.Context, states []HostState) (*Request, error) {
+				Request: plan.Request{Only: []string{"tars-framework"}},
+				Observed: func(_ context.Context, states []plan.HostState) (*plan.Request, error) {
 					for _, s := range states {
 						for _, c := range s.Containers {
 							seen = append(seen, s.Host+" "+c.Name)

@@ -13,6 +13,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestRecoverLeavesUserContainersAlone: a container of the user's under a
@@ -59,8 +60,8 @@ func TestRecoverLeavesLiveOwnersAlone(t *testing.T) {
 	old := f.add("fw.tarsup-old", "fw:old", false)
 	n := f.add("fw.tarsup-new", "fw:new", false)
 	live := lock.Owner{Machine: lock.ThisProcess().Machine, PID: os.Getppid(), Start: lock.ProcStart(os.Getppid())}
-	n.Config.Labels = map[string]string{LabelTxn: "t1", LabelTxnName: "fw", LabelTxnOld: old.ID, LabelTxnOldRunning: "true",
-		LabelTxnOwner: live.String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}
+	n.Config.Labels = map[string]string{plan.LabelTxn: "t1", plan.LabelTxnName: "fw", plan.LabelTxnOld: old.ID, plan.LabelTxnOldRunning: "true",
+		plan.LabelTxnOwner: live.String(), plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}
 	x, h := fakeExecutor(f)
 	rec, err := x.Recover(context.Background(), h)
 	if err != nil {
@@ -117,7 +118,7 @@ type raceEngine struct {
 }
 
 func (r *raceEngine) ContainerRemove(ctx context.Context, id string, o container.RemoveOptions) error {
-	if c, err := r.find(id); err == nil && c.Config.Labels[lock.LabelLock] != "" && c.Config.Labels[LabelTxnOwner] == deadOwner.String() {
+	if c, err := r.find(id); err == nil && c.Config.Labels[lock.LabelLock] != "" && c.Config.Labels[plan.LabelTxnOwner] == deadOwner.String() {
 		delete(r.containers, c.ID)
 		if r.relock != nil {
 			r.relock()
@@ -131,8 +132,8 @@ var deadOwner = lock.Owner{Machine: "gone-machine", PID: 4242, Start: "1"}
 
 func staleLock(f *fakeEngine) {
 	c := f.add(lock.EngineLockName, lock.LockImage, false)
-	c.Config.Labels = map[string]string{lock.LabelLock: "1", LabelTxnOwner: deadOwner.String(),
-		LabelTxnStarted: time.Now().Add(-2 * lock.StaleAfter).UTC().Format(time.RFC3339)}
+	c.Config.Labels = map[string]string{lock.LabelLock: "1", plan.LabelTxnOwner: deadOwner.String(),
+		plan.LabelTxnStarted: time.Now().Add(-2 * lock.StaleAfter).UTC().Format(time.RFC3339)}
 }
 
 // TestLockTakeoverRace: a takeover that loses the race is contention, never
@@ -158,7 +159,7 @@ func TestLockTakeoverRace(t *testing.T) {
 			if tt.winner {
 				r.relock = func() {
 					c := f.add(lock.EngineLockName, lock.LockImage, false)
-					c.Config.Labels = map[string]string{lock.LabelLock: "1", LabelTxnOwner: live.String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}
+					c.Config.Labels = map[string]string{lock.LabelLock: "1", plan.LabelTxnOwner: live.String(), plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}
 				}
 			}
 			h := &engine.Host{Spec: engine.HostSpec{URL: "fake"}, Engine: r}
@@ -196,20 +197,20 @@ func TestPreflightNameClash(t *testing.T) {
 			f.add("tars-framework", "tarscloud/framework:v3.0.15", true)
 			u := f.add(tc.holder, "busybox:latest", false)
 			if tc.journal {
-				u.Config.Labels = map[string]string{LabelTxn: "t9", LabelTxnName: "tars-framework", LabelTxnOld: "gone"}
+				u.Config.Labels = map[string]string{plan.LabelTxn: "t9", plan.LabelTxnName: "tars-framework", plan.LabelTxnOld: "gone"}
 			}
 			_, h := fakeExecutor(f)
 			states, err := ObserveAll(context.Background(), []*engine.Host{h})
 			if err != nil {
 				t.Fatal(err)
 			}
-			cands, err := Select(states, Request{To: "v3.0.16"})
+			cands, err := plan.Select(states, plan.Request{To: "v3.0.16"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = BuildPlan(cands, map[string]Resolved{
+			_, err = plan.BuildPlan(cands, map[string]plan.Resolved{
 				"fake tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
-			}, states, Policy{Parallel: 1}, nil)
+			}, states, plan.Policy{Parallel: 1}, nil)
 			if !errors.Is(err, fault.Refused) || !strings.Contains(err.Error(), tc.holder) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want a refusal naming %s (%q)", err, tc.holder, tc.want)
 			}
@@ -250,17 +251,17 @@ func TestRunInterrupted(t *testing.T) {
 	e := &cancelOnStart{fakeEngine: f, name: "fw", cancel: cancel}
 	h := &engine.Host{Spec: engine.HostSpec{URL: "fake"}, Engine: e}
 	x := NewExecutor([]*engine.Host{h}, ExecOptions{Gate: Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
-	step := func(id, to string) Step {
+	step := func(id, to string) plan.Step {
 		c := containerOf(t, x, h, id)
-		st := Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",
-			Spec: Derive(DeriveInput{Old: c.Inspect, NewRef: to, Role: c.Role, APIVersion: "1.41"}), Previous: PreviousSpec(c, "1.41")}
-		x.Opts.Policy(1).recreatePolicy(&st)
+		st := plan.Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",
+			Spec: plan.Derive(plan.DeriveInput{Old: c.Inspect, NewRef: to, Role: c.Role, APIVersion: "1.41"}), Previous: plan.PreviousSpec(c, "1.41")}
+		x.Opts.Policy(1).RecreatePolicy(&st)
 		return st
 	}
-	p := Plan{Phases: []Phase{
-		{Name: "framework master", StopOnFailure: true, Steps: []Step{step(m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
-		{Name: "framework hosts", StopOnFailure: true, Steps: []Step{step(s.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
-		{Name: "nodes", StopOnFailure: true, Steps: []Step{step(n.ID, "tarscloud/tars-node:stable")}, Parallel: 1},
+	p := plan.Plan{Phases: []plan.Phase{
+		{Name: "framework master", StopOnFailure: true, Steps: []plan.Step{step(m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
+		{Name: "framework hosts", StopOnFailure: true, Steps: []plan.Step{step(s.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
+		{Name: "nodes", StopOnFailure: true, Steps: []plan.Step{step(n.ID, "tarscloud/tars-node:stable")}, Parallel: 1},
 	}}
 	f.calls = nil
 	results, err := x.Run(ctx, p)
@@ -296,9 +297,9 @@ func TestRunInterrupted(t *testing.T) {
 // container tarsup did not create holds NAME.tarsup-old, before any change.
 func TestRollbackNameClash(t *testing.T) {
 	s := state("h1", fx{name: "fw", image: "tarscloud/framework:v3.0.16", imageID: "sha256:f2", running: true,
-		labels: map[string]string{LabelPrevious: "{}"}})
-	s.Holders = []NameHolder{{Name: "fw.tarsup-old", ID: "u1", Image: "busybox"}}
-	_, err := FindRollback([]HostState{s}, "fw")
+		labels: map[string]string{plan.LabelPrevious: "{}"}})
+	s.Holders = []plan.NameHolder{{Name: "fw.tarsup-old", ID: "u1", Image: "busybox"}}
+	_, err := plan.FindRollback([]plan.HostState{s}, "fw")
 	if !errors.Is(err, fault.Refused) || !strings.Contains(err.Error(), "fw.tarsup-old") {
 		t.Fatalf("err %v, want a refusal naming fw.tarsup-old", err)
 	}
@@ -314,16 +315,16 @@ func TestRunFailedSlaveSaysVersionSplit(t *testing.T) {
 	s.Config.Env = []string{"SLAVE=true"}
 	f.failStart["tarscloud/framework:v3.0.16-b"] = true
 	x, h := fakeExecutor(f)
-	step := func(id, to string) Step {
+	step := func(id, to string) plan.Step {
 		c := containerOf(t, x, h, id)
-		st := Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",
-			Spec: Derive(DeriveInput{Old: c.Inspect, NewRef: to, Role: c.Role, APIVersion: "1.41"}), Previous: PreviousSpec(c, "1.41")}
-		x.Opts.Policy(1).recreatePolicy(&st)
+		st := plan.Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",
+			Spec: plan.Derive(plan.DeriveInput{Old: c.Inspect, NewRef: to, Role: c.Role, APIVersion: "1.41"}), Previous: plan.PreviousSpec(c, "1.41")}
+		x.Opts.Policy(1).RecreatePolicy(&st)
 		return st
 	}
-	p := Plan{Phases: []Phase{
-		{Name: "framework master", StopOnFailure: true, Steps: []Step{step(m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
-		{Name: "framework hosts", StopOnFailure: true, Steps: []Step{step(s.ID, "tarscloud/framework:v3.0.16-b")}, Parallel: 1},
+	p := plan.Plan{Phases: []plan.Phase{
+		{Name: "framework master", StopOnFailure: true, Steps: []plan.Step{step(m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1},
+		{Name: "framework hosts", StopOnFailure: true, Steps: []plan.Step{step(s.ID, "tarscloud/framework:v3.0.16-b")}, Parallel: 1},
 	}}
 	_, err := x.Run(context.Background(), p)
 	if !errors.Is(err, fault.RolledBack) || errors.Is(err, fault.Interrupted) {

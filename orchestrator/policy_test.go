@@ -13,6 +13,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // The policy of a run, stated as plans and checked against the fake engine:
@@ -21,12 +22,12 @@ import (
 
 // recreateOf plans the recreate of the fake container id to image to, with
 // the executor's policy, as BuildPlan would.
-func recreateOf(t *testing.T, x *Executor, h *engine.Host, id, to string) Step {
+func recreateOf(t *testing.T, x *Executor, h *engine.Host, id, to string) plan.Step {
 	t.Helper()
 	c := containerOf(t, x, h, id)
-	st := Step{Host: h.Name(), Container: c, From: c.Image, To: to, Cause: "--to " + to,
-		Spec: Derive(DeriveInput{Old: c.Inspect, NewRef: to, Role: c.Role, APIVersion: "1.41"}), Previous: PreviousSpec(c, "1.41")}
-	x.Opts.Policy(1).recreatePolicy(&st)
+	st := plan.Step{Host: h.Name(), Container: c, From: c.Image, To: to, Cause: "--to " + to,
+		Spec: plan.Derive(plan.DeriveInput{Old: c.Inspect, NewRef: to, Role: c.Role, APIVersion: "1.41"}), Previous: plan.PreviousSpec(c, "1.41")}
+	x.Opts.Policy(1).RecreatePolicy(&st)
 	return st
 }
 
@@ -64,10 +65,10 @@ func TestRunStopOnFailure(t *testing.T) {
 	n := f.add("node1", "tarscloud/tars-node:latest", true)
 	f.failStart["tarscloud/framework:v3.0.16-bad"] = true
 	x, h := fakeExecutor(f)
-	p := Plan{Phases: []Phase{
-		{Name: "framework master", Steps: []Step{recreateOf(t, x, h, m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1, StopOnFailure: true},
-		{Name: "framework hosts", Steps: []Step{recreateOf(t, x, h, s1.ID, "tarscloud/framework:v3.0.16-bad"), recreateOf(t, x, h, s2.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1, StopOnFailure: true, MaxFailures: 5},
-		{Name: "nodes", Steps: []Step{recreateOf(t, x, h, n.ID, "tarscloud/tars-node:stable")}, Parallel: 1, MaxFailures: 5},
+	p := plan.Plan{Phases: []plan.Phase{
+		{Name: "framework master", Steps: []plan.Step{recreateOf(t, x, h, m.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1, StopOnFailure: true},
+		{Name: "framework hosts", Steps: []plan.Step{recreateOf(t, x, h, s1.ID, "tarscloud/framework:v3.0.16-bad"), recreateOf(t, x, h, s2.ID, "tarscloud/framework:v3.0.16")}, Parallel: 1, StopOnFailure: true, MaxFailures: 5},
+		{Name: "nodes", Steps: []plan.Step{recreateOf(t, x, h, n.ID, "tarscloud/tars-node:stable")}, Parallel: 1, MaxFailures: 5},
 	}}
 	f.calls = nil
 	results, err := x.Run(context.Background(), p)
@@ -96,13 +97,13 @@ func TestRunMaxFailures(t *testing.T) {
 		t.Run("max "+string(rune('0'+tt.max)), func(t *testing.T) {
 			f := newFakeEngine(t)
 			f.failStart["tarscloud/tars-node:bad"] = true
-			var steps []Step
+			var steps []plan.Step
 			x, h := fakeExecutor(f)
 			for i, to := range []string{"bad", "bad", "stable", "stable"} {
 				c := f.add("n"+string(rune('1'+i)), "tarscloud/tars-node:latest", true)
 				steps = append(steps, recreateOf(t, x, h, c.ID, "tarscloud/tars-node:"+to))
 			}
-			p := Plan{Phases: []Phase{{Name: "nodes", Steps: steps, Parallel: 1, MaxFailures: tt.max}}}
+			p := plan.Plan{Phases: []plan.Phase{{Name: "nodes", Steps: steps, Parallel: 1, MaxFailures: tt.max}}}
 			results, err := x.Run(context.Background(), p)
 			if err == nil {
 				t.Fatal("no error from failed nodes")
@@ -121,8 +122,8 @@ func TestRunStoppedStaysStopped(t *testing.T) {
 	n := f.add("node1", "tarscloud/tars-node:latest", false)
 	x, h := fakeExecutor(f)
 	st := recreateOf(t, x, h, n.ID, "tarscloud/tars-node:stable")
-	if st.Kind != StepRecreateStopped {
-		t.Fatalf("a stopped container's step is %q, want %q", st.Kind, StepRecreateStopped)
+	if st.Kind != plan.StepRecreateStopped {
+		t.Fatalf("a stopped container's step is %q, want %q", st.Kind, plan.StepRecreateStopped)
 	}
 	f.calls = nil
 	f.onCreate = func(*container.Config) {
@@ -134,7 +135,7 @@ func TestRunStoppedStaysStopped(t *testing.T) {
 			}
 		}
 	}
-	results, err := x.Run(context.Background(), Plan{Phases: []Phase{{Name: "nodes", Steps: []Step{st}, Parallel: 1}}})
+	results, err := x.Run(context.Background(), plan.Plan{Phases: []plan.Phase{{Name: "nodes", Steps: []plan.Step{st}, Parallel: 1}}})
 	if err != nil || outcome(results) != "node1=upgraded" {
 		t.Fatalf("results %q, err %v", outcome(results), err)
 	}
@@ -170,11 +171,11 @@ func TestRunCleanupOnlyAfterSuccess(t *testing.T) {
 			f.removals = true
 			x, h := fakeExecutor(f)
 			st := recreateOf(t, x, h, m.ID, tt.to)
-			clean := Step{Kind: StepCleanupImage, Host: h.Name(), Container: st.Container, Image: st.Container.ImageID,
+			clean := plan.Step{Kind: plan.StepCleanupImage, Host: h.Name(), Container: st.Container, Image: st.Container.ImageID,
 				ImageTags: []string{"tarscloud/framework:v3.0.15"}, After: []string{m.ID}, AfterNames: []string{"fw"}}
-			p := Plan{Phases: []Phase{
-				{Name: "framework master", Steps: []Step{st}, Parallel: 1, StopOnFailure: true},
-				{Name: "cleanup", Steps: []Step{clean}, Parallel: 1, Always: true},
+			p := plan.Plan{Phases: []plan.Phase{
+				{Name: "framework master", Steps: []plan.Step{st}, Parallel: 1, StopOnFailure: true},
+				{Name: "cleanup", Steps: []plan.Step{clean}, Parallel: 1, Always: true},
 			}}
 			f.calls = nil
 			results, _ := x.Run(context.Background(), p)
@@ -200,12 +201,12 @@ type fakeProber struct {
 	probes int
 }
 
-func (p *fakeProber) Probe(context.Context, *engine.Host, Container) error {
+func (p *fakeProber) Probe(context.Context, *engine.Host, plan.Container) error {
 	p.probes++
 	return p.err
 }
 
-func (p *fakeProber) Preflight(context.Context, map[string]*engine.Host, Plan) (Preflight, error) {
+func (p *fakeProber) Preflight(context.Context, map[string]*engine.Host, plan.Plan) (plan.Preflight, error) {
 	return nil, nil
 }
 
@@ -311,7 +312,7 @@ func TestUpgradePolicy(t *testing.T) {
 			x.Opts.Gate.Prober = &fakeProber{}
 			x.Opts.MaxFailures = tt.maxFail
 			rep, _ := Upgrade(context.Background(), []*engine.Host{h}, x, UpgradeOptions{
-				Request:  Request{To: "v3.0.16", NodeImage: "tarscloud/tars-node:stable"},
+				Request:  plan.Request{To: "v3.0.16", NodeImage: "tarscloud/tars-node:stable"},
 				Parallel: 1, Keychain: authn.NewMultiKeychain(),
 			})
 			if got := outcome(rep.Results); got != tt.want {
@@ -359,14 +360,14 @@ func TestPlanPolicy(t *testing.T) {
 		"sha256:f1": {id("fw"), id("fw2")},
 		"sha256:n1": {id("n1"), id("n2"), "someone-elses"},
 	}
-	cands, err := Select([]HostState{s}, Request{To: "v3.0.16", NodeImage: "tarscloud/tars-node:stable"})
+	cands, err := plan.Select([]plan.HostState{s}, plan.Request{To: "v3.0.16", NodeImage: "tarscloud/tars-node:stable"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := BuildPlan(cands, map[string]Resolved{
+	p, err := plan.BuildPlan(cands, map[string]plan.Resolved{
 		"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
 		"h1 tarscloud/tars-node:stable":  pulled("sha256:n2", "tarscloud/tars-node:stable", nodeNew, ""),
-	}, []HostState{s}, Policy{Parallel: 2, MaxFailures: 1, StopTimeout: 10 * time.Second, Cleanup: true, NoRollback: true}, nil)
+	}, []plan.HostState{s}, plan.Policy{Parallel: 2, MaxFailures: 1, StopTimeout: 10 * time.Second, Cleanup: true, NoRollback: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +397,7 @@ sha256:f1: cleanup image (tarscloud/framework:v3.0.15) once fw, fw2 upgraded: no
 // TestExecOptionsPolicy: the operator's flags reach the planner whole.
 func TestExecOptionsPolicy(t *testing.T) {
 	got := ExecOptions{StopTimeout: 5 * time.Second, NoRollback: true, Cleanup: true, MaxFailures: 3}.Policy(4)
-	if want := (Policy{Parallel: 4, MaxFailures: 3, StopTimeout: 5 * time.Second, NoRollback: true, Cleanup: true}); got != want {
+	if want := (plan.Policy{Parallel: 4, MaxFailures: 3, StopTimeout: 5 * time.Second, NoRollback: true, Cleanup: true}); got != want {
 		t.Errorf("policy %+v, want %+v", got, want)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/go-connections/nat"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestPlanCarriesHealthBefore: each step carries the pre-flight finding and
@@ -25,20 +26,20 @@ func TestPlanCarriesHealthBefore(t *testing.T) {
 	node := fx{name: "tars-node", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true}
 	node2 := fx{name: "tars-node-2", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true}
 	s := state("h1", master, node, node2)
-	cands, err := Select([]HostState{s}, Request{To: "v3.0.16"})
+	cands, err := plan.Select([]plan.HostState{s}, plan.Request{To: "v3.0.16"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := HealthBefore{State: HealthUnhealthy, Detail: "tars-framework tcp :17890: connection refused"}
-	before := Preflight{
+	refused := plan.HealthBefore{State: plan.HealthUnhealthy, Detail: "tars-framework tcp :17890: connection refused"}
+	before := plan.Preflight{
 		"c0ffeetars-framework00000000000000": refused,
 		"c0ffeetars-node00000000000000":      healthyBefore,
-		"c0ffeetars-node-200000000000000":    {State: HealthUnhealthy, Detail: "tars-node-2 tcp :19385: connection refused"},
+		"c0ffeetars-node-200000000000000":    {State: plan.HealthUnhealthy, Detail: "tars-node-2 tcp :19385: connection refused"},
 	}
-	p, err := BuildPlan(cands, map[string]Resolved{
+	p, err := plan.BuildPlan(cands, map[string]plan.Resolved{
 		"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
 		"h1 tarscloud/tars-node:latest":  pulled("sha256:n1", "tarscloud/tars-node:latest", nodeOld, ""),
-	}, []HostState{s}, Policy{Parallel: 1}, before)
+	}, []plan.HostState{s}, plan.Policy{Parallel: 1}, before)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,18 +50,18 @@ func TestPlanCarriesHealthBefore(t *testing.T) {
 		t.Errorf("plan:\n%s\nwant:\n%s", got, want)
 	}
 	st := p.Steps()[0]
-	if st.Before != refused || st.Restore != RestoreRunning || st.Before.String() != "no: "+refused.Detail {
-		t.Errorf("step before %+v (%s), restore %q; want %+v, %q", st.Before, st.Before, st.Restore, refused, RestoreRunning)
+	if st.Before != refused || st.Restore != plan.RestoreRunning || st.Before.String() != "no: "+refused.Detail {
+		t.Errorf("step before %+v (%s), restore %q; want %+v, %q", st.Before, st.Before, st.Restore, refused, plan.RestoreRunning)
 	}
 
-	p, err = BuildPlan(cands, map[string]Resolved{
+	p, err = plan.BuildPlan(cands, map[string]plan.Resolved{
 		"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
 		"h1 tarscloud/tars-node:latest":  pulled("sha256:n1", "tarscloud/tars-node:latest", nodeOld, ""),
-	}, []HostState{s}, Policy{Parallel: 1}, Preflight{"c0ffeetars-framework00000000000000": healthyBefore})
+	}, []plan.HostState{s}, plan.Policy{Parallel: 1}, plan.Preflight{"c0ffeetars-framework00000000000000": healthyBefore})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := p.Steps()[0]; strings.Contains(st.Line(false), "before") || st.Restore != RestoreHealthy || st.Before.String() != "yes" {
+	if st := p.Steps()[0]; strings.Contains(st.Line(false), "before") || st.Restore != plan.RestoreHealthy || st.Before.String() != "yes" {
 		t.Errorf("a healthy container's step: %q, restore %q, before %s", st.Line(false), st.Restore, st.Before)
 	}
 }
@@ -73,8 +74,8 @@ func noDockerHealth(c *container.InspectResponse) *container.InspectResponse {
 
 // draftOf is a one-step plan replacing c with a new container that has no
 // HEALTHCHECK (its gate uses the Tars probe).
-func draftOf(c Container) Plan {
-	return Plan{Phases: []Phase{{Name: "framework master", Steps: []Step{{Kind: StepRecreate, Host: "fake", Container: c}}}}}
+func draftOf(c plan.Container) plan.Plan {
+	return plan.Plan{Phases: []plan.Phase{{Name: "framework master", Steps: []plan.Step{{Kind: plan.StepRecreate, Host: "fake", Container: c}}}}}
 }
 
 // closedPort returns a local TCP port nothing listens on.
@@ -112,7 +113,7 @@ func TestPreflight(t *testing.T) {
 		mode    string
 		binary  string
 		setup   func(f *fakeEngine) *container.InspectResponse
-		want    HealthBefore
+		want    plan.HealthBefore
 		wantErr []string // the error names these; nil: no error
 	}{
 		{
@@ -152,7 +153,7 @@ func TestPreflight(t *testing.T) {
 				publish(c, PortNode, closedPort(t))
 				return c
 			},
-			want: HealthBefore{State: HealthUnhealthy},
+			want: plan.HealthBefore{State: plan.HealthUnhealthy},
 		},
 		{
 			name: "direct, answers: healthy before",
@@ -162,18 +163,18 @@ func TestPreflight(t *testing.T) {
 				publish(c, PortNode, open)
 				return c
 			},
-			want: HealthBefore{State: HealthHealthy},
+			want: plan.HealthBefore{State: plan.HealthHealthy},
 		},
 		{
 			name: "Docker health unhealthy, the new container has Docker health too: a finding, the Tars probe is not needed",
 			mode: ProbeDirect,
 			setup: func(f *fakeEngine) *container.InspectResponse {
-				f.health["tarscloud/framework:v3.0.15"] = HealthUnhealthy
+				f.health["tarscloud/framework:v3.0.15"] = plan.HealthUnhealthy
 				c := f.add("fw", "tarscloud/framework:v3.0.15", true)
 				c.Config.Healthcheck = &container.HealthConfig{Test: []string{"CMD", "/check"}}
 				return c
 			},
-			want: HealthBefore{State: HealthUnhealthy, Detail: "Docker health is unhealthy"},
+			want: plan.HealthBefore{State: plan.HealthUnhealthy, Detail: "Docker health is unhealthy"},
 		},
 	}
 	for _, tt := range tests {
@@ -185,7 +186,7 @@ func TestPreflight(t *testing.T) {
 			oc := containerOf(t, x, h, c.ID)
 			draft := draftOf(oc)
 			if c.Config.Healthcheck != nil {
-				draft.Phases[0].Steps[0].Spec = Spec{Config: &container.Config{Healthcheck: c.Config.Healthcheck}}
+				draft.Phases[0].Steps[0].Spec = plan.Spec{Config: &container.Config{Healthcheck: c.Config.Healthcheck}}
 			}
 			f.calls = nil
 			got, err := p.Preflight(context.Background(), x.Hosts, draft)
@@ -211,7 +212,7 @@ func TestPreflight(t *testing.T) {
 			if b.State != tt.want.State || (tt.want.Detail != "" && b.Detail != tt.want.Detail) {
 				t.Errorf("found %+v, want %+v", b, tt.want)
 			}
-			if b.State == HealthUnhealthy && b.Detail == "" {
+			if b.State == plan.HealthUnhealthy && b.Detail == "" {
 				t.Errorf("an unhealthy finding without its reason")
 			}
 		})
@@ -228,34 +229,34 @@ func TestRollbackOfContainerUnhealthyBefore(t *testing.T) {
 		wantResult string
 		wantErr    string
 	}{
-		{RestoreRunning, ResultRolledBack, "runs again as before the upgrade; it was not healthy before the upgrade either"},
+		{plan.RestoreRunning, ResultRolledBack, "runs again as before the upgrade; it was not healthy before the upgrade either"},
 		// The demand of a container that was healthy: it must be healthy again.
-		{RestoreHealthy, ResultFailed, "ROLLBACK FAILED"},
+		{plan.RestoreHealthy, ResultFailed, "ROLLBACK FAILED"},
 	} {
 		t.Run(tt.restore, func(t *testing.T) {
 			f := newFakeEngine(t)
-			f.health["fw:old"] = HealthUnhealthy
-			f.health["fw:bad"] = HealthUnhealthy
+			f.health["fw:old"] = plan.HealthUnhealthy
+			f.health["fw:bad"] = plan.HealthUnhealthy
 			old := f.add("fw", "fw:old", true)
 			x, h := fakeExecutor(f)
 			oc := containerOf(t, x, h, old.ID)
-			st := Step{Host: "fake", Container: oc, From: "fw:old", To: "fw:bad", Restore: tt.restore,
-				Before: HealthBefore{State: HealthUnhealthy, Detail: "Docker health is unhealthy"},
-				Spec:   Derive(DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"}), Previous: PreviousSpec(oc, "1.41")}
-			x.Opts.Policy(1).recreatePolicy(&st)
+			st := plan.Step{Host: "fake", Container: oc, From: "fw:old", To: "fw:bad", Restore: tt.restore,
+				Before: plan.HealthBefore{State: plan.HealthUnhealthy, Detail: "Docker health is unhealthy"},
+				Spec:   plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"}), Previous: plan.PreviousSpec(oc, "1.41")}
+			x.Opts.Policy(1).RecreatePolicy(&st)
 			var journalled string
-			f.onCreate = func(cfg *container.Config) { journalled = cfg.Labels[LabelTxnRestore] }
+			f.onCreate = func(cfg *container.Config) { journalled = cfg.Labels[plan.LabelTxnRestore] }
 			f.calls = nil
 			r := x.do(context.Background(), st, nil)
 			if r.Result != tt.wantResult || r.Err == nil || !strings.Contains(r.Err.Error(), tt.wantErr) {
 				t.Fatalf("result %q, err %v; want %q with %q", r.Result, r.Err, tt.wantResult, tt.wantErr)
 			}
 			if journalled != tt.restore {
-				t.Errorf("journal label %s=%q, want %q", LabelTxnRestore, journalled, tt.restore)
+				t.Errorf("journal label %s=%q, want %q", plan.LabelTxnRestore, journalled, tt.restore)
 			}
 			want := []string{"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw", "start fw",
 				"rename fw -> fw.tarsup-failed", "stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw"}
-			if tt.restore == RestoreRunning {
+			if tt.restore == plan.RestoreRunning {
 				want = append(want, "remove fw.tarsup-failed")
 			}
 			if got := strings.Join(f.calls, "\n"); got != strings.Join(want, "\n") {
@@ -278,11 +279,11 @@ func TestRecoverGateFailedJournal(t *testing.T) {
 	for _, running := range []bool{true, false} {
 		t.Run("failed container running="+strconv.FormatBool(running), func(t *testing.T) {
 			f := newFakeEngine(t)
-			f.health["fw:old"] = HealthUnhealthy
-			f.health["fw:bad"] = HealthUnhealthy
+			f.health["fw:old"] = plan.HealthUnhealthy
+			f.health["fw:bad"] = plan.HealthUnhealthy
 			old := f.add("fw.tarsup-old", "fw:old", false)
 			failed := f.add("fw.tarsup-failed", "fw:bad", running)
-			failed.Config.Labels = map[string]string{LabelTxn: "t1", LabelTxnName: "fw", LabelTxnOld: old.ID, LabelTxnOldRunning: "true", LabelTxnRestore: RestoreRunning}
+			failed.Config.Labels = map[string]string{plan.LabelTxn: "t1", plan.LabelTxnName: "fw", plan.LabelTxnOld: old.ID, plan.LabelTxnOldRunning: "true", plan.LabelTxnRestore: plan.RestoreRunning}
 			f.noInspect = map[string]bool{failed.ID: true}
 			x, h := fakeExecutor(f)
 			x.Opts.Gate.Timeout = 10 * time.Minute
@@ -355,20 +356,20 @@ func TestPreflightProvesWhatTheGatesUse(t *testing.T) {
 		newSpec *container.Config
 		wantErr bool
 	}{
-		{"recreate, the new container has a HEALTHCHECK", StepRecreate, &container.Config{Healthcheck: hc}, false},
-		{"recreate, the new container has none", StepRecreate, &container.Config{}, true},
-		{"re-check (always the Tars probe)", StepRecheck, nil, true},
+		{"recreate, the new container has a HEALTHCHECK", plan.StepRecreate, &container.Config{Healthcheck: hc}, false},
+		{"recreate, the new container has none", plan.StepRecreate, &container.Config{}, true},
+		{"re-check (always the Tars probe)", plan.StepRecheck, nil, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeEngine(t)
 			c := f.add("n1", "tarscloud/tars-node:latest", true) // Docker health: healthy; no address
 			x, h := fakeExecutor(f)
 			oc := containerOf(t, x, h, c.ID)
-			st := Step{Kind: tt.kind, Host: "fake", Container: oc}
+			st := plan.Step{Kind: tt.kind, Host: "fake", Container: oc}
 			if tt.newSpec != nil {
-				st.Spec = Spec{Config: tt.newSpec}
+				st.Spec = plan.Spec{Config: tt.newSpec}
 			}
-			draft := Plan{Phases: []Phase{{Name: "nodes", Steps: []Step{st}}}}
+			draft := plan.Plan{Phases: []plan.Phase{{Name: "nodes", Steps: []plan.Step{st}}}}
 			got, err := (&Prober{Mode: ProbeDirect}).Preflight(context.Background(), x.Hosts, draft)
 			if tt.wantErr {
 				if !errors.Is(err, fault.BadInput) || !strings.Contains(err.Error(), "no address reaches port 19385") {
@@ -387,7 +388,7 @@ func TestPreflightProvesWhatTheGatesUse(t *testing.T) {
 // before asks only that it runs and stays up.
 func TestWaitRunning(t *testing.T) {
 	f := newFakeEngine(t)
-	f.health["fw:old"] = HealthUnhealthy
+	f.health["fw:old"] = plan.HealthUnhealthy
 	c := f.add("fw", "fw:old", true)
 	x, h := fakeExecutor(f)
 	g := x.Opts.Gate

@@ -25,6 +25,7 @@ import (
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // Tars ports (TARS.md).
@@ -54,7 +55,7 @@ func (k Check) String() string {
 // registry's port answers on every framework host, the master's web serves
 // /get_tarsnode unauthenticated (the official harness waits for it), and a
 // node's tarsnode listens on 19385.
-func ChecksFor(c Container) []Check {
+func ChecksFor(c plan.Container) []Check {
 	switch c.Role {
 	case images.RoleFramework:
 		if c.Slave {
@@ -175,7 +176,7 @@ func (e *ProbeError) Unwrap() error { return e.Err }
 // Probe checks that c answers on its Tars ports. A container without
 // checks (unknown role) counts as up when it runs. A probe that cannot work
 // at all is a *ProbeError; any other error is the container's own answer.
-func (p *Prober) Probe(ctx context.Context, h *engine.Host, c Container) error {
+func (p *Prober) Probe(ctx context.Context, h *engine.Host, c plan.Container) error {
 	checks := ChecksFor(c)
 	if len(checks) == 0 {
 		return nil
@@ -204,7 +205,7 @@ func (p *Prober) usesSidecar(h *engine.Host) bool {
 // means the container was reached and is not healthy; a timeout or no route
 // on every address means this machine cannot reach it at all, and no wait
 // would change that (a *ProbeError).
-func probeDirect(ctx context.Context, h *engine.Host, c Container, k Check) error {
+func probeDirect(ctx context.Context, h *engine.Host, c plan.Container, k Check) error {
 	addrs := directAddrs(c, k.Port)
 	if len(addrs) == 0 {
 		return &ProbeError{Container: c.Name, Host: h.Name(),
@@ -243,7 +244,7 @@ func unreachable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-func directAddrs(c Container, port int) []string {
+func directAddrs(c plan.Container, port int) []string {
 	in := c.Inspect
 	var addrs []string
 	if in.HostConfig != nil && in.HostConfig.NetworkMode.IsHost() {
@@ -277,7 +278,7 @@ func directAddrs(c Container, port int) []string {
 // network namespace, so 127.0.0.1 there is the target: it works for bridge
 // networks without published ports, host networking and remote engines, and
 // needs nothing inside the Tars image.
-func (p *Prober) probeSidecar(ctx context.Context, h *engine.Host, c Container, checks []Check) error {
+func (p *Prober) probeSidecar(ctx context.Context, h *engine.Host, c plan.Container, checks []Check) error {
 	ref, err := p.ensureImage(ctx, h)
 	if err != nil {
 		return &ProbeError{Container: c.Name, Host: h.Name(), Err: fmt.Errorf("--probe sidecar: %w", err), Fix: sidecarFix(err)}
@@ -305,7 +306,7 @@ func (p *Prober) probeSidecar(ctx context.Context, h *engine.Host, c Container, 
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	created, err := h.Engine.ContainerCreate(cctx,
 		&container.Config{Image: ref, Cmd: args, Labels: map[string]string{
-			LabelProbe: "1", LabelTxnOwner: p.owner().String(), LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}},
+			plan.LabelProbe: "1", plan.LabelTxnOwner: p.owner().String(), plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}},
 		&container.HostConfig{NetworkMode: container.NetworkMode("container:" + c.ID)},
 		&network.NetworkingConfig{}, nil, "")
 	ccancel()
@@ -385,7 +386,7 @@ func (p *Prober) ensureImage(ctx context.Context, h *engine.Host) (string, error
 		p.loaded[h] = ref
 		return ref, nil
 	}
-	archive, err := engine.ImageArchive(ref, "tarsup", data, []string{"/tarsup"}, LabelProbe)
+	archive, err := engine.ImageArchive(ref, "tarsup", data, []string{"/tarsup"}, plan.LabelProbe)
 	if err != nil {
 		return "", err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/swapname"
 )
 
@@ -119,7 +120,7 @@ func (r AddRequest) Validate() error {
 		return fault.Mark(fault.BadInput, fmt.Errorf("--image: %w", err))
 	}
 	if r.Env["REBUILD"] == "true" {
-		return fault.Mark(fault.Refused, fmt.Errorf("refused: REBUILD=true would drop %s", RebuildDrops))
+		return fault.Mark(fault.Refused, fmt.Errorf("refused: REBUILD=true would drop %s", plan.RebuildDrops))
 	}
 	if r.IP != "" && (r.Network == "" || r.Network == "host" || r.Network == "bridge") {
 		return fault.Mark(fault.BadInput, fmt.Errorf("--ip %s needs --network NAME of a user-defined network with a subnet (Docker gives static addresses only there)", r.IP))

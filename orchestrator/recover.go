@@ -7,31 +7,24 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
-
-// Recovery is what `recover` did to one service.
-type Recovery struct {
-	Host   string `json:"host"`
-	Name   string `json:"name"`
-	Action string `json:"action"`
-	Result string `json:"result"`
-}
 
 // PlanRecover observes an engine's interrupted upgrades and plans their
 // recovery (PlanRecovery) with this executor's policy; it changes nothing
 // and takes no lock: `recover --dry-run` prints it.
-func (x *Executor) PlanRecover(ctx context.Context, h *engine.Host) (RecoveryPlan, error) {
+func (x *Executor) PlanRecover(ctx context.Context, h *engine.Host) (plan.RecoveryPlan, error) {
 	swaps, err := ObserveSwaps(ctx, h, x.Self)
 	if err != nil {
-		return RecoveryPlan{}, err
+		return plan.RecoveryPlan{}, err
 	}
-	return PlanRecovery(swaps, x.Force, x.Opts.Policy(1)), nil
+	return plan.PlanRecovery(swaps, x.Force, x.Opts.Policy(1)), nil
 }
 
 // Recover finishes or undoes every interrupted upgrade on an engine
 // (observe, PlanRecovery, RunRecovery). The caller holds the engine lock
 // (LockAll), so no live tarsup is mid-swap there.
-func (x *Executor) Recover(ctx context.Context, h *engine.Host) ([]Recovery, error) {
+func (x *Executor) Recover(ctx context.Context, h *engine.Host) ([]plan.Recovery, error) {
 	p, err := x.PlanRecover(ctx, h)
 	if err != nil {
 		return nil, err
@@ -41,8 +34,8 @@ func (x *Executor) Recover(ctx context.Context, h *engine.Host) ([]Recovery, err
 
 // RunRecovery carries out a recovery plan on its engine, step by step; a
 // failed step does not stop the others.
-func (x *Executor) RunRecovery(ctx context.Context, h *engine.Host, p RecoveryPlan) ([]Recovery, error) {
-	var out []Recovery
+func (x *Executor) RunRecovery(ctx context.Context, h *engine.Host, p plan.RecoveryPlan) ([]plan.Recovery, error) {
+	var out []plan.Recovery
 	var errs []error
 	for _, st := range p.Steps {
 		r, err := x.recoverStep(ctx, h, st)
@@ -58,19 +51,19 @@ func (x *Executor) RunRecovery(ctx context.Context, h *engine.Host, p RecoveryPl
 }
 
 // recoverStep runs one recovery step as its kind says.
-func (x *Executor) recoverStep(ctx context.Context, h *engine.Host, st RecoveryStep) (Recovery, error) {
-	r := Recovery{Host: h.Name(), Name: st.Swap.Name, Action: st.Action, Result: st.Result}
+func (x *Executor) recoverStep(ctx context.Context, h *engine.Host, st plan.RecoveryStep) (plan.Recovery, error) {
+	r := plan.Recovery{Host: h.Name(), Name: st.Swap.Name, Action: st.Action, Result: st.Result}
 	var err error
 	switch st.Kind {
-	case RecoverLeave:
+	case plan.RecoverLeave:
 		return r, nil
-	case RecoverFail:
+	case plan.RecoverFail:
 		err = errors.New(st.Result)
-	case RecoverGiveBack:
+	case plan.RecoverGiveBack:
 		err = x.giveBack(ctx, h, st)
-	case RecoverUndo:
+	case plan.RecoverUndo:
 		err = x.undo(ctx, h, st)
-	case RecoverFinish:
+	case plan.RecoverFinish:
 		return x.finish(ctx, h, st)
 	default:
 		err = fmt.Errorf("unknown recovery step kind %q", st.Kind)
@@ -84,7 +77,7 @@ func (x *Executor) recoverStep(ctx context.Context, h *engine.Host, st RecoveryS
 }
 
 // giveBack renames an old container aside back to its name and starts it.
-func (x *Executor) giveBack(ctx context.Context, h *engine.Host, st RecoveryStep) error {
+func (x *Executor) giveBack(ctx context.Context, h *engine.Host, st plan.RecoveryStep) error {
 	if err := h.Engine.ContainerRename(ctx, st.Swap.Old.ID, st.Swap.Name); err != nil {
 		return err
 	}
@@ -92,7 +85,7 @@ func (x *Executor) giveBack(ctx context.Context, h *engine.Host, st RecoveryStep
 }
 
 // undo removes a new container that never took over and puts the old one back.
-func (x *Executor) undo(ctx context.Context, h *engine.Host, st RecoveryStep) error {
+func (x *Executor) undo(ctx context.Context, h *engine.Host, st plan.RecoveryStep) error {
 	s := st.Swap
 	_ = stopContainer(ctx, h, s.New.ID, st.StopTimeout)
 	if st.Blocked != "" {
@@ -125,9 +118,9 @@ func (x *Executor) undo(ctx context.Context, h *engine.Host, st RecoveryStep) er
 
 // finish gates a new container that holds the name and removes the old one;
 // a new container that does not start or pass its gate is rolled back.
-func (x *Executor) finish(ctx context.Context, h *engine.Host, st RecoveryStep) (Recovery, error) {
+func (x *Executor) finish(ctx context.Context, h *engine.Host, st plan.RecoveryStep) (plan.Recovery, error) {
 	s := st.Swap
-	r := Recovery{Host: h.Name(), Name: s.Name, Action: st.Action}
+	r := plan.Recovery{Host: h.Name(), Name: s.Name, Action: st.Action}
 	_ = stopContainer(ctx, h, s.Old.ID, st.StopTimeout)
 	if st.StartNew {
 		if err := h.Engine.ContainerStart(ctx, s.New.ID, container.StartOptions{}); err != nil {
@@ -147,8 +140,8 @@ func (x *Executor) finish(ctx context.Context, h *engine.Host, st RecoveryStep) 
 	return r, nil
 }
 
-func (x *Executor) recoverRollback(ctx context.Context, h *engine.Host, st RecoveryStep, cause error) (Recovery, error) {
-	r := Recovery{Host: h.Name(), Name: st.Swap.Name, Action: "roll back: the new container is not healthy"}
+func (x *Executor) recoverRollback(ctx context.Context, h *engine.Host, st plan.RecoveryStep, cause error) (plan.Recovery, error) {
+	r := plan.Recovery{Host: h.Name(), Name: st.Swap.Name, Action: "roll back: the new container is not healthy"}
 	old := st.Swap.Old
 	old.Name = st.Swap.Name
 	sw := swap{h: h, old: old, wasUp: st.Swap.WasUp, restore: st.Swap.Restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: st.OldRole}

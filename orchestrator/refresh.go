@@ -11,6 +11,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // RefreshOptions are the inputs of a refresh beyond the engines.
@@ -116,7 +117,7 @@ func (m Moved) Line(withHost bool) string {
 	if withHost {
 		h = m.Host + " "
 	}
-	return fmt.Sprintf("%s%s: %s moved %s -> %s", h, m.Name, tagOf(m.Image), abbrev(m.From), abbrev(m.To))
+	return fmt.Sprintf("%s%s: %s moved %s -> %s", h, m.Name, plan.TagOf(m.Image), plan.Abbrev(m.From), plan.Abbrev(m.To))
 }
 
 // RefreshReport is what a refresh found and did.
@@ -126,7 +127,7 @@ type RefreshReport struct {
 	// interrupted when the refresh began.
 	PendingRecovery []string
 	// Recovered is what the upgrade's recovery of interrupted upgrades did.
-	Recovered []Recovery
+	Recovered []plan.Recovery
 	// Upgrade is the upgrade of what moved (a dry run when MonitorOnly);
 	// nil when nothing moved.
 	Upgrade *UpgradeReport
@@ -199,8 +200,8 @@ func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts Refres
 // RefreshRequest is the upgrade request that carries out a check: the
 // containers whose tag moved, by name, and, when a newer framework tag was
 // found, that tag for every framework and web container in scope. It is pure.
-func RefreshRequest(scope []Container, check RefreshCheck) Request {
-	req := Request{To: check.NewerTag}
+func RefreshRequest(scope []plan.Container, check RefreshCheck) plan.Request {
+	req := plan.Request{To: check.NewerTag}
 	seen := map[string]bool{}
 	add := func(name string) {
 		if !seen[name] {
@@ -224,7 +225,7 @@ func RefreshRequest(scope []Container, check RefreshCheck) Request {
 
 // CheckRefresh looks up the current digest of every in-scope container's tag
 // and, with ToLatest, the framework repositories' tags; it pulls nothing.
-func CheckRefresh(ctx context.Context, states []HostState, opts RefreshOptions) (RefreshCheck, error) {
+func CheckRefresh(ctx context.Context, states []plan.HostState, opts RefreshOptions) (RefreshCheck, error) {
 	scope, err := RefreshScope(states, opts.Only)
 	if err != nil {
 		return RefreshCheck{}, err
@@ -275,8 +276,8 @@ func CheckRefresh(ctx context.Context, states []HostState, opts RefreshOptions) 
 // Select, it refuses the database named in only and rejects unknown names.
 // Unlike Select, it does not refuse REBUILD=true here: that applies when the
 // container is about to be recreated, which the upgrade decides. It is pure.
-func RefreshScope(states []HostState, only []string) ([]Container, error) {
-	scope, missing := inScope(states, only)
+func RefreshScope(states []plan.HostState, only []string) ([]plan.Container, error) {
+	scope, missing := plan.InScope(states, only)
 	out := scope[:0]
 	for _, c := range scope {
 		if c.Role == images.RoleDB {
@@ -296,7 +297,7 @@ func RefreshScope(states []HostState, only []string) ([]Container, error) {
 // loaded locally) cannot be compared and is left alone. A failed look-up
 // fails the check, naming every failed reference: nothing is changed on a
 // partial view. It is pure.
-func CompareDigests(scope []Container, digests map[string]images.DigestResult) (RefreshCheck, error) {
+func CompareDigests(scope []plan.Container, digests map[string]images.DigestResult) (RefreshCheck, error) {
 	check := RefreshCheck{Moved: []Moved{}}
 	keys := map[string]bool{}
 	var errs []error
@@ -350,7 +351,7 @@ func CompareDigests(scope []Container, digests map[string]images.DigestResult) (
 
 // frameworkTags lists the tags of every framework repository in scope that
 // runs a version tag.
-func frameworkTags(ctx context.Context, reg *images.Registry, scope []Container) (map[string][]string, error) {
+func frameworkTags(ctx context.Context, reg *images.Registry, scope []plan.Container) (map[string][]string, error) {
 	repos := map[string]images.Ref{}
 	for _, c := range scope {
 		if c.Role != images.RoleFramework {
@@ -394,7 +395,7 @@ func isVersion(tag string) bool {
 // (mirrors must have it too). tags maps a repository to its tags. It returns
 // "" when there is nothing newer or no framework runs a version tag. It is
 // pure.
-func NewestFramework(scope []Container, tags map[string][]string, anyMajor bool) (tag, from string, err error) {
+func NewestFramework(scope []plan.Container, tags map[string][]string, anyMajor bool) (tag, from string, err error) {
 	var fws []images.Ref
 	for _, c := range scope {
 		if c.Role != images.RoleFramework {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // movedLines renders a check for comparison as a string.
@@ -59,7 +60,7 @@ func TestCompareDigests(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		states  []HostState
+		states  []plan.HostState
 		only    []string
 		digests map[string]images.DigestResult
 		want    string
@@ -68,13 +69,13 @@ func TestCompareDigests(t *testing.T) {
 	}{
 		{
 			name:    "nothing moved: one line, the db and containers set aside are not checked",
-			states:  []HostState{state("h1", master, node1, node2, stable, db, aside)},
+			states:  []plan.HostState{state("h1", master, node1, node2, stable, db, aside)},
 			digests: none,
 			want:    "refresh: 4 containers checked, 3 tags, nothing moved\n",
 		},
 		{
 			name:    "a floating tag moved: just its containers, not one that already runs the new digest",
-			states:  []HostState{state("h1", master, node1, node2, stable, pulledAlready)},
+			states:  []plan.HostState{state("h1", master, node1, node2, stable, pulledAlready)},
 			digests: latestMoved,
 			want: "refresh: 5 containers checked, 3 tags, 2 moved\n" +
 				"h1 tars-node1: latest moved sha256:cccc… -> sha256:dddd…\n" +
@@ -82,7 +83,7 @@ func TestCompareDigests(t *testing.T) {
 		},
 		{
 			name:    "across hosts",
-			states:  []HostState{state("h1", master, node1), state("h2", node2)},
+			states:  []plan.HostState{state("h1", master, node1), state("h2", node2)},
 			digests: latestMoved,
 			want: "refresh: 3 containers checked, 2 tags, 2 moved\n" +
 				"h1 tars-node1: latest moved sha256:cccc… -> sha256:dddd…\n" +
@@ -90,7 +91,7 @@ func TestCompareDigests(t *testing.T) {
 		},
 		{
 			name:    "--only limits the check",
-			states:  []HostState{state("h1", master, node1, node2)},
+			states:  []plan.HostState{state("h1", master, node1, node2)},
 			only:    []string{"tars-node2"},
 			digests: latestMoved,
 			want: "refresh: 1 container checked, 1 tag, 1 moved\n" +
@@ -98,7 +99,7 @@ func TestCompareDigests(t *testing.T) {
 		},
 		{
 			name:    "an image without a digest from its repository is left alone",
-			states:  []HostState{state("h1", node1, local)},
+			states:  []plan.HostState{state("h1", node1, local)},
 			digests: latestMoved,
 			want: "refresh: 1 container checked, 1 tag, 1 moved, 1 not comparable (left alone)\n" +
 				"h1 tars-node1: latest moved sha256:cccc… -> sha256:dddd…\n" +
@@ -106,7 +107,7 @@ func TestCompareDigests(t *testing.T) {
 		},
 		{
 			name:   "a failed look-up fails the check and names the tag",
-			states: []HostState{state("h1", node1, stable)},
+			states: []plan.HostState{state("h1", node1, stable)},
 			digests: map[string]images.DigestResult{
 				"tarscloud/tars-node:latest": ok("tarscloud/tars-node:latest", nodeNew),
 				"tarscloud/tars-node:stable": {Err: fmt.Errorf("tag stable not found: %w", fault.NotFound)},
@@ -116,7 +117,7 @@ func TestCompareDigests(t *testing.T) {
 		},
 		{
 			name:    "--only naming the db is refused",
-			states:  []HostState{state("h1", master, db)},
+			states:  []plan.HostState{state("h1", master, db)},
 			only:    []string{"tars-mysql"},
 			digests: none,
 			wantErr: fault.Refused,
@@ -124,7 +125,7 @@ func TestCompareDigests(t *testing.T) {
 		},
 		{
 			name:    "--only naming nothing known",
-			states:  []HostState{state("h1", master)},
+			states:  []plan.HostState{state("h1", master)},
 			only:    []string{"nope"},
 			digests: none,
 			wantErr: fault.BadInput,
@@ -162,7 +163,7 @@ func TestNewestFramework(t *testing.T) {
 	tags := []string{"latest", "v3.0.14", "v3.0.15", "v3.0.16", "v3.0.17-rc1", "v3.0.16-hc1", "v3.1.0", "v4.0.0", "stable"}
 	tests := []struct {
 		name     string
-		states   []HostState
+		states   []plan.HostState
 		tags     map[string][]string
 		anyMajor bool
 		want     string
@@ -170,32 +171,32 @@ func TestNewestFramework(t *testing.T) {
 	}{
 		{
 			name:   "newest release of the same major; pre-releases and aliases ignored",
-			states: []HostState{state("h1", fw("tars-framework", "tarscloud/framework:v3.0.15"), node)},
+			states: []plan.HostState{state("h1", fw("tars-framework", "tarscloud/framework:v3.0.15"), node)},
 			tags:   map[string][]string{"tarscloud/framework": tags},
 			want:   "v3.0.15 -> v3.1.0",
 		},
 		{
 			name:     "another major when allowed",
-			states:   []HostState{state("h1", fw("tars-framework", "tarscloud/framework:v3.0.15"))},
+			states:   []plan.HostState{state("h1", fw("tars-framework", "tarscloud/framework:v3.0.15"))},
 			tags:     map[string][]string{"tarscloud/framework": tags},
 			anyMajor: true,
 			want:     "v3.0.15 -> v4.0.0",
 		},
 		{
 			name:   "already the newest",
-			states: []HostState{state("h1", fw("tars-framework", "tarscloud/framework:v3.1.0"))},
+			states: []plan.HostState{state("h1", fw("tars-framework", "tarscloud/framework:v3.1.0"))},
 			tags:   map[string][]string{"tarscloud/framework": tags},
 			want:   " -> ",
 		},
 		{
 			name:   "a framework on latest has no version to compare",
-			states: []HostState{state("h1", fw("tars-framework", "tarscloud/framework:latest"))},
+			states: []plan.HostState{state("h1", fw("tars-framework", "tarscloud/framework:latest"))},
 			tags:   map[string][]string{"tarscloud/framework": tags},
 			want:   " -> ",
 		},
 		{
 			name: "the newest version run counts, and the target must be in every repository",
-			states: []HostState{
+			states: []plan.HostState{
 				state("h1", fw("tars-framework", "tarscloud/framework:v3.0.15")),
 				state("h2", fw("tars-framework-2", "reg.example.com/mirror/tarscloud/framework:v3.0.16")),
 			},
@@ -234,7 +235,7 @@ func TestRefreshRequest(t *testing.T) {
 	web := fx{name: "tars-web", image: "tarscloud/tars-web:v3.0.15", imageID: "sha256:w1", digest: fwOld, running: true}
 	node1 := fx{name: "tars-node1", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true}
 	node2 := fx{name: "tars-node2", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true}
-	scope, err := RefreshScope([]HostState{state("h1", master, web, node1), state("h2", node2)}, nil)
+	scope, err := RefreshScope([]plan.HostState{state("h1", master, web, node1), state("h2", node2)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +326,7 @@ func TestCheckRefreshAsksOneHEADPerTag(t *testing.T) {
 		}
 		cs = append(cs, fx{name: fmt.Sprintf("tars-node%02d", i), image: reg + "/tarscloud/tars-node:" + tag, imageID: "sha256:n1", digest: nodeOld, running: true})
 	}
-	states := []HostState{state("h1", cs...)}
+	states := []plan.HostState{state("h1", cs...)}
 
 	check, err := CheckRefresh(t.Context(), states, RefreshOptions{Registry: &images.Registry{}})
 	if err != nil {
@@ -366,14 +367,14 @@ func TestCheckRefreshAsksOneHEADPerTag(t *testing.T) {
 }
 
 func TestRefreshReportChanged(t *testing.T) {
-	var p Plan
+	var p plan.Plan
 	if (RefreshReport{}).Changed() || (RefreshReport{Upgrade: &UpgradeReport{Plan: p}}).Changed() {
 		t.Error("an empty report changed something")
 	}
-	if !(RefreshReport{Recovered: []Recovery{{Name: "x"}}}).Changed() {
+	if !(RefreshReport{Recovered: []plan.Recovery{{Name: "x"}}}).Changed() {
 		t.Error("a recovery is a change")
 	}
-	p.Phases = []Phase{{Name: "nodes", Steps: []Step{{Kind: StepRecreate}}}}
+	p.Phases = []plan.Phase{{Name: "nodes", Steps: []plan.Step{{Kind: plan.StepRecreate}}}}
 	if !(RefreshReport{Upgrade: &UpgradeReport{Plan: p}}).Changed() {
 		t.Error("a plan with a step is a change")
 	}

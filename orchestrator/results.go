@@ -7,6 +7,7 @@ import (
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // NotRun returns the steps a cancelled run did not start.
@@ -21,7 +22,7 @@ func NotRun(results []StepResult) []StepResult {
 }
 
 // interruptedError says what a cancelled run left undone; nil when nothing.
-func interruptedError(p Plan, results []StepResult) error {
+func interruptedError(p plan.Plan, results []StepResult) error {
 	notRun := NotRun(results)
 	if len(notRun) == 0 {
 		return nil
@@ -38,7 +39,7 @@ func interruptedError(p Plan, results []StepResult) error {
 }
 
 // stepName names a step's container, with its host when the plan spans several.
-func stepName(p Plan, s Step) string {
+func stepName(p plan.Plan, s plan.Step) string {
 	if p.MultiHost {
 		return s.Container.Name + " on " + s.Host
 	}
@@ -46,8 +47,8 @@ func stepName(p Plan, s Step) string {
 }
 
 // stepWhat says what a step does, in a few words.
-func stepWhat(p Plan, s Step) string {
-	if s.Kind == StepRecheck {
+func stepWhat(p plan.Plan, s plan.Step) string {
+	if s.Kind == plan.StepRecheck {
 		return "re-check"
 	}
 	return "recreate " + s.FromLabel() + " -> " + s.ToLabel()
@@ -56,24 +57,24 @@ func stepWhat(p Plan, s Step) string {
 // VersionSplit says, after a run that did not finish, which framework hosts
 // of one deployment now run different versions (the state the version-skew
 // rule refuses) and how to finish; "" when there are none.
-func VersionSplit(p Plan, results []StepResult) string {
+func VersionSplit(p plan.Plan, results []StepResult) string {
 	type host struct{ name, version string }
 	byDep := map[string][]host{}
 	var deps []string
 	upgradedTo := map[string]map[string]bool{} // deployment -> the commands that finish it
 	for _, r := range results {
 		c := r.Step.Container
-		if c.Role != images.RoleFramework || r.Step.Kind == StepRecheck {
+		if c.Role != images.RoleFramework || r.Step.Kind == plan.StepRecheck {
 			continue
 		}
-		dep := deploymentOf(c)
+		dep := plan.DeploymentOf(c)
 		if _, ok := byDep[dep]; !ok {
 			deps = append(deps, dep)
 			upgradedTo[dep] = map[string]bool{}
 		}
 		v := c.Version
 		if r.Result == ResultUpgraded {
-			v = afterVersion(c, &r.Step)
+			v = plan.AfterVersion(c, &r.Step)
 			how := "the same tarsup upgrade"
 			if strings.HasPrefix(r.Step.Cause, "--to ") {
 				how = "tarsup upgrade " + r.Step.Cause

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestRollbackOfRestartingContainer: a new container in a restart loop
@@ -11,14 +13,14 @@ import (
 // stops it first and then moves it aside; the old container is back.
 func TestRollbackOfRestartingContainer(t *testing.T) {
 	f := newFakeEngine(t)
-	f.health["fw:bad"] = HealthUnhealthy
+	f.health["fw:bad"] = plan.HealthUnhealthy
 	f.restarting = map[string]bool{"fw:bad": true}
 	old := f.add("fw", "fw:old", true)
 	x, h := fakeExecutor(f)
 	oc := containerOf(t, x, h, old.ID)
-	st := Step{Host: "fake", Container: oc, From: "fw:old", To: "fw:bad",
-		Spec: Derive(DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"}), Previous: PreviousSpec(oc, "1.41")}
-	x.Opts.Policy(1).recreatePolicy(&st)
+	st := plan.Step{Host: "fake", Container: oc, From: "fw:old", To: "fw:bad",
+		Spec: plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:bad", Role: oc.Role, APIVersion: "1.41"}), Previous: plan.PreviousSpec(oc, "1.41")}
+	x.Opts.Policy(1).RecreatePolicy(&st)
 	f.calls = nil
 	r := x.do(context.Background(), st, nil)
 	if r.Result != ResultRolledBack {

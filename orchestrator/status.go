@@ -8,14 +8,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
-)
-
-// Health values in reports.
-const (
-	HealthHealthy   = "healthy"
-	HealthUnhealthy = "unhealthy"
-	HealthStarting  = "starting"
-	HealthStopped   = "stopped"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // StatusRow is one line of `tarsup status`; its JSON keys are a promise to
@@ -53,18 +46,18 @@ const (
 
 // swapNotes tells, by container ID, which containers of one engine take part
 // in an unfinished swap, and which hold a temporary name without being tarsup's.
-func swapNotes(s HostState, self lock.Owner, now time.Time) (interrupted map[string]bool, notes map[string]string) {
+func swapNotes(s plan.HostState, self lock.Owner, now time.Time) (interrupted map[string]bool, notes map[string]string) {
 	list := make([]container.Summary, 0, len(s.Containers))
 	for _, c := range s.Containers {
 		list = append(list, container.Summary{ID: c.ID, Names: []string{"/" + c.Name}, Labels: c.Labels, Image: c.Image})
 	}
 	interrupted, notes = map[string]bool{}, map[string]string{}
-	for _, j := range findSwaps(list).journals {
+	for _, j := range plan.FindSwaps(list).Journals {
 		note, stuck := NoteInterrupted, true
-		if o, started, ok := j.owner(); ok && o.Live(self, started, now) {
+		if o, started, ok := j.Owner(); ok && o.Live(self, started, now) {
 			note, stuck = NoteUnderWay+" (tarsup "+o.String()+")", false
 		}
-		for _, c := range []*container.Summary{j.newC, j.oldC} {
+		for _, c := range []*container.Summary{j.NewC, j.OldC} {
 			if c != nil {
 				interrupted[c.ID], notes[c.ID] = stuck, note
 			}
@@ -80,24 +73,24 @@ func swapNotes(s HostState, self lock.Owner, now time.Time) (interrupted map[str
 
 // Health tells how a container is doing: Docker's own status where the image
 // has a HEALTHCHECK, otherwise the Tars probe. detail says why it is not healthy.
-func (p *Prober) Health(ctx context.Context, h *engine.Host, c Container) (health, detail string) {
+func (p *Prober) Health(ctx context.Context, h *engine.Host, c plan.Container) (health, detail string) {
 	switch {
 	case c.State == "restarting":
-		return HealthStarting, "restarting"
+		return plan.HealthStarting, "restarting"
 	case !c.Running:
-		return HealthStopped, ""
+		return plan.HealthStopped, ""
 	case c.DockerHealth != "":
 		return c.DockerHealth, ""
 	}
 	if err := p.Probe(ctx, h, c); err != nil {
-		return HealthUnhealthy, err.Error()
+		return plan.HealthUnhealthy, err.Error()
 	}
-	return HealthHealthy, ""
+	return plan.HealthHealthy, ""
 }
 
 // Status builds the status rows of every Tars container on every engine,
 // probing in parallel; hosts are the engines the states were observed on.
-func Status(ctx context.Context, p *Prober, hosts []*engine.Host, states []HostState) []StatusRow {
+func Status(ctx context.Context, p *Prober, hosts []*engine.Host, states []plan.HostState) []StatusRow {
 	byName := make(map[string]*engine.Host, len(hosts))
 	for _, h := range hosts {
 		byName[h.Name()] = h
@@ -105,7 +98,7 @@ func Status(ctx context.Context, p *Prober, hosts []*engine.Host, states []HostS
 	var rows []StatusRow
 	type job struct {
 		h   *engine.Host
-		c   Container
+		c   plan.Container
 		row int
 	}
 	var jobs []job
@@ -118,7 +111,7 @@ func Status(ctx context.Context, p *Prober, hosts []*engine.Host, states []HostS
 			}
 			rows = append(rows, StatusRow{
 				Host: c.Host, Name: c.Name, ID: c.ShortID(), Role: string(c.Role), Slave: c.Slave,
-				Image: c.Image, ImageID: short(c.ImageID), Digest: shortDigest(c.Digest()), Version: c.Version,
+				Image: c.Image, ImageID: plan.Short(c.ImageID), Digest: shortDigest(c.Digest()), Version: c.Version,
 				State: c.State, Rebuild: c.Rebuild, IPs: nonNil(c.IPs),
 				Interrupted: interrupted[c.ID], Note: notes[c.ID],
 			})
@@ -151,5 +144,5 @@ func shortDigest(d string) string {
 	if d == "" {
 		return ""
 	}
-	return "sha256:" + short(d)
+	return "sha256:" + plan.Short(d)
 }

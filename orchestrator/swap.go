@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/swapname"
 )
 
@@ -37,23 +38,23 @@ func newTxnID() string {
 // A rollback gates the old container for health (RestoreHealthy). The
 // step's policy comes from the executor's options, as the planner would
 // write it (Policy.recreatePolicy).
-func (x *Executor) Replace(ctx context.Context, h *engine.Host, old Container, spec Spec, prev Spec) (string, string, error) {
-	st := Step{Host: h.Name(), Container: old, Spec: spec, Previous: prev}
-	x.Opts.Policy(1).recreatePolicy(&st)
+func (x *Executor) Replace(ctx context.Context, h *engine.Host, old plan.Container, spec plan.Spec, prev plan.Spec) (string, string, error) {
+	st := plan.Step{Host: h.Name(), Container: old, Spec: spec, Previous: prev}
+	x.Opts.Policy(1).RecreatePolicy(&st)
 	return x.replace(ctx, h, st)
 }
 
 // replace runs a recreate step's swap, with the plan's demand on a
 // rolled-back old container (Step.Restore), journalled so that `recover`
 // asks the same.
-func (x *Executor) replace(ctx context.Context, h *engine.Host, st Step) (string, string, error) {
+func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step) (string, string, error) {
 	old := st.Container
 	name := old.Name
 	restore := st.Restore
 	if restore == "" {
-		restore = RestoreHealthy
+		restore = plan.RestoreHealthy
 	}
-	sw := swap{h: h, old: old, wasUp: st.Kind == StepRecreate, restore: restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: old.Role}
+	sw := swap{h: h, old: old, wasUp: st.Kind == plan.StepRecreate, restore: restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: old.Role}
 	fail := func(err error) (string, string, error) {
 		return "", ResultFailed, fmt.Errorf("recreate %s on %s: %w", name, h.Name(), err)
 	}
@@ -78,7 +79,7 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st Step) (string
 	if err := h.Engine.ContainerRename(ctx, newID, name); err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("give the new container the name: %w", err))
 	}
-	if st.Kind == StepRecreateStopped {
+	if st.Kind == plan.StepRecreateStopped {
 		// Why: a stopped container stays stopped; it runs the new image when
 		// the operator starts it. There is nothing to gate.
 		if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
@@ -89,7 +90,7 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st Step) (string
 	if err := h.Engine.ContainerStart(ctx, newID, container.StartOptions{}); err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("start new container: %w", err))
 	}
-	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: short(newID)})
+	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: plan.Short(newID)})
 	if err := x.Opts.Gate.Wait(ctx, h, newID, st.GateRole); err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("health gate: %w", err))
 	}
@@ -108,9 +109,9 @@ func (x *Executor) discard(ctx context.Context, h *engine.Host, id string) {
 
 // createNew creates the new container under NAME.tarsup-new, journalled in
 // its labels (see Replace), and connects it to its other networks.
-func (x *Executor) createNew(ctx context.Context, h *engine.Host, st Step, sw swap) (string, error) {
+func (x *Executor) createNew(ctx context.Context, h *engine.Host, st plan.Step, sw swap) (string, error) {
 	spec, name := st.Spec, st.Container.Name
-	prevLabel, err := EncodeSpec(st.Previous)
+	prevLabel, err := plan.EncodeSpec(st.Previous)
 	if err != nil {
 		return "", err
 	}
@@ -120,14 +121,14 @@ func (x *Executor) createNew(ctx context.Context, h *engine.Host, st Step, sw sw
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
 	}
-	cfg.Labels[LabelTxn] = newTxnID()
-	cfg.Labels[LabelTxnName] = name
-	cfg.Labels[LabelTxnOld] = st.Container.ID
-	cfg.Labels[LabelTxnOldRunning] = strconv.FormatBool(sw.wasUp)
-	cfg.Labels[LabelPrevious] = prevLabel
-	cfg.Labels[LabelTxnOwner] = x.Self.String()
-	cfg.Labels[LabelTxnStarted] = time.Now().UTC().Format(time.RFC3339)
-	cfg.Labels[LabelTxnRestore] = sw.restore
+	cfg.Labels[plan.LabelTxn] = newTxnID()
+	cfg.Labels[plan.LabelTxnName] = name
+	cfg.Labels[plan.LabelTxnOld] = st.Container.ID
+	cfg.Labels[plan.LabelTxnOldRunning] = strconv.FormatBool(sw.wasUp)
+	cfg.Labels[plan.LabelPrevious] = prevLabel
+	cfg.Labels[plan.LabelTxnOwner] = x.Self.String()
+	cfg.Labels[plan.LabelTxnStarted] = time.Now().UTC().Format(time.RFC3339)
+	cfg.Labels[plan.LabelTxnRestore] = sw.restore
 
 	nc := &network.NetworkingConfig{}
 	if spec.Primary != "" && spec.Networks[spec.Primary] != nil {
@@ -153,7 +154,7 @@ func (x *Executor) createNew(ctx context.Context, h *engine.Host, st Step, sw sw
 // (or the recovery step) planned it.
 type swap struct {
 	h           *engine.Host
-	old         Container
+	old         plan.Container
 	wasUp       bool   // the old container ran: start and gate it when it is back
 	restore     string // what its gate asks of it (RestoreHealthy, RestoreRunning)
 	stopTimeout int    // seconds
@@ -176,7 +177,7 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 	base := fmt.Errorf("recreate %s on %s: %w", name, h.Name(), cause)
 	if sw.noRollback {
 		x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "skipped (--no-rollback)"})
-		return newID, ResultLeft, fmt.Errorf("%w\nthe failed new container %s is left for inspection and the old one is kept as %s (stopped); `tarsup recover` rolls back when you are done", base, short(newID), name+swapname.Old)
+		return newID, ResultLeft, fmt.Errorf("%w\nthe failed new container %s is left for inspection and the old one is kept as %s (stopped); `tarsup recover` rolls back when you are done", base, plan.Short(newID), name+swapname.Old)
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "started", Detail: cause.Error()})
 	var errs []error
@@ -191,7 +192,7 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 		err = h.Engine.ContainerRename(ctx, newID, name+swapname.Failed)
 	}
 	if err != nil && !isNotFound(err) {
-		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", short(newID), name+swapname.Failed, err))
+		errs = append(errs, fmt.Errorf("rename the new container %s to %s: %w", plan.Short(newID), name+swapname.Failed, err))
 	}
 	if renamed {
 		if err := h.Engine.ContainerRename(ctx, old.ID, name); err != nil {
@@ -204,7 +205,7 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 			errs = append(errs, fmt.Errorf("start the old container %s: %w", old.ShortID(), err))
 		} else if err := x.Opts.Gate.Restore(ctx, h, old.ID, sw.gateRole, restore); err != nil {
 			what := "not healthy"
-			if restore == RestoreRunning {
+			if restore == plan.RestoreRunning {
 				what = "did not stay up"
 			}
 			errs = append(errs, fmt.Errorf("the old container %s is back but %s: %w", old.ShortID(), what, err))
@@ -212,13 +213,13 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 	}
 	if len(errs) > 0 {
 		return "", ResultFailed, fmt.Errorf("%w\nROLLBACK FAILED: %w\nstate: old container %s (meant to be %s), new container %s (%s).\nto fix: run `tarsup recover --host %s`; by hand: docker rm -f %s; docker rename %s %s; docker start %s",
-			base, errors.Join(errs...), old.ShortID(), name, short(newID), name+swapname.Failed, h.Spec.URL,
-			short(newID), old.ShortID(), name, name)
+			base, errors.Join(errs...), old.ShortID(), name, plan.Short(newID), name+swapname.Failed, h.Spec.URL,
+			plan.Short(newID), old.ShortID(), name, name)
 	}
 	if err := h.Engine.ContainerRemove(ctx, newID, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
 		x.report(Event{Host: h.Name(), Container: name, Action: "remove failed container", Result: "failed", Detail: err.Error()})
 	}
-	if restore == RestoreRunning && sw.wasUp {
+	if restore == plan.RestoreRunning && sw.wasUp {
 		x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "done", Detail: "the old container runs as before; it was not healthy before the upgrade either"})
 		return old.ID, ResultRolledBack, fmt.Errorf("%w\nrolled back: the old container %s runs again as before the upgrade; it was not healthy before the upgrade either (see the plan), so only that it runs was checked", base, old.ShortID())
 	}

@@ -13,11 +13,12 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // UpgradeOptions are the inputs of an upgrade beyond the engines.
 type UpgradeOptions struct {
-	Request  Request
+	Request  plan.Request
 	DryRun   bool
 	Parallel int
 	// Keychain supplies registry credentials (the Docker config and its
@@ -38,7 +39,7 @@ type UpgradeOptions struct {
 	// services to containers by name, which holds only after recovery, and
 	// writes its files before any pull; one lock, recovery and observation
 	// serve both.
-	Observed func(ctx context.Context, states []HostState) (*Request, error)
+	Observed func(ctx context.Context, states []plan.HostState) (*plan.Request, error)
 	// Scope names what Observed limits the upgrade to ("compose project
 	// tars"), for NothingToDo.
 	Scope string
@@ -46,22 +47,22 @@ type UpgradeOptions struct {
 	// already (a refresh's): the upgrade plans from them rather than
 	// observing again, unless it recovered an engine or an engine's
 	// containers changed since (see observeOnce).
-	States []HostState
+	States []plan.HostState
 }
 
 // LabelFunc returns the labels a candidate's new container gets over the
 // ones it copies from the old. target.Image is the pulled image's inspection
 // (empty in a dry run). Why a hook: what the labels must say (compose's
 // config-hash) is known only after the pull, and only to the caller.
-type LabelFunc func(ctx context.Context, c Candidate, target Resolved) (map[string]string, error)
+type LabelFunc func(ctx context.Context, c plan.Candidate, target plan.Resolved) (map[string]string, error)
 
 // UpgradeReport is what an upgrade did, or would do.
 type UpgradeReport struct {
-	Recovered []Recovery
+	Recovered []plan.Recovery
 	// PendingRecovery lists the engines a dry run found with an interrupted
 	// upgrade (a real run recovers them first).
 	PendingRecovery []string
-	Plan            Plan
+	Plan            plan.Plan
 	Results         []StepResult
 	// Engines names the engines the upgrade observed.
 	Engines []string
@@ -103,7 +104,7 @@ func NoTarsFound(engines []string, scope string) string {
 
 // noteFound records the engines observed and whether they hold any Tars
 // container an upgrade could select. It is pure.
-func (r *UpgradeReport) noteFound(states []HostState, cands []Candidate, req Request) {
+func (r *UpgradeReport) noteFound(states []plan.HostState, cands []plan.Candidate, req plan.Request) {
 	r.Engines = nil
 	for _, s := range states {
 		r.Engines = append(r.Engines, s.Host)
@@ -139,18 +140,18 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 	if opts.Observed != nil {
 		r, err := opts.Observed(ctx, states)
 		if err != nil || r == nil {
-			rep.noteFound(states, nil, Request{})
+			rep.noteFound(states, nil, plan.Request{})
 			rep.Scope = opts.Scope
 			return rep, err
 		}
 		req = *r
 	}
-	cands, err := Select(states, req)
+	cands, err := plan.Select(states, req)
 	if err != nil {
 		return rep, err
 	}
 	rep.noteFound(states, cands, req)
-	var resolved map[string]Resolved
+	var resolved map[string]plan.Resolved
 	if opts.DryRun {
 		resolved, err = lookUp(ctx, opts.Registry, cands)
 	} else {
@@ -161,7 +162,7 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 	}
 	if opts.Labels != nil {
 		for i, c := range cands {
-			if cands[i].Labels, err = opts.Labels(ctx, c, resolved[ResolveKey(c.Host, c.Target)]); err != nil {
+			if cands[i].Labels, err = opts.Labels(ctx, c, resolved[plan.ResolveKey(c.Host, c.Target)]); err != nil {
 				return rep, fmt.Errorf("labels of the new %s on %s: %w\nnothing was changed", c.Container.Name, c.Host, err)
 			}
 		}
@@ -169,18 +170,18 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 	// Why a draft first: the pre-flight probes exactly the containers the
 	// plan replaces and the nodes a re-check could use, and its findings
 	// are part of the plan (a dry run shows them too).
-	draft, err := BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), assumeHealthy(states))
+	draft, err := plan.BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), plan.AssumeHealthy(states))
 	if err != nil || draft.Empty() {
 		rep.Plan = draft
 		return rep, err
 	}
-	var before Preflight
+	var before plan.Preflight
 	if x.Opts.Gate.Prober != nil {
 		if before, err = x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft); err != nil {
 			return rep, interruptedBefore(ctx, "pre-flight probe", err)
 		}
 	}
-	rep.Plan, err = BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
+	rep.Plan, err = plan.BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}
@@ -203,7 +204,7 @@ func interruptedBefore(ctx context.Context, during string, err error) error {
 // RecoverPending recovers every engine that holds an interrupted upgrade;
 // with dryRun it only names them. The caller holds the engine locks (a dry
 // run needs none: it changes nothing).
-func (x *Executor) RecoverPending(ctx context.Context, hosts []*engine.Host, dryRun bool) (recovered []Recovery, pending []string, err error) {
+func (x *Executor) RecoverPending(ctx context.Context, hosts []*engine.Host, dryRun bool) (recovered []plan.Recovery, pending []string, err error) {
 	for _, h := range hosts {
 		needs, err := NeedsRecovery(ctx, h)
 		if err != nil {
@@ -226,7 +227,7 @@ func (x *Executor) RecoverPending(ctx context.Context, hosts []*engine.Host, dry
 }
 
 // lookUp asks the registry for each target's digest: a dry run pulls nothing.
-func lookUp(ctx context.Context, reg *images.Registry, cands []Candidate) (map[string]Resolved, error) {
+func lookUp(ctx context.Context, reg *images.Registry, cands []plan.Candidate) (map[string]plan.Resolved, error) {
 	if reg == nil {
 		reg = &images.Registry{}
 	}
@@ -242,25 +243,25 @@ func lookUp(ctx context.Context, reg *images.Registry, cands []Candidate) (map[s
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]Resolved{}
+	out := map[string]plan.Resolved{}
 	for _, c := range cands {
 		r, _ := images.Parse(c.Target)
 		d := res[r.Key()]
 		if d.Err != nil {
 			return nil, fmt.Errorf("look up %s: %w", c.Target, d.Err)
 		}
-		out[ResolveKey(c.Host, c.Target)] = Resolved{Digest: d.Digest}
+		out[plan.ResolveKey(c.Host, c.Target)] = plan.Resolved{Digest: d.Digest}
 	}
 	return out, nil
 }
 
 // pullAll pulls every distinct target once per engine, engines in parallel,
 // and inspects what it pulled.
-func pullAll(ctx context.Context, hosts map[string]*engine.Host, cands []Candidate, opts UpgradeOptions) (map[string]Resolved, error) {
+func pullAll(ctx context.Context, hosts map[string]*engine.Host, cands []plan.Candidate, opts UpgradeOptions) (map[string]plan.Resolved, error) {
 	perHost := map[string][]string{}
 	seen := map[string]bool{}
 	for _, c := range cands {
-		k := ResolveKey(c.Host, c.Target)
+		k := plan.ResolveKey(c.Host, c.Target)
 		if !seen[k] {
 			seen[k] = true
 			perHost[c.Host] = append(perHost[c.Host], c.Target)
@@ -270,7 +271,7 @@ func pullAll(ctx context.Context, hosts map[string]*engine.Host, cands []Candida
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
-	out := map[string]Resolved{}
+	out := map[string]plan.Resolved{}
 	var mu sync.Mutex
 	var errs []error
 	var wg sync.WaitGroup
@@ -290,7 +291,7 @@ func pullAll(ctx context.Context, hosts map[string]*engine.Host, cands []Candida
 				if err != nil {
 					errs = append(errs, err)
 				} else {
-					out[ResolveKey(name, ref)] = res
+					out[plan.ResolveKey(name, ref)] = res
 				}
 				mu.Unlock()
 			}
@@ -309,10 +310,10 @@ func pullAll(ctx context.Context, hosts map[string]*engine.Host, cands []Candida
 	return out, nil
 }
 
-func pullOne(ctx context.Context, h *engine.Host, kc authn.Keychain, ref string, opts UpgradeOptions) (Resolved, error) {
+func pullOne(ctx context.Context, h *engine.Host, kc authn.Keychain, ref string, opts UpgradeOptions) (plan.Resolved, error) {
 	r, err := images.Parse(ref)
 	if err != nil {
-		return Resolved{}, fault.Mark(fault.BadInput, err)
+		return plan.Resolved{}, fault.Mark(fault.BadInput, err)
 	}
 	if kc == nil {
 		// Why: Add (node add, framework add) passes no keychain of its own.
@@ -320,15 +321,15 @@ func pullOne(ctx context.Context, h *engine.Host, kc authn.Keychain, ref string,
 	}
 	auth, err := images.PullAuth(ctx, kc, r)
 	if err != nil {
-		return Resolved{}, fmt.Errorf("credentials for %s: %w", ref, err)
+		return plan.Resolved{}, fmt.Errorf("credentials for %s: %w", ref, err)
 	}
 	digest, err := images.Pull(ctx, h.Engine, r, auth, opts.Progress, opts.TTY)
 	if err != nil {
-		return Resolved{}, fmt.Errorf("pull %s on %s: %w", ref, h.Name(), err)
+		return plan.Resolved{}, fmt.Errorf("pull %s on %s: %w", ref, h.Name(), err)
 	}
 	img, err := h.Engine.ImageInspect(ctx, ref)
 	if err != nil {
-		return Resolved{}, fmt.Errorf("inspect %s on %s after the pull: %w", ref, h.Name(), err)
+		return plan.Resolved{}, fmt.Errorf("inspect %s on %s after the pull: %w", ref, h.Name(), err)
 	}
-	return Resolved{Image: img, Digest: digest}, nil
+	return plan.Resolved{Image: img, Digest: digest}, nil
 }

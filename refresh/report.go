@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/report"
 )
 
@@ -22,12 +23,12 @@ type Report struct {
 	Changed bool   `json:"changed"`
 	Summary string `json:"summary"`
 	orchestrator.RefreshCheck
-	PendingRecovery []string                `json:"pending_recovery,omitempty"`
-	Recovered       []orchestrator.Recovery `json:"recovered,omitempty"`
-	Upgraded        int                     `json:"upgraded"`
-	RolledBack      int                     `json:"rolled_back"`
-	Upgrade         *report.Upgrade         `json:"upgrade,omitempty"`
-	Error           string                  `json:"error,omitempty"`
+	PendingRecovery []string        `json:"pending_recovery,omitempty"`
+	Recovered       []plan.Recovery `json:"recovered,omitempty"`
+	Upgraded        int             `json:"upgraded"`
+	RolledBack      int             `json:"rolled_back"`
+	Upgrade         *report.Upgrade `json:"upgrade,omitempty"`
+	Error           string          `json:"error,omitempty"`
 }
 
 // NewReport is the report of a refresh that started at start.

@@ -10,15 +10,16 @@ import (
 
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 func upgraded() orchestrator.UpgradeReport {
-	node := orchestrator.Container{Name: "tars-node", Role: images.RoleNode, Env: map[string]string{}}
-	node2 := orchestrator.Container{Name: "tars-node2", Role: images.RoleNode, Env: map[string]string{}}
-	s1 := orchestrator.Step{Host: "h", Container: node, From: "tarscloud/tars-node:latest", To: "tarscloud/tars-node:latest", Cause: "tag moved", Kind: orchestrator.StepRecreate}
-	s2 := orchestrator.Step{Host: "h", Container: node2, From: "tarscloud/tars-node:latest", To: "tarscloud/tars-node:latest", Cause: "tag moved", Kind: orchestrator.StepRecreate}
+	node := plan.Container{Name: "tars-node", Role: images.RoleNode, Env: map[string]string{}}
+	node2 := plan.Container{Name: "tars-node2", Role: images.RoleNode, Env: map[string]string{}}
+	s1 := plan.Step{Host: "h", Container: node, From: "tarscloud/tars-node:latest", To: "tarscloud/tars-node:latest", Cause: "tag moved", Kind: plan.StepRecreate}
+	s2 := plan.Step{Host: "h", Container: node2, From: "tarscloud/tars-node:latest", To: "tarscloud/tars-node:latest", Cause: "tag moved", Kind: plan.StepRecreate}
 	return orchestrator.UpgradeReport{
-		Plan: orchestrator.Plan{Phases: []orchestrator.Phase{{Name: "nodes", Steps: []orchestrator.Step{s1, s2}}}},
+		Plan: plan.Plan{Phases: []plan.Phase{{Name: "nodes", Steps: []plan.Step{s1, s2}}}},
 		Results: []orchestrator.StepResult{
 			{Step: s1, Result: orchestrator.ResultUpgraded},
 			{Step: s2, Result: orchestrator.ResultRolledBack, Err: errors.New("health gate")},
@@ -70,7 +71,7 @@ func TestWriteTextMonitorOnly(t *testing.T) {
 	}
 	up = upgraded()
 	buf.Reset()
-	if err := WriteText(&buf, orchestrator.RefreshReport{Upgrade: &up, Recovered: []orchestrator.Recovery{{Host: "h", Name: "fw", Action: "finished", Result: "ok"}}}, false, nil); err != nil {
+	if err := WriteText(&buf, orchestrator.RefreshReport{Upgrade: &up, Recovered: []plan.Recovery{{Host: "h", Name: "fw", Action: "finished", Result: "ok"}}}, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(buf.String(), "recovered fw on h: finished: ok\n") || !strings.Contains(buf.String(), "HOST") || !strings.Contains(buf.String(), "rolled back") {

@@ -8,19 +8,20 @@ import (
 
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestUpgradeJSONInterrupted: a run cut short by a signal names what did not
 // run and the version split, with keys added beside the existing ones.
 func TestUpgradeJSONInterrupted(t *testing.T) {
-	fw := orchestrator.Container{Name: "fw", Role: images.RoleFramework, Version: "v3.0.15", Env: map[string]string{}}
-	fw2 := orchestrator.Container{Name: "fw2", Role: images.RoleFramework, Slave: true, Version: "v3.0.15", Env: map[string]string{}}
-	s1 := orchestrator.Step{Host: "h", Container: fw, From: "tarscloud/framework:v3.0.15", To: "tarscloud/framework:v3.0.16", Cause: "--to v3.0.16"}
-	s2 := orchestrator.Step{Host: "h", Container: fw2, From: "tarscloud/framework:v3.0.15", To: "tarscloud/framework:v3.0.16", Cause: "--to v3.0.16"}
+	fw := plan.Container{Name: "fw", Role: images.RoleFramework, Version: "v3.0.15", Env: map[string]string{}}
+	fw2 := plan.Container{Name: "fw2", Role: images.RoleFramework, Slave: true, Version: "v3.0.15", Env: map[string]string{}}
+	s1 := plan.Step{Host: "h", Container: fw, From: "tarscloud/framework:v3.0.15", To: "tarscloud/framework:v3.0.16", Cause: "--to v3.0.16"}
+	s2 := plan.Step{Host: "h", Container: fw2, From: "tarscloud/framework:v3.0.15", To: "tarscloud/framework:v3.0.16", Cause: "--to v3.0.16"}
 	rep := orchestrator.UpgradeReport{
-		Plan: orchestrator.Plan{Phases: []orchestrator.Phase{
-			{Name: "framework master", Steps: []orchestrator.Step{s1}},
-			{Name: "framework hosts", Steps: []orchestrator.Step{s2}},
+		Plan: plan.Plan{Phases: []plan.Phase{
+			{Name: "framework master", Steps: []plan.Step{s1}},
+			{Name: "framework hosts", Steps: []plan.Step{s2}},
 		}},
 		Results: []orchestrator.StepResult{
 			{Step: s1, Result: orchestrator.ResultUpgraded},

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // StatusTable writes `tarsup status`'s table.
@@ -46,10 +47,10 @@ func StatusTable(w io.Writer, rows []orchestrator.StatusRow) error {
 
 // Recoveries writes what `tarsup recover` did: JSON (an empty list when
 // nothing was to recover) or one line per container.
-func Recoveries(w io.Writer, format string, all []orchestrator.Recovery) error {
+func Recoveries(w io.Writer, format string, all []plan.Recovery) error {
 	if format == "json" {
 		if all == nil {
-			all = []orchestrator.Recovery{}
+			all = []plan.Recovery{}
 		}
 		return WriteJSON(w, all)
 	}

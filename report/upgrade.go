@@ -8,16 +8,17 @@ import (
 	"text/tabwriter"
 
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // Upgrade is the machine report of `upgrade --format json`.
 type Upgrade struct {
-	DryRun          bool                    `json:"dry_run"`
-	PendingRecovery []string                `json:"pending_recovery,omitempty"`
-	Recovered       []orchestrator.Recovery `json:"recovered,omitempty"`
-	Plan            []Step                  `json:"plan"`
-	Results         []Result                `json:"results,omitempty"`
-	Error           string                  `json:"error,omitempty"`
+	DryRun          bool            `json:"dry_run"`
+	PendingRecovery []string        `json:"pending_recovery,omitempty"`
+	Recovered       []plan.Recovery `json:"recovered,omitempty"`
+	Plan            []Step          `json:"plan"`
+	Results         []Result        `json:"results,omitempty"`
+	Error           string          `json:"error,omitempty"`
 	// Interrupted: the run was cancelled (SIGINT, SIGTERM) between steps;
 	// NotRun names the containers whose steps did not run, and VersionSplit
 	// says when framework hosts were left on different versions.
@@ -39,8 +40,8 @@ type Step struct {
 	Line       string `json:"line"`
 	// Pins are the addresses the new container asks for; IPChanges those
 	// it cannot keep (allowed by --allow-ip-change).
-	Pins      []orchestrator.Pin         `json:"pins,omitempty"`
-	IPChanges []orchestrator.LostAddress `json:"ip_changes,omitempty"`
+	Pins      []plan.Pin         `json:"pins,omitempty"`
+	IPChanges []plan.LostAddress `json:"ip_changes,omitempty"`
 	// HealthBefore is the pre-flight probe's finding (healthy, unhealthy,
 	// starting; absent when not probed), HealthBeforeDetail why it is not
 	// healthy, and RollbackGate what a rollback asks of the old container
@@ -61,7 +62,7 @@ type Result struct {
 }
 
 // StepOf is the JSON form of a planned step.
-func StepOf(s orchestrator.Step) Step {
+func StepOf(s plan.Step) Step {
 	return Step{Host: s.Host, Container: s.Container.Name, Role: string(s.Container.Role), From: s.From, To: s.To,
 		FromDigest: s.FromDigest, ToDigest: s.ToDigest, Cause: s.Cause, Line: s.Line(false), Pins: s.Pins, IPChanges: s.IPChanges,
 		HealthBefore: s.Before.State, HealthBeforeDetail: s.Before.Detail, RollbackGate: s.Restore}
@@ -119,7 +120,7 @@ func WriteUpgrade(w io.Writer, format string, dryRun bool, rep orchestrator.Upgr
 }
 
 // WriteRecovered prints one line per recovery an upgrade or refresh did first.
-func WriteRecovered(w io.Writer, recs []orchestrator.Recovery) {
+func WriteRecovered(w io.Writer, recs []plan.Recovery) {
 	for _, r := range recs {
 		fmt.Fprintf(w, "recovered %s on %s: %s: %s\n", r.Name, r.Host, r.Action, r.Result)
 	}

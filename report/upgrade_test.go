@@ -5,15 +5,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestStepJSONPins: the dry run's JSON names the pinned addresses (pins)
 // and those allowed to change (ip_changes) on each step.
 func TestStepJSONPins(t *testing.T) {
-	st := orchestrator.Step{Host: "h1", Container: orchestrator.Container{Name: "tars-framework"}, From: "tarscloud/framework:v3.0.15", To: "tarscloud/framework:v3.0.16",
-		Pins:      []orchestrator.Pin{{Network: "tars-net", IP: "172.25.0.10", Dynamic: true}},
-		IPChanges: []orchestrator.LostAddress{{Network: "bridge", IP: "172.17.0.3", Reason: "the default bridge network takes no fixed address"}}}
+	st := plan.Step{Host: "h1", Container: plan.Container{Name: "tars-framework"}, From: "tarscloud/framework:v3.0.15", To: "tarscloud/framework:v3.0.16",
+		Pins:      []plan.Pin{{Network: "tars-net", IP: "172.25.0.10", Dynamic: true}},
+		IPChanges: []plan.LostAddress{{Network: "bridge", IP: "172.17.0.3", Reason: "the default bridge network takes no fixed address"}}}
 	raw, err := json.Marshal(StepOf(st))
 	if err != nil {
 		t.Fatal(err)

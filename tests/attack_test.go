@@ -17,8 +17,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -79,9 +79,9 @@ func TestAttackKillDuringRepinThenRecover(t *testing.T) {
 		Env:      fwEnv,
 		Networks: []testbed.Attachment{{Network: netName, IPv4: fw.IP, Aliases: []string{"framework"}}},
 		Labels: map[string]string{
-			orchestrator.LabelTxn: "e2e", orchestrator.LabelTxnName: name, orchestrator.LabelTxnOld: fw.ID,
-			orchestrator.LabelTxnOldRunning: "true", orchestrator.LabelTxnOwner: host + "/" + fmt.Sprint(deadPID(t)) + "/1",
-			orchestrator.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339), orchestrator.LabelTxnRestore: orchestrator.RestoreHealthy,
+			plan.LabelTxn: "e2e", plan.LabelTxnName: name, plan.LabelTxnOld: fw.ID,
+			plan.LabelTxnOldRunning: "true", plan.LabelTxnOwner: host + "/" + fmt.Sprint(deadPID(t)) + "/1",
+			plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339), plan.LabelTxnRestore: plan.RestoreHealthy,
 		}})
 	d.Stop(name)
 	if err := e.Client.NetworkDisconnect(ctx, netName, fw.ID, false); err != nil {
@@ -107,7 +107,7 @@ func TestAttackKillDuringRepinThenRecover(t *testing.T) {
 // probeSidecars lists the sidecar containers of tarsup's probes on e.
 func probeSidecars(t *testing.T, ctx context.Context, e *testbed.Engine) []string {
 	t.Helper()
-	list, err := e.Client.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", orchestrator.LabelProbe))})
+	list, err := e.Client.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", plan.LabelProbe))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func startAtProbe(t *testing.T, ctx context.Context, e *testbed.Engine, sig sysc
 	defer stopEvents()
 	msgs, errs := e.Client.Events(ectx, events.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", string(events.ActionCreate)),
-		filters.Arg("label", orchestrator.LabelProbe))})
+		filters.Arg("label", plan.LabelProbe))})
 	var out strings.Builder
 	cmd := exec.CommandContext(ctx, bed.Tarsup(t), args...)
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -16,8 +16,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -144,9 +144,9 @@ func TestStatusInterruptedSwap(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	d.Run(testbed.ContainerSpec{Name: fw, Image: bed.Images.Framework3016, NoStart: true, Labels: map[string]string{
-		orchestrator.LabelTxn: "e2e", orchestrator.LabelTxnName: fw, orchestrator.LabelTxnOld: old.ID,
-		orchestrator.LabelTxnOldRunning: "true", orchestrator.LabelTxnOwner: host + "/" + fmt.Sprint(deadPID(t)) + "/1",
-		orchestrator.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339),
+		plan.LabelTxn: "e2e", plan.LabelTxnName: fw, plan.LabelTxnOld: old.ID,
+		plan.LabelTxnOldRunning: "true", plan.LabelTxnOwner: host + "/" + fmt.Sprint(deadPID(t)) + "/1",
+		plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339),
 	}})
 	user := d.Run(testbed.ContainerSpec{Name: p + "other.tarsup-old", Image: bed.Images.Framework3015, NoStart: true})
 
@@ -303,8 +303,8 @@ func TestStaleLockStampede(t *testing.T) {
 	host, _ := os.Hostname()
 	staleLock := func() {
 		d.Run(testbed.ContainerSpec{Name: lock.EngineLockName, Image: bed.Images.Framework3015, NoStart: true, Labels: map[string]string{
-			lock.LabelLock: "1", orchestrator.LabelTxnOwner: host + "/" + fmt.Sprint(deadPID(t)) + "/1",
-			orchestrator.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339),
+			lock.LabelLock: "1", plan.LabelTxnOwner: host + "/" + fmt.Sprint(deadPID(t)) + "/1",
+			plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339),
 		}})
 	}
 	stampede := func(n int, args ...string) []testbed.Result {

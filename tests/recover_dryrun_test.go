@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -34,8 +35,8 @@ func TestRecoverDryRun(t *testing.T) {
 	if err := c.ContainerRename(ctx, old.ID, fw+".tarsup-old"); err != nil {
 		t.Fatal(err)
 	}
-	labels := map[string]string{testbed.RunLabel: bed.RunID, orchestrator.LabelTxn: "t1", orchestrator.LabelTxnName: fw,
-		orchestrator.LabelTxnOld: old.ID, orchestrator.LabelTxnOldRunning: "true", orchestrator.LabelTxnOwner: "gone-machine/1/1"}
+	labels := map[string]string{testbed.RunLabel: bed.RunID, plan.LabelTxn: "t1", plan.LabelTxnName: fw,
+		plan.LabelTxnOld: old.ID, plan.LabelTxnOldRunning: "true", plan.LabelTxnOwner: "gone-machine/1/1"}
 	if _, err := c.ContainerCreate(ctx, &container.Config{Image: old.Config.Image, Labels: labels},
 		&container.HostConfig{NetworkMode: old.HostConfig.NetworkMode}, &network.NetworkingConfig{}, nil, fw+".tarsup-new"); err != nil {
 		t.Fatal(err)
@@ -57,11 +58,11 @@ func TestRecoverDryRun(t *testing.T) {
 	r = tarsup(t, ctx, "recover", "--host", bed.Local.Host, "--dry-run", "--format", "json", "--lock-wait", "0s")
 	requireExit(t, r, 0)
 	unlock()
-	var planned []orchestrator.Recovery
+	var planned []plan.Recovery
 	if err := json.Unmarshal([]byte(r.Stdout), &planned); err != nil {
 		t.Fatalf("JSON: %v\n%s", err, r.Stdout)
 	}
-	var mine []orchestrator.Recovery
+	var mine []plan.Recovery
 	for _, rec := range planned {
 		if rec.Name == fw {
 			mine = append(mine, rec)

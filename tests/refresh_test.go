@@ -21,6 +21,7 @@ import (
 
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -472,9 +473,9 @@ func TestRefreshAndOtherUpgrades(t *testing.T) {
 	stale := n1 + ".tarsup-new"
 	d.Run(testbed.ContainerSpec{Name: stale, Image: node, Env: []string{"WEB_HOST=" + dep.WebHost}, NoStart: true,
 		Labels: map[string]string{
-			orchestrator.LabelTxn: "e2e", orchestrator.LabelTxnName: n1, orchestrator.LabelTxnOld: dep.Nodes[0].ID,
-			orchestrator.LabelTxnOldRunning: "true", orchestrator.LabelTxnOwner: "gone-machine/1/1",
-			orchestrator.LabelTxnStarted: time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
+			plan.LabelTxn: "e2e", plan.LabelTxnName: n1, plan.LabelTxnOld: dep.Nodes[0].ID,
+			plan.LabelTxnOldRunning: "true", plan.LabelTxnOwner: "gone-machine/1/1",
+			plan.LabelTxnStarted: time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
 		}})
 	args := append(append(append([]string{"refresh", "--lock", filepath.Join(t.TempDir(), "tarsup.lock")}, conn...), rfOnly(fw, n1)...), rfGate...)
 	all := []string{fw, n1, stale}

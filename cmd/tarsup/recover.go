@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/tarsup/tarsup/fleet"
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/report"
 	"github.com/urfave/cli/v2"
 )
@@ -44,7 +44,7 @@ func recoverCommand(e *env) *cli.Command {
 // runRecover recovers every engine and reports what it did, also when an
 // engine failed (its error is returned after the report).
 func runRecover(ctx context.Context, o recoverOptions) error {
-	return fleet.Recover(ctx, o.fleet, func(all []orchestrator.Recovery) error {
+	return fleet.Recover(ctx, o.fleet, func(all []plan.Recovery) error {
 		return report.Recoveries(o.out, o.format, all)
 	})
 }
@@ -56,7 +56,7 @@ func runRecoverPlan(ctx context.Context, o recoverOptions) error {
 	if err != nil {
 		return err
 	}
-	all := []orchestrator.Recovery{}
+	all := []plan.Recovery{}
 	var text strings.Builder
 	for _, p := range plans {
 		all = append(all, p.Recoveries()...)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/refresh"
 	"github.com/urfave/cli/v2"
 )
@@ -92,7 +93,7 @@ func refreshConfig(c *cli.Context, e *env) (refresh.Config, error) {
 			AnyMajor:    c.Bool("any-major"),
 			MonitorOnly: c.Bool("monitor-only") || c.Bool("dry-run"),
 			Upgrade: orchestrator.UpgradeOptions{
-				Request:  orchestrator.Request{AllowIPChange: c.Bool("allow-ip-change")},
+				Request:  plan.Request{AllowIPChange: c.Bool("allow-ip-change")},
 				Parallel: c.Int("parallel"),
 				Progress: progress,
 				TTY:      e.stdoutTTY,

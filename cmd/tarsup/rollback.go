@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/tarsup/tarsup/fleet"
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/urfave/cli/v2"
 )
 
@@ -38,7 +38,7 @@ func rollbackCommand(e *env) *cli.Command {
 }
 
 func runRollback(ctx context.Context, o rollbackOptions) error {
-	return fleet.Rollback(ctx, o.fleet, o.names, func(t orchestrator.RollbackTarget) {
+	return fleet.Rollback(ctx, o.fleet, o.names, func(t plan.RollbackTarget) {
 		fmt.Fprintf(o.out, "%s on %s: rolled back to %s\n", t.Container.Name, t.Host, t.Previous.Image)
 	})
 }

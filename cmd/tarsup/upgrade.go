@@ -7,6 +7,7 @@ import (
 
 	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/report"
 	"github.com/urfave/cli/v2"
 )
@@ -57,7 +58,7 @@ func upgradeCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			req := orchestrator.Request{
+			req := plan.Request{
 				To:             c.String("to"),
 				FrameworkImage: c.String("framework-image"),
 				NodeImage:      c.String("node-image"),

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -225,8 +225,8 @@ func removeDeadLock(ctx context.Context, cli *client.Client) error {
 	if err != nil {
 		return fmt.Errorf("inspect the tarsup lock: %w", err)
 	}
-	owner, _ := lock.ParseOwner(in.Config.Labels[orchestrator.LabelTxnOwner])
-	started, _ := time.Parse(time.RFC3339, in.Config.Labels[orchestrator.LabelTxnStarted])
+	owner, _ := lock.ParseOwner(in.Config.Labels[plan.LabelTxnOwner])
+	started, _ := time.Parse(time.RFC3339, in.Config.Labels[plan.LabelTxnStarted])
 	if owner.Live(lock.ThisProcess(), started, time.Now()) {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"errors"
@@ -47,7 +47,7 @@ type Candidate struct {
 // framework with REBUILD=true; it rejects (fault.BadInput) unknown names and bad
 // references.
 func Select(states []HostState, req Request) ([]Candidate, error) {
-	scope, missing := inScope(states, req.Only)
+	scope, missing := InScope(states, req.Only)
 	var out []Candidate
 	var refusals []error
 	for _, c := range scope {

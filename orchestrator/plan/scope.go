@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"sort"
@@ -8,12 +8,12 @@ import (
 	"github.com/tarsup/tarsup/swapname"
 )
 
-// inScope is the one rule for which containers an upgrade or a refresh
+// InScope is the one rule for which containers an upgrade or a refresh
 // considers: framework, node and web containers, never a swap's temporary
 // name, limited to only when it names any. A database container is in the
 // result only when only names it, for the caller to refuse. missing lists,
 // sorted, the names in only that match no container. It is pure.
-func inScope(states []HostState, only []string) (scope []Container, missing []string) {
+func InScope(states []HostState, only []string) (scope []Container, missing []string) {
 	want := map[string]bool{}
 	for _, n := range only {
 		want[strings.TrimPrefix(n, "/")] = false

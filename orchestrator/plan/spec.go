@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"bytes"
@@ -142,7 +142,7 @@ func deriveNetworks(in DeriveInput, cfg *container.Config, mac string) Spec {
 	hc.Mounts = slices.Clone(hc.Mounts)
 
 	spec := Spec{Image: in.NewRef, Config: cfg, HostConfig: &hc}
-	spec.Primary, spec.Networks = endpoints(old, hc.NetworkMode)
+	spec.Primary, spec.Networks = Endpoints(old, hc.NetworkMode)
 	pins, _ := PinAddresses(old, in.Networks, in.APIVersion)
 	for _, p := range pins {
 		// Why: Tars records the IPs of its framework and nodes

@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"maps"
@@ -9,9 +9,9 @@ import (
 	"github.com/docker/docker/api/types/versions"
 )
 
-// endpoints returns the primary network (the one given at create) and every
+// Endpoints returns the primary network (the one given at create) and every
 // user network's endpoint settings: static IPs, aliases, links, driver options.
-func endpoints(old container.InspectResponse, mode container.NetworkMode) (string, map[string]*network.EndpointSettings) {
+func Endpoints(old container.InspectResponse, mode container.NetworkMode) (string, map[string]*network.EndpointSettings) {
 	if mode.IsHost() || mode.IsNone() || mode.IsContainer() || old.NetworkSettings == nil {
 		return "", nil
 	}

@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"errors"
@@ -138,7 +138,7 @@ func (in planInput) recreateStep(c Candidate) (st Step, keep bool, err error) {
 		return st, false, nil
 	}
 	if st.Cause == "" {
-		st.Cause = "tag " + tagOf(c.Target) + " moved"
+		st.Cause = "tag " + TagOf(c.Target) + " moved"
 	}
 	if err := recreatable(c, r); err != nil {
 		return st, false, err
@@ -157,14 +157,14 @@ func (in planInput) recreateStep(c Candidate) (st Step, keep bool, err error) {
 	}
 	st.Before = in.before[c.Container.ID]
 	st.Restore = st.Before.Restore()
-	in.pol.recreatePolicy(&st)
+	in.pol.RecreatePolicy(&st)
 	return st, true, nil
 }
 
-// recreatePolicy gives a recreate step its kind and what its execution
+// RecreatePolicy gives a recreate step its kind and what its execution
 // obeys: a stopped container stays stopped and is not gated; the gate judges
 // the new container by the role its image and labels give it.
-func (pol Policy) recreatePolicy(st *Step) {
+func (pol Policy) RecreatePolicy(st *Step) {
 	st.Kind = StepRecreate
 	if !st.Container.Running {
 		st.Kind = StepRecreateStopped
@@ -186,7 +186,7 @@ func RollbackStep(t RollbackTarget, ref string, img image.InspectResponse, apiVe
 	st := Step{Host: t.Host, Container: t.Container, From: t.Container.Image, To: ref,
 		FromDigest: t.Container.Digest(), ToDigest: images.RepoDigest(img.RepoDigests, ref), Target: img, Cause: "rollback",
 		Spec: spec, Previous: PreviousSpec(t.Container, apiVersion)}
-	pol.recreatePolicy(&st)
+	pol.RecreatePolicy(&st)
 	return st
 }
 
@@ -229,7 +229,7 @@ func rechecks(masters, slaves, nodes []Step, all []HostState, before Preflight, 
 	// it would be work nobody asked for.
 	upgraded := map[string]bool{}
 	for _, f := range slices.Concat(masters, slaves) {
-		upgraded[deploymentOf(f.Container)] = true
+		upgraded[DeploymentOf(f.Container)] = true
 	}
 	depOf := nodeDeployment(all)
 	var out []Step
@@ -356,7 +356,7 @@ func changes(c Candidate, r Resolved) bool {
 	return false
 }
 
-func tagOf(ref string) string {
+func TagOf(ref string) string {
 	if r, err := images.Parse(ref); err == nil {
 		return r.Tag()
 	}

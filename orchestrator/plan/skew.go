@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ import (
 	"github.com/tarsup/tarsup/swapname"
 )
 
-// afterVersion is the version a container will run once the plan is done.
-func afterVersion(c Container, step *Step) string {
+// AfterVersion is the version a container will run once the plan is done.
+func AfterVersion(c Container, step *Step) string {
 	if step == nil {
 		return c.Version
 	}
@@ -23,7 +23,7 @@ func afterVersion(c Container, step *Step) string {
 			return v
 		}
 	}
-	return tagOf(step.To)
+	return TagOf(step.To)
 }
 
 // checkSkew refuses a plan after which the framework containers of one
@@ -48,11 +48,11 @@ func checkSkew(steps []Step, all []HostState) error {
 			}
 			switch c.Role {
 			case images.RoleFramework:
-				dep := deploymentOf(c)
+				dep := DeploymentOf(c)
 				if frameworks[dep] == nil {
 					frameworks[dep] = map[string][]string{}
 				}
-				v := afterVersion(c, byID[c.ID])
+				v := AfterVersion(c, byID[c.ID])
 				frameworks[dep][v] = append(frameworks[dep][v], c.Name+"@"+c.Host)
 			case images.RoleNode:
 				nodes = append(nodes, c)
@@ -65,7 +65,7 @@ func checkSkew(steps []Step, all []HostState) error {
 	for _, st := range steps {
 		switch st.Container.Role {
 		case images.RoleFramework:
-			touched[deploymentOf(st.Container)] = true
+			touched[DeploymentOf(st.Container)] = true
 		case images.RoleNode:
 			if dep, named := depOf(st.Container); named {
 				touched[dep] = true
@@ -89,7 +89,7 @@ func checkSkew(steps []Step, all []HostState) error {
 		if dep == "" || (!touched[dep] && byID[n.ID] == nil) {
 			continue
 		}
-		nv := afterVersion(n, byID[n.ID])
+		nv := AfterVersion(n, byID[n.ID])
 		for fv := range frameworks[dep] {
 			if cmp, known := images.Compare(nv, fv); known && cmp < 0 {
 				return fault.Mark(fault.Refused, fmt.Errorf("refused: node %s@%s would run %s, older than its framework's %s; run tarsnode at the framework's version (move the node's tag first, or --node-image)", n.Name, n.Host, nv, fv))
@@ -110,7 +110,7 @@ func nodeDeployment(all []HostState) func(Container) (dep string, named bool) {
 			if c.Role != images.RoleFramework || swapname.IsTemporary(c.Name) {
 				continue
 			}
-			dep := deploymentOf(c)
+			dep := DeploymentOf(c)
 			deps[dep] = true
 			for _, n := range dbNames(c) {
 				reach[n] = dep
@@ -130,8 +130,8 @@ func nodeDeployment(all []HostState) func(Container) (dep string, named bool) {
 	}
 }
 
-// deploymentOf names a framework's deployment by its database.
-func deploymentOf(c Container) string {
+// DeploymentOf names a framework's deployment by its database.
+func DeploymentOf(c Container) string {
 	host := c.Env["MYSQL_HOST"]
 	if host == "" {
 		host = c.Env["DBIP"]

@@ -1,4 +1,9 @@
-package orchestrator
+// Package plan is the pure middle of observe -> plan -> execute: the
+// observed facts (Container, HostState, Swap, Preflight) and the rules that
+// turn them into ordered steps (BuildPlan, Select, PlanRecovery,
+// RollbackStep, Derive). No context, no client, no clock: tests give it
+// literals and compare the plan's String().
+package plan
 
 import (
 	"fmt"
@@ -230,7 +235,7 @@ func (s Step) CleanupLine(withHost bool) string {
 	if len(s.ImageTags) > 0 {
 		what = strings.Join(s.ImageTags, ", ")
 	}
-	return fmt.Sprintf("%s%s: cleanup image (%s) once %s upgraded: %s", h, abbrev(s.Image), what, strings.Join(s.AfterNames, ", "), s.Cause)
+	return fmt.Sprintf("%s%s: cleanup image (%s) once %s upgraded: %s", h, Abbrev(s.Image), what, strings.Join(s.AfterNames, ", "), s.Cause)
 }
 
 // Line renders one step, e.g.
@@ -240,7 +245,7 @@ func (s Step) Line(withHost bool) string {
 	if withHost {
 		b.WriteString(s.Host + " ")
 	}
-	fmt.Fprintf(&b, "%s: recreate %s -> %s (%s -> %s)", s.Container.Name, s.FromLabel(), s.ToLabel(), abbrev(s.FromDigest), abbrev(s.ToDigest))
+	fmt.Fprintf(&b, "%s: recreate %s -> %s (%s -> %s)", s.Container.Name, s.FromLabel(), s.ToLabel(), Abbrev(s.FromDigest), Abbrev(s.ToDigest))
 	if s.Cause != "" {
 		b.WriteString(": " + s.Cause)
 	}
@@ -284,12 +289,12 @@ func sideLabel(ref, other string) string {
 		return r.String()
 	}
 	if r.Digest() != "" && r.Tag() == "latest" && !strings.Contains(ref, ":latest") {
-		return "@" + abbrev(r.Digest())
+		return "@" + Abbrev(r.Digest())
 	}
 	return r.Tag()
 }
 
-func abbrev(d string) string {
+func Abbrev(d string) string {
 	if d == "" {
 		return "unknown"
 	}

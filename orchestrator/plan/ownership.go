@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"errors"
@@ -20,21 +20,21 @@ import (
 // of a swap; any other holder of one of those names is a clash, refused in
 // pre-flight (exit 3) before anything is stopped.
 
-// journal is one upgrade found on an engine: the container it created and
+// Journal is one upgrade found on an engine: the container it created and
 // the one it replaces, as their labels and names record them.
-type journal struct {
-	name    string             // the service's name
-	newC    *container.Summary // the container the upgrade created
-	oldC    *container.Summary // the container it replaces; nil once removed
-	wasUp   bool               // the old container was running
-	restore string             // what the old container's gate asks once back (LabelTxnRestore)
-	orphanO bool               // an old container aside with no successor
+type Journal struct {
+	Name    string             // the service's name
+	NewC    *container.Summary // the container the upgrade created
+	OldC    *container.Summary // the container it replaces; nil once removed
+	WasUp   bool               // the old container was running
+	Restore string             // what the old container's gate asks once back (LabelTxnRestore)
+	Orphan  bool               // an old container aside with no successor
 }
 
-// swaps is the journal analysis of one engine's container list.
-type swaps struct {
-	// journals are the swaps left to finish or undo.
-	journals []journal
+// Swaps is the journal analysis of one engine's container list.
+type Swaps struct {
+	// Journals are the swaps left to finish or undo.
+	Journals []Journal
 	// owned holds the IDs of the containers that take part in a swap
 	// tarsup journaled: the containers it created and the old containers
 	// their journals name.
@@ -44,17 +44,17 @@ type swaps struct {
 	pending map[string]string
 }
 
-// findSwaps reads tarsup's journal from a container list: each container an
+// FindSwaps reads tarsup's journal from a container list: each container an
 // upgrade created names the container it replaces (LabelTxnOld). An old
 // container aside (NAME.tarsup-old) counts only when a journal names it, or
 // when it was itself created by an earlier tarsup upgrade of NAME (its own
 // labels say so) and its successor is gone.
-func findSwaps(list []container.Summary) swaps {
+func FindSwaps(list []container.Summary) Swaps {
 	byID := map[string]*container.Summary{}
 	for i := range list {
 		byID[list[i].ID] = &list[i]
 	}
-	s := swaps{owned: map[string]bool{}, pending: map[string]string{}}
+	s := Swaps{owned: map[string]bool{}, pending: map[string]string{}}
 	claimed := map[string]bool{}
 	for i := range list {
 		c := &list[i]
@@ -70,11 +70,11 @@ func findSwaps(list []container.Summary) swaps {
 		s.owned[old.ID] = true
 		name := c.Labels[LabelTxnName]
 		s.pending[c.ID], s.pending[old.ID] = name, name
-		s.journals = append(s.journals, journal{name: name, newC: c, oldC: old, wasUp: c.Labels[LabelTxnOldRunning] == "true", restore: restoreOf(c)})
+		s.Journals = append(s.Journals, Journal{Name: name, NewC: c, OldC: old, WasUp: c.Labels[LabelTxnOldRunning] == "true", Restore: restoreOf(c)})
 	}
 	for i := range list {
 		c := &list[i]
-		n := nameOf(*c)
+		n := NameOf(*c)
 		if !strings.HasSuffix(n, swapname.Old) || claimed[c.ID] {
 			continue
 		}
@@ -86,22 +86,22 @@ func findSwaps(list []container.Summary) swaps {
 			continue
 		}
 		s.pending[c.ID] = service
-		s.journals = append(s.journals, journal{name: service, oldC: c, orphanO: true, wasUp: true})
+		s.Journals = append(s.Journals, Journal{Name: service, OldC: c, Orphan: true, WasUp: true})
 	}
 	return s
 }
 
-// owner returns the tarsup process that journaled a swap and when it began;
+// Owner returns the tarsup process that journaled a swap and when it began;
 // ok is false when nothing names one. An old container aside with no
 // successor names none: its labels are those of the earlier upgrade that
 // created it, and no swap under way leaves that state (the successor, which
 // carries the journal, always goes last).
-func (j journal) owner() (o lock.Owner, started time.Time, ok bool) {
-	if j.newC == nil {
+func (j Journal) Owner() (o lock.Owner, started time.Time, ok bool) {
+	if j.NewC == nil {
 		return lock.Owner{}, time.Time{}, false
 	}
-	o, ok = lock.ParseOwner(j.newC.Labels[LabelTxnOwner])
-	started, _ = time.Parse(time.RFC3339, j.newC.Labels[LabelTxnStarted])
+	o, ok = lock.ParseOwner(j.NewC.Labels[LabelTxnOwner])
+	started, _ = time.Parse(time.RFC3339, j.NewC.Labels[LabelTxnStarted])
 	return o, started, ok
 }
 
@@ -116,11 +116,11 @@ type NameHolder struct {
 	Tarsup bool
 }
 
-// nameHolders lists the containers under tarsup's temporary names.
-func nameHolders(list []container.Summary, s swaps) []NameHolder {
+// NameHolders lists the containers under tarsup's temporary names.
+func NameHolders(list []container.Summary, s Swaps) []NameHolder {
 	var out []NameHolder
 	for _, c := range list {
-		if n := nameOf(c); swapname.IsTemporary(n) {
+		if n := NameOf(c); swapname.IsTemporary(n) {
 			out = append(out, NameHolder{Name: n, ID: c.ID, Image: c.Image, Tarsup: s.owned[c.ID]})
 		}
 	}
@@ -148,11 +148,11 @@ func checkClashes(steps []Step, all []HostState) error {
 			}
 			if h.Tarsup {
 				errs = append(errs, fmt.Errorf("%s (%s) on %s is left from an upgrade of %s that is unfinished (interrupted, or another tarsup's still under way): run `tarsup recover` (or wait for the other tarsup), then run tarsup again",
-					h.Name, short(h.ID), st.Host, st.Container.Name))
+					h.Name, Short(h.ID), st.Host, st.Container.Name))
 				continue
 			}
 			errs = append(errs, fmt.Errorf("%s (%s, image %s) on %s holds the name %s, which tarsup needs to upgrade %s, and tarsup did not create it: rename it (docker rename %s OTHER-NAME) or remove it, then run tarsup again; nothing was changed",
-				h.Name, short(h.ID), h.Image, st.Host, h.Name, st.Container.Name, h.Name))
+				h.Name, Short(h.ID), h.Image, st.Host, h.Name, st.Container.Name, h.Name))
 		}
 	}
 	if len(errs) > 0 {

@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"fmt"
@@ -103,10 +103,10 @@ func planSwap(s Swap, force bool, pol Policy) RecoveryStep {
 		if s.Old.Name != s.Name {
 			st.RenameOld = true
 			if s.Holder != "" && s.Holder != s.Old.ID {
-				st.Blocked = fmt.Sprintf("the name %s is held by another container (%s): rename or remove it, then run tarsup recover again", s.Name, short(s.Holder))
+				st.Blocked = fmt.Sprintf("the name %s is held by another container (%s): rename or remove it, then run tarsup recover again", s.Name, Short(s.Holder))
 			}
 		}
-		st.Reattach = reattachments(s.Old, s.New.ID, s.NewNetworks)
+		st.Reattach = Reattachments(s.Old, s.New.ID, s.NewNetworks)
 		st.StartOld = s.WasUp
 	default:
 		// The new container holds the name: finish if it is healthy.

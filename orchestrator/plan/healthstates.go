@@ -1,0 +1,9 @@
+package plan
+
+// Health values in reports.
+const (
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+	HealthStarting  = "starting"
+	HealthStopped   = "stopped"
+)
