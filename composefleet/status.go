@@ -7,6 +7,7 @@ import (
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/swapname"
 )
@@ -15,7 +16,7 @@ import (
 type StatusOptions struct {
 	Projects Projects
 	Engines  Engines
-	Prober   *orchestrator.Prober
+	Prober   *health.Prober
 	// Connect reaches the engines; nil is engine.ConnectAll.
 	Connect func(ctx context.Context, specs []engine.HostSpec) ([]*engine.Host, error)
 }
@@ -73,11 +74,11 @@ func Status(ctx context.Context, opts StatusOptions) (StatusReport, error) {
 		return StatusReport{}, err
 	}
 	mine := fleet.containersOf(states)
-	health := map[containerKey]orchestrator.StatusRow{}
+	rows := map[containerKey]orchestrator.StatusRow{}
 	for _, r := range orchestrator.Status(ctx, opts.Prober, hosts, mine) {
-		health[containerKey{r.Host, r.Name}] = r
+		rows[containerKey{r.Host, r.Name}] = r
 	}
-	return StatusReport{Rows: fleet.joinStatus(states, health), Findings: findings}, nil
+	return StatusReport{Rows: fleet.joinStatus(states, rows), Findings: findings}, nil
 }
 
 type containerKey struct{ host, name string }
@@ -117,7 +118,7 @@ func hostContainers(states []plan.HostState) map[string][]plan.Container {
 // joinStatus gives each Tars or db service of each project one row per
 // container of it (a swap's temporary containers left out), or one row
 // "no container". It is pure.
-func (f *Fleet) joinStatus(states []plan.HostState, health map[containerKey]orchestrator.StatusRow) []StatusRow {
+func (f *Fleet) joinStatus(states []plan.HostState, probed map[containerKey]orchestrator.StatusRow) []StatusRow {
 	byHost := hostContainers(states)
 	var rows []StatusRow
 	for _, p := range f.Projects {
@@ -136,7 +137,7 @@ func (f *Fleet) joinStatus(states []plan.HostState, health map[containerKey]orch
 				}
 				found = true
 				r := base
-				h := health[containerKey{c.Host, c.Name}]
+				h := probed[containerKey{c.Host, c.Name}]
 				r.Container, r.RunningImage, r.InStep = c.Name, c.Image, images.SameImage(c.Image, s.Image)
 				r.Version, r.State, r.Health, r.HealthDetail = c.Version, c.State, h.Health, h.HealthDetail
 				rows = append(rows, r)

@@ -13,13 +13,14 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // Config says how to reach the engines and how to recreate on them.
 type Config struct {
 	Specs []engine.HostSpec
-	// Probe is the probe mode (orchestrator.ProbeAuto, direct, sidecar).
+	// Probe is the probe mode (health.ProbeAuto, direct, sidecar).
 	Probe string
 	// Exec are the executor's options; Open sets Exec.Gate.Prober.
 	Exec orchestrator.ExecOptions
@@ -42,7 +43,7 @@ func (cfg Config) Logger() logrus.FieldLogger {
 // the executor and, when taken, every engine's lock.
 type Session struct {
 	Hosts  []*engine.Host
-	Prober *orchestrator.Prober
+	Prober *health.Prober
 	X      *orchestrator.Executor
 	unlock func()
 }
@@ -51,7 +52,7 @@ type Session struct {
 // it also takes every engine's lock (commands that go through
 // orchestrator.Upgrade leave that to it). Close releases it all.
 func Open(ctx context.Context, cfg Config, lock bool) (*Session, error) {
-	prober, err := orchestrator.NewProber(cfg.Probe, "")
+	prober, err := health.NewProber(cfg.Probe, "")
 	if err != nil {
 		return nil, err
 	}

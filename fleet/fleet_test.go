@@ -9,6 +9,7 @@ import (
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
@@ -17,7 +18,7 @@ import (
 // noEngine is a configuration whose engine does not answer: a workflow that
 // got past its checks would fail to connect.
 func noEngine(t *testing.T) Config {
-	return Config{Specs: []engine.HostSpec{{URL: "unix://" + filepath.Join(t.TempDir(), "no-engine.sock")}}, Probe: orchestrator.ProbeAuto}
+	return Config{Specs: []engine.HostSpec{{URL: "unix://" + filepath.Join(t.TempDir(), "no-engine.sock")}}, Probe: health.ProbeAuto}
 }
 
 // TestAddChecksBeforeConnecting: a request the add rules refuse changes

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/health"
 )
 
 // Probe runs the Tars probes the probe sidecar is asked for, from inside a
@@ -15,13 +15,13 @@ import (
 func Probe(ctx context.Context, tcp, http []string) error {
 	var errs []error
 	for _, a := range tcp {
-		if err := orchestrator.CheckAddr(ctx, a, orchestrator.Check{}); err != nil {
+		if err := health.CheckAddr(ctx, a, health.Check{}); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, u := range http {
 		addr, path, _ := strings.Cut(u, "/")
-		if err := orchestrator.CheckAddr(ctx, addr, orchestrator.Check{Path: "/" + path}); err != nil {
+		if err := health.CheckAddr(ctx, addr, health.Check{Path: "/" + path}); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
@@ -55,7 +56,7 @@ type StepResult struct {
 // acting; Upgrade and Recover hand them to the planner (Policy), which
 // writes them into the plan's phases and steps.
 type ExecOptions struct {
-	Gate Gate
+	Gate health.Gate
 	// StopTimeout is how long a container gets to stop before it is killed,
 	// unless its own configuration says otherwise.
 	StopTimeout time.Duration

@@ -122,3 +122,15 @@ func restartContainer(ctx context.Context, h *engine.Host, id string, stopTimeou
 func stopContainer(ctx context.Context, h *engine.Host, id string, timeout int) error {
 	return h.Engine.ContainerStop(ctx, id, container.StopOptions{Timeout: &timeout})
 }
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

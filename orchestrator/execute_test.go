@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 func fakeExecutor(f *fakeEngine) (*Executor, *engine.Host) {
 	h := &engine.Host{Spec: engine.HostSpec{URL: "fake"}, Engine: f}
-	x := NewExecutor([]*engine.Host{h}, ExecOptions{Gate: Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
+	x := NewExecutor([]*engine.Host{h}, ExecOptions{Gate: health.Gate{Prober: &health.Prober{Mode: health.ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
 	return x, h
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
@@ -250,7 +251,7 @@ func TestRunInterrupted(t *testing.T) {
 	defer cancel()
 	e := &cancelOnStart{fakeEngine: f, name: "fw", cancel: cancel}
 	h := &engine.Host{Spec: engine.HostSpec{URL: "fake"}, Engine: e}
-	x := NewExecutor([]*engine.Host{h}, ExecOptions{Gate: Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
+	x := NewExecutor([]*engine.Host{h}, ExecOptions{Gate: health.Gate{Prober: &health.Prober{Mode: health.ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
 	step := func(id, to string) plan.Step {
 		c := containerOf(t, x, h, id)
 		st := plan.Step{Host: "fake", Container: c, From: c.Image, To: to, Cause: "--to v3.0.16",

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
@@ -210,7 +211,7 @@ func (p *fakeProber) Preflight(context.Context, map[string]*engine.Host, plan.Pl
 	return nil, nil
 }
 
-func (p *fakeProber) usesSidecar(*engine.Host) bool { return false }
+func (p *fakeProber) UsesSidecar(*engine.Host) bool { return false }
 
 // TestGateRestarts: a container that answers every probe but restarted
 // during the monitor period (its restart count rose, or it started anew)
@@ -231,7 +232,7 @@ func TestGateRestarts(t *testing.T) {
 			c := f.add("fw", "fw:new", true)
 			x, h := fakeExecutor(f)
 			pr := &fakeProber{}
-			g := Gate{Prober: pr, Timeout: time.Second, Monitor: 20 * time.Millisecond, Interval: time.Millisecond}
+			g := health.Gate{Prober: pr, Timeout: time.Second, Monitor: 20 * time.Millisecond, Interval: time.Millisecond}
 			var inspections int
 			f.onInspect = func(in *container.InspectResponse) {
 				inspections++
@@ -244,7 +245,7 @@ func TestGateRestarts(t *testing.T) {
 			role := containerOf(t, x, h, c.ID).Role
 			inspections = 0
 			err := g.Wait(context.Background(), h, c.ID, role)
-			var ge *GateError
+			var ge *health.GateError
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("gate failed a container that stayed up: %v", err)
@@ -265,8 +266,8 @@ func TestGateUnanswered(t *testing.T) {
 	f.health["fw:new"] = ""
 	c := f.add("fw", "fw:new", true)
 	_, h := fakeExecutor(f)
-	g := Gate{Prober: &fakeProber{err: errors.New("connection refused")}, Timeout: 10 * time.Millisecond, Interval: time.Millisecond}
-	var ge *GateError
+	g := health.Gate{Prober: &fakeProber{err: errors.New("connection refused")}, Timeout: 10 * time.Millisecond, Interval: time.Millisecond}
+	var ge *health.GateError
 	if err := g.Wait(context.Background(), h, c.ID, ""); !errors.As(err, &ge) || !strings.Contains(ge.Reason, "connection refused") {
 		t.Fatalf("gate: %v, want a gate error with the probe's answer", err)
 	}

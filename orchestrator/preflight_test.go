@@ -15,7 +15,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/go-connections/nat"
 	"github.com/tarsup/tarsup/fault"
-	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
@@ -118,7 +118,7 @@ func TestPreflight(t *testing.T) {
 	}{
 		{
 			name: "direct, no address at all: the fix is the sidecar or a published port",
-			mode: ProbeDirect,
+			mode: health.ProbeDirect,
 			setup: func(f *fakeEngine) *container.InspectResponse {
 				return noDockerHealth(f.add("fw", "tarscloud/framework:v3.0.15", true))
 			},
@@ -126,7 +126,7 @@ func TestPreflight(t *testing.T) {
 		},
 		{
 			name: "direct, an address nothing answers from (no route, or the dial times out): cannot work",
-			mode: ProbeDirect,
+			mode: health.ProbeDirect,
 			setup: func(f *fakeEngine) *container.InspectResponse {
 				c := noDockerHealth(f.add("n1", "tarscloud/tars-node:latest", true))
 				// The IPv6 documentation prefix (RFC 3849): no route, or a dial
@@ -138,7 +138,7 @@ func TestPreflight(t *testing.T) {
 		},
 		{
 			name:   "sidecar from a binary that cannot run FROM scratch: the fix is a static build",
-			mode:   ProbeSidecar,
+			mode:   health.ProbeSidecar,
 			binary: notELF,
 			setup: func(f *fakeEngine) *container.InspectResponse {
 				return noDockerHealth(f.add("fw", "tarscloud/framework:v3.0.15", true))
@@ -147,27 +147,27 @@ func TestPreflight(t *testing.T) {
 		},
 		{
 			name: "direct, reached, refused: unhealthy before, no error",
-			mode: ProbeDirect,
+			mode: health.ProbeDirect,
 			setup: func(f *fakeEngine) *container.InspectResponse {
 				c := noDockerHealth(f.add("n1", "tarscloud/tars-node:latest", true))
-				publish(c, PortNode, closedPort(t))
+				publish(c, health.PortNode, closedPort(t))
 				return c
 			},
 			want: plan.HealthBefore{State: plan.HealthUnhealthy},
 		},
 		{
 			name: "direct, answers: healthy before",
-			mode: ProbeDirect,
+			mode: health.ProbeDirect,
 			setup: func(f *fakeEngine) *container.InspectResponse {
 				c := noDockerHealth(f.add("n1", "tarscloud/tars-node:latest", true))
-				publish(c, PortNode, open)
+				publish(c, health.PortNode, open)
 				return c
 			},
 			want: plan.HealthBefore{State: plan.HealthHealthy},
 		},
 		{
 			name: "Docker health unhealthy, the new container has Docker health too: a finding, the Tars probe is not needed",
-			mode: ProbeDirect,
+			mode: health.ProbeDirect,
 			setup: func(f *fakeEngine) *container.InspectResponse {
 				f.health["tarscloud/framework:v3.0.15"] = plan.HealthUnhealthy
 				c := f.add("fw", "tarscloud/framework:v3.0.15", true)
@@ -182,7 +182,7 @@ func TestPreflight(t *testing.T) {
 			f := newFakeEngine(t)
 			c := tt.setup(f)
 			x, h := fakeExecutor(f)
-			p := &Prober{Mode: tt.mode, Binary: tt.binary, loaded: map[*engine.Host]string{}}
+			p := &health.Prober{Mode: tt.mode, Binary: tt.binary}
 			oc := containerOf(t, x, h, c.ID)
 			draft := draftOf(oc)
 			if c.Config.Healthcheck != nil {
@@ -305,44 +305,6 @@ func TestRecoverGateFailedJournal(t *testing.T) {
 	}
 }
 
-// TestUnreachable: only a dial that cannot get through means the probe
-// cannot work; a refused port or a web that answers late was reached.
-func TestUnreachable(t *testing.T) {
-	hung, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hung.Close()
-	go func() {
-		for {
-			c, err := hung.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // accepted, never answered
-		}
-	}()
-	for _, tt := range []struct {
-		name, addr string
-		check      Check
-		want       bool
-	}{
-		{"refused", "127.0.0.1:" + closedPort(t), Check{Port: PortNode}, false},
-		{"a web that never answers", hung.Addr().String(), Check{Port: PortWeb, Path: "/get_tarsnode"}, false},
-		{"no route", "[2001:db8::1]:19385", Check{Port: PortNode}, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			err := CheckAddr(context.Background(), tt.addr, tt.check)
-			if err == nil {
-				t.Fatal("the check passed")
-			}
-			if got := unreachable(err); got != tt.want {
-				t.Errorf("unreachable(%v) = %v, want %v", err, got, tt.want)
-			}
-		})
-	}
-}
-
 // TestPreflightProvesWhatTheGatesUse: a container with Docker health but no
 // address reachable from here is fine where every gate reads Docker's health
 // (the new container has a HEALTHCHECK too), and a probe that cannot work
@@ -370,7 +332,7 @@ func TestPreflightProvesWhatTheGatesUse(t *testing.T) {
 				st.Spec = plan.Spec{Config: tt.newSpec}
 			}
 			draft := plan.Plan{Phases: []plan.Phase{{Name: "nodes", Steps: []plan.Step{st}}}}
-			got, err := (&Prober{Mode: ProbeDirect}).Preflight(context.Background(), x.Hosts, draft)
+			got, err := (&health.Prober{Mode: health.ProbeDirect}).Preflight(context.Background(), x.Hosts, draft)
 			if tt.wantErr {
 				if !errors.Is(err, fault.BadInput) || !strings.Contains(err.Error(), "no address reaches port 19385") {
 					t.Fatalf("err = %v, want the probe that cannot work", err)
@@ -397,7 +359,7 @@ func TestWaitRunning(t *testing.T) {
 		t.Fatalf("a running container, unhealthy as before: %v", err)
 	}
 	f.setRunning(c, false)
-	var ge *GateError
+	var ge *health.GateError
 	if err := g.WaitRunning(context.Background(), h, c.ID, ""); !errors.As(err, &ge) || !strings.Contains(ge.Reason, "exited") {
 		t.Fatalf("a container that is not running: %v, want a gate error saying it exited", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/swapname"
 )
@@ -208,7 +209,7 @@ func RegistryAddress(addrs []string) string {
 				continue
 			}
 			if !strings.Contains(p, ":") {
-				p = fmt.Sprintf("%s:%d", p, PortRegistry)
+				p = fmt.Sprintf("%s:%d", p, health.PortRegistry)
 			}
 			out = append(out, p)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
@@ -71,26 +72,9 @@ func swapNotes(s plan.HostState, self lock.Owner, now time.Time) (interrupted ma
 	return interrupted, notes
 }
 
-// Health tells how a container is doing: Docker's own status where the image
-// has a HEALTHCHECK, otherwise the Tars probe. detail says why it is not healthy.
-func (p *Prober) Health(ctx context.Context, h *engine.Host, c plan.Container) (health, detail string) {
-	switch {
-	case c.State == "restarting":
-		return plan.HealthStarting, "restarting"
-	case !c.Running:
-		return plan.HealthStopped, ""
-	case c.DockerHealth != "":
-		return c.DockerHealth, ""
-	}
-	if err := p.Probe(ctx, h, c); err != nil {
-		return plan.HealthUnhealthy, err.Error()
-	}
-	return plan.HealthHealthy, ""
-}
-
 // Status builds the status rows of every Tars container on every engine,
 // probing in parallel; hosts are the engines the states were observed on.
-func Status(ctx context.Context, p *Prober, hosts []*engine.Host, states []plan.HostState) []StatusRow {
+func Status(ctx context.Context, p *health.Prober, hosts []*engine.Host, states []plan.HostState) []StatusRow {
 	byName := make(map[string]*engine.Host, len(hosts))
 	for _, h := range hosts {
 		byName[h.Name()] = h

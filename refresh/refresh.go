@@ -13,6 +13,7 @@ import (
 	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/report"
 )
@@ -31,7 +32,7 @@ type Config struct {
 // `refresh`, on every turn for `watch`.
 type Refresher struct {
 	hosts  []*engine.Host
-	prober *orchestrator.Prober
+	prober *health.Prober
 	x      *orchestrator.Executor
 	cfg    Config
 	log    logrus.FieldLogger
@@ -51,7 +52,7 @@ func Open(ctx context.Context, cfg Config) (*Refresher, error) {
 }
 
 // New is a Refresher on engines already connected; Close leaves them be.
-func New(hosts []*engine.Host, prober *orchestrator.Prober, x *orchestrator.Executor, cfg Config) *Refresher {
+func New(hosts []*engine.Host, prober *health.Prober, x *orchestrator.Executor, cfg Config) *Refresher {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/composefleet"
-	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/urfave/cli/v2"
 )
 
@@ -98,7 +98,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	prober, err := orchestrator.NewProber(c.String("probe"), "")
+	prober, err := health.NewProber(c.String("probe"), "")
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func runComposeStatus(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	prober, err := orchestrator.NewProber(c.String("probe"), "")
+	prober, err := health.NewProber(c.String("probe"), "")
 	if err != nil {
 		return err
 	}

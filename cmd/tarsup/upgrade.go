@@ -7,6 +7,7 @@ import (
 
 	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/report"
 	"github.com/urfave/cli/v2"
@@ -15,8 +16,8 @@ import (
 // execFlags are the flags of every command that recreates containers.
 func execFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "health-timeout", Value: orchestrator.DefaultHealthTimeout, Usage: "how long a new container may take to become healthy (a real framework waits for MySQL and restarts every service)"},
-		&cli.DurationFlag{Name: "monitor", Value: orchestrator.DefaultMonitor, Usage: "how long a new container must then stay up and healthy"},
+		&cli.DurationFlag{Name: "health-timeout", Value: health.DefaultHealthTimeout, Usage: "how long a new container may take to become healthy (a real framework waits for MySQL and restarts every service)"},
+		&cli.DurationFlag{Name: "monitor", Value: health.DefaultMonitor, Usage: "how long a new container must then stay up and healthy"},
 		&cli.DurationFlag{Name: "stop-timeout", Value: 30 * time.Second, Usage: "how long a container gets to stop before it is killed, unless it sets its own"},
 		&cli.BoolFlag{Name: "no-rollback", Usage: "leave a failed new container for inspection instead of rolling back"},
 		&cli.BoolFlag{Name: "cleanup", Usage: "remove the old image once no container uses it"},
@@ -85,10 +86,10 @@ func runUpgrade(ctx context.Context, o upgradeOptions) error {
 }
 
 // execOptions reads the executor's flags.
-func execOptions(c *cli.Context, e *env, prober *orchestrator.Prober, report func(orchestrator.Event)) (orchestrator.ExecOptions, error) {
+func execOptions(c *cli.Context, e *env, prober *health.Prober, report func(orchestrator.Event)) (orchestrator.ExecOptions, error) {
 	// The flags' values were checked before the command ran (checkFlags).
 	return orchestrator.ExecOptions{
-		Gate:        orchestrator.Gate{Prober: prober, Timeout: c.Duration("health-timeout"), Monitor: c.Duration("monitor")},
+		Gate:        health.Gate{Prober: prober, Timeout: c.Duration("health-timeout"), Monitor: c.Duration("monitor")},
 		StopTimeout: c.Duration("stop-timeout"),
 		NoRollback:  c.Bool("no-rollback"),
 		Cleanup:     c.Bool("cleanup"),

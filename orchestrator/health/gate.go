@@ -1,4 +1,8 @@
-package orchestrator
+// Package health decides whether a container works: the Tars checks of a
+// role, the probes that run them (direct, or from a sidecar built from this
+// binary), the gate a new container must pass before the old one goes, and
+// the pre-flight probe that records how each was before.
+package health
 
 import (
 	"context"
@@ -17,9 +21,9 @@ import (
 type HealthProber interface {
 	Probe(ctx context.Context, h *engine.Host, c plan.Container) error
 	Preflight(ctx context.Context, hosts map[string]*engine.Host, draft plan.Plan) (plan.Preflight, error)
-	// usesSidecar reports whether a probe on h creates a container, so the
+	// UsesSidecar reports whether a probe on h creates a container, so the
 	// gate probes sparingly there.
-	usesSidecar(h *engine.Host) bool
+	UsesSidecar(h *engine.Host) bool
 }
 
 // Gate says when a container counts as up.
@@ -103,7 +107,7 @@ func (g Gate) Wait(ctx context.Context, h *engine.Host, id string, role images.R
 	// roll-out at --parallel 8 would create eight a second. The engine's own
 	// view (running, restart count, start time, Docker health) is read every
 	// poll; a direct probe is cheap and runs every poll too.
-	sidecar := g.Prober.usesSidecar(h)
+	sidecar := g.Prober.UsesSidecar(h)
 	end := time.Now().Add(g.Monitor)
 	for last := g.Monitor <= 0; !last; {
 		if err := sleep(ctx, interval); err != nil {
