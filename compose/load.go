@@ -192,33 +192,9 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 	if err != nil {
 		return nil, &LoadError{Files: files, Err: err}
 	}
-	environ := opts.Environ
-	if environ == nil {
-		environ = os.Environ()
-	}
-	cwd, err := os.Getwd()
+	po, environ, err := projectOptions(opts, files, envFiles)
 	if err != nil {
-		return nil, &LoadError{Files: files, Err: fmt.Errorf("read the working directory: %w", err)}
-	}
-	// The order is docker compose's (cmd/compose/compose.go): the process
-	// environment first (it always wins), then .env or --env-file, which may set
-	// COMPOSE_FILE, then file discovery, then .env again from the project
-	// directory that discovery may have changed, then profiles and name.
-	po, err := cli.NewProjectOptions(files,
-		cli.WithWorkingDirectory(opts.WorkingDir),
-		cli.WithEnv(environ),
-		cli.WithEnv([]string{"PWD=" + cwd}),
-		cli.WithEnvFiles(envFiles...),
-		cli.WithDotEnv,
-		cli.WithConfigFileEnv,
-		cli.WithDefaultConfigPath,
-		cli.WithEnvFiles(envFiles...),
-		cli.WithDotEnv,
-		cli.WithDefaultProfiles(opts.Profiles...),
-		cli.WithName(opts.ProjectName),
-	)
-	if err != nil {
-		return nil, &LoadError{Files: files, Err: fmt.Errorf("%w; check --env-file, --project-name and COMPOSE_* variables", err)}
+		return nil, err
 	}
 	if len(po.ConfigPaths) == 0 {
 		wd, _ := po.GetWorkingDir()
@@ -228,19 +204,9 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 	if err != nil {
 		return nil, &LoadError{Files: po.ConfigPaths, Err: err}
 	}
-	sources := map[string]source{}
-	docs := make([]*yaml.Node, len(files))
-	for i, f := range files {
-		src, err := readSource(f)
-		if err != nil {
-			return nil, &LoadError{Files: files, Err: fmt.Errorf("compose file %s: %w; check the -f path or COMPOSE_FILE", f, err)}
-		}
-		doc, err := parseYAML(src.data)
-		if err != nil {
-			return nil, &LoadError{Files: files, Err: fmt.Errorf("compose file %s is not valid YAML: %w; fix the syntax at that line", f, err)}
-		}
-		sources[f] = src
-		docs[i] = doc
+	sources, docs, err := readComposeFiles(files)
+	if err != nil {
+		return nil, err
 	}
 	cp, err := po.LoadProject(ctx)
 	if err != nil {
@@ -251,11 +217,9 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 		return nil, &LoadError{Files: files, Err: err}
 	}
 	for _, f := range envPaths {
-		src, err := readSource(f)
-		if err != nil {
+		if sources[f], err = readSource(f); err != nil {
 			return nil, &LoadError{Files: files, Err: fmt.Errorf("env file %s: %w", f, err)}
 		}
-		sources[f] = src
 	}
 
 	p := &Project{
@@ -280,6 +244,60 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 		p.Services = append(p.Services, newService(cp, cp.Services[name], files, docs))
 	}
 	return p, nil
+}
+
+// projectOptions are compose-go's options for a load, and the environment
+// it interpolates from.
+func projectOptions(opts Options, files, envFiles []string) (*cli.ProjectOptions, []string, error) {
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, nil, &LoadError{Files: files, Err: fmt.Errorf("read the working directory: %w", err)}
+	}
+	// The order is docker compose's (cmd/compose/compose.go): the process
+	// environment first (it always wins), then .env or --env-file, which may set
+	// COMPOSE_FILE, then file discovery, then .env again from the project
+	// directory that discovery may have changed, then profiles and name.
+	po, err := cli.NewProjectOptions(files,
+		cli.WithWorkingDirectory(opts.WorkingDir),
+		cli.WithEnv(environ),
+		cli.WithEnv([]string{"PWD=" + cwd}),
+		cli.WithEnvFiles(envFiles...),
+		cli.WithDotEnv,
+		cli.WithConfigFileEnv,
+		cli.WithDefaultConfigPath,
+		cli.WithEnvFiles(envFiles...),
+		cli.WithDotEnv,
+		cli.WithDefaultProfiles(opts.Profiles...),
+		cli.WithName(opts.ProjectName),
+	)
+	if err != nil {
+		return nil, nil, &LoadError{Files: files, Err: fmt.Errorf("%w; check --env-file, --project-name and COMPOSE_* variables", err)}
+	}
+	return po, environ, nil
+}
+
+// readComposeFiles reads and parses each compose file, keeping its text
+// (for the rewrite) and its YAML (for the lines of the extension key).
+func readComposeFiles(files []string) (map[string]source, []*yaml.Node, error) {
+	sources := map[string]source{}
+	docs := make([]*yaml.Node, len(files))
+	for i, f := range files {
+		src, err := readSource(f)
+		if err != nil {
+			return nil, nil, &LoadError{Files: files, Err: fmt.Errorf("compose file %s: %w; check the -f path or COMPOSE_FILE", f, err)}
+		}
+		doc, err := parseYAML(src.data)
+		if err != nil {
+			return nil, nil, &LoadError{Files: files, Err: fmt.Errorf("compose file %s is not valid YAML: %w; fix the syntax at that line", f, err)}
+		}
+		sources[f] = src
+		docs[i] = doc
+	}
+	return sources, docs, nil
 }
 
 // newService extracts what tarsup needs from a compose-go service.
