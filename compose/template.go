@@ -141,37 +141,47 @@ func appendPieces(out *[]piece, s string, base int, owner string, lookup templat
 		ref := piece{kind: pieceVar, start: base + i, end: base + i + len(sub), name: name}
 		v, set := lookup(name)
 		ref.value = v
-		switch op {
-		case "":
-			*out = append(*out, ref)
-		case ":-", "-":
-			if !set || (op == ":-" && v == "") {
-				if err := appendPieces(out, arg, argBase, name, lookup); err != nil {
-					return err
-				}
-			} else {
-				ref.nonEmpty = op == ":-"
-				*out = append(*out, ref)
-			}
-		case ":?", "?":
-			if !set || (op == ":?" && v == "") {
-				return fmt.Errorf("required variable %s is missing a value", name)
-			}
-			ref.nonEmpty = op == ":?"
-			*out = append(*out, ref)
-		case ":+", "+":
-			if set && (op == "+" || v != "") {
-				if err := appendPieces(out, arg, argBase, name, lookup); err != nil {
-					return err
-				}
-			} else {
-				ref.value, ref.fixed = "", true
-				*out = append(*out, ref)
-			}
+		if err := appendReference(out, ref, op, arg, argBase, set, lookup); err != nil {
+			return err
 		}
 		i += len(sub)
 	}
 	flush(len(s))
+	return nil
+}
+
+// appendReference appends what ${NAME<op>arg} stands for: the variable
+// (ref), or the pieces of arg where the operator takes the default or the
+// alternative (arg starts at argBase in the file).
+func appendReference(out *[]piece, ref piece, op, arg string, argBase int, set bool, lookup template.Mapping) error {
+	switch op {
+	case "":
+		*out = append(*out, ref)
+	case ":-", "-":
+		if !set || (op == ":-" && ref.value == "") {
+			if err := appendPieces(out, arg, argBase, ref.name, lookup); err != nil {
+				return err
+			}
+		} else {
+			ref.nonEmpty = op == ":-"
+			*out = append(*out, ref)
+		}
+	case ":?", "?":
+		if !set || (op == ":?" && ref.value == "") {
+			return fmt.Errorf("required variable %s is missing a value", ref.name)
+		}
+		ref.nonEmpty = op == ":?"
+		*out = append(*out, ref)
+	case ":+", "+":
+		if set && (op == "+" || ref.value != "") {
+			if err := appendPieces(out, arg, argBase, ref.name, lookup); err != nil {
+				return err
+			}
+		} else {
+			ref.value, ref.fixed = "", true
+			*out = append(*out, ref)
+		}
+	}
 	return nil
 }
 
