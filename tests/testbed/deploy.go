@@ -238,14 +238,9 @@ func (d *Deployer) run(spec ContainerSpec) (*Container, error) {
 	}
 
 	if spec.Restart != "" {
-		name, count, _ := strings.Cut(spec.Restart, ":")
-		rp := container.RestartPolicy{Name: container.RestartPolicyMode(name)}
-		if count != "" {
-			n, err := strconv.Atoi(count)
-			if err != nil {
-				return nil, fmt.Errorf("restart %q: %w", spec.Restart, err)
-			}
-			rp.MaximumRetryCount = n
+		rp, err := restartPolicy(spec.Restart)
+		if err != nil {
+			return nil, err
 		}
 		hc.RestartPolicy = rp
 	}
@@ -280,6 +275,20 @@ func (d *Deployer) run(spec ContainerSpec) (*Container, error) {
 		}
 	}
 	return d.inspect(created.ID)
+}
+
+// restartPolicy parses docker run's --restart NAME[:COUNT].
+func restartPolicy(s string) (container.RestartPolicy, error) {
+	name, count, _ := strings.Cut(s, ":")
+	rp := container.RestartPolicy{Name: container.RestartPolicyMode(name)}
+	if count != "" {
+		n, err := strconv.Atoi(count)
+		if err != nil {
+			return rp, fmt.Errorf("restart %q: %w", s, err)
+		}
+		rp.MaximumRetryCount = n
+	}
+	return rp, nil
 }
 
 func endpoint(a Attachment) *network.EndpointSettings {
