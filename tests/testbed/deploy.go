@@ -210,22 +210,8 @@ func (d *Deployer) run(spec ContainerSpec) (*Container, error) {
 	hc := &container.HostConfig{}
 	nc := &network.NetworkingConfig{}
 
-	for _, v := range spec.Volumes {
-		parts := strings.Split(v, ":")
-		switch {
-		case len(parts) == 1:
-			if cfg.Volumes == nil {
-				cfg.Volumes = map[string]struct{}{}
-			}
-			cfg.Volumes[v] = struct{}{}
-		case strings.HasPrefix(parts[0], "/") || strings.HasPrefix(parts[0], "."):
-			hc.Binds = append(hc.Binds, v)
-		default:
-			if _, err := d.Engine.Client.VolumeCreate(d.ctx, volume.CreateOptions{Name: parts[0], Labels: d.labels(nil)}); err != nil {
-				return nil, fmt.Errorf("create volume %s: %w", parts[0], err)
-			}
-			hc.Binds = append(hc.Binds, v)
-		}
+	if err := d.volumes(spec.Volumes, cfg, hc); err != nil {
+		return nil, err
 	}
 
 	if len(spec.Ports) > 0 {
@@ -275,6 +261,29 @@ func (d *Deployer) run(spec ContainerSpec) (*Container, error) {
 		}
 	}
 	return d.inspect(created.ID)
+}
+
+// volumes sets up docker run's -v list: anonymous volumes, bind mounts and
+// named volumes (created with the test's labels).
+func (d *Deployer) volumes(vols []string, cfg *container.Config, hc *container.HostConfig) error {
+	for _, v := range vols {
+		parts := strings.Split(v, ":")
+		switch {
+		case len(parts) == 1:
+			if cfg.Volumes == nil {
+				cfg.Volumes = map[string]struct{}{}
+			}
+			cfg.Volumes[v] = struct{}{}
+		case strings.HasPrefix(parts[0], "/") || strings.HasPrefix(parts[0], "."):
+			hc.Binds = append(hc.Binds, v)
+		default:
+			if _, err := d.Engine.Client.VolumeCreate(d.ctx, volume.CreateOptions{Name: parts[0], Labels: d.labels(nil)}); err != nil {
+				return fmt.Errorf("create volume %s: %w", parts[0], err)
+			}
+			hc.Binds = append(hc.Binds, v)
+		}
+	}
+	return nil
 }
 
 // restartPolicy parses docker run's --restart NAME[:COUNT].
