@@ -1,6 +1,10 @@
+// The fixtures below are also in plan/fixtures_test.go (test helpers do not
+// cross packages): the plan tests there, the executor and workflow tests here.
 package orchestrator
 
 import (
+	"strings"
+
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
@@ -64,4 +68,26 @@ func pulled(id, ref, digest, version string) plan.Resolved {
 		img.Config.Labels = map[string]string{plan.OCIVersionLabel: version}
 	}
 	return plan.Resolved{Image: img, Digest: digest}
+}
+
+const (
+	fwOld   = "sha256:aaaa000000000000000000000000000000000000000000000000000000000000"
+	fwNew   = "sha256:bbbb000000000000000000000000000000000000000000000000000000000000"
+	nodeOld = "sha256:cccc000000000000000000000000000000000000000000000000000000000000"
+	nodeNew = "sha256:dddd000000000000000000000000000000000000000000000000000000000000"
+)
+
+// healthyBefore is a pre-flight finding of a container that answered.
+var healthyBefore = plan.HealthBefore{State: plan.HealthHealthy}
+
+// stepLines is the dry run without its phase lines ("# ..."): the steps'
+// lines, what most plan tests state.
+func stepLines(p plan.Plan) string {
+	var out []string
+	for _, l := range strings.SplitAfter(p.String(), "\n") {
+		if !strings.HasPrefix(l, "# ") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }

@@ -1,9 +1,7 @@
-package orchestrator
+package plan
 
 import (
 	"testing"
-
-	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // TestLabelOverrides checks the plan's label overrides: a candidate's Labels
@@ -18,8 +16,8 @@ func TestLabelOverrides(t *testing.T) {
 	}
 	master := fx{name: "tars-framework", image: "tarscloud/framework:v3.0.15", imageID: "sha256:f1", digest: fwOld, running: true,
 		env: []string{"MYSQL_HOST=tars-mysql"}, labels: labels}
-	states := []plan.HostState{state("h1", master)}
-	resolved := map[string]plan.Resolved{"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, "")}
+	states := []HostState{state("h1", master)}
+	resolved := map[string]Resolved{"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, "")}
 
 	tests := []struct {
 		name       string
@@ -48,14 +46,14 @@ func TestLabelOverrides(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cands, err := plan.Select(states, plan.Request{To: "v3.0.16"})
+			cands, err := Select(states, Request{To: "v3.0.16"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range cands {
 				cands[i].Labels = tt.overrides
 			}
-			p, err := plan.BuildPlan(cands, resolved, states, plan.Policy{Parallel: 1}, nil)
+			p, err := BuildPlan(cands, resolved, states, Policy{Parallel: 1}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"errors"
@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/tarsup/tarsup/fault"
-	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 const (
@@ -17,7 +16,7 @@ const (
 )
 
 // healthyBefore is a pre-flight finding of a container that answered.
-var healthyBefore = plan.HealthBefore{State: plan.HealthHealthy}
+var healthyBefore = HealthBefore{State: HealthHealthy}
 
 func TestPlan(t *testing.T) {
 	master := fx{name: "tars-framework", image: "tarscloud/framework:v3.0.15", imageID: "sha256:f1", digest: fwOld, running: true,
@@ -36,19 +35,19 @@ func TestPlan(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		states   []plan.HostState
-		req      plan.Request
-		resolved map[string]plan.Resolved
-		healthy  plan.Preflight
+		states   []HostState
+		req      Request
+		resolved map[string]Resolved
+		healthy  Preflight
 		want     string
 		wantErr  error
 		errText  string
 	}{
 		{
 			name:   "framework to a new tag, node digest unchanged",
-			states: []plan.HostState{state("h1", node, master, db, slave)},
-			req:    plan.Request{To: "v3.0.16"},
-			resolved: map[string]plan.Resolved{
+			states: []HostState{state("h1", node, master, db, slave)},
+			req:    Request{To: "v3.0.16"},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 				"h1 tarscloud/tars-node:latest":  nodeSame,
 			},
@@ -57,35 +56,35 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name:   "nodes that answered before are re-checked after the framework",
-			states: []plan.HostState{state("h1", node, master, node2)},
-			req:    plan.Request{To: "v3.0.16", Only: []string{"tars-framework", "tars-node"}},
-			resolved: map[string]plan.Resolved{
+			states: []HostState{state("h1", node, master, node2)},
+			req:    Request{To: "v3.0.16", Only: []string{"tars-framework", "tars-node"}},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 				"h1 tarscloud/tars-node:latest":  nodeMoved,
 			},
-			healthy: plan.Preflight{"c0ffeetars-node00000000000000": healthyBefore, "c0ffeetars-node-200000000000000": healthyBefore},
+			healthy: Preflight{"c0ffeetars-node00000000000000": healthyBefore, "c0ffeetars-node-200000000000000": healthyBefore},
 			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n" +
 				"tars-node-2: re-check (probe, restart once if it does not answer): the framework was upgraded\n" +
 				"tars-node: recreate latest -> latest (sha256:cccc… -> sha256:dddd…): tag latest moved\n",
 		},
 		{
 			name: "only nodes of the upgraded framework's deployment are re-checked",
-			states: []plan.HostState{state("h1", master,
+			states: []HostState{state("h1", master,
 				fx{name: "mine", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true, env: []string{"WEB_HOST=http://tars-framework:3000"}},
 				fx{name: "lab-fw", image: "tarscloud/framework:v3.0.16", imageID: "sha256:f2", running: true, env: []string{"MYSQL_HOST=lab-mysql"}},
 				fx{name: "lab-node", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true, env: []string{"WEB_HOST=http://lab-fw:3000"}})},
-			req: plan.Request{To: "v3.0.16", Only: []string{"tars-framework"}},
-			resolved: map[string]plan.Resolved{
+			req: Request{To: "v3.0.16", Only: []string{"tars-framework"}},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 			},
-			healthy: plan.Preflight{"c0ffeemine00000000000000": healthyBefore, "c0ffeelab-node00000000000000": healthyBefore},
+			healthy: Preflight{"c0ffeemine00000000000000": healthyBefore, "c0ffeelab-node00000000000000": healthyBefore},
 			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n" +
 				"mine: re-check (probe, restart once if it does not answer): the framework was upgraded\n",
 		},
 		{
 			name:   "floating node tag moved: master untouched, nodes in name order",
-			states: []plan.HostState{state("h1", node2, node, master)},
-			resolved: map[string]plan.Resolved{
+			states: []HostState{state("h1", node2, node, master)},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.15": pulled("sha256:f1", "tarscloud/framework:v3.0.15", fwOld, ""),
 				"h1 tarscloud/tars-node:latest":  nodeMoved,
 			},
@@ -94,18 +93,18 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name:   "a mirror keeps its repository",
-			states: []plan.HostState{state("h1", mirror)},
-			req:    plan.Request{To: "v3.0.16"},
-			resolved: map[string]plan.Resolved{
+			states: []HostState{state("h1", mirror)},
+			req:    Request{To: "v3.0.16"},
+			resolved: map[string]Resolved{
 				"h1 reg.example.com/mirror/tarscloud/framework:v3.0.16": pulled("sha256:f8", "reg.example.com/mirror/tarscloud/framework:v3.0.16", fwNew, ""),
 			},
 			want: "mirror-fw: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n",
 		},
 		{
 			name:   "several hosts: master first, then slaves, then nodes, each line names its host",
-			states: []plan.HostState{state("h2", node2, slave), state("h1", master, node)},
-			req:    plan.Request{To: "v3.0.16", NodeImage: "tarscloud/tars-node:stable"},
-			resolved: map[string]plan.Resolved{
+			states: []HostState{state("h2", node2, slave), state("h1", master, node)},
+			req:    Request{To: "v3.0.16", NodeImage: "tarscloud/tars-node:stable"},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 				"h2 tarscloud/framework:v3.0.16": fwPulled,
 				"h1 tarscloud/tars-node:stable":  nodeMoved,
@@ -118,12 +117,12 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name: "nodes alternate between hosts, so a parallel batch spreads over the engines",
-			states: []plan.HostState{
+			states: []HostState{
 				state("h1", fx{name: "a1", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true},
 					fx{name: "a2", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true}),
 				state("h2", fx{name: "b1", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true}),
 			},
-			resolved: map[string]plan.Resolved{
+			resolved: map[string]Resolved{
 				"h1 tarscloud/tars-node:latest": nodeMoved,
 				"h2 tarscloud/tars-node:latest": nodeMoved,
 			},
@@ -133,8 +132,8 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name:   "nothing moved",
-			states: []plan.HostState{state("h1", master, node)},
-			resolved: map[string]plan.Resolved{
+			states: []HostState{state("h1", master, node)},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.15": pulled("sha256:f1", "tarscloud/framework:v3.0.15", fwOld, ""),
 				"h1 tarscloud/tars-node:latest":  nodeSame,
 			},
@@ -142,36 +141,36 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name:    "REBUILD=true refused, naming the container and what it drops",
-			states:  []plan.HostState{state("h1", fx{name: "fw", image: "tarscloud/framework:v3.0.15", imageID: "sha256:f1", running: true, env: []string{"REBUILD=true"}})},
-			req:     plan.Request{To: "v3.0.16"},
+			states:  []HostState{state("h1", fx{name: "fw", image: "tarscloud/framework:v3.0.15", imageID: "sha256:f1", running: true, env: []string{"REBUILD=true"}})},
+			req:     Request{To: "v3.0.16"},
 			wantErr: fault.Refused,
 			errText: "fw on h1 has REBUILD=true: its next start drops db_tars, tars_stat",
 		},
 		{
 			name:    "the db container named with --only is refused",
-			states:  []plan.HostState{state("h1", master, db)},
-			req:     plan.Request{Only: []string{"tars-mysql"}},
+			states:  []HostState{state("h1", master, db)},
+			req:     Request{Only: []string{"tars-mysql"}},
 			wantErr: fault.Refused,
 			errText: "tars-mysql on h1 is the Tars database container",
 		},
 		{
 			name:    "an unknown --only name is bad input",
-			states:  []plan.HostState{state("h1", master)},
-			req:     plan.Request{Only: []string{"nope"}},
+			states:  []HostState{state("h1", master)},
+			req:     Request{Only: []string{"nope"}},
 			wantErr: fault.BadInput,
 			errText: "--only nope",
 		},
 		{
 			name:    "a bad --to is bad input",
-			states:  []plan.HostState{state("h1", master)},
-			req:     plan.Request{To: "v3:0"},
+			states:  []HostState{state("h1", master)},
+			req:     Request{To: "v3:0"},
 			wantErr: fault.BadInput,
 		},
 		{
 			name:   "--only one framework of two: refused as version skew",
-			states: []plan.HostState{state("h1", master, slave)},
-			req:    plan.Request{To: "v3.0.16", Only: []string{"tars-framework"}},
-			resolved: map[string]plan.Resolved{
+			states: []HostState{state("h1", master, slave)},
+			req:    Request{To: "v3.0.16", Only: []string{"tars-framework"}},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 			},
 			wantErr: fault.Refused,
@@ -179,32 +178,32 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name: "two deployments on one engine: each keeps its own version",
-			states: []plan.HostState{state("h1", master,
+			states: []HostState{state("h1", master,
 				fx{name: "lab-fw", image: "tarscloud/framework:v3.0.10", imageID: "sha256:f0", running: true, env: []string{"MYSQL_HOST=lab-mysql"}},
 				fx{name: "lab-node", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true, version: "v3.0.10",
 					env: []string{"WEB_HOST=http://lab-fw:3000"}})},
-			req: plan.Request{To: "v3.0.16", Only: []string{"tars-framework"}},
-			resolved: map[string]plan.Resolved{
+			req: Request{To: "v3.0.16", Only: []string{"tars-framework"}},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 			},
 			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n",
 		},
 		{
 			name: "skew in a deployment the plan does not touch is not this run's business",
-			states: []plan.HostState{state("h1", master,
+			states: []HostState{state("h1", master,
 				fx{name: "lab-a", image: "tarscloud/framework:v3.0.10", imageID: "sha256:f0", running: true, env: []string{"MYSQL_HOST=lab-mysql"}},
 				fx{name: "lab-b", image: "tarscloud/framework:v3.0.11", imageID: "sha256:f3", running: true, env: []string{"MYSQL_HOST=lab-mysql"}})},
-			req: plan.Request{To: "v3.0.16", Only: []string{"tars-framework"}},
-			resolved: map[string]plan.Resolved{
+			req: Request{To: "v3.0.16", Only: []string{"tars-framework"}},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": fwPulled,
 			},
 			want: "tars-framework: recreate v3.0.15 -> v3.0.16 (sha256:aaaa… -> sha256:bbbb…): --to v3.0.16\n",
 		},
 		{
 			name:   "tarsweb alone refused",
-			states: []plan.HostState{state("h1", master, web)},
-			req:    plan.Request{Only: []string{"tars-web"}, To: "v3.0.16"},
-			resolved: map[string]plan.Resolved{
+			states: []HostState{state("h1", master, web)},
+			req:    Request{Only: []string{"tars-web"}, To: "v3.0.16"},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/tars-web:v3.0.16": pulled("sha256:w2", "tarscloud/tars-web:v3.0.16", fwNew, ""),
 			},
 			wantErr: fault.Refused,
@@ -212,9 +211,9 @@ func TestPlan(t *testing.T) {
 		},
 		{
 			name:   "node older than the framework refused",
-			states: []plan.HostState{state("h1", master, fx{name: "n", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true, version: "v3.0.15"})},
-			req:    plan.Request{To: "v3.0.16"},
-			resolved: map[string]plan.Resolved{
+			states: []HostState{state("h1", master, fx{name: "n", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true, version: "v3.0.15"})},
+			req:    Request{To: "v3.0.16"},
+			resolved: map[string]Resolved{
 				"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, "v3.0.16"),
 				"h1 tarscloud/tars-node:latest":  nodeSame,
 			},
@@ -224,10 +223,10 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cands, err := plan.Select(tt.states, tt.req)
-			var p plan.Plan
+			cands, err := Select(tt.states, tt.req)
+			var p Plan
 			if err == nil {
-				p, err = plan.BuildPlan(cands, tt.resolved, tt.states, plan.Policy{Parallel: 1}, tt.healthy)
+				p, err = BuildPlan(cands, tt.resolved, tt.states, Policy{Parallel: 1}, tt.healthy)
 			}
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
@@ -254,14 +253,14 @@ func TestPlanPhases(t *testing.T) {
 		fx{name: "fw2", image: "tarscloud/framework:v3.0.15", imageID: "sha256:f1", running: true, env: []string{"SLAVE=true"}},
 		fx{name: "n1", image: "tarscloud/tars-node:latest", imageID: "sha256:n1", running: true},
 	)
-	cands, err := plan.Select([]plan.HostState{s}, plan.Request{To: "v3.0.16", NodeImage: "tarscloud/tars-node:stable"})
+	cands, err := Select([]HostState{s}, Request{To: "v3.0.16", NodeImage: "tarscloud/tars-node:stable"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.BuildPlan(cands, map[string]plan.Resolved{
+	p, err := BuildPlan(cands, map[string]Resolved{
 		"h1 tarscloud/framework:v3.0.16": pulled("sha256:f2", "tarscloud/framework:v3.0.16", fwNew, ""),
 		"h1 tarscloud/tars-node:stable":  pulled("sha256:n2", "tarscloud/tars-node:stable", nodeNew, ""),
-	}, []plan.HostState{s}, plan.Policy{Parallel: 4}, nil)
+	}, []HostState{s}, Policy{Parallel: 4}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +299,7 @@ func TestDatabaseDetection(t *testing.T) {
 
 // stepLines is the dry run without its phase lines ("# ..."): the steps'
 // lines, what most plan tests state.
-func stepLines(p plan.Plan) string {
+func stepLines(p Plan) string {
 	var out []string
 	for _, l := range strings.SplitAfter(p.String(), "\n") {
 		if !strings.HasPrefix(l, "# ") {

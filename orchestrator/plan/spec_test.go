@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"reflect"
@@ -12,7 +12,6 @@ import (
 	"github.com/docker/go-connections/nat"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/tarsup/tarsup/images"
-	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 func imageWith(env []string, labels map[string]string, cmd []string, vols ...string) image.InspectResponse {
@@ -51,7 +50,7 @@ func TestDerive(t *testing.T) {
 			Hostname:     "0123456789ab",
 			Image:        "tarscloud/framework:v3.0.15",
 			Env:          []string{"PATH=/bin", "FAKE_VERSION=v3.0.15", "MYSQL_HOST=tars-mysql", "REBUILD=false"},
-			Labels:       map[string]string{"org.opencontainers.image.version": "v3.0.15", "ops": "yes", plan.LabelTxn: "old-txn", plan.LabelPrevious: "x"},
+			Labels:       map[string]string{"org.opencontainers.image.version": "v3.0.15", "ops": "yes", LabelTxn: "old-txn", LabelPrevious: "x"},
 			Cmd:          []string{"/start"},
 			ExposedPorts: nat.PortSet{"17890/tcp": {}, "9000/tcp": {}},
 			Volumes:      map[string]struct{}{"/var/lib/anon": {}, "/cache": {}},
@@ -63,7 +62,7 @@ func TestDerive(t *testing.T) {
 			"other": {NetworkID: "n2", IPAddress: "10.9.0.2", Aliases: []string{"fw"}},
 		}},
 	}
-	s := plan.Derive(plan.DeriveInput{Old: old, OldImage: oldImg, NewImage: newImg, NewRef: "tarscloud/framework:v3.0.16", Role: images.RoleFramework, APIVersion: "1.41"})
+	s := Derive(DeriveInput{Old: old, OldImage: oldImg, NewImage: newImg, NewRef: "tarscloud/framework:v3.0.16", Role: images.RoleFramework, APIVersion: "1.41"})
 
 	check := func(what string, got, want any) {
 		t.Helper()
@@ -92,23 +91,23 @@ func TestDerive(t *testing.T) {
 	check("second network", s.Networks["other"].Aliases, []string{"fw"})
 
 	t.Run("an operator's REBUILD=false stays; a node never gets REBUILD touched", func(t *testing.T) {
-		n := plan.Derive(plan.DeriveInput{Old: old, OldImage: oldImg, NewImage: newImg, NewRef: "x:1", Role: images.RoleNode, APIVersion: "1.41"})
+		n := Derive(DeriveInput{Old: old, OldImage: oldImg, NewImage: newImg, NewRef: "x:1", Role: images.RoleNode, APIVersion: "1.41"})
 		if !slices.Equal(n.Config.Env, []string{"MYSQL_HOST=tars-mysql", "REBUILD=false"}) {
 			t.Errorf("env %v", n.Config.Env)
 		}
 	})
 	t.Run("API 1.44 puts the MAC on the primary endpoint", func(t *testing.T) {
-		n := plan.Derive(plan.DeriveInput{Old: old, OldImage: oldImg, NewImage: newImg, NewRef: "x:1", Role: images.RoleFramework, APIVersion: "1.45"})
+		n := Derive(DeriveInput{Old: old, OldImage: oldImg, NewImage: newImg, NewRef: "x:1", Role: images.RoleFramework, APIVersion: "1.45"})
 		if n.Config.MacAddress != "" || n.Networks["internal"].MacAddress != "02:42:ac:19:00:03" {
 			t.Errorf("mac config %q endpoint %q", n.Config.MacAddress, n.Networks["internal"].MacAddress)
 		}
 	})
 	t.Run("the spec survives its label encoding", func(t *testing.T) {
-		v, err := plan.EncodeSpec(s)
+		v, err := EncodeSpec(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := plan.DecodeSpec(v)
+		back, err := DecodeSpec(v)
 		if err != nil {
 			t.Fatal(err)
 		}

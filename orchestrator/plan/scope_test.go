@@ -1,31 +1,30 @@
-package orchestrator
+package plan
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/tarsup/tarsup/images"
-	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 func TestInScope(t *testing.T) {
-	c := func(host, name string, role images.Role) plan.Container {
-		return plan.Container{Host: host, Name: name, Role: role}
+	c := func(host, name string, role images.Role) Container {
+		return Container{Host: host, Name: name, Role: role}
 	}
-	states := []plan.HostState{
-		{Containers: []plan.Container{
+	states := []HostState{
+		{Containers: []Container{
 			c("h1", "tars-framework", images.RoleFramework),
 			c("h1", "tars-mysql", images.RoleDB),
 			c("h1", "tars-node", images.RoleNode),
 			c("h1", "tars-node.tarsup-old", images.RoleNode),
 			c("h1", "nginx", images.RoleNone),
 		}},
-		{Containers: []plan.Container{
+		{Containers: []Container{
 			c("h2", "tars-web", images.RoleWeb),
 			c("h2", "tars-node-2.tarsup-new", images.RoleNode),
 		}},
 	}
-	names := func(cs []plan.Container) string {
+	names := func(cs []Container) string {
 		var out []string
 		for _, c := range cs {
 			out = append(out, c.Host+"/"+c.Name)
@@ -50,7 +49,7 @@ func TestInScope(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			scope, missing := plan.InScope(states, tt.only)
+			scope, missing := InScope(states, tt.only)
 			if got := names(scope); got != tt.want {
 				t.Errorf("scope %q, want %q", got, tt.want)
 			}
