@@ -1,6 +1,7 @@
-// The fixtures below are also in plan/fixtures_test.go (test helpers do not
-// cross packages): the plan tests there, the executor and workflow tests here.
 package orchestrator
+
+// These fixtures are also in plan/fixtures_test.go (test helpers do not
+// cross packages): the plan tests there, the executor and workflow tests here.
 
 import (
 	"strings"
