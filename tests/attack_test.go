@@ -31,11 +31,7 @@ const attackEngineIndex = 5
 // connection flags tarsup needs for it.
 func attackEngine(t *testing.T, ctx context.Context) (*testbed.Engine, []string) {
 	t.Helper()
-	e, err := bed.Engine(ctx, attackEngineIndex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e, append([]string{"--host", e.Host, "--probe", "direct"}, tlsArgs(e)...)
+	return extraEngine(t, ctx, attackEngineIndex)
 }
 
 // TestAttackKillDuringRepinThenRecover: a rollback puts the old container

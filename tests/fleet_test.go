@@ -232,7 +232,10 @@ func (f *flFleet) tarsup(tb testing.TB, ctx context.Context, args ...string) tes
 func (f *flFleet) timed(tb testing.TB, ctx context.Context, args ...string) (testbed.Result, time.Duration) {
 	tb.Helper()
 	busy := regexp.MustCompile(`another tarsup is upgrading: (\S+) on `)
-	args = append(slices.Clone(args), "--lock-wait", "5m")
+	if !slices.Contains(args, "--lock-wait") {
+		// Why only then: a flag given twice is a usage error.
+		args = append(slices.Clone(args), "--lock-wait", "5m")
+	}
 	for i := 0; ; i++ {
 		start := time.Now()
 		r := testbed.Run(ctx, bed.Tarsup(tb), args...)

@@ -31,11 +31,7 @@ const ownEngineIndex = 9
 // connection flags tarsup needs for it.
 func ownEngine(t *testing.T, ctx context.Context) (*testbed.Engine, []string) {
 	t.Helper()
-	e, err := bed.Engine(ctx, ownEngineIndex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e, append([]string{"--host", e.Host, "--probe", "direct"}, tlsArgs(e)...)
+	return extraEngine(t, ctx, ownEngineIndex)
 }
 
 // state is what "the user's container is untouched" means: same ID, same

@@ -40,11 +40,7 @@ const rfEngineIndex = 5
 // needs for it. Probes go direct: its containers are routable from here.
 func rfEngine(t testing.TB, ctx context.Context) (*testbed.Engine, []string) {
 	t.Helper()
-	e, err := bed.Engine(ctx, rfEngineIndex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e, []string{"--host", e.Host, "--tlsverify", "--tlscacert", e.TLS.CA, "--tlscert", e.TLS.Cert, "--tlskey", e.TLS.Key, "--probe", "direct"}
+	return extraEngine(t, ctx, rfEngineIndex)
 }
 
 // rfOnly limits a run to the test's own containers: the engine may hold

@@ -86,6 +86,18 @@ func tlsArgs(e *testbed.Engine) []string {
 	return []string{"--tlsverify", "--tlscacert", e.TLS.CA, "--tlscert", e.TLS.Cert, "--tlskey", e.TLS.Key}
 }
 
+// extraEngine starts (or reuses) the extra engine of that slot and returns
+// it with the flags tarsup needs to reach it (TLS, direct probes: the test
+// process reaches every container by its bridge IP).
+func extraEngine(t testing.TB, ctx context.Context, index int) (*testbed.Engine, []string) {
+	t.Helper()
+	e, err := bed.Engine(ctx, index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, append(append([]string{"--host", e.Host}, tlsArgs(e)...), "--probe", "direct")
+}
+
 // statusJSON runs `tarsup status --format json` and decodes its rows.
 func statusJSON(t *testing.T, ctx context.Context, args ...string) []statusRow {
 	t.Helper()

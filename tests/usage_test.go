@@ -51,6 +51,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"upgrade", "--host", h, "--only", none, "--stop-timeout", "-5s"}, []string{"--stop-timeout -5s", "negative", "see 'tarsup upgrade --help'"}},
 		{[]string{"upgrade", "--host", h, "--only", none, "--to", ""}, []string{`--to ""`, "see 'tarsup upgrade --help'"}},
 		{[]string{"compose", "upgrade", "--host", h, "--parallel", "0"}, []string{"--parallel 0", "see 'tarsup compose upgrade --help'"}},
+		// A flag of one value given twice is never silently the last one.
+		{[]string{"upgrade", "--host", h, "--only", none, "--to", "v3.0.16", "--dry-run", "--to=v3.0.17"}, []string{`--to given twice ("v3.0.16", then "v3.0.17")`, "see 'tarsup upgrade --help'"}},
 		{[]string{"status", "--host", h, "extra"}, []string{`unexpected argument "extra"`, "see 'tarsup status --help'"}},
 		// A flag after NAME is read: the value is checked.
 		{[]string{"rollback", none, "--host", h, "--stop-timeout", "-1s"}, []string{"--stop-timeout -1s", "see 'tarsup rollback --help'"}},

@@ -25,15 +25,17 @@ import (
 // word after it (`--only X` with X that looks like an argument), and
 // everything after "--" stays an argument. Unknown flags stay at their
 // command's level, where the parser reports them.
-func resolveArgs(app *cli.App, args []string) []string {
+func resolveArgs(app *cli.App, args []string) ([]string, error) {
 	if len(args) == 0 {
-		return args
+		return args, nil
 	}
 	out := []string{args[0]}
 	depth := 0
 	flags, subs := app.Flags, app.Commands
 	var pending, positional []string
 	help := false // -h or --help at the last command level
+	path := []string{"tarsup"}
+	seen := map[string]string{} // value of each single-value flag at this level
 	for i := 1; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -43,9 +45,18 @@ func resolveArgs(app *cli.App, args []string) []string {
 		if isFlagWord(a) {
 			help = help || a == "-h" || a == "--help"
 			pending = append(pending, a)
-			if !strings.Contains(a, "=") && takesValue(flags, flagName(a)) && i+1 < len(args) {
+			value, hasValue := "", false
+			if v, ok := strings.CutPrefix(a, "--"+flagName(a)+"="); ok {
+				value, hasValue = v, true
+			} else if v, ok := strings.CutPrefix(a, "-"+flagName(a)+"="); ok {
+				value, hasValue = v, true
+			} else if takesValue(flags, flagName(a)) && i+1 < len(args) {
 				i++
 				pending = append(pending, args[i])
+				value, hasValue = args[i], true
+			}
+			if err := once(flags, seen, a, value, hasValue, path); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -53,6 +64,7 @@ func resolveArgs(app *cli.App, args []string) []string {
 			if sub := findCommand(subs, a); sub != nil {
 				out = append(append(out, pending...), a)
 				pending, help = nil, false
+				path, seen = append(path, a), map[string]string{}
 				depth++
 				flags, subs = sub.Flags, sub.Subcommands
 				continue
@@ -60,7 +72,7 @@ func resolveArgs(app *cli.App, args []string) []string {
 			if a == "help" && depth > 0 {
 				// `tarsup compose help upgrade`, `tarsup upgrade help`: the
 				// parser's own help command, which every command has.
-				return append(append(out, pending...), args[i:]...)
+				return append(append(out, pending...), args[i:]...), nil
 			}
 		}
 		positional = append(positional, a)
@@ -69,12 +81,32 @@ func resolveArgs(app *cli.App, args []string) []string {
 	if help {
 		// Why drop the arguments: the parser would read the first as the
 		// name of a subcommand to show the help of.
-		return out
+		return out, nil
 	}
 	if len(positional) > 0 {
 		out = append(append(out, "--"), positional...)
 	}
-	return out
+	return out, nil
+}
+
+// once refuses a flag that holds one value given twice at one command
+// level (`--to v1 --to v2`): the parser would keep the last one silently.
+// Flags that collect values (--host, --only...) and switches may repeat.
+func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue bool, path []string) error {
+	f := findFlag(flags, flagName(word))
+	if f == nil || !hasValue {
+		return nil
+	}
+	switch f.(type) {
+	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag, *cli.Uint64SliceFlag, *cli.BoolFlag:
+		return nil
+	}
+	name := f.Names()[0]
+	if prev, ok := seen[name]; ok {
+		return helpError{err: usagef("--%s given twice (%q, then %q): give it once", name, prev, value), help: strings.Join(path, " ")}
+	}
+	seen[name] = value
+	return nil
 }
 
 // isFlagWord reports whether a command-line word is a flag ("-" alone is

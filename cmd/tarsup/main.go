@@ -55,7 +55,10 @@ func run(ctx context.Context, args []string, e *env) int {
 	e.log = logrus.New()
 	e.log.SetOutput(e.stderr)
 	app := newApp(e)
-	err := app.RunContext(ctx, resolveArgs(app, args))
+	args, err := resolveArgs(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, args)
+	}
 	if err == nil {
 		return exitOK
 	}

@@ -54,6 +54,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--frobnicate", "status"}, `tarsup: unknown flag --frobnicate; see 'tarsup --help'`},
 		{[]string{"compose", "nosuch"}, `tarsup: unknown command "nosuch" for compose; see 'tarsup compose --help'`},
 		{[]string{"node", "remove"}, `tarsup: unknown command "remove" for node; see 'tarsup node --help'`},
+		{[]string{"upgrade", "--host", h, "--to", "v1", "--to", "v2"}, `tarsup: --to given twice ("v1", then "v2"): give it once; see 'tarsup upgrade --help'`},
+		{[]string{"compose", "upgrade", "--host", h, "--to=v1", "--dry-run", "--to", "v2"}, `tarsup: --to given twice ("v1", then "v2"): give it once; see 'tarsup compose upgrade --help'`},
 		{[]string{"upgrade", "--host", h, "--stop-timeout", "-5s"}, `tarsup: bad --stop-timeout -5s: a duration must not be negative; see 'tarsup upgrade --help'`},
 		{[]string{"upgrade", "--host", h, "--to", ""}, `tarsup: bad --to "": an empty value means nothing here; give one, or drop the flag; see 'tarsup upgrade --help'`},
 		{[]string{"upgrade", "--host", h, "--framework-image="}, `tarsup: bad --framework-image "": an empty value means nothing here; give one, or drop the flag; see 'tarsup upgrade --help'`},
@@ -226,7 +228,10 @@ func TestResolveArgs(t *testing.T) {
 		{"status", "status"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			got := resolveArgs(app, append([]string{"tarsup"}, strings.Fields(tc.in)...))
+			got, err := resolveArgs(app, append([]string{"tarsup"}, strings.Fields(tc.in)...))
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := append([]string{"tarsup"}, strings.Fields(tc.want)...)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("resolveArgs(%q) = %q, want %q", tc.in, got, want)
