@@ -34,12 +34,12 @@ type RefreshOptions struct {
 	Upgrade UpgradeOptions
 	// Checked, when set, receives the check's result before anything is
 	// pulled or changed (so that a report can say what moved first).
-	Checked func(RefreshCheck)
+	Checked func(plan.RefreshCheck)
 }
 
 // RefreshReport is what a refresh found and did.
 type RefreshReport struct {
-	Check RefreshCheck
+	Check plan.RefreshCheck
 	// PendingRecovery lists the engines that held an upgrade under way or
 	// interrupted when the refresh began.
 	PendingRecovery []string
@@ -96,7 +96,7 @@ func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts Refres
 	if !rep.Check.Changes() {
 		return rep, nil
 	}
-	scope, err := RefreshScope(states, opts.Only)
+	scope, err := plan.RefreshScope(states, opts.Only)
 	if err != nil {
 		return rep, err
 	}
@@ -117,7 +117,7 @@ func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts Refres
 // RefreshRequest is the upgrade request that carries out a check: the
 // containers whose tag moved, by name, and, when a newer framework tag was
 // found, that tag for every framework and web container in scope. It is pure.
-func RefreshRequest(scope []plan.Container, check RefreshCheck) plan.Request {
+func RefreshRequest(scope []plan.Container, check plan.RefreshCheck) plan.Request {
 	req := plan.Request{To: check.NewerTag}
 	seen := map[string]bool{}
 	add := func(name string) {
@@ -142,10 +142,10 @@ func RefreshRequest(scope []plan.Container, check RefreshCheck) plan.Request {
 
 // CheckRefresh looks up the current digest of every in-scope container's tag
 // and, with ToLatest, the framework repositories' tags; it pulls nothing.
-func CheckRefresh(ctx context.Context, states []plan.HostState, opts RefreshOptions) (RefreshCheck, error) {
-	scope, err := RefreshScope(states, opts.Only)
+func CheckRefresh(ctx context.Context, states []plan.HostState, opts RefreshOptions) (plan.RefreshCheck, error) {
+	scope, err := plan.RefreshScope(states, opts.Only)
 	if err != nil {
-		return RefreshCheck{}, err
+		return plan.RefreshCheck{}, err
 	}
 	reg := opts.Registry
 	if reg == nil {
@@ -167,9 +167,9 @@ func CheckRefresh(ctx context.Context, states []plan.HostState, opts RefreshOpti
 	digests, err := reg.Digests(ctx, refs)
 	wg.Wait()
 	if err != nil {
-		return RefreshCheck{}, fault.Mark(fault.Unreachable, err)
+		return plan.RefreshCheck{}, fault.Mark(fault.Unreachable, err)
 	}
-	check, err := CompareDigests(scope, digests)
+	check, err := plan.CompareDigests(scope, digests)
 	if err != nil {
 		return check, err
 	}
@@ -183,7 +183,7 @@ func CheckRefresh(ctx context.Context, states []plan.HostState, opts RefreshOpti
 		if tagErr != nil {
 			return check, tagErr
 		}
-		check.NewerTag, check.NewerFrom, err = NewestFramework(scope, tags, opts.AnyMajor)
+		check.NewerTag, check.NewerFrom, err = plan.NewestFramework(scope, tags, opts.AnyMajor)
 	}
 	return check, err
 }
@@ -196,7 +196,7 @@ func frameworkTags(ctx context.Context, reg *images.Registry, scope []plan.Conta
 		if c.Role != images.RoleFramework {
 			continue
 		}
-		if r, err := images.Parse(c.Image); err == nil && isVersion(r.Tag()) {
+		if r, err := images.Parse(c.Image); err == nil && plan.IsVersion(r.Tag()) {
 			repos[r.Repository()] = r
 		}
 	}

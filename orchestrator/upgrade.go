@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -80,26 +79,9 @@ type UpgradeReport struct {
 // else that every Tars container runs its target image.
 func (r UpgradeReport) NothingToDo() string {
 	if r.NoTars {
-		return NoTarsFound(r.Engines, r.Scope) + "\n"
+		return plan.NoTarsFound(r.Engines, r.Scope) + "\n"
 	}
 	return r.Plan.String()
-}
-
-// NoTarsFound is the message of a run that found no Tars container (of
-// scope, when not "") on engines: it names them and says how tarsup
-// recognises a Tars container. Why: "nothing to do" on the wrong engine, or
-// on a deployment whose images tarsup does not recognise, reads as success.
-func NoTarsFound(engines []string, scope string) string {
-	on := "any engine"
-	if len(engines) > 0 {
-		on = strings.Join(engines, ", ")
-	}
-	if scope != "" {
-		scope = " of " + scope
-	}
-	return fmt.Sprintf("no Tars container%s found on %s: tarsup recognises framework, node and web containers by their image "+
-		"(tarscloud/framework, tarscloud/tars, tarsdocker/tars, tarscloud/tars-node, tarscloud/tars-web, also under a mirror's path) "+
-		"or by the label %s=framework|node|web; `tarsup status` lists what it recognises (is --host the right engine?)", scope, on, images.RoleLabel)
 }
 
 // noteFound records the engines observed and whether they hold any Tars

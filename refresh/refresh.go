@@ -15,6 +15,7 @@ import (
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/report"
 )
 
@@ -68,7 +69,7 @@ func (r *Refresher) Run(ctx context.Context) (Report, error) {
 	opts := r.cfg.Refresh
 	multiHost := len(r.hosts) > 1
 	if r.cfg.Format == "text" {
-		opts.Checked = func(c orchestrator.RefreshCheck) { WriteCheck(r.cfg.Out, c, multiHost) }
+		opts.Checked = func(c plan.RefreshCheck) { WriteCheck(r.cfg.Out, c, multiHost) }
 	}
 	start := time.Now()
 	rep, err := orchestrator.Refresh(ctx, r.hosts, r.x, opts)

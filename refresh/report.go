@@ -22,7 +22,7 @@ type Report struct {
 	// monitor_only: would be recreated).
 	Changed bool   `json:"changed"`
 	Summary string `json:"summary"`
-	orchestrator.RefreshCheck
+	plan.RefreshCheck
 	PendingRecovery []string        `json:"pending_recovery,omitempty"`
 	Recovered       []plan.Recovery `json:"recovered,omitempty"`
 	Upgraded        int             `json:"upgraded"`
@@ -45,7 +45,7 @@ func NewReport(start time.Time, monitorOnly bool, rep orchestrator.RefreshReport
 		Recovered:       rep.Recovered,
 	}
 	if out.Moved == nil {
-		out.Moved = []orchestrator.Moved{}
+		out.Moved = []plan.Moved{}
 	}
 	if err != nil {
 		out.Error = err.Error()
@@ -68,7 +68,7 @@ func NewReport(start time.Time, monitorOnly bool, rep orchestrator.RefreshReport
 
 // WriteCheck prints the summary line and one line per container that moved
 // or that could not be compared.
-func WriteCheck(w io.Writer, c orchestrator.RefreshCheck, withHost bool) {
+func WriteCheck(w io.Writer, c plan.RefreshCheck, withHost bool) {
 	fmt.Fprintln(w, c.Summary())
 	for _, m := range c.Moved {
 		fmt.Fprintln(w, "  "+m.Line(withHost))

@@ -32,7 +32,7 @@ func upgraded() orchestrator.UpgradeReport {
 // has a moved list (never null) and the keys scripts read.
 func TestNewReport(t *testing.T) {
 	up := upgraded()
-	check := orchestrator.RefreshCheck{Checked: 2, Tags: 1, Moved: []orchestrator.Moved{{Host: "h", Name: "tars-node"}, {Host: "h", Name: "tars-node2"}}}
+	check := plan.RefreshCheck{Checked: 2, Tags: 1, Moved: []plan.Moved{{Host: "h", Name: "tars-node"}, {Host: "h", Name: "tars-node2"}}}
 	rep := NewReport(time.Now(), false, orchestrator.RefreshReport{Check: check, Upgrade: &up}, errors.New("tars-node2 rolled back\nmore detail"))
 	if rep.Upgraded != 1 || rep.RolledBack != 1 || rep.Success || !rep.Changed {
 		t.Errorf("upgraded %d rolled back %d success %v changed %v, want 1 1 false true", rep.Upgraded, rep.RolledBack, rep.Success, rep.Changed)
@@ -50,7 +50,7 @@ func TestNewReport(t *testing.T) {
 		}
 	}
 
-	quiet := NewReport(time.Now(), true, orchestrator.RefreshReport{Check: orchestrator.RefreshCheck{Checked: 3}}, nil)
+	quiet := NewReport(time.Now(), true, orchestrator.RefreshReport{Check: plan.RefreshCheck{Checked: 3}}, nil)
 	b, _ = json.Marshal(quiet)
 	if !strings.Contains(string(b), `"moved":[]`) || !quiet.Success || quiet.Changed || quiet.Upgrade != nil {
 		t.Errorf("nothing moved: %s", b)

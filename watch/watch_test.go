@@ -21,6 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/refresh"
 )
 
@@ -64,8 +65,8 @@ func TestMetricsText(t *testing.T) {
 	}
 
 	end := time.Unix(1764000000, 250e6)
-	m.Record(refresh.Report{RefreshCheck: orchestrator.RefreshCheck{Checked: 12}, Upgraded: 3}, nil, end)
-	m.Record(refresh.Report{RefreshCheck: orchestrator.RefreshCheck{Checked: 11}, Upgraded: 1, RolledBack: 1}, errors.New("rolled back"), end.Add(time.Hour))
+	m.Record(refresh.Report{RefreshCheck: plan.RefreshCheck{Checked: 12}, Upgraded: 3}, nil, end)
+	m.Record(refresh.Report{RefreshCheck: plan.RefreshCheck{Checked: 11}, Upgraded: 1, RolledBack: 1}, errors.New("rolled back"), end.Add(time.Hour))
 	want := `# HELP tarsup_last_run_timestamp_seconds Unix time at which the last refresh ended.
 # TYPE tarsup_last_run_timestamp_seconds gauge
 tarsup_last_run_timestamp_seconds 1764003600.250
@@ -208,7 +209,7 @@ func do(t *testing.T, h http.Handler, method, path, auth string) *httptest.Respo
 }
 
 func TestWatchEndpoints(t *testing.T) {
-	f := &fakeRuns{rep: refresh.Report{RefreshCheck: orchestrator.RefreshCheck{Checked: 4, Tags: 2}, Summary: "refresh: 4 containers checked, 2 tags, nothing moved"}}
+	f := &fakeRuns{rep: refresh.Report{RefreshCheck: plan.RefreshCheck{Checked: 4, Tags: 2}, Summary: "refresh: 4 containers checked, 2 tags, nothing moved"}}
 	w, _ := newTestWatcher(t, f, "s3cret")
 	h := w.Handler(t.Context())
 

@@ -1,4 +1,4 @@
-package orchestrator
+package plan
 
 import (
 	"errors"
@@ -7,7 +7,6 @@ import (
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
-	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // Moved is a container whose tag points at another digest than the one it runs.
@@ -89,7 +88,7 @@ func (m Moved) Line(withHost bool) string {
 	if withHost {
 		h = m.Host + " "
 	}
-	return fmt.Sprintf("%s%s: %s moved %s -> %s", h, m.Name, plan.TagOf(m.Image), plan.Abbrev(m.From), plan.Abbrev(m.To))
+	return fmt.Sprintf("%s%s: %s moved %s -> %s", h, m.Name, TagOf(m.Image), Abbrev(m.From), Abbrev(m.To))
 }
 
 // RefreshScope returns the containers a refresh compares: framework, node
@@ -97,8 +96,8 @@ func (m Moved) Line(withHost bool) string {
 // Select, it refuses the database named in only and rejects unknown names.
 // Unlike Select, it does not refuse REBUILD=true here: that applies when the
 // container is about to be recreated, which the upgrade decides. It is pure.
-func RefreshScope(states []plan.HostState, only []string) ([]plan.Container, error) {
-	scope, missing := plan.InScope(states, only)
+func RefreshScope(states []HostState, only []string) ([]Container, error) {
+	scope, missing := InScope(states, only)
 	out := scope[:0]
 	for _, c := range scope {
 		if c.Role == images.RoleDB {
@@ -118,7 +117,7 @@ func RefreshScope(states []plan.HostState, only []string) ([]plan.Container, err
 // loaded locally) cannot be compared and is left alone. A failed look-up
 // fails the check, naming every failed reference: nothing is changed on a
 // partial view. It is pure.
-func CompareDigests(scope []plan.Container, digests map[string]images.DigestResult) (RefreshCheck, error) {
+func CompareDigests(scope []Container, digests map[string]images.DigestResult) (RefreshCheck, error) {
 	check := RefreshCheck{Moved: []Moved{}}
 	keys := map[string]bool{}
 	var errs []error
@@ -170,7 +169,7 @@ func CompareDigests(scope []plan.Container, digests map[string]images.DigestResu
 	return check, nil
 }
 
-func isVersion(tag string) bool {
+func IsVersion(tag string) bool {
 	_, ok := images.Compare(tag, tag)
 	return ok
 }
@@ -181,14 +180,14 @@ func isVersion(tag string) bool {
 // (mirrors must have it too). tags maps a repository to its tags. It returns
 // "" when there is nothing newer or no framework runs a version tag. It is
 // pure.
-func NewestFramework(scope []plan.Container, tags map[string][]string, anyMajor bool) (tag, from string, err error) {
+func NewestFramework(scope []Container, tags map[string][]string, anyMajor bool) (tag, from string, err error) {
 	var fws []images.Ref
 	for _, c := range scope {
 		if c.Role != images.RoleFramework {
 			continue
 		}
 		r, err := images.Parse(c.Image)
-		if err != nil || !isVersion(r.Tag()) {
+		if err != nil || !IsVersion(r.Tag()) {
 			continue
 		}
 		fws = append(fws, r)
