@@ -356,6 +356,8 @@ func changes(c Candidate, r Resolved) bool {
 	return false
 }
 
+// TagOf is the tag of an image reference (the reference itself when it
+// does not parse).
 func TagOf(ref string) string {
 	if r, err := images.Parse(ref); err == nil {
 		return r.Tag()

@@ -68,6 +68,7 @@ type Container struct {
 // ShortID returns the first 12 hex digits of the container ID.
 func (c Container) ShortID() string { return Short(c.ID) }
 
+// Short is an ID without "sha256:", cut to 12 hex digits as docker shows it.
 func Short(id string) string {
 	id = strings.TrimPrefix(id, "sha256:")
 	if len(id) > 12 {

@@ -294,6 +294,7 @@ func sideLabel(ref, other string) string {
 	return r.Tag()
 }
 
+// Abbrev shortens a digest for a plan line ("unknown" when there is none).
 func Abbrev(d string) string {
 	if d == "" {
 		return "unknown"

@@ -169,6 +169,7 @@ func CompareDigests(scope []Container, digests map[string]images.DigestResult) (
 	return check, nil
 }
 
+// IsVersion reports whether a tag is a version tarsup can order (v3.0.16).
 func IsVersion(tag string) bool {
 	_, ok := images.Compare(tag, tag)
 	return ok
