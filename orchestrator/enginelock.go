@@ -7,6 +7,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
@@ -31,9 +32,9 @@ func (x *Executor) sweepProbes(ctx context.Context, h *engine.Host) {
 		if c.Labels[plan.LabelProbe] == "" {
 			continue
 		}
-		owner, ok := lock.ParseOwner(c.Labels[plan.LabelTxnOwner])
+		by, ok := owner.ParseOwner(c.Labels[plan.LabelTxnOwner])
 		started, _ := time.Parse(time.RFC3339, c.Labels[plan.LabelTxnStarted])
-		if !ok || owner.Live(x.Self, started, time.Now()) || owner == x.Self {
+		if !ok || by.Live(x.Self, started, time.Now()) || by == x.Self {
 			continue
 		}
 		_ = h.Engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})

@@ -12,6 +12,7 @@ import (
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
@@ -79,7 +80,7 @@ type Executor struct {
 	Opts  ExecOptions
 	// Self is written on every swap this executor journals; recovery leaves
 	// alone the swaps of other live owners.
-	Self lock.Owner
+	Self owner.Owner
 	// Force makes LockAll take over engine locks that may still be held.
 	Force bool
 
@@ -92,7 +93,7 @@ func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
 	for _, h := range hosts {
 		m[h.Name()] = h
 	}
-	return &Executor{Hosts: m, Opts: opts, Self: lock.ThisProcess()}
+	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess()}
 }
 
 func (x *Executor) report(e Event) {

@@ -14,6 +14,7 @@ import (
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
@@ -60,7 +61,7 @@ func TestRecoverLeavesLiveOwnersAlone(t *testing.T) {
 	f := newFakeEngine(t)
 	old := f.add("fw.tarsup-old", "fw:old", false)
 	n := f.add("fw.tarsup-new", "fw:new", false)
-	live := lock.Owner{Machine: lock.ThisProcess().Machine, PID: os.Getppid(), Start: lock.ProcStart(os.Getppid())}
+	live := owner.Owner{Machine: owner.ThisProcess().Machine, PID: os.Getppid(), Start: owner.ProcStart(os.Getppid())}
 	n.Config.Labels = map[string]string{plan.LabelTxn: "t1", plan.LabelTxnName: "fw", plan.LabelTxnOld: old.ID, plan.LabelTxnOldRunning: "true",
 		plan.LabelTxnOwner: live.String(), plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}
 	x, h := fakeExecutor(f)
@@ -129,19 +130,19 @@ func (r *raceEngine) ContainerRemove(ctx context.Context, id string, o container
 	return r.fakeEngine.ContainerRemove(ctx, id, o)
 }
 
-var deadOwner = lock.Owner{Machine: "gone-machine", PID: 4242, Start: "1"}
+var deadOwner = owner.Owner{Machine: "gone-machine", PID: 4242, Start: "1"}
 
 func staleLock(f *fakeEngine) {
 	c := f.add(lock.EngineLockName, lock.LockImage, false)
 	c.Config.Labels = map[string]string{lock.LabelLock: "1", plan.LabelTxnOwner: deadOwner.String(),
-		plan.LabelTxnStarted: time.Now().Add(-2 * lock.StaleAfter).UTC().Format(time.RFC3339)}
+		plan.LabelTxnStarted: time.Now().Add(-2 * owner.StaleAfter).UTC().Format(time.RFC3339)}
 }
 
 // TestLockTakeoverRace: a takeover that loses the race is contention, never
 // a failure: with --lock-wait it waits and then takes the lock; without,
 // or while the winner holds it, exit 3 (fault.Busy).
 func TestLockTakeoverRace(t *testing.T) {
-	live := lock.Owner{Machine: lock.ThisProcess().Machine, PID: os.Getppid(), Start: lock.ProcStart(os.Getppid())}
+	live := owner.Owner{Machine: owner.ThisProcess().Machine, PID: os.Getppid(), Start: owner.ProcStart(os.Getppid())}
 	tests := []struct {
 		name    string
 		wait    time.Duration

@@ -9,14 +9,14 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
-	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // ObserveSwaps reads the journal of every interrupted upgrade on an engine.
 // It is the only part of recovery that reads the engine; self is this
 // process, whose own swaps are never live.
-func ObserveSwaps(ctx context.Context, h *engine.Host, self lock.Owner) ([]plan.Swap, error) {
+func ObserveSwaps(ctx context.Context, h *engine.Host, self owner.Owner) ([]plan.Swap, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))

@@ -8,7 +8,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
-	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
@@ -47,7 +47,7 @@ const (
 
 // swapNotes tells, by container ID, which containers of one engine take part
 // in an unfinished swap, and which hold a temporary name without being tarsup's.
-func swapNotes(s plan.HostState, self lock.Owner, now time.Time) (interrupted map[string]bool, notes map[string]string) {
+func swapNotes(s plan.HostState, self owner.Owner, now time.Time) (interrupted map[string]bool, notes map[string]string) {
 	list := make([]container.Summary, 0, len(s.Containers))
 	for _, c := range s.Containers {
 		list = append(list, container.Summary{ID: c.ID, Names: []string{"/" + c.Name}, Labels: c.Labels, Image: c.Image})
@@ -86,7 +86,7 @@ func Status(ctx context.Context, p *health.Prober, hosts []*engine.Host, states 
 		row int
 	}
 	var jobs []job
-	self, now := lock.ThisProcess(), time.Now()
+	self, now := owner.ThisProcess(), time.Now()
 	for _, s := range states {
 		interrupted, notes := swapNotes(s, self, now)
 		for _, c := range s.Containers {

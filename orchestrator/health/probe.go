@@ -19,7 +19,7 @@ import (
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
-	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
@@ -121,15 +121,15 @@ type Prober struct {
 
 	mu     sync.Mutex
 	loaded map[*engine.Host]string // host -> probe image reference
-	self   *lock.Owner             // this process, for the sidecars' labels
+	self   *owner.Owner            // this process, for the sidecars' labels
 }
 
 // owner is this process, read once.
-func (p *Prober) owner() lock.Owner {
+func (p *Prober) owner() owner.Owner {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.self == nil {
-		o := lock.ThisProcess()
+		o := owner.ThisProcess()
 		p.self = &o
 	}
 	return *p.self

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 )
 
 // The engine lock: one tarsup at a time changes an engine. It is a
@@ -34,18 +35,10 @@ const (
 // lockPoll is the pause between attempts while waiting for a lock.
 const lockPoll = time.Second
 
-// Labels naming the holder of an engine lock, a swap or a probe sidecar.
-const (
-	// LabelOwner names the tarsup process (see Owner).
-	LabelOwner = "tarsup.txn.owner"
-	// LabelStarted is when that process took the lock or began (RFC 3339).
-	LabelStarted = "tarsup.txn.started"
-)
-
 // Taker is the process taking engine locks.
 type Taker struct {
 	// Self is written on the lock containers it creates.
-	Self Owner
+	Self owner.Owner
 	// Force takes over locks that may still be held.
 	Force bool
 	// Taken runs on each engine right after its lock is taken (nil: nothing).
@@ -116,7 +109,7 @@ func lockOne(ctx context.Context, h *engine.Host, wait time.Duration, t Taker) (
 	deadline := time.Now().Add(wait)
 	for {
 		cfg := &container.Config{Image: LockImage, Labels: map[string]string{
-			LabelLock: "1", LabelOwner: t.Self.String(), LabelStarted: time.Now().UTC().Format(time.RFC3339),
+			LabelLock: "1", owner.LabelOwner: t.Self.String(), owner.LabelStarted: time.Now().UTC().Format(time.RFC3339),
 		}}
 		created, err := h.Engine.ContainerCreate(ctx, cfg, &container.HostConfig{NetworkMode: "none"}, &network.NetworkingConfig{}, nil, EngineLockName)
 		if err == nil {
@@ -145,10 +138,10 @@ func lockOne(ctx context.Context, h *engine.Host, wait time.Duration, t Taker) (
 			return "", fault.Mark(fault.Refused, fmt.Errorf("%s on %s is a container tarsup did not create (no %s label, image %s), and tarsup needs that name for its engine lock: rename it (docker rename %s OTHER-NAME) or remove it, then run tarsup again; nothing was changed",
 				EngineLockName, h.Name(), LabelLock, imageOf(in), EngineLockName))
 		}
-		owner, _ := ParseOwner(labels[LabelOwner])
-		started, _ := time.Parse(time.RFC3339, labels[LabelStarted])
-		holder := fmt.Sprintf("locked by tarsup %s since %s", owner, started.Format(time.RFC3339))
-		if t.Force || !owner.Live(t.Self, started, time.Now()) {
+		by, _ := owner.ParseOwner(labels[owner.LabelOwner])
+		started, _ := time.Parse(time.RFC3339, labels[owner.LabelStarted])
+		holder := fmt.Sprintf("locked by tarsup %s since %s", by, started.Format(time.RFC3339))
+		if t.Force || !by.Live(t.Self, started, time.Now()) {
 			// The owner is gone: take the lock over.
 			rerr := h.Engine.ContainerRemove(ctx, in.ID, container.RemoveOptions{Force: true})
 			if rerr == nil || errdefs.IsNotFound(rerr) {
@@ -156,9 +149,9 @@ func lockOne(ctx context.Context, h *engine.Host, wait time.Duration, t Taker) (
 			}
 			// Why a conflict is contention: the engine says "removal already
 			// in progress" when another tarsup is removing the same stale lock.
-			holder = fmt.Sprintf("being taken over by another tarsup (it was the stale lock of tarsup %s)", owner)
+			holder = fmt.Sprintf("being taken over by another tarsup (it was the stale lock of tarsup %s)", by)
 			if !errdefs.IsConflict(rerr) {
-				holder = fmt.Sprintf("locked by tarsup %s, whose stale lock could not be removed (%v)", owner, rerr)
+				holder = fmt.Sprintf("locked by tarsup %s, whose stale lock could not be removed (%v)", by, rerr)
 			}
 		}
 		if time.Now().After(deadline) {

@@ -1,6 +1,6 @@
 // Package lock keeps two tarsups from changing the same thing at once: the
 // run lock (a flock on one machine), the engine lock (a never-started
-// container per engine) and the Owner both are labelled with.
+// container per engine), each labelled with its owner.Owner.
 package lock
 
 import (

@@ -7,7 +7,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/images"
-	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 )
 
 // Labels tarsup puts on the containers it creates. They are the journal of an
@@ -24,9 +24,9 @@ const (
 	// LabelTxnOldRunning records whether the replaced container was running.
 	LabelTxnOldRunning = "tarsup.txn.old-running"
 	// LabelTxnOwner names the tarsup process doing the swap (see Owner).
-	LabelTxnOwner = lock.LabelOwner
+	LabelTxnOwner = owner.LabelOwner
 	// LabelTxnStarted is when the swap started (RFC 3339).
-	LabelTxnStarted = lock.LabelStarted
+	LabelTxnStarted = owner.LabelStarted
 	// LabelPrevious holds the replaced container's configuration, so that
 	// `tarsup rollback NAME` can put it back after the old container is gone.
 	LabelPrevious = "tarsup.previous"

@@ -8,7 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
-	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/swapname"
 )
 
@@ -96,11 +96,11 @@ func FindSwaps(list []container.Summary) Swaps {
 // successor names none: its labels are those of the earlier upgrade that
 // created it, and no swap under way leaves that state (the successor, which
 // carries the journal, always goes last).
-func (j Journal) Owner() (o lock.Owner, started time.Time, ok bool) {
+func (j Journal) Owner() (o owner.Owner, started time.Time, ok bool) {
 	if j.NewC == nil {
-		return lock.Owner{}, time.Time{}, false
+		return owner.Owner{}, time.Time{}, false
 	}
-	o, ok = lock.ParseOwner(j.NewC.Labels[LabelTxnOwner])
+	o, ok = owner.ParseOwner(j.NewC.Labels[LabelTxnOwner])
 	started, _ = time.Parse(time.RFC3339, j.NewC.Labels[LabelTxnStarted])
 	return o, started, ok
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/tarsup/tarsup/images"
-	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 )
 
 // TestPlanRecovery states recovery's rules as observed facts -> plan.
@@ -72,7 +72,7 @@ func TestPlanRecovery(t *testing.T) {
 		{
 			name: "a live tarsup's swap is left alone",
 			swap: Swap{Host: "h", Name: "fw", Old: old("fw.tarsup-old", true), New: Container{ID: "new1", Name: "fw.tarsup-new"}, Live: true, Journaled: true,
-				Owner: lock.Owner{Machine: "m", PID: 7, Start: "99"}, Started: started},
+				Owner: owner.Owner{Machine: "m", PID: 7, Start: "99"}, Started: started},
 			want: "fw on h: none: left alone: tarsup m/7/99 started this upgrade at 2026-12-01T08:00:00Z and is still running (`tarsup recover --force` if it is not)\n",
 		},
 		{

@@ -5,7 +5,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
-	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 )
 
 // Swap is one interrupted upgrade found on an engine, as its journal (the
@@ -33,7 +33,7 @@ type Swap struct {
 	Holder, HolderName string
 	// Owner is the tarsup that journaled the swap (Journaled false when none
 	// is named), Started when, and Live whether it may still be at work.
-	Owner     lock.Owner
+	Owner     owner.Owner
 	Started   time.Time
 	Journaled bool
 	Live      bool

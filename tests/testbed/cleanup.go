@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 
 	"github.com/containerd/errdefs"
@@ -225,9 +226,9 @@ func removeDeadLock(ctx context.Context, cli *client.Client) error {
 	if err != nil {
 		return fmt.Errorf("inspect the tarsup lock: %w", err)
 	}
-	owner, _ := lock.ParseOwner(in.Config.Labels[plan.LabelTxnOwner])
+	holder, _ := owner.ParseOwner(in.Config.Labels[plan.LabelTxnOwner])
 	started, _ := time.Parse(time.RFC3339, in.Config.Labels[plan.LabelTxnStarted])
-	if owner.Live(lock.ThisProcess(), started, time.Now()) {
+	if holder.Live(owner.ThisProcess(), started, time.Now()) {
 		return nil
 	}
 	if err := cli.ContainerRemove(ctx, in.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {

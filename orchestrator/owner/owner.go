@@ -1,4 +1,7 @@
-package lock
+// Package owner names a tarsup process (machine, PID, start time) as the
+// labels of its engine locks, swaps and probe sidecars record it, and tells
+// whether that process may still be at work (Owner.Live).
+package owner
 
 import (
 	"fmt"
