@@ -45,15 +45,10 @@ func resolveArgs(app *cli.App, args []string) ([]string, error) {
 		if isFlagWord(a) {
 			help = help || a == "-h" || a == "--help"
 			pending = append(pending, a)
-			value, hasValue := "", false
-			if v, ok := strings.CutPrefix(a, "--"+flagName(a)+"="); ok {
-				value, hasValue = v, true
-			} else if v, ok := strings.CutPrefix(a, "-"+flagName(a)+"="); ok {
-				value, hasValue = v, true
-			} else if takesValue(flags, flagName(a)) && i+1 < len(args) {
+			value, hasValue, next := flagValue(flags, args, i)
+			if next {
 				i++
-				pending = append(pending, args[i])
-				value, hasValue = args[i], true
+				pending = append(pending, value)
 			}
 			if err := once(flags, seen, a, value, hasValue, path); err != nil {
 				return nil, err
@@ -87,6 +82,21 @@ func resolveArgs(app *cli.App, args []string) ([]string, error) {
 		out = append(append(out, "--"), positional...)
 	}
 	return out, nil
+}
+
+// flagValue is the value of the flag word args[i]: after its "=", or the
+// next word (next) when the flag takes a value.
+func flagValue(flags []cli.Flag, args []string, i int) (value string, hasValue, next bool) {
+	a, name := args[i], flagName(args[i])
+	for _, dash := range []string{"--", "-"} {
+		if v, ok := strings.CutPrefix(a, dash+name+"="); ok {
+			return v, true, false
+		}
+	}
+	if takesValue(flags, name) && i+1 < len(args) {
+		return args[i+1], true, true
+	}
+	return "", false, false
 }
 
 // once refuses a flag that holds one value given twice at one command
