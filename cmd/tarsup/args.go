@@ -48,7 +48,7 @@ func resolveArgs(app *cli.App, args []string) ([]string, error) {
 			value, hasValue, next := flagValue(flags, args, i)
 			if next {
 				i++
-				pending = append(pending, args[i])
+				pending = append(pending, value)
 			}
 			if err := once(flags, seen, a, value, hasValue, path); err != nil {
 				return nil, err
@@ -84,17 +84,16 @@ func resolveArgs(app *cli.App, args []string) ([]string, error) {
 	return out, nil
 }
 
-// flagValue is the value the flag word args[i] is given: after its "=", or
-// the next argument (next true) when the flag takes a value.
+// flagValue is the value of the flag word args[i]: after its "=", or the
+// next word (next) when the flag takes a value.
 func flagValue(flags []cli.Flag, args []string, i int) (value string, hasValue, next bool) {
-	a := args[i]
-	if v, ok := strings.CutPrefix(a, "--"+flagName(a)+"="); ok {
-		return v, true, false
+	a, name := args[i], flagName(args[i])
+	for _, dash := range []string{"--", "-"} {
+		if v, ok := strings.CutPrefix(a, dash+name+"="); ok {
+			return v, true, false
+		}
 	}
-	if v, ok := strings.CutPrefix(a, "-"+flagName(a)+"="); ok {
-		return v, true, false
-	}
-	if takesValue(flags, flagName(a)) && i+1 < len(args) {
+	if takesValue(flags, name) && i+1 < len(args) {
 		return args[i+1], true, true
 	}
 	return "", false, false
