@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"github.com/tarsup/tarsup/internal/wait"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -93,7 +94,7 @@ func (x *Executor) recheck(ctx context.Context, h *engine.Host, st plan.Step) St
 			x.report(Event{Host: st.Host, Container: c.Name, Action: "re-check", Result: ResultOK})
 			return StepResult{Step: st, Result: ResultOK, NewID: c.ID}
 		}
-		if time.Now().After(deadline) || sleep(ctx, time.Second) != nil {
+		if time.Now().After(deadline) || wait.Sleep(ctx, time.Second) != nil {
 			break
 		}
 	}
@@ -121,16 +122,4 @@ func restartContainer(ctx context.Context, h *engine.Host, id string, stopTimeou
 // stopContainer stops a container within the step's timeout (seconds).
 func stopContainer(ctx context.Context, h *engine.Host, id string, timeout int) error {
 	return h.Engine.ContainerStop(ctx, id, container.StopOptions{Timeout: &timeout})
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -7,6 +7,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"github.com/tarsup/tarsup/internal/wait"
 	"time"
 
 	"github.com/docker/docker/api/types/image"
@@ -63,21 +64,31 @@ func (e *GateError) Error() string {
 	return msg
 }
 
-// Wait blocks until the container is healthy and has stayed so for the
-// monitor period, or returns a *GateError.
-func (g Gate) Wait(ctx context.Context, h *engine.Host, id string, role images.Role) error {
+// begin is how both gates start: the container as first seen, the poll
+// interval, and how a failure names it (with its last log lines).
+func (g Gate) begin(ctx context.Context, h *engine.Host, id string, role images.Role) (plan.Container, time.Duration, func(string) error, error) {
 	interval := g.Interval
 	if interval <= 0 {
 		interval = time.Second
 	}
 	first, err := g.look(ctx, h, id, role)
 	if err != nil {
-		return err
+		return plan.Container{}, 0, nil, err
 	}
-	deadline := time.Now().Add(g.Timeout)
 	fail := func(reason string) error {
 		return &GateError{Container: first.Name, Host: h.Name(), Reason: reason, Logs: lastLines(ctx, h, id, 20)}
 	}
+	return first, interval, fail, nil
+}
+
+// Wait blocks until the container is healthy and has stayed so for the
+// monitor period, or returns a *GateError.
+func (g Gate) Wait(ctx context.Context, h *engine.Host, id string, role images.Role) error {
+	first, interval, fail, err := g.begin(ctx, h, id, role)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(g.Timeout)
 	var lastWhy string
 	for {
 		c, err := g.look(ctx, h, id, role)
@@ -98,7 +109,7 @@ func (g Gate) Wait(ctx context.Context, h *engine.Host, id string, role images.R
 		if time.Now().After(deadline) {
 			return fail(fmt.Sprintf("not healthy after %s (--health-timeout): %s", g.Timeout, lastWhy))
 		}
-		if err := sleep(ctx, interval); err != nil {
+		if err := wait.Sleep(ctx, interval); err != nil {
 			return err
 		}
 	}
@@ -110,7 +121,7 @@ func (g Gate) Wait(ctx context.Context, h *engine.Host, id string, role images.R
 	sidecar := g.Prober.UsesSidecar(h)
 	end := time.Now().Add(g.Monitor)
 	for last := g.Monitor <= 0; !last; {
-		if err := sleep(ctx, interval); err != nil {
+		if err := wait.Sleep(ctx, interval); err != nil {
 			return err
 		}
 		last = !time.Now().Before(end)
@@ -146,23 +157,16 @@ func (g Gate) Restore(ctx context.Context, h *engine.Host, id string, role image
 // demands no health: it is the gate of a container that was not healthy
 // before the upgrade, put back by a rollback.
 func (g Gate) WaitRunning(ctx context.Context, h *engine.Host, id string, role images.Role) error {
-	interval := g.Interval
-	if interval <= 0 {
-		interval = time.Second
-	}
-	first, err := g.look(ctx, h, id, role)
+	first, interval, fail, err := g.begin(ctx, h, id, role)
 	if err != nil {
 		return err
-	}
-	fail := func(reason string) error {
-		return &GateError{Container: first.Name, Host: h.Name(), Reason: reason, Logs: lastLines(ctx, h, id, 20)}
 	}
 	if why := down(first, first); why != "" {
 		return fail(why)
 	}
 	end := time.Now().Add(g.Monitor)
 	for {
-		if err := sleep(ctx, interval); err != nil {
+		if err := wait.Sleep(ctx, interval); err != nil {
 			return err
 		}
 		c, err := g.look(ctx, h, id, role)
@@ -218,15 +222,4 @@ func (g Gate) healthy(ctx context.Context, h *engine.Host, c plan.Container) (bo
 		return false, err.Error()
 	}
 	return true, ""
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

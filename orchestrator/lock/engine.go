@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	poll "github.com/tarsup/tarsup/internal/wait"
 	"io"
 	"sort"
 	"strings"
@@ -158,7 +159,7 @@ func lockOne(ctx context.Context, h *engine.Host, wait time.Duration, t Taker) (
 			return "", fmt.Errorf("%w: %s is %s; wait for it (--lock-wait), or if that process is gone run `tarsup recover --force`",
 				fault.Busy, h.Name(), holder)
 		}
-		if err := sleep(ctx, lockPoll); err != nil {
+		if err := poll.Sleep(ctx, lockPoll); err != nil {
 			return "", err
 		}
 	}
@@ -189,16 +190,4 @@ func ensureLockImage(ctx context.Context, h *engine.Host) error {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.Body.Close()
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
