@@ -237,6 +237,7 @@ type Error struct {
 	Stderr string
 }
 
+// Error says which client failed for which target, what it said, and the fix.
 func (e *Error) Error() string {
 	prog, _ := e.Tool.names()
 	msg := fmt.Sprintf("%s for %s exited %d", prog, e.Target, e.Code)
