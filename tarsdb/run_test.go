@@ -219,7 +219,7 @@ func TestSchemaFingerprint(t *testing.T) {
 		sql = string(b)
 		return cols, "", 0
 	}
-	a, err := c.SchemaFingerprint(t.Context(), tg, CoreDatabases)
+	a, err := c.SchemaFingerprint(t.Context(), tg, CoreDatabases())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestSchemaFingerprint(t *testing.T) {
 		t.Errorf("sql %q", sql)
 	}
 	cols += "db_tars\tt_node_info\tnode_name\tvarchar(128)\t2\n"
-	b, err := c.SchemaFingerprint(t.Context(), tg, CoreDatabases)
+	b, err := c.SchemaFingerprint(t.Context(), tg, CoreDatabases())
 	if err != nil || a == b || len(a) != 64 {
 		t.Errorf("fingerprints %q and %q (%v): a new column must change it", a, b, err)
 	}

@@ -24,18 +24,18 @@ const (
 	DBProperty   = "tars_property"
 )
 
-// CoreDatabases are what a snapshot holds by default.
-var CoreDatabases = []string{DBTars, DBTarsWeb, DBUserSystem, DBCacheWeb}
+// CoreDatabases are what a snapshot holds by default (a new slice each call).
+func CoreDatabases() []string { return []string{DBTars, DBTarsWeb, DBUserSystem, DBCacheWeb} }
 
-// MonitoringDatabases are what --backup-all adds.
-var MonitoringDatabases = []string{DBStat, DBProperty}
+// MonitoringDatabases are what --backup-all adds (a new slice each call).
+func MonitoringDatabases() []string { return []string{DBStat, DBProperty} }
 
 // AllDatabases returns the core databases and, with monitoring, the
-// monitoring ones too (a new slice each call).
+// monitoring ones too.
 func AllDatabases(monitoring bool) []string {
-	out := append([]string{}, CoreDatabases...)
+	out := CoreDatabases()
 	if monitoring {
-		out = append(out, MonitoringDatabases...)
+		out = append(out, MonitoringDatabases()...)
 	}
 	return out
 }
@@ -43,7 +43,9 @@ func AllDatabases(monitoring bool) []string {
 // DumpArgs are the dump tool's options before --databases: one consistent
 // transaction, everything a Tars database holds besides rows, binary data
 // as hex, and no date, so that two dumps of the same data are equal.
-var DumpArgs = []string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--skip-dump-date"}
+func DumpArgs() []string {
+	return []string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--skip-dump-date"}
+}
 
 // dbName is what a database name may be here: the Tars names and their kin.
 // Why so strict: names go into SQL and onto the dump's command line.
@@ -171,7 +173,7 @@ func (c *Client) Dump(ctx context.Context, t Target, dbs []string, w io.Writer) 
 	}
 	info.ServerVersion = v
 	cw := &countingWriter{w: w}
-	args := append(append(append([]string{}, DumpArgs...), "--databases"), dbs...)
+	args := append(append(DumpArgs(), "--databases"), dbs...)
 	err = c.Run(ctx, t, Dumper, args, nil, cw)
 	info.Bytes = cw.n
 	return info, err

@@ -151,13 +151,13 @@ func TestTarsDBClient(t *testing.T) {
 		t.Errorf("after the load: %q, %v", got, err)
 	}
 
-	fp1, err := c.SchemaFingerprint(ctx, tg, tarsdb.CoreDatabases)
+	fp1, err := c.SchemaFingerprint(ctx, tg, tarsdb.CoreDatabases())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp2, err := c.SchemaFingerprint(ctx, tg, tarsdb.CoreDatabases)
+	fp2, err := c.SchemaFingerprint(ctx, tg, tarsdb.CoreDatabases())
 	d.SQL(db.Name, tarsdbPassword, "ALTER TABLE db_tars.t_node_info ADD COLUMN load_avg1 float DEFAULT NULL;")
-	fp3, err3 := c.SchemaFingerprint(ctx, tg, tarsdb.CoreDatabases)
+	fp3, err3 := c.SchemaFingerprint(ctx, tg, tarsdb.CoreDatabases())
 	if err != nil || err3 != nil || fp1 != fp2 || fp3 == fp1 {
 		t.Errorf("fingerprints %s, %s, after a new column %s (%v, %v)", fp1, fp2, fp3, err, err3)
 	}
