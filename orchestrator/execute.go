@@ -72,6 +72,9 @@ type ExecOptions struct {
 	LockWait time.Duration
 	// Report receives events as they happen; nil drops them.
 	Report func(Event)
+	// Snapshots takes the database snapshots before an upgrade's first
+	// stop (package backup); nil takes none (--no-backup).
+	Snapshots Snapshots
 }
 
 // Executor walks a plan against the engines.
@@ -95,6 +98,10 @@ func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
 	}
 	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess()}
 }
+
+// Emit reports an event as the executor's own are (Opts.Report), for the
+// workflows built on it (snapshots, restore).
+func (x *Executor) Emit(e Event) { x.report(e) }
 
 func (x *Executor) report(e Event) {
 	if x.Opts.Report != nil {

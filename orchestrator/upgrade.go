@@ -72,6 +72,9 @@ type UpgradeReport struct {
 	// Scope names what the upgrade was limited to when that is not every
 	// container of the engines ("compose project tars"), for NothingToDo.
 	Scope string
+	// SnapshotNotes say, after a framework step rolled back, whether the
+	// schema changed since its deployment's snapshot and how to restore it.
+	SnapshotNotes []plan.SnapshotNote
 }
 
 // NothingToDo is what an upgrade with an empty plan says: that no Tars
@@ -164,11 +167,19 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 		}
 	}
 	rep.Plan, err = plan.BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
+	if err == nil {
+		err = x.planSnapshots(ctx, &rep, states)
+	}
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}
+	// Why here: the snapshot is the pre-flight's last act, after every
+	// check and before the first stop, so the downtime does not grow.
+	if err := x.takeSnapshots(ctx, &rep); err != nil {
+		return rep, err
+	}
 	rep.Results, err = x.Run(ctx, rep.Plan)
-	return rep, err
+	return rep, x.afterSnapshots(ctx, &rep, err)
 }
 
 // interruptedBefore says what a signal did to a run that had changed

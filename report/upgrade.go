@@ -25,6 +25,10 @@ type Upgrade struct {
 	Interrupted  bool     `json:"interrupted,omitempty"`
 	NotRun       []string `json:"not_run,omitempty"`
 	VersionSplit string   `json:"version_split,omitempty"`
+	// Snapshots are the database snapshots taken before the first stop
+	// (planned, in a dry run); SnapshotNotes what a rollback means for them.
+	Snapshots     []plan.Snapshot     `json:"snapshots,omitempty"`
+	SnapshotNotes []plan.SnapshotNote `json:"snapshot_notes,omitempty"`
 }
 
 // Step is one planned step in the JSON report.
@@ -86,6 +90,7 @@ func UpgradeOf(dryRun bool, rep orchestrator.UpgradeReport) Upgrade {
 		out.NotRun = append(out.NotRun, r.Step.Container.Name)
 	}
 	out.VersionSplit = orchestrator.VersionSplit(rep.Plan, rep.Results)
+	out.Snapshots, out.SnapshotNotes = rep.Plan.Snapshots, rep.SnapshotNotes
 	return out
 }
 
@@ -116,7 +121,25 @@ func WriteUpgrade(w io.Writer, format string, dryRun bool, rep orchestrator.Upgr
 		fmt.Fprint(w, rep.NothingToDo())
 		return nil
 	}
-	return writeResults(w, rep.Results)
+	if err := writeResults(w, rep.Results); err != nil {
+		return err
+	}
+	WriteSnapshots(w, rep)
+	return nil
+}
+
+// WriteSnapshots prints the snapshots an upgrade took, once it ran, and
+// what a rollback means for them.
+func WriteSnapshots(w io.Writer, rep orchestrator.UpgradeReport) {
+	if len(rep.Results) == 0 {
+		return
+	}
+	for _, s := range rep.Plan.Snapshots {
+		fmt.Fprintln(w, s.Line(true))
+	}
+	for _, n := range rep.SnapshotNotes {
+		fmt.Fprintln(w, n.Message)
+	}
 }
 
 // WriteRecovered prints one line per recovery an upgrade or refresh did first.

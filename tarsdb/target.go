@@ -237,7 +237,10 @@ func matches(host, by string, c container.InspectResponse, fwNets map[string]boo
 		if ep == nil || !(hostMode || fwNets[netName] || (ep.NetworkID != "" && fwNets[ep.NetworkID])) {
 			continue
 		}
-		if by == "ip" && ep.IPAddress == host {
+		// Why the configured address too: a stopped container has none
+		// assigned, and it is still the database MYSQL_HOST names (then
+		// found stopped, with the fix, rather than not found).
+		if by == "ip" && (ep.IPAddress == host || (ep.IPAMConfig != nil && ep.IPAMConfig.IPv4Address == host)) {
 			return true
 		}
 		if by == "alias" {

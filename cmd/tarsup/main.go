@@ -102,6 +102,8 @@ func newApp(e *env) *cli.App {
 			refreshCommand(e),
 			watchCommand(e),
 			composeCommand(e),
+			backupCommand(e),
+			restoreCommand(e),
 		},
 	}
 	guard(app)

@@ -28,7 +28,7 @@ func execFlags() []cli.Flag {
 
 // upgradeFlags are upgrade's own flags; refresh and compose upgrade reuse them.
 func upgradeFlags() []cli.Flag {
-	return append(execFlags(),
+	return append(append(execFlags(),
 		&cli.StringFlag{Name: "to", Usage: "move every framework container to `TAG` in its own repository"},
 		&cli.StringFlag{Name: "framework-image", Usage: "run the framework containers from this image `REF`"},
 		&cli.StringFlag{Name: "node-image", Usage: "run the node containers from this image `REF`"},
@@ -37,7 +37,7 @@ func upgradeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "how many nodes to recreate at once"},
 		&cli.IntFlag{Name: "max-failures", Value: 0, Usage: "once more nodes than this failed (and were rolled back), start no new one"},
 		&cli.BoolFlag{Name: "allow-ip-change", Usage: "recreate containers whose address cannot be kept (default bridge; a network without a configured subnet on an old engine) with a new one (refused otherwise: Tars records IPs)"},
-	)
+	), backupFlags()...)
 }
 
 // upgradeOptions are `tarsup upgrade`'s inputs.
@@ -88,6 +88,10 @@ func runUpgrade(ctx context.Context, o upgradeOptions) error {
 // execOptions reads the executor's flags.
 func execOptions(c *cli.Context, e *env, prober *health.Prober, report func(orchestrator.Event)) (orchestrator.ExecOptions, error) {
 	// The flags' values were checked before the command ran (checkFlags).
+	snaps, err := snapshots(c, e)
+	if err != nil {
+		return orchestrator.ExecOptions{}, err
+	}
 	return orchestrator.ExecOptions{
 		Gate:        health.Gate{Prober: prober, Timeout: c.Duration("health-timeout"), Monitor: c.Duration("monitor")},
 		StopTimeout: c.Duration("stop-timeout"),
@@ -96,6 +100,7 @@ func execOptions(c *cli.Context, e *env, prober *health.Prober, report func(orch
 		MaxFailures: c.Int("max-failures"),
 		LockWait:    c.Duration("lock-wait"),
 		Report:      report,
+		Snapshots:   snaps,
 	}, nil
 }
 

@@ -31,6 +31,10 @@ type Policy struct {
 	Cleanup bool
 }
 
+// StopTimeoutOf is the seconds c gets to stop: its own, else the policy's,
+// else 30 (what a step of c would say).
+func (pol Policy) StopTimeoutOf(c Container) int { return pol.stopTimeout(c) }
+
 // stopTimeout is the seconds a container gets to stop: its own, else the
 // policy's, else 30.
 func (pol Policy) stopTimeout(c Container) int {

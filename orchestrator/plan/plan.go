@@ -116,6 +116,10 @@ type Plan struct {
 	Phases []Phase
 	// MultiHost makes each step name its host.
 	MultiHost bool
+	// Snapshots are the database snapshots taken before the first phase
+	// (set after planning, by the upgrade's snapshot hook): the dry run
+	// shows them first.
+	Snapshots []Snapshot
 }
 
 // Empty reports whether the plan recreates nothing.
@@ -141,6 +145,12 @@ func (s Step) Recreates() bool { return s.Kind == StepRecreate || s.Kind == Step
 // step with its cause.
 func (p Plan) String() string {
 	var b strings.Builder
+	if len(p.Snapshots) > 0 {
+		b.WriteString(SnapshotPhaseLine + "\n")
+		for _, s := range p.Snapshots {
+			b.WriteString(s.Line(p.MultiHost) + "\n")
+		}
+	}
 	for _, ph := range p.Phases {
 		if len(ph.Steps) == 0 {
 			continue

@@ -1,0 +1,487 @@
+//go:build e2e
+
+package tests
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/tarsup/tarsup/backup"
+	"github.com/tarsup/tarsup/tests/testbed"
+)
+
+// snapSchema adds the web's databases to mariadbSchema's db_tars, so that a
+// snapshot holds the four core ones.
+const snapSchema = `
+CREATE DATABASE db_tars_web;
+CREATE TABLE db_tars_web.t_server_patchs (id int AUTO_INCREMENT PRIMARY KEY, server varchar(128), tgz varchar(255)) ENGINE=InnoDB;
+INSERT INTO db_tars_web.t_server_patchs (server, tgz) VALUES ('Test.HelloServer', 'HelloServer_20261130.tgz');
+CREATE DATABASE db_user_system;
+CREATE TABLE db_user_system.t_user_info (uid varchar(128) PRIMARY KEY, password varchar(128)) ENGINE=InnoDB;
+INSERT INTO db_user_system.t_user_info VALUES ('admin', 'e10adc3949ba59abbe56e057f20f883e');
+CREATE DATABASE db_cache_web;
+CREATE TABLE db_cache_web.t_cache_router (id int AUTO_INCREMENT PRIMARY KEY, name varchar(64)) ENGINE=InnoDB;
+`
+
+// coreDBs are the databases a snapshot holds without --backup-all.
+var coreDBs = []string{"db_tars", "db_tars_web", "db_user_system", "db_cache_web"}
+
+// snapDeployment is a Tars deployment on the real MariaDB: its database,
+// seeded; a framework whose MYSQL_* variables point at it; a directory for
+// the snapshots.
+type snapDeployment struct {
+	d      *testbed.Deployer
+	ref    string // the MariaDB image
+	net    string
+	subnet string
+	db, fw *testbed.Container
+	pw     string
+	dir    string
+}
+
+// snapPassword needs quoting in SQL and in a shell, and is unique to the
+// run: finding it in any output is a leak.
+func snapPassword(kind string) string { return `Sn@p'` + kind + `"` + bed.RunID + ` $x\` }
+
+// newSnapDeployment lays a deployment out on subnet k: the database at .2
+// (alias mysql), the framework at .3 (dynamicFW: an address the engine
+// assigns) with MYSQL_HOST the database's IP, as TarsDocs does.
+func newSnapDeployment(t *testing.T, k int, name string, dynamicFW bool) *snapDeployment {
+	t.Helper()
+	ctx := t.Context()
+	ref, err := bed.MariaDB(ctx, bed.Local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &snapDeployment{d: bed.On(ctx, t, bed.Local), ref: ref, subnet: bed.Local.Subnet(k), pw: snapPassword(name), dir: t.TempDir()}
+	s.net = uniq(name + "-net")
+	s.d.Network(s.net, s.subnet)
+	s.db = s.d.MariaDB(testbed.MariaDBSpec{Name: uniq(name + "-mysql"), Image: ref, Network: s.net,
+		IPv4: testbed.HostIP(s.subnet, 2), Aliases: []string{"mysql"}, RootPassword: s.pw})
+	s.d.SQL(s.db.Name, s.pw, mariadbSchema+snapSchema)
+	att := testbed.Attachment{Network: s.net, IPv4: testbed.HostIP(s.subnet, 3), Aliases: []string{"framework"}}
+	if dynamicFW {
+		att.IPv4 = ""
+	}
+	s.fw = s.d.Run(testbed.ContainerSpec{Name: uniq(name + "-framework"), Image: bed.Images.Framework3015,
+		Env: []string{"MYSQL_HOST=" + s.db.IP, "MYSQL_ROOT_PASSWORD=" + s.pw, "MYSQL_USER=root", "MYSQL_PORT=3306",
+			"REBUILD=false", "INET=eth0", "SLAVE=false"},
+		Volumes: []string{uniq(name+"-framework-data") + ":/data/tars"}, Networks: []testbed.Attachment{att}, Restart: "always"})
+	s.d.WaitTCP(net.JoinHostPort(s.fw.IP, "17890"))
+	s.d.WaitHTTP("http://" + net.JoinHostPort(s.fw.IP, "3000") + "/get_tarsnode")
+	return s
+}
+
+// deploymentDir is where the deployment's snapshots go in dir.
+func (s *snapDeployment) deploymentDir(dir string) string {
+	return filepath.Join(dir, backup.DirName(bed.Local.Host, s.db.Name))
+}
+
+// snapTarsup runs tarsup with snapshots on (TestMain turns them off for
+// the tests on the stand-in database).
+func snapTarsup(t *testing.T, ctx context.Context, args ...string) testbed.Result {
+	t.Helper()
+	return testbed.RunEnv(ctx, []string{"TARSUP_NO_BACKUP=false"}, bed.Tarsup(t), args...)
+}
+
+// quickGate keeps the gates of these tests short.
+var quickGate = []string{"--health-timeout", "30s", "--monitor", "1s", "--stop-timeout", "10s", "--lock-wait", "2m"}
+
+// snapshotFiles lists every file under dir, temporary ones included.
+func snapshotFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			out = append(out, p)
+		}
+		return err
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// gunzipFile returns a snapshot's SQL.
+func gunzipFile(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// readManifest reads a snapshot's manifest as JSON, and as text.
+func readManifest(t *testing.T, dump string) (backup.Manifest, string) {
+	t.Helper()
+	b, err := os.ReadFile(backup.ManifestPath(dump))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m backup.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m, string(b)
+}
+
+// psSampler samples `ps -eo args` until stopped and remembers every line
+// holding a secret, and whether it saw a dump tool at work.
+type psSampler struct {
+	secret  string
+	stop    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex
+	leaks   []string
+	samples int
+	dumps   int
+}
+
+func samplePS(secret string) *psSampler {
+	p := &psSampler{secret: secret, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+			out, _ := exec.Command("ps", "-eo", "args").Output()
+			p.mu.Lock()
+			p.samples++
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.Contains(line, p.secret) {
+					p.leaks = append(p.leaks, line)
+				}
+				if strings.HasPrefix(line, "mariadb-dump ") {
+					p.dumps++
+				}
+			}
+			p.mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return p
+}
+
+func (p *psSampler) Stop() (leaks []string, samples, dumps int) {
+	close(p.stop)
+	<-p.done
+	return p.leaks, p.samples, p.dumps
+}
+
+// firstDie is when the container first died since began (the engine's event).
+func firstDie(t *testing.T, ctx context.Context, id string, began time.Time) time.Time {
+	t.Helper()
+	msgs, errs := bed.Local.Client.Events(ctx, events.ListOptions{Since: began.Add(-time.Second).Format(time.RFC3339Nano), Until: time.Now().Add(time.Second).Format(time.RFC3339Nano),
+		Filters: filters.NewArgs(filters.Arg("container", id), filters.Arg("event", "die"))})
+	for {
+		select {
+		case m := <-msgs:
+			return time.Unix(0, m.TimeNano)
+		case err := <-errs:
+			t.Fatalf("no die event of %s since %s: %v", id, began, err)
+		}
+	}
+}
+
+// TestBackupBeforeUpgrade: a framework upgrade takes a verified snapshot
+// of the deployment's four core databases before anything stops (the
+// files are written before the old framework dies), mode 0600 in a 0700
+// directory, with a manifest that says what it holds; the password is in
+// no output, no manifest, no file name and no `ps` line sampled during the
+// run; restoring the snapshot into an empty MariaDB of another deployment
+// is refused without --force (exit 3, nothing changed) and, with it,
+// reproduces the database byte for byte.
+func TestBackupBeforeUpgrade(t *testing.T) {
+	ctx := t.Context()
+	s := newSnapDeployment(t, 190, "snap", false)
+	before := s.d.MariaDBDump(s.db, s.ref, s.pw, append([]string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--databases"}, coreDBs...)...)
+	oldFW := inspect(t, ctx, bed.Local, s.fw.Name)
+
+	began := time.Now()
+	ps := samplePS(s.pw)
+	r := snapTarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--to", "v3.0.16",
+		"--backup-dir", s.dir, "--format", "json", "--log-level", "debug"}, quickGate...)...)
+	leaks, samples, dumps := ps.Stop()
+	if r.ExitCode != 0 {
+		t.Fatalf("upgrade: %s", r)
+	}
+	var rep struct {
+		Snapshots []struct {
+			File, Manifest string
+			Databases      []string
+			Deployment     string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil || len(rep.Snapshots) != 1 {
+		t.Fatalf("report %v: %s", err, r.Stdout)
+	}
+	dump := rep.Snapshots[0].File
+	if filepath.Dir(dump) != s.deploymentDir(s.dir) || strings.Join(rep.Snapshots[0].Databases, ",") != strings.Join(coreDBs, ",") {
+		t.Errorf("snapshot %+v, want the core databases in %s", rep.Snapshots[0], s.deploymentDir(s.dir))
+	}
+	checkSnapshotFiles(t, s, dump)
+
+	// Written before the old framework stopped.
+	died := firstDie(t, ctx, oldFW.ID, began)
+	for _, p := range []string{dump, backup.ManifestPath(dump)} {
+		st, err := os.Stat(p)
+		if err != nil || !st.ModTime().Before(died) {
+			t.Errorf("%s written at %v, the old framework died at %v: the snapshot must come first (%v)", p, st.ModTime(), died, err)
+		}
+	}
+
+	// The password nowhere.
+	_, manifest := readManifest(t, dump)
+	for what, text := range map[string]string{"stdout": r.Stdout, "stderr": r.Stderr, "manifest": manifest, "file name": dump} {
+		if strings.Contains(text, s.pw) {
+			t.Errorf("the password is in the %s", what)
+		}
+	}
+	if len(leaks) > 0 || samples < 5 {
+		t.Errorf("ps: %d samples, lines with the password: %q", samples, leaks)
+	}
+	t.Logf("ps sampled %d times during the upgrade, %d lines of mariadb-dump seen", samples, dumps)
+
+	if got := gunzipFile(t, dump); got != before {
+		t.Errorf("the snapshot differs from mariadb-dump's dump taken before the upgrade: %s", firstDiff(before, got))
+	}
+	restoreIntoEmpty(t, s, dump, before)
+}
+
+// checkSnapshotFiles checks the snapshot's files: modes, no temporary file
+// left, and a manifest that describes what the file holds.
+func checkSnapshotFiles(t *testing.T, s *snapDeployment, dump string) {
+	t.Helper()
+	if st, err := os.Stat(filepath.Dir(dump)); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("directory %s: mode %v, %v; want 0700", filepath.Dir(dump), st.Mode().Perm(), err)
+	}
+	files := snapshotFiles(t, s.dir)
+	if len(files) != 2 {
+		t.Errorf("files in the backup directory: %q, want the dump and its manifest", files)
+	}
+	for _, p := range files {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, %v; want 0600", p, st.Mode().Perm(), err)
+		}
+	}
+	m, _ := readManifest(t, dump)
+	st, _ := os.Stat(dump)
+	sql := gunzipFile(t, dump)
+	if m.Deployment != s.db.Name+" on "+bed.Local.Host || m.Engine != bed.Local.Host || m.DatabaseContainer != s.db.Name || m.DatabaseContainerID != s.db.ID ||
+		m.Framework != s.fw.Name || m.FrameworkVersion != "v3.0.15" || strings.Join(m.Databases, ",") != strings.Join(coreDBs, ",") ||
+		m.Size != st.Size() || m.RawSize != int64(len(sql)) || m.File != filepath.Base(dump) || !strings.Contains(m.ServerVersion, "MariaDB") ||
+		len(m.SchemaFingerprint) != 64 || m.TarsupVersion == "" || time.Since(m.Time) > 10*time.Minute {
+		t.Errorf("manifest %+v", m)
+	}
+	if _, _, err := backup.Verify(dump); err != nil {
+		t.Errorf("the snapshot does not verify: %v", err)
+	}
+	if !strings.HasPrefix(lastLine(sql), backup.CompletionMarker) {
+		t.Errorf("the dump ends with %q", lastLine(sql))
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+// restoreIntoEmpty restores the snapshot into a second, empty MariaDB (a
+// deployment of its own, whose framework is created and not started):
+// refused without --force, then reproducing want byte for byte.
+func restoreIntoEmpty(t *testing.T, s *snapDeployment, dump, want string) {
+	t.Helper()
+	ctx := t.Context()
+	pw2 := snapPassword("empty")
+	db2 := s.d.MariaDB(testbed.MariaDBSpec{Name: uniq("snap-empty-mysql"), Image: s.ref, Network: s.net, IPv4: testbed.HostIP(s.subnet, 4), RootPassword: pw2})
+	s.d.Run(testbed.ContainerSpec{Name: uniq("snap-empty-framework"), Image: bed.Images.Framework3015,
+		Env: []string{"MYSQL_HOST=" + db2.IP, "MYSQL_ROOT_PASSWORD=" + pw2}, Networks: []testbed.Attachment{{Network: s.net, IPv4: testbed.HostIP(s.subnet, 6)}}, NoStart: true})
+	emptyBefore := s.d.SQL(db2.Name, pw2, "SHOW DATABASES;")
+
+	r := snapTarsup(t, ctx, append([]string{"restore", dump, "--host", bed.Local.Host, "--only", db2.Name}, quickGate...)...)
+	if r.ExitCode != 3 || !strings.Contains(r.Stderr, s.db.Name+" on ") || !strings.Contains(r.Stderr, "--force") {
+		t.Errorf("restore into another deployment without --force: want exit 3 naming the snapshot's deployment and --force: %s", r)
+	}
+	if got := s.d.SQL(db2.Name, pw2, "SHOW DATABASES;"); got != emptyBefore {
+		t.Errorf("a refused restore changed the database: %q, was %q", got, emptyBefore)
+	}
+	r = snapTarsup(t, ctx, append([]string{"restore", dump, "--host", bed.Local.Host, "--only", db2.Name, "--force"}, quickGate...)...)
+	if r.ExitCode != 0 {
+		t.Fatalf("restore --force into the empty database: %s", r)
+	}
+	for _, text := range []string{r.Stdout, r.Stderr} {
+		if strings.Contains(text, s.pw) || strings.Contains(text, pw2) {
+			t.Errorf("a password is in the restore's output")
+		}
+	}
+	got := s.d.MariaDBDump(db2, s.ref, pw2, append([]string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--databases"}, coreDBs...)...)
+	if got != want {
+		t.Errorf("the empty database after the restore differs from the original: %s", firstDiff(want, got))
+	}
+}
+
+// frameworkState is what must not change of a framework when a run is
+// refused: the container (not recreated), its image, that it runs.
+func frameworkState(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	in := inspect(t, ctx, bed.Local, name)
+	return in.ID + " " + in.Config.Image + " " + in.State.Status
+}
+
+// TestSnapshotRefusals: a snapshot that cannot be taken (the server
+// refuses the framework's password, the database container is stopped,
+// the backup directory is full or read-only) is exit 2 before anything
+// changed, naming the database container and the variable but no
+// password, and leaves no file; --no-backup takes none.
+func TestSnapshotRefusals(t *testing.T) {
+	ctx := t.Context()
+	s := newSnapDeployment(t, 191, "snapfail", false)
+	upgrade := func(extra ...string) testbed.Result {
+		return snapTarsup(t, ctx, append(append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--to", "v3.0.16"}, quickGate...), extra...)...)
+	}
+	refused := func(what string, r testbed.Result, dir string, want ...string) {
+		t.Helper()
+		if r.ExitCode != 2 {
+			t.Errorf("%s: want exit 2: %s", what, r)
+		}
+		for _, w := range want {
+			if !strings.Contains(r.Stderr, w) {
+				t.Errorf("%s: the error does not say %q: %s", what, w, r.Stderr)
+			}
+		}
+		t.Logf("%s: %s", what, r.Stderr)
+		if !strings.Contains(r.Stderr, "nothing was changed") {
+			t.Errorf("%s: the error does not say that nothing was changed: %s", what, r.Stderr)
+		}
+		if files := snapshotFiles(t, dir); len(files) != 0 {
+			t.Errorf("%s: files left in %s: %q", what, dir, files)
+		}
+	}
+	fw := frameworkState(t, ctx, s.fw.Name)
+
+	// The server refuses the password the framework has.
+	pw2 := snapPassword("changed")
+	s.d.SQL(s.db.Name, s.pw, "ALTER USER 'root'@'%' IDENTIFIED BY '"+strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(pw2)+"';")
+	r := upgrade("--backup-dir", s.dir)
+	refused("wrong password", r, s.dir, s.db.Name, "MYSQL_ROOT_PASSWORD", "Access denied")
+	if strings.Contains(r.Stderr+r.Stdout, s.pw) || strings.Contains(r.Stderr+r.Stdout, pw2) {
+		t.Errorf("a password is in the output: %s", r)
+	}
+	s.d.SQL(s.db.Name, pw2, "ALTER USER 'root'@'%' IDENTIFIED BY '"+strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s.pw)+"';")
+
+	// The database container is stopped.
+	s.d.Stop(s.db.Name)
+	refused("database stopped", upgrade("--backup-dir", s.dir), s.dir, s.db.Name, "MYSQL_HOST", "docker start")
+	if err := bed.Local.Client.ContainerStart(ctx, s.db.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.d.WaitMariaDB(s.db.Name, s.pw)
+
+	// A full backup directory: a tmpfs of 64 kB, and a dump far bigger.
+	fillStat(s.d, s.db.Name, s.pw)
+	full := mountTmpfs(t, "size=64k")
+	refused("full directory", upgrade("--backup-dir", full, "--backup-all"), full, s.db.Name, "no space left on device", "--backup-dir")
+
+	// A read-only backup directory.
+	ro := mountTmpfs(t, "ro,size=64k")
+	refused("read-only directory", upgrade("--backup-dir", filepath.Join(ro, "snapshots")), ro, "--backup-dir", "not writable")
+
+	if now := frameworkState(t, ctx, s.fw.Name); now != fw {
+		t.Errorf("a refused upgrade changed the framework: %s, was %s", now, fw)
+	}
+
+	// --no-backup takes none.
+	r = upgrade("--no-backup")
+	if r.ExitCode != 0 || len(snapshotFiles(t, s.dir)) != 0 {
+		t.Errorf("--no-backup: files %q: %s", snapshotFiles(t, s.dir), r)
+	}
+	if in := inspect(t, ctx, bed.Local, s.fw.Name); in.Config.Image != bed.Images.Framework3016 {
+		t.Errorf("--no-backup did not upgrade: %s", in.Config.Image)
+	}
+}
+
+// mountTmpfs mounts a tmpfs with opts on a new directory, for the test.
+func mountTmpfs(t *testing.T, opts string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tarsup-test", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a tmpfs on %s: %v: %s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// TestBackupKeep: `tarsup backup` prints each snapshot's file, and
+// --backup-keep 2 leaves the newest two of the deployment.
+func TestBackupKeep(t *testing.T) {
+	ctx := t.Context()
+	s := newSnapDeployment(t, 193, "snapkeep", false)
+	var files []string
+	for i := 0; i < 3; i++ {
+		r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.db.Name, "--backup-dir", s.dir, "--backup-keep", "2", "--lock-wait", "2m", "--format", "json")
+		var out struct {
+			Snapshots []struct{ File string }
+		}
+		if r.ExitCode != 0 || json.Unmarshal([]byte(r.Stdout), &out) != nil || len(out.Snapshots) != 1 {
+			t.Fatalf("backup %d: %s", i, r)
+		}
+		files = append(files, out.Snapshots[0].File)
+	}
+	want := []string{files[1], backup.ManifestPath(files[1]), files[2], backup.ManifestPath(files[2])}
+	got := snapshotFiles(t, s.dir)
+	if strings.Join(sorted(got), " ") != strings.Join(sorted(want), " ") {
+		t.Errorf("after three backups with --backup-keep 2: %q, want %q", got, want)
+	}
+	r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.db.Name, "--backup-dir", s.dir, "--lock-wait", "2m")
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, s.deploymentDir(s.dir)+"/") || !strings.Contains(r.Stdout, "verified") {
+		t.Errorf("backup's text output names no file: %s", r)
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// fillStat puts about 13 MB of monitoring rows into tars_stat (see
+// bigDatabase), so that a dump with --backup-all is far bigger than 64 kB
+// compressed.
+func fillStat(d *testbed.Deployer, db, pw string) {
+	d.SQL(db, pw, `CREATE DATABASE IF NOT EXISTS tars_stat;
+CREATE TABLE IF NOT EXISTS tars_stat.t_big (id int AUTO_INCREMENT PRIMARY KEY, v varchar(1000));
+SET SESSION max_recursive_iterations = 1000000;
+INSERT INTO tars_stat.t_big (v) WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM s WHERE n < 20000) SELECT REPEAT(MD5(n), 20) FROM s;`)
+}
