@@ -372,6 +372,7 @@ func TestCheckURL(t *testing.T) {
 		{"https://hooks.example.com/x", "use --notify-url https://"},
 		{"::", "not a URL"},
 		{"slack://%zz", "not a URL"},
+		{"dingtalk://t?secret=%zz", "not a URL"},
 		{"teams://group@tenant/altId/groupOwner", "teams: "},
 		{"smtp+http://h", "smtp takes no smtp+http URL"},
 	} {

@@ -19,6 +19,9 @@ const hidden = "***"
 // itself redacted the same way.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
+	if err == nil {
+		_, err = url.ParseQuery(u.RawQuery)
+	}
 	if err != nil || u.Scheme == "" {
 		if m := schemeRe.FindString(raw); m != "" {
 			return m + hidden

@@ -44,8 +44,12 @@ func Schemes() []string {
 // newSink is the receiver of a --notify URL.
 func newSink(raw string, cfg Config) (sink, error) {
 	u, err := url.Parse(raw)
+	if err == nil {
+		// Why: u.Query() drops a pair it cannot read (secret=%zz) silently.
+		_, err = url.ParseQuery(u.RawQuery)
+	}
 	if err != nil || u.Scheme == "" {
-		return nil, errors.New("not a URL: write SCHEME://..., and %-escape the characters / ? # @ : % in tokens and passwords")
+		return nil, errors.New("not a URL: write SCHEME://..., and %-escape the characters / ? # @ : % & in tokens, secrets and passwords")
 	}
 	if _, ok := robotKinds[u.Scheme]; ok {
 		r, err := parseRobot(u, raw, cfg)
