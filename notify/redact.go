@@ -71,7 +71,7 @@ func networkHost(h string) bool {
 }
 
 // secretsOf lists the parts of a notification URL that may be secret, for
-// scrubbing messages: the user part, the host unless it is a network
+// scrubbing messages: the user part, a long host unless it is a network
 // address, each path segment, and the query's values (short ones only
 // under a key that sounds secret: "yes" or "json" are no secrets, and
 // scrubbing them would garble a message).
@@ -87,8 +87,11 @@ func secretsOf(raw string) []string {
 			out = append(out, p)
 		}
 	}
-	if !networkHost(u.Hostname()) {
-		out = append(out, u.Host)
+	if h := u.Host; !networkHost(u.Hostname()) && len(h) >= 12 {
+		// A token (discord://TOKEN@ID has it before, slack://hook:TOKEN@webhook
+		// a word): short hosts such as telegram://...@telegram are words, and
+		// scrubbing them would garble the message. A robot adds its token.
+		out = append(out, h)
 	}
 	for _, seg := range strings.Split(u.Path, "/") {
 		out = append(out, seg)

@@ -66,7 +66,7 @@ var tokenRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // parseRobot reads a robot URL; its errors say what to write instead.
 func parseRobot(u *url.URL, raw string, cfg Config) (*robot, error) {
 	k := robotKinds[u.Scheme]
-	r := &robot{kind: k, token: u.Host, endpoint: k.endpoint, name: Redact(raw), client: cfg.Client, now: cfg.Now, secrets: secretsOf(raw)}
+	r := &robot{kind: k, token: u.Host, endpoint: k.endpoint, name: Redact(raw), client: cfg.Client, now: cfg.Now, secrets: append(secretsOf(raw), u.Host)}
 	if r.now == nil {
 		r.now = time.Now
 	}

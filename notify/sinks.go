@@ -61,35 +61,29 @@ func newSink(raw string, cfg Config) (sink, error) {
 	if u.Scheme == "http" || u.Scheme == "https" {
 		return nil, fmt.Errorf("%w %q: for a JSON POST of the report use --notify-url %s://...; for the message as a webhook, generic+%s://HOST/PATH", ErrUnknownScheme, u.Scheme, u.Scheme, u.Scheme)
 	}
-	svc, err := libraryService(u)
+	svc, err := libraryService(raw, cfg.Client)
 	if err != nil {
 		return nil, errors.New(scrub(err.Error(), secretsOf(raw)))
 	}
 	return &librarySink{svc: svc, name: Redact(raw), secrets: secretsOf(raw), title: takesTitle(svc)}, nil
 }
 
-// libraryService initializes the library's service for u, as its router
-// does, but keeps the service's own error (the router drops it: "failed to
-// initialize service").
-func libraryService(u *url.URL) (types.Service, error) {
-	scheme, _, custom := strings.Cut(u.Scheme, "+")
+// libraryService initializes the library's service for raw (its router
+// keeps the service's own error), and gives it client where the service
+// takes one: its timeout then bounds the service's requests too.
+func libraryService(raw string, client *http.Client) (types.Service, error) {
 	var r router.ServiceRouter
-	svc, err := r.NewService(scheme)
-	if err != nil {
+	svc, err := r.Locate(raw)
+	switch {
+	case errors.Is(err, router.ErrUnknownService):
+		scheme, _, _ := strings.Cut(raw, ":")
+		scheme, _, _ = strings.Cut(scheme, "+")
 		return nil, fmt.Errorf("%w %q: use one of %s (README \"Notifications\")", ErrUnknownScheme, scheme, strings.Join(Schemes(), ", "))
+	case err != nil:
+		return nil, fmt.Errorf("%w (the library's documentation of the service's URLs says what goes where)", err)
 	}
-	cfgURL := u
-	if custom {
-		c, ok := svc.(types.CustomURLService)
-		if !ok {
-			return nil, fmt.Errorf("%s takes no %s URL: write %s://...", scheme, u.Scheme, scheme)
-		}
-		if cfgURL, err = c.GetConfigURLFromCustom(u); err != nil {
-			return nil, fmt.Errorf("%s: %w", u.Scheme, err)
-		}
-	}
-	if err := svc.Initialize(cfgURL, nil); err != nil {
-		return nil, fmt.Errorf("%s: %w (the library's documentation of %s:// URLs says what goes where)", scheme, err, scheme)
+	if setter, ok := svc.(types.HTTPClientSetter); ok && client != nil {
+		setter.SetHTTPClient(client)
 	}
 	return svc, nil
 }
@@ -119,8 +113,9 @@ type librarySink struct {
 func (s *librarySink) Name() string { return s.name }
 
 // Send sends m and waits until the service is done or ctx ends. Why a
-// goroutine: the library's Send takes no context (some of its services
-// have no timeout of their own); one that hangs is left behind.
+// goroutine: the library's Send takes no context; the services that take
+// an HTTP client have ours, with its timeout, and one of the others (SMTP,
+// MQTT) that hangs is left behind.
 func (s *librarySink) Send(ctx context.Context, m Message) error {
 	text, params := m.Text, types.Params{}
 	if s.title {

@@ -7,14 +7,20 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// urlList is a repeatable flag whose values are taken whole. Why not a
+// urlList is a repeatable flag of URLs, each taken whole. Why not a
 // StringSliceFlag: it splits its values at commas, and notification URLs
-// hold commas (smtp://...?to=a@x,b@y, telegram://...?chats=a,b).
+// hold commas (smtp://...?to=a@x,b@y, telegram://...?chats=a,b). A value
+// may hold several URLs apart by white space (a URL has none: %20), as
+// $TARSUP_NOTIFY does.
 type urlList []string
 
-// Set adds one value.
+// Set adds the URLs of one value (an empty one stays, to be refused).
 func (l *urlList) Set(v string) error {
-	*l = append(*l, v)
+	urls := strings.Fields(v)
+	if len(urls) == 0 {
+		urls = []string{v}
+	}
+	*l = append(*l, urls...)
 	return nil
 }
 
@@ -33,10 +39,10 @@ func wholeValues(c *cli.Context, name string) []string {
 // containers from a plan: upgrade, compose upgrade, refresh, watch.
 func notifyFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.GenericFlag{Name: "notify", Value: &urlList{}, Usage: "after the run, send its message to `URL`: dingtalk://TOKEN?secret=SEC, wecom://KEY, feishu://HOOK_ID?secret=SEC, lark://..., " +
+		&cli.GenericFlag{Name: "notify", Value: &urlList{}, EnvVars: []string{"TARSUP_NOTIFY"}, Usage: "after the run, send its message to `URL`: dingtalk://TOKEN?secret=SEC, wecom://KEY, feishu://HOOK_ID?secret=SEC, lark://..., " +
 			"or any service of shoutrrr (slack://, teams://, telegram://, discord://, smtp://, gotify://, ntfy://, generic+https://...); repeat for several; " +
-			"a failed notification is logged and never changes the exit code (README: Notifications)"},
-		&cli.StringFlag{Name: "notify-url", Usage: "after the run, POST its JSON report (what --format json prints) to `URL` (http:// or https://)"},
+			"a failed notification is logged and never changes the exit code; prefer $TARSUP_NOTIFY (URLs apart by spaces): a flag shows in ps (README: Notifications)"},
+		&cli.StringFlag{Name: "notify-url", EnvVars: []string{"TARSUP_NOTIFY_URL"}, Usage: "after the run, POST its JSON report (what --format json prints) to `URL` (http:// or https://)"},
 		&cli.StringFlag{Name: "notify-template", Usage: "Go text/template `FILE` for the message text ({{define \"title\"}} for its title); README: Notifications lists the fields"},
 		&cli.StringFlag{Name: "notify-on", Value: notify.DefaultOn, Usage: "which runs notify (`WHEN`): changed (containers recreated, or would be in a dry run), failed (exit code not 0), always, or changed,failed"},
 	}

@@ -75,12 +75,22 @@ func TestNotifyFlagsPass(t *testing.T) {
 
 func TestURLList(t *testing.T) {
 	var l urlList
-	for _, v := range []string{"a://x?to=1,2", "b://y"} {
+	for _, v := range []string{"a://x?to=1,2", "b://y  c://z\n", " "} {
 		if err := l.Set(v); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(l) != 2 || l[0] != "a://x?to=1,2" || l.String() != "a://x?to=1,2 b://y" {
-		t.Errorf("%q", l)
+	if len(l) != 4 || l[0] != "a://x?to=1,2" || l[2] != "c://z" || l[3] != " " {
+		t.Errorf("%q, want the URLs whole, apart at white space, and an empty value kept", l)
+	}
+}
+
+// TestNotifyFromEnvironment: $TARSUP_NOTIFY gives the URLs (so that no
+// token shows in ps), checked as the flag's.
+func TestNotifyFromEnvironment(t *testing.T) {
+	t.Setenv("TARSUP_NOTIFY", "wecom://k foo://t0ken")
+	code, _, errb := runCLI(t, "upgrade", "--host", noEngine(t))
+	if code != exitBadInput || !strings.Contains(errb, `bad --notify foo://***: unknown notification service "foo"`) {
+		t.Errorf("exit %d, stderr %q", code, errb)
 	}
 }
