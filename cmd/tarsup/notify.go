@@ -84,7 +84,8 @@ func notifyRule(name string) flagRule {
 			if _, err := notify.LoadTemplate(c.String(name)); err != nil {
 				return usagef("bad --notify-template %s: %v", c.String(name), err)
 			}
-			if !hasTarget {
+			if len(wholeValues(c, "notify")) == 0 {
+				// --notify-url posts the report, not a message.
 				return usagef("bad --notify-template %s: it does nothing without --notify URL", c.String(name))
 			}
 		case "notify-on":

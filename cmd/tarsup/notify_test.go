@@ -15,7 +15,8 @@ func TestNotifyUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	badTmpl := filepath.Join(dir, "bad.tmpl")
 	fieldTmpl := filepath.Join(dir, "field.tmpl")
-	for f, text := range map[string]string{badTmpl: "{{.Summary", fieldTmpl: "{{.Nope}}"} {
+	okTmpl := filepath.Join(dir, "ok.tmpl")
+	for f, text := range map[string]string{badTmpl: "{{.Summary", fieldTmpl: "{{.Nope}}", okTmpl: "{{.Summary}}"} {
 		if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -38,6 +39,7 @@ func TestNotifyUsageErrors(t *testing.T) {
 			{[]string{"--notify", "wecom://k", "--notify-template", fieldTmpl}, "bad --notify-template " + fieldTmpl + ": does not run: text: template: message:1:2: executing \"message\" at <.Nope>: can't evaluate field Nope"},
 			{[]string{"--notify", "wecom://k", "--notify-on", "sometimes"}, `bad --notify-on "sometimes": use changed, failed, always, or changed,failed (the default)`},
 			{[]string{"--notify-on", "failed"}, `bad --notify-on "failed": it does nothing without --notify URL or --notify-url URL`},
+			{[]string{"--notify-url", "http://127.0.0.1:1/x", "--notify-template", okTmpl}, "bad --notify-template " + okTmpl + ": it does nothing without --notify URL"},
 			{[]string{"--notify-url", "ftp://x/t0ken"}, "bad --notify-url ftp://***/***: use an http:// or https:// URL"},
 			{[]string{"--notify", "wecom://k", "--notify-on", "failed", "--notify-on", "always"}, `--notify-on given twice ("failed", then "always"): give it once`},
 		} {
