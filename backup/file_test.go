@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/fleet"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 )
 
 // sampleDump is the shape of a dump tool's output, with its completion
@@ -189,5 +191,18 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRestoreVerifiesFirst: a truncated snapshot is refused before any
+// engine is contacted (the one given does not exist).
+func TestRestoreVerifiesFirst(t *testing.T) {
+	dump := writeSnapshot(t, t.TempDir(), "d", sampleDump, time.Now())
+	st, _ := os.Stat(dump)
+	must(t, os.Truncate(dump, st.Size()/2))
+	cfg := Config{Fleet: fleet.Config{Specs: []engine.HostSpec{{URL: "unix://" + filepath.Join(t.TempDir(), "none.sock")}}}}
+	_, err := Restore(t.Context(), cfg, RestoreOptions{File: dump})
+	if fault.ExitCode(err) != fault.ExitBadInput || !strings.Contains(err.Error(), "truncated") || strings.Contains(err.Error(), "none.sock") {
+		t.Errorf("restore of a truncated snapshot: %v", err)
 	}
 }
