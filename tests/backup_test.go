@@ -225,6 +225,15 @@ func TestBackupBeforeUpgrade(t *testing.T) {
 	before := s.d.MariaDBDump(s.db, s.ref, s.pw, append([]string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--databases"}, coreDBs...)...)
 	oldFW := inspect(t, ctx, bed.Local, s.fw.Name)
 
+	dry := snapTarsup(t, ctx, "upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--to", "v3.0.16", "--backup-dir", s.dir, "--dry-run")
+	wantLine := s.db.Name + ": snapshot " + strings.Join(coreDBs, ", ") + " (database of " + s.fw.Name + ") to " + s.deploymentDir(s.dir) + "/, keep the newest 10"
+	if dry.ExitCode != 0 || !strings.Contains(dry.Stdout, "# snapshot: before the first container stops") || !strings.Contains(dry.Stdout, wantLine) {
+		t.Errorf("the dry run does not show the snapshot (%q): %s", wantLine, dry)
+	}
+	if files := snapshotFiles(t, s.dir); len(files) != 0 {
+		t.Errorf("the dry run wrote %q", files)
+	}
+
 	began := time.Now()
 	ps := samplePS(s.pw)
 	r := snapTarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--to", "v3.0.16",
@@ -484,4 +493,79 @@ func fillStat(d *testbed.Deployer, db, pw string) {
 CREATE TABLE IF NOT EXISTS tars_stat.t_big (id int AUTO_INCREMENT PRIMARY KEY, v varchar(1000));
 SET SESSION max_recursive_iterations = 1000000;
 INSERT INTO tars_stat.t_big (v) WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM s WHERE n < 20000) SELECT REPEAT(MD5(n), 20) FROM s;`)
+}
+
+// TestSnapshotRollback: when a framework step rolls back after the new
+// framework altered the schema (here the test alters it once the snapshot
+// is on disk, as a newer framework's schema upgrade does at its start),
+// the report says so and gives the exact restore command; with
+// --restore-on-rollback the snapshot is restored by itself.
+func TestSnapshotRollback(t *testing.T) {
+	ctx := t.Context()
+	s := newSnapDeployment(t, 194, "snaproll", false)
+	run := func(column string, extra ...string) (testbed.Result, string) {
+		t.Helper()
+		args := append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--framework-image", bed.Images.FrameworkNeverHealthy,
+			"--backup-dir", s.dir, "--health-timeout", "10s", "--monitor", "1s", "--stop-timeout", "10s", "--lock-wait", "2m"}, extra...)
+		done := make(chan testbed.Result, 1)
+		before := len(snapshotFiles(t, s.dir))
+		go func() { done <- snapTarsup(t, ctx, args...) }()
+		var dump string
+		for dump == "" {
+			select {
+			case r := <-done:
+				t.Fatalf("the upgrade ended before its snapshot appeared: %s", r)
+			case <-time.After(100 * time.Millisecond):
+			}
+			if files := snapshotFiles(t, s.dir); len(files) >= before+2 {
+				dump = newest(files)
+			}
+		}
+		s.d.SQL(s.db.Name, s.pw, "ALTER TABLE db_tars.t_node_info ADD COLUMN "+column+" varchar(255) DEFAULT '';")
+		return <-done, dump
+	}
+	columns := func() string {
+		return s.d.SQL(s.db.Name, s.pw, "SELECT column_name FROM information_schema.COLUMNS WHERE table_schema = 'db_tars' AND table_name = 't_node_info' AND column_name LIKE 'sha%' ORDER BY 1;")
+	}
+
+	r, dump := run("sha")
+	cmd := "tarsup restore " + dump + " --host " + bed.Local.Host
+	if r.ExitCode != 1 || !strings.Contains(r.Stdout, "altered the schema") || !strings.Contains(r.Stdout, cmd) {
+		t.Errorf("a rollback after a schema change: want exit 1 and the restore command %q: %s", cmd, r)
+	}
+	t.Logf("the rolled-back upgrade's report:\n%s", r.Stdout)
+	if got := columns(); got != "sha\n" {
+		t.Errorf("without --restore-on-rollback the schema is left as it is: columns %q", got)
+	}
+
+	r, dump = run("sha2", "--restore-on-rollback", "--format", "json")
+	var rep struct {
+		SnapshotNotes []struct {
+			File          string `json:"file"`
+			SchemaChanged bool   `json:"schema_changed"`
+			Restored      bool   `json:"restored"`
+		} `json:"snapshot_notes"`
+	}
+	if r.ExitCode != 1 || json.Unmarshal([]byte(r.Stdout), &rep) != nil || len(rep.SnapshotNotes) != 1 || rep.SnapshotNotes[0].File != dump || !rep.SnapshotNotes[0].SchemaChanged || !rep.SnapshotNotes[0].Restored {
+		t.Errorf("--restore-on-rollback: %+v: %s", rep, r)
+	}
+	if got := columns(); got != "sha\n" {
+		t.Errorf("after --restore-on-rollback: columns %q, want the snapshot's (sha, not sha2)", got)
+	}
+	if in := inspect(t, ctx, bed.Local, s.fw.Name); in.Config.Image != bed.Images.Framework3015 || !in.State.Running {
+		t.Errorf("the framework after the restore: %s, running %v", in.Config.Image, in.State.Running)
+	}
+}
+
+// newest is the newest snapshot dump among files.
+func newest(files []string) string {
+	var out string
+	var at time.Time
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err == nil && strings.HasSuffix(f, backup.DumpSuffix) && !strings.HasPrefix(filepath.Base(f), ".") && st.ModTime().After(at) {
+			out, at = f, st.ModTime()
+		}
+	}
+	return out
 }
