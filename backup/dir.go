@@ -56,7 +56,7 @@ func usable(dir string) string {
 	}
 }
 
-// Dir returns where the snapshots go: o.Dir (made absolute), or the first
+// resolveDir returns where the snapshots go: o.Dir (made absolute), or the first
 // of DefaultDirs that is usable. An unusable directory is bad input
 // (exit 2), before anything changed.
 func (o Options) resolveDir() (string, error) {

@@ -47,7 +47,15 @@ func (s *Snapshotter) Plan(ctx context.Context, x *orchestrator.Executor, p plan
 	if len(steps) == 0 {
 		return nil, nil
 	}
-	deps, errs := locateAll(ctx, x.Hosts, states)
+	// Why only the engines of those steps: locating lists an engine's
+	// containers once per framework.
+	var mine []plan.HostState
+	for _, st := range states {
+		if slices.ContainsFunc(steps, func(s plan.Step) bool { return s.Host == st.Host }) {
+			mine = append(mine, st)
+		}
+	}
+	deps, errs := locateAll(ctx, x.Hosts, mine)
 	inPlan := map[int][]plan.Container{}
 	for _, st := range steps {
 		if err, ok := errs[st.Container.ID]; ok {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/tarsup/tarsup/orchestrator"
@@ -25,7 +26,7 @@ func (o Options) planOne(ctx context.Context, dep Deployment, dir string, framew
 		return plan.Snapshot{}, fmt.Errorf("snapshot of %s: %w", dep.Name(), err)
 	}
 	if len(dbs) == 0 {
-		return plan.Snapshot{}, badInput("snapshot of %s: the server has none of the Tars databases (%v): nothing to snapshot; check MYSQL_HOST of %s", dep.Name(), o.databases(), dep.Via.Name)
+		return plan.Snapshot{}, badInput("snapshot of %s: the server has none of the Tars databases (%s): nothing to snapshot; check MYSQL_HOST of %s", dep.Name(), strings.Join(o.databases(), ", "), dep.Via.Name)
 	}
 	return plan.Snapshot{
 		Deployment: dep.Name(), Host: dep.Host.Name(), DB: dep.Target.DB, DBID: dep.Target.DBID,
@@ -42,7 +43,7 @@ func (o Options) takeOne(ctx context.Context, x *orchestrator.Executor, dep Depl
 	fail := func(err error) (plan.Snapshot, error) {
 		return plan.Snapshot{}, kept(fmt.Errorf("snapshot of %s to %s: %w", dep.Name(), snap.Dir, hint(err)))
 	}
-	x.Emit(orchestrator.Event{Host: snap.Host, Container: snap.DB, Action: "snapshot", Result: "started", Detail: fmt.Sprint(snap.Databases)})
+	x.Emit(orchestrator.Event{Host: snap.Host, Container: snap.DB, Action: "snapshot", Result: "started", Detail: strings.Join(snap.Databases, ", ")})
 	c := tarsdb.NewClient(dep.Host.Engine)
 	fp, err := c.SchemaFingerprint(ctx, dep.Target, snap.Databases)
 	if err != nil {

@@ -93,13 +93,17 @@ func (s *snapDeployment) deploymentDir(dir string) string {
 
 // snapTarsup runs tarsup with snapshots on (TestMain turns them off for
 // the tests on the stand-in database).
+// Why 15 minutes: other runs on the machine may hold the engine's lock
+// for minutes (--lock-wait 10m waits for them).
 func snapTarsup(t *testing.T, ctx context.Context, args ...string) testbed.Result {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
 	return testbed.RunEnv(ctx, []string{"TARSUP_NO_BACKUP=false"}, bed.Tarsup(t), args...)
 }
 
 // quickGate keeps the gates of these tests short.
-var quickGate = []string{"--health-timeout", "30s", "--monitor", "1s", "--stop-timeout", "10s", "--lock-wait", "2m"}
+var quickGate = []string{"--health-timeout", "30s", "--monitor", "1s", "--stop-timeout", "10s", "--lock-wait", "10m"}
 
 // snapshotFiles lists every file under dir, temporary ones included.
 func snapshotFiles(t *testing.T, dir string) []string {
@@ -224,6 +228,7 @@ func TestBackupBeforeUpgrade(t *testing.T) {
 	s := newSnapDeployment(t, 190, "snap", false)
 	before := s.d.MariaDBDump(s.db, s.ref, s.pw, append([]string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--databases"}, coreDBs...)...)
 	oldFW := inspect(t, ctx, bed.Local, s.fw.Name)
+	dbBefore := dbState(t, ctx, bed.Local, s.db.ID)
 
 	dry := snapTarsup(t, ctx, "upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--to", "v3.0.16", "--backup-dir", s.dir, "--dry-run")
 	wantLine := s.db.Name + ": snapshot " + strings.Join(coreDBs, ", ") + " (database of " + s.fw.Name + ") to " + s.deploymentDir(s.dir) + "/, keep the newest 10"
@@ -283,6 +288,9 @@ func TestBackupBeforeUpgrade(t *testing.T) {
 		t.Errorf("the snapshot differs from mariadb-dump's dump taken before the upgrade: %s", firstDiff(before, got))
 	}
 	restoreIntoEmpty(t, s, dump, before)
+	if now := dbState(t, ctx, bed.Local, s.db.ID); now != dbBefore {
+		t.Errorf("the database container changed: %s, was %s", now, dbBefore)
+	}
 }
 
 // checkSnapshotFiles checks the snapshot's files: modes, no temporary file
@@ -459,7 +467,7 @@ func TestBackupKeep(t *testing.T) {
 	s := newSnapDeployment(t, 193, "snapkeep", false)
 	var files []string
 	for i := 0; i < 3; i++ {
-		r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.db.Name, "--backup-dir", s.dir, "--backup-keep", "2", "--lock-wait", "2m", "--format", "json")
+		r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.db.Name, "--backup-dir", s.dir, "--backup-keep", "2", "--lock-wait", "10m", "--format", "json")
 		var out struct {
 			Snapshots []struct{ File string }
 		}
@@ -473,7 +481,7 @@ func TestBackupKeep(t *testing.T) {
 	if strings.Join(sorted(got), " ") != strings.Join(sorted(want), " ") {
 		t.Errorf("after three backups with --backup-keep 2: %q, want %q", got, want)
 	}
-	r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.db.Name, "--backup-dir", s.dir, "--lock-wait", "2m")
+	r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.db.Name, "--backup-dir", s.dir, "--lock-wait", "10m")
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, s.deploymentDir(s.dir)+"/") || !strings.Contains(r.Stdout, "verified") {
 		t.Errorf("backup's text output names no file: %s", r)
 	}
@@ -506,7 +514,7 @@ func TestSnapshotRollback(t *testing.T) {
 	run := func(column string, extra ...string) (testbed.Result, string) {
 		t.Helper()
 		args := append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--framework-image", bed.Images.FrameworkNeverHealthy,
-			"--backup-dir", s.dir, "--health-timeout", "10s", "--monitor", "1s", "--stop-timeout", "10s", "--lock-wait", "2m"}, extra...)
+			"--backup-dir", s.dir, "--health-timeout", "10s", "--monitor", "1s", "--stop-timeout", "10s", "--lock-wait", "10m"}, extra...)
 		done := make(chan testbed.Result, 1)
 		before := len(snapshotFiles(t, s.dir))
 		go func() { done <- snapTarsup(t, ctx, args...) }()

@@ -31,7 +31,7 @@ func startedOf(t *testing.T, ctx context.Context, name, netName string) started 
 // takeBackup runs `tarsup backup` of the deployment and returns its file.
 func takeBackup(t *testing.T, ctx context.Context, s *snapDeployment) string {
 	t.Helper()
-	r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.fw.Name, "--backup-dir", s.dir, "--lock-wait", "2m", "--format", "json")
+	r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.fw.Name, "--backup-dir", s.dir, "--lock-wait", "10m", "--format", "json")
 	var out struct {
 		Snapshots []struct{ File string }
 	}
