@@ -150,7 +150,7 @@ func Recover(ctx context.Context, cfg Config, done func([]plan.Recovery) error) 
 	var all []plan.Recovery
 	var errs []error
 	for _, h := range s.Hosts {
-		rec, err := s.X.Recover(ctx, h)
+		rec, err := s.X.RecoverEngine(ctx, h)
 		all = append(all, rec...)
 		if err != nil {
 			errs = append(errs, err)

@@ -11,14 +11,14 @@ import (
 )
 
 // PlanRecover observes an engine's interrupted upgrades and plans their
-// recovery (PlanRecovery) with this executor's policy; it changes nothing
+// recovery (PlanRecoveryOf) with this executor's policy; it changes nothing
 // and takes no lock: `recover --dry-run` prints it.
 func (x *Executor) PlanRecover(ctx context.Context, h *engine.Host) (plan.RecoveryPlan, error) {
-	swaps, err := ObserveSwaps(ctx, h, x.Self)
+	f, err := ObserveRecovery(ctx, h, x.Self)
 	if err != nil {
 		return plan.RecoveryPlan{}, err
 	}
-	return plan.PlanRecovery(swaps, x.Force, x.Opts.Policy(1)), nil
+	return plan.PlanRecoveryOf(f, x.Force, x.Opts.Policy(1)), nil
 }
 
 // Recover finishes or undoes every interrupted upgrade on an engine
@@ -30,6 +30,19 @@ func (x *Executor) Recover(ctx context.Context, h *engine.Host) ([]plan.Recovery
 		return nil, err
 	}
 	return x.RunRecovery(ctx, h, p)
+}
+
+// RecoverEngine is `tarsup recover` on one engine: Recover, its report
+// ending with the rows of the containers left alone because they are not
+// tarsup's (the plan's LeftAlone), as the dry run's does. Why not in
+// Recover: an upgrade's own recovery reports only what it recovered.
+func (x *Executor) RecoverEngine(ctx context.Context, h *engine.Host) ([]plan.Recovery, error) {
+	p, err := x.PlanRecover(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	out, err := x.RunRecovery(ctx, h, p)
+	return append(out, p.LeftAlone...), err
 }
 
 // RunRecovery carries out a recovery plan on its engine, step by step; a
