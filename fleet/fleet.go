@@ -8,9 +8,11 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
@@ -179,20 +181,31 @@ func Add(ctx context.Context, cfg Config, req orchestrator.AddRequest) (host, id
 
 // PlanRecover is `recover --dry-run`: it plans the recovery of every engine
 // without taking a lock or changing anything, and returns the engines'
-// plans in order.
+// plans in order. A signal (ctx cancelled) ends it with fault.Interrupted.
 func PlanRecover(ctx context.Context, cfg Config) ([]plan.RecoveryPlan, error) {
 	s, err := Open(ctx, cfg, false)
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err)
 	}
 	defer s.Close()
 	var plans []plan.RecoveryPlan
 	for _, h := range s.Hosts {
 		p, err := s.X.PlanRecover(ctx, h)
 		if err != nil {
-			return nil, err
+			return nil, interrupted(ctx, err)
 		}
 		plans = append(plans, p)
 	}
 	return plans, nil
+}
+
+// interrupted says what a signal did to a dry run: the error a cancelled
+// ctx caused (a connection or a listing cut short) is an interruption
+// (exit 1), not an engine that does not answer (exit 2). Why %v: the
+// cause's kind must not decide the exit code.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM) during recover --dry-run: nothing was changed (a dry run changes nothing) and no plan was printed; run it again (%v)", err))
 }
