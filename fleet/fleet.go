@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fault"
@@ -151,12 +152,20 @@ func Recover(ctx context.Context, cfg Config, done func([]plan.Recovery) error) 
 	defer s.Close()
 	var all []plan.Recovery
 	var errs []error
+	var notRun []string
 	for _, h := range s.Hosts {
+		if ctx.Err() != nil {
+			notRun = append(notRun, h.Name())
+			continue
+		}
 		rec, err := s.X.RecoverEngine(ctx, h)
 		all = append(all, rec...)
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if len(notRun) > 0 {
+		errs = append(errs, fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM): engines not looked at: %s; run tarsup recover again", strings.Join(notRun, ", "))))
 	}
 	if err := done(all); err != nil {
 		return err

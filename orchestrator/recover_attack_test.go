@@ -2,12 +2,15 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -166,4 +169,50 @@ func TestRecoverDryRunSaysALockIsHeld(t *testing.T) {
 			t.Errorf("plan %+v, %v", p, err)
 		}
 	})
+}
+
+// TestRecoverSignalFinishesTheStepUnderWay: a signal during a recovery's
+// gate lets that swap finish (the new container healthy, the old one
+// removed), starts no other, and is an interruption naming what was not
+// recovered. (Before: the cut-short gate read as a failed one, and its
+// rollback, with every engine call cancelled, said ROLLBACK FAILED.)
+func TestRecoverSignalFinishesTheStepUnderWay(t *testing.T) {
+	f := newFakeEngine(t)
+	for _, svc := range []string{"a", "b"} {
+		old := f.add(svc+".tarsup-old", "fw:old", false)
+		f.add(svc, "fw:new", true).Config.Labels = deadJournal(svc, old.ID, nil)
+	}
+	x, h := fakeExecutor(f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gated := 0
+	f.onInspect = func(c *container.InspectResponse) {
+		if len(f.calls) == 0 || c.State.Health == nil {
+			return // observation, before any step
+		}
+		// The first swap's gate: the new container is still starting when
+		// the signal comes, and healthy at the next look.
+		if gated++; gated <= 2 { // the gate's first two looks
+			c.State.Health.Status = plan.HealthStarting
+			cancel()
+			return
+		}
+		c.State.Health.Status = plan.HealthHealthy
+	}
+	rec, err := x.RecoverEngine(ctx, h)
+	if !errors.Is(err, fault.Interrupted) || !strings.Contains(err.Error(), "not recovered, left as they were: ") {
+		t.Errorf("error %v, want an interruption naming what was not recovered", err)
+	}
+	if len(rec) != 2 || rec[0].Result != "done" || rec[1].Result != ResultNotRunInterrupted {
+		t.Errorf("report %+v, want the first finished and the second not run", rec)
+	}
+	for _, c := range f.calls {
+		if strings.Contains(c, "tarsup-failed") || strings.HasPrefix(c, "start") {
+			t.Errorf("the signal made it roll back: calls %v", f.calls)
+			break
+		}
+	}
+	if n := len(f.calls); n != 2 || !strings.HasPrefix(f.calls[0], "stop ") || !strings.HasPrefix(f.calls[1], "remove ") {
+		t.Errorf("calls %v, want the first swap's stop and removal of its old container only", f.calls)
+	}
 }

@@ -16,12 +16,15 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/tests/testbed"
@@ -181,6 +184,24 @@ func arDryRun(t *testing.T, ctx context.Context, e *testbed.Engine, conn []strin
 	return planned
 }
 
+// arWithoutLock splits a dry run's rows: the engine lock's row, if any,
+// and the recoveries. A tarsup killed -9 leaves its lock behind; the dry
+// run must say a real recover takes it over.
+func arWithoutLock(t *testing.T, rows []plan.Recovery) []plan.Recovery {
+	t.Helper()
+	var out []plan.Recovery
+	for _, r := range rows {
+		if r.Action != plan.ActionLock {
+			out = append(out, r)
+			continue
+		}
+		if r.Name != lock.EngineLockName || !strings.Contains(r.Result, "which is gone: a real recover takes it over") {
+			t.Errorf("the dry run's lock row: %+v, want the dead tarsup's lock taken over", r)
+		}
+	}
+	return out
+}
+
 // arOps are the engine operations a dry run's result lists ("would: stop
 // X (5s), rename X -> Y, ..."), in order, without the stop timeouts; gates
 // and conditional fallbacks do nothing the engine reports.
@@ -280,11 +301,11 @@ func arRunning(t *testing.T, ctx context.Context, e *testbed.Engine, prefix stri
 // arRecover runs a real `tarsup recover --format json` and requires that it
 // did exactly what the dry run planned: the same containers, the same
 // action for each, and the same engine operations in the same order.
-func arRecover(t *testing.T, ctx context.Context, e *testbed.Engine, conn []string, prefix string, planned []plan.Recovery) []plan.Recovery {
+func arRecover(t *testing.T, ctx context.Context, e *testbed.Engine, conn []string, prefix string, planned []plan.Recovery, extra ...string) []plan.Recovery {
 	t.Helper()
 	running := arRunning(t, ctx, e, prefix)
 	since := time.Now()
-	r := tarsup(t, ctx, append(append([]string{"recover", "--format", "json"}, conn...), gateFlags...)...)
+	r := tarsup(t, ctx, append(append(append([]string{"recover", "--format", "json"}, conn...), gateFlags...), extra...)...)
 	until := time.Now()
 	requireExit(t, r, 0)
 	var did []plan.Recovery
@@ -358,7 +379,7 @@ func TestAttackRecoverDryRunAfterKill9(t *testing.T) {
 			arSettle(t, ctx, e, p)
 			t.Logf("killed %s; containers: %v\n%s", pt.name, names(t, ctx, e, p), out)
 
-			planned := arDryRun(t, ctx, e, conn, p)
+			planned := arWithoutLock(t, arDryRun(t, ctx, e, conn, p))
 			if len(planned) != 1 || planned[0].Name != dep.Framework.Name {
 				t.Fatalf("dry run: want one recovery of %s, got %+v", dep.Framework.Name, planned)
 			}
@@ -483,4 +504,286 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// arInterrupted lays out what a tarsup killed right after it renamed the
+// old framework aside leaves: the old one stopped as NAME.tarsup-old, the
+// new one created as NAME.tarsup-new with the journal of a dead owner.
+func arInterrupted(t *testing.T, ctx context.Context, d *testbed.Deployer, e *testbed.Engine, dep *testbed.TarsDeployment) {
+	t.Helper()
+	fw := dep.Framework.Name
+	d.Stop(fw)
+	if err := e.Client.ContainerRename(ctx, dep.Framework.ID, fw+".tarsup-old"); err != nil {
+		t.Fatal(err)
+	}
+	d.Run(testbed.ContainerSpec{Name: fw + ".tarsup-new", Image: bed.Images.Framework3016, NoStart: true,
+		Networks: []testbed.Attachment{{Network: dep.Network}}, Labels: arJournal(t, fw, dep.Framework.ID, nil)})
+}
+
+// arRequireRefused: r is exit code with want in its one stderr line, no
+// stdout, and nothing changed.
+func arRequireRefused(t *testing.T, r testbed.Result, code int, want string, before, after map[string]string) {
+	t.Helper()
+	arRequireSame(t, "a refused recover", before, after)
+	if r.ExitCode != code || r.Stdout != "" || !strings.Contains(r.Stderr, want) || strings.Count(strings.TrimSpace(r.Stderr), "\n") > 0 {
+		t.Errorf("want exit %d, no stdout and one line saying %q; got %s", code, want, r)
+	}
+}
+
+// TestAttackRecoverDryRunCommandLine: what an operator may type at night.
+// Stray arguments, a format with no printer, a switch given twice saying
+// two things (`--dry-run --dry-run=false`, which ran a real recover), an
+// engine that does not answer, and a TLS engine reached without its
+// certificates are one clear line and exit 2, and change nothing. Another
+// live tarsup's engine lock does not stop the dry run (it takes none): it
+// prints the plan and says the lock is held, while a real recover exits 3
+// naming the holder. Once the lock is gone, `--dry-run=false` is a real
+// recover and does what the dry run said.
+func TestAttackRecoverDryRunCommandLine(t *testing.T) {
+	ctx := t.Context()
+	e, conn := arEngine(t, ctx)
+	d := bed.On(ctx, t, e)
+	p := uniq("arcli-")
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(132)})
+	arInterrupted(t, ctx, d, e, dep)
+	state := func() map[string]string { return arState(t, ctx, e, p) }
+	before := state()
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"recover", "--dry-run", "extra"}, conn...), `unexpected argument "extra"`},
+		{append([]string{"recover", "--dry-run", "--format", "yaml"}, conn...), `bad --format "yaml": use text or json`},
+		{append([]string{"recover", "--dry-run", "--dry-run=false"}, conn...), `--dry-run given twice ("true", then "false")`},
+		{[]string{"recover", "--dry-run", "--host", "tcp://127.0.0.1:1"}, "engine tcp://127.0.0.1:1 does not answer"},
+		{[]string{"recover", "--dry-run", "--host", e.Host, "--probe", "direct"}, "it speaks TLS, and tarsup has no TLS settings for it: give --tlsverify"},
+		{[]string{"recover", "--host", e.Host, "--probe", "direct"}, "it speaks TLS, and tarsup has no TLS settings for it: give --tlsverify"},
+	} {
+		r := tarsup(t, ctx, tc.args...)
+		t.Logf("tarsup %v:\n%s", tc.args, r)
+		arRequireRefused(t, r, 2, tc.want, before, state())
+	}
+
+	host, _ := os.Hostname()
+	d.Run(testbed.ContainerSpec{Name: lock.EngineLockName, Image: bed.Images.Nginx, NoStart: true, Labels: map[string]string{
+		lock.LabelLock: "1", owner.LabelOwner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), owner.ProcStart(os.Getpid())),
+		owner.LabelStarted: time.Now().UTC().Format(time.RFC3339)}})
+	before = state()
+	planned := arDryRun(t, ctx, e, conn, p)
+	if len(planned) != 2 || planned[0].Name != lock.EngineLockName || !strings.Contains(planned[0].Result, "still running: a real recover waits for it") ||
+		planned[1].Name != dep.Framework.Name || !strings.HasPrefix(planned[1].Action, "undo:") {
+		t.Fatalf("dry run with the lock held: %+v", planned)
+	}
+	r := tarsup(t, ctx, append(append([]string{"recover"}, conn...), "--lock-wait", "0s")...)
+	arRequireRefused(t, r, 3, "locked by tarsup "+host+"/", before, state())
+
+	if err := e.Client.ContainerRemove(ctx, lock.EngineLockName, container.RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	arRecover(t, ctx, e, conn, p, planned[1:], "--dry-run=false")
+	arRequireWorking(t, ctx, d, e, dep, p)
+}
+
+// arHoldingProxy is a unix socket in front of an engine's own socket that
+// forwards everything, except that it holds the first request whose bytes
+// hold trigger until release is closed: held is closed once it does.
+type arHoldingProxy struct {
+	URL     string
+	held    chan struct{}
+	release chan struct{}
+}
+
+func arProxy(t *testing.T, upstream, trigger string) *arHoldingProxy {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "arp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ln, err := net.Listen("unix", dir+"/docker.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &arHoldingProxy{URL: "unix://" + dir + "/docker.sock", held: make(chan struct{}), release: make(chan struct{})}
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() {}); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.forward(c, strings.TrimPrefix(upstream, "unix://"), trigger, &once)
+		}
+	}()
+	return p
+}
+
+func (p *arHoldingProxy) forward(c net.Conn, upstream, trigger string, once *sync.Once) {
+	defer c.Close()
+	u, err := net.Dial("unix", upstream)
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	go func() { _, _ = io.Copy(c, u) }()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 && bytes.Contains(buf[:n], []byte(trigger)) {
+			hold := false
+			once.Do(func() { hold = true })
+			if hold {
+				close(p.held)
+				<-p.release
+			}
+		}
+		if n > 0 {
+			if _, werr := u.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestAttackRecoverDryRunSignals: SIGTERM or SIGINT while `recover
+// --dry-run` waits on the engine (its first ping, its container list) is
+// exit 1 saying it was interrupted and nothing was changed, prints no plan
+// and changes nothing. (Before: exit 2, "engine ... does not answer" or
+// "list containers ...: context canceled", as if the engine were down.)
+// A real recover then does the job.
+func TestAttackRecoverDryRunSignals(t *testing.T) {
+	ctx := t.Context()
+	e, conn := arEngine(t, ctx)
+	d := bed.On(ctx, t, e)
+	p := uniq("arsig-")
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(133)})
+	arInterrupted(t, ctx, d, e, dep)
+	before := arState(t, ctx, e, p)
+	for _, tc := range []struct {
+		name, trigger string
+		sig           syscall.Signal
+	}{
+		{"SIGINT while it connects", "/_ping", syscall.SIGINT},
+		{"SIGTERM while it lists the containers", "/containers/json", syscall.SIGTERM},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			px := arProxy(t, e.Socket, tc.trigger)
+			var stdout, stderr bytes.Buffer
+			cmd := exec.CommandContext(ctx, bed.Tarsup(t), "recover", "--dry-run", "--host", px.URL, "--probe", "direct")
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-px.held:
+			case <-time.After(2 * time.Minute):
+				_ = cmd.Process.Kill()
+				t.Fatalf("the dry run never asked for %s", tc.trigger)
+			}
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			close(px.release)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || stdout.Len() > 0 ||
+				!strings.Contains(stderr.String(), "interrupted") || !strings.Contains(stderr.String(), "nothing was changed") {
+				t.Errorf("after %v: %v, stdout %q, stderr %q; want exit 1, no plan, saying it was interrupted and nothing was changed", tc.sig, err, stdout.String(), stderr.String())
+			}
+			arRequireSame(t, "an interrupted dry run", before, arState(t, ctx, e, p))
+		})
+	}
+	planned := arDryRun(t, ctx, e, conn, p)
+	arRecover(t, ctx, e, conn, p, planned)
+	arRequireWorking(t, ctx, d, e, dep, p)
+}
+
+// TestAttackRecoverEngineRestartBetween: tarsup killed after the new
+// container got the name, a dry run, then the engine restarts (a reboot):
+// the restart policy brings the old container back up, aside. The real
+// recover plans again on what it finds: the same action as the dry run
+// before the restart, exactly what a dry run after it says (now with a
+// real stop of the old one), and one working framework.
+func TestAttackRecoverEngineRestartBetween(t *testing.T) {
+	ctx := t.Context()
+	e, conn := arEngine(t, ctx)
+	d := bed.On(ctx, t, e)
+	p := uniq("arboot-")
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(134)})
+	pt := arKillPoint{"after the new container got the name", events.ActionRename, 2, 0, func() string { return bed.Images.FrameworkSlow }}
+	out := arKillUpgrade(t, ctx, e, conn, dep.Framework.Name, pt)
+	arSettle(t, ctx, e, p)
+	t.Logf("killed %s; containers: %v\n%s", pt.name, names(t, ctx, e, p), out)
+	first := arWithoutLock(t, arDryRun(t, ctx, e, conn, p))
+
+	if err := e.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	arSettle(t, ctx, e, p)
+	t.Logf("after the engine restart: running %v", arRunning(t, ctx, e, p))
+	second := arWithoutLock(t, arDryRun(t, ctx, e, conn, p))
+	if len(first) != 1 || len(second) != 1 || first[0].Name != second[0].Name || first[0].Action != second[0].Action {
+		t.Fatalf("the plan's action changed with the restart:\nbefore %+v\nafter  %+v", first, second)
+	}
+	arRecover(t, ctx, e, conn, p, second)
+	arRequireWorking(t, ctx, d, e, dep, p)
+}
+
+// TestAttackRecoverSignalDuringGate: SIGTERM to a real `recover` while it
+// gates the new container of a swap it finishes. The swap finishes: the
+// new container passes its gate, the old one goes, exit 0, one working
+// framework on the new image. (Before: the gate cut short counted as a
+// failed one; its rollback, every engine call cancelled, printed "ROLLBACK
+// FAILED" with by-hand advice to remove the healthy new container, exit 1.)
+func TestAttackRecoverSignalDuringGate(t *testing.T) {
+	ctx := t.Context()
+	e, conn := arEngine(t, ctx)
+	d := bed.On(ctx, t, e)
+	p := uniq("arsigg-")
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(133)})
+	fw := dep.Framework.Name
+	pt := arKillPoint{"after the new container got the name", events.ActionRename, 2, 0, func() string { return bed.Images.FrameworkSlow }}
+	arKillUpgrade(t, ctx, e, conn, fw, pt)
+	arSettle(t, ctx, e, p)
+	// Why a stop: the killed tarsup may have started the new container
+	// already; stopped, the recovery starts it and then gates its slow start.
+	d.Stop(fw)
+	newID := inspect(t, ctx, e, fw).ID
+
+	ectx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	msgs, errs := e.Client.Events(ectx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)),
+		filters.Arg("event", string(events.ActionStart)), filters.Arg("container", newID))})
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bed.Tarsup(t), append(append([]string{"recover"}, conn...), gateFlags...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-msgs: // the recovery started the new container; its gate waits for the slow start
+	case err := <-errs:
+		t.Fatalf("engine events: %v", err)
+	case <-time.After(2 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("recover never started %s:\n%s", fw, out.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	t.Logf("recover after SIGTERM during the gate: %v\n%s", err, out.String())
+	if err != nil || !strings.Contains(out.String(), fw+" on "+e.Host+": finish: gate the new container, remove the old one: done") ||
+		strings.Contains(out.String(), "ROLLBACK FAILED") || strings.Contains(out.String(), "roll back") {
+		t.Errorf("want the swap under way finished, exit 0; got %v", err)
+	}
+	arRequireWorking(t, ctx, d, e, dep, p)
+	if in := inspect(t, ctx, e, fw); in.ID != newID {
+		t.Errorf("%s is %s, want the new container %s", fw, plan.Short(in.ID), plan.Short(newID))
+	}
 }
