@@ -216,3 +216,21 @@ func TestRecoverSignalFinishesTheStepUnderWay(t *testing.T) {
 		t.Errorf("calls %v, want the first swap's stop and removal of its old container only", f.calls)
 	}
 }
+
+// TestStatusNotesHandMadeJournal: status calls a journal recovery will not
+// act on what recover calls it, not an interrupted upgrade to recover.
+func TestStatusNotesHandMadeJournal(t *testing.T) {
+	s := plan.HostState{Host: "h", Containers: []plan.Container{
+		{ID: "app1", Name: "app"},
+		{ID: "x1", Name: "x.tarsup-new", Labels: deadJournal("x", "app1", nil)},
+		{ID: "fw1", Name: "fw.tarsup-old"},
+		{ID: "fw2", Name: "fw", Labels: deadJournal("fw", "fw1", nil)},
+	}}
+	interrupted, notes := swapNotes(s, owner.ThisProcess(), time.Now())
+	if interrupted["x1"] || interrupted["app1"] || notes["x1"] != NoteNotASwap {
+		t.Errorf("hand-made journal: interrupted %v, notes %v", interrupted, notes)
+	}
+	if !interrupted["fw1"] || !interrupted["fw2"] || notes["fw2"] != NoteInterrupted {
+		t.Errorf("a swap of tarsup's: interrupted %v, notes %v", interrupted, notes)
+	}
+}

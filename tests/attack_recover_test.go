@@ -787,3 +787,47 @@ func TestAttackRecoverSignalDuringGate(t *testing.T) {
 		t.Errorf("%s is %s, want the new container %s", fw, plan.Short(in.ID), plan.Short(newID))
 	}
 }
+
+// TestAttackRecoverFinishWhoseGateFails: tarsup killed after the new
+// container got the name, the new image never healthy. The dry run plans
+// to finish, "roll back if it fails"; the real recover does the planned
+// operations up to the gate, then the rollback, and the old container runs
+// again under the name.
+func TestAttackRecoverFinishWhoseGateFails(t *testing.T) {
+	ctx := t.Context()
+	e, conn := arEngine(t, ctx)
+	d := bed.On(ctx, t, e)
+	p := uniq("arfail-")
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(134)})
+	fw := dep.Framework.Name
+	pt := arKillPoint{"after the new container got the name", events.ActionRename, 2, 0, func() string { return bed.Images.FrameworkNeverHealthy }}
+	arKillUpgrade(t, ctx, e, conn, fw, pt)
+	arSettle(t, ctx, e, p)
+	d.Stop(fw) // as the kill leaves it when it came before the start
+	planned := arWithoutLock(t, arDryRun(t, ctx, e, conn, p))
+	if len(planned) != 1 || !strings.HasPrefix(planned[0].Action, "finish:") || !strings.HasSuffix(planned[0].Result, "roll back if it fails") {
+		t.Fatalf("dry run %+v", planned)
+	}
+	running := arRunning(t, ctx, e, p)
+	since := time.Now()
+	r := tarsup(t, ctx, append(append([]string{"recover", "--format", "json"}, conn...), gateFlags...)...)
+	until := time.Now()
+	var did []plan.Recovery
+	if err := json.Unmarshal([]byte(r.Stdout), &did); err != nil {
+		t.Fatalf("recover JSON: %v\n%s", err, r)
+	}
+	if r.ExitCode != 0 || len(did) != 1 || did[0].Action != "roll back: the new container is not healthy" || did[0].Result != "rolled back" {
+		t.Errorf("recover: %s", r)
+	}
+	ops := arOps(planned[0].Result)
+	gateAt := slices.Index(ops, "remove "+fw+".tarsup-old") // what the gate decides
+	want := append(arExpectedEvents(ops[:gateAt], running),
+		"rename "+fw+" -> "+fw+".tarsup-failed", "stop "+fw+".tarsup-failed", "rename "+fw+".tarsup-old -> "+fw, "start "+fw, "remove "+fw+".tarsup-failed")
+	if got := arEngineOps(t, ctx, e, p, since, until); !slices.Equal(got, want) {
+		t.Errorf("engine operations:\nwant %q\ngot  %q", want, got)
+	}
+	arRequireWorking(t, ctx, d, e, dep, p)
+	if in := inspect(t, ctx, e, fw); in.ID != dep.Framework.ID {
+		t.Errorf("%s is %s, want the old container back", fw, plan.Short(in.ID))
+	}
+}
