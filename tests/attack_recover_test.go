@@ -472,6 +472,11 @@ func TestAttackRecoverHandMade(t *testing.T) {
 				Labels: arJournal(t, fw, dep.Framework.ID, map[string]string{plan.LabelTxnOwner: self})})
 			return []string{fw}
 		}, 0, "still running"},
+		{"a journal of a tarsup on another machine, minutes old", func(t *testing.T, d *testbed.Deployer) []string {
+			d.Run(testbed.ContainerSpec{Name: fw + ".tarsup-new", Image: idle, NoStart: true,
+				Labels: arJournal(t, fw, dep.Framework.ID, map[string]string{plan.LabelTxnOwner: "another-machine/4242/99"})})
+			return []string{fw}
+		}, 0, "still running"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
