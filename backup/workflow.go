@@ -9,6 +9,7 @@ import (
 
 	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
@@ -141,7 +142,7 @@ func Restore(ctx context.Context, cfg Config, o RestoreOptions) (RestoreReport, 
 	if err != nil {
 		return rep, err
 	}
-	dep, forced, err := pick(deps, m, o.Force, errs, s)
+	dep, forced, err := pick(deps, m, o.Force, errs, s.Hosts)
 	if err != nil {
 		return rep, err
 	}
@@ -158,7 +159,7 @@ func Restore(ctx context.Context, cfg Config, o RestoreOptions) (RestoreReport, 
 // pick is the deployment a snapshot goes back into: its own (the same
 // name, or the same database container), else, with force, the one
 // deployment there is.
-func pick(deps []Deployment, m Manifest, force bool, errs map[string]error, s *fleet.Session) (Deployment, bool, error) {
+func pick(deps []Deployment, m Manifest, force bool, errs map[string]error, hosts []*engine.Host) (Deployment, bool, error) {
 	var same []Deployment
 	var found []string
 	for _, d := range deps {
@@ -171,7 +172,7 @@ func pick(deps []Deployment, m Manifest, force bool, errs map[string]error, s *f
 	case len(same) == 1:
 		return same[0], false, nil
 	case len(deps) == 0:
-		msg := fmt.Sprintf("no Tars deployment on %s: no framework container whose MYSQL_HOST names a running database container on its engine", engineNames(s.Hosts))
+		msg := fmt.Sprintf("no Tars deployment on %s: no framework container whose MYSQL_HOST names a running database container on its engine", engineNames(hosts))
 		var whys []string
 		for _, e := range errs {
 			whys = append(whys, e.Error())
