@@ -56,10 +56,10 @@ func TestJudge(t *testing.T) {
 		{name: "row gone", now: read(at, row("10.0.0.6", "10.0.0.6", RegActive, hb2, at)),
 			wantProblem: ProblemMissing, wantDetail: "no row for node_name 10.0.0.5 in db_tars.t_node_info"},
 		{name: "came back under another IP: a new row heartbeats, as many as the stale ones",
-			now: read(at, row("10.0.0.5", "10.0.0.5", RegInactive, t0.Add(-time.Second), at), row("10.0.0.6", "10.0.0.6", RegActive, hb2, at), row("10.0.0.99", "10.0.0.99", RegActive, hb2, at)),
+			now:         read(at, row("10.0.0.5", "10.0.0.5", RegInactive, t0.Add(-time.Second), at), row("10.0.0.6", "10.0.0.6", RegActive, hb2, at), row("10.0.0.99", "10.0.0.99", RegActive, hb2, at)),
 			wantProblem: ProblemOtherIP, wantDetail: "present_state is inactive (last heartbeat 2026-11-25T09:59:59Z); row(s) that registered since under a name not seen before: 10.0.0.99"},
 		{name: "a new row but more stale nodes than new rows: its own problem, and a hint",
-			now: read(at, row("10.0.0.5", "10.0.0.5", RegInactive, t0.Add(-time.Second), at), row("10.0.0.6", "10.0.0.6", RegInactive, t0.Add(-time.Second), at), row("10.0.0.99", "10.0.0.99", RegActive, hb2, at)),
+			now:         read(at, row("10.0.0.5", "10.0.0.5", RegInactive, t0.Add(-time.Second), at), row("10.0.0.6", "10.0.0.6", RegInactive, t0.Add(-time.Second), at), row("10.0.0.99", "10.0.0.99", RegActive, hb2, at)),
 			wantProblem: ProblemInactive, wantDetail: "registered since under a name not seen before: 10.0.0.99"},
 	}
 	for _, tc := range tests {
