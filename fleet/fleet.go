@@ -93,7 +93,9 @@ func Status(ctx context.Context, cfg Config) ([]orchestrator.StatusRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	return orchestrator.Status(ctx, s.Prober, s.Hosts, states), nil
+	rows := orchestrator.Status(ctx, s.Prober, s.Hosts, states)
+	s.X.AddRegistration(ctx, states, rows)
+	return rows, nil
 }
 
 // Upgrade runs orchestrator.Upgrade on the engines of cfg (it takes the

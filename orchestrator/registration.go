@@ -24,6 +24,10 @@ type NodeSource interface {
 	Nodes(ctx context.Context) ([]plan.NodeRow, error)
 }
 
+// DefaultRegisterTimeout is --register-timeout's default: how long a node
+// may take to be registered again (and again after its restart).
+const DefaultRegisterTimeout = 2 * time.Minute
+
 // DefaultRegisterInterval is how often a registration check reads a
 // deployment's t_node_info (one query for all of its nodes).
 const DefaultRegisterInterval = 2 * time.Second

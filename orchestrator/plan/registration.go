@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/swapname"
 )
 
 // NodeRow is one row of db_tars.t_node_info, as the registration check and
@@ -226,4 +227,47 @@ func (chk RegCheck) Failure(st Step, v Verdict) string {
 		row = ", row " + chk.NodeName
 	}
 	return fmt.Sprintf("node %s on %s (node IP %s%s) is not registered again %s, even after a restart: %s: %s", st.Container.Name, st.Host, chk.EndpointIP, row, st.Cause, v.Problem, v.Detail)
+}
+
+// StatusSources lists every deployment of the frameworks observed, each
+// with the framework its t_node_info is read through (status reads each
+// once).
+func StatusSources(all []HostState) []RegistrationSource {
+	seen := map[string]bool{}
+	var out []RegistrationSource
+	for _, s := range all {
+		for _, c := range s.Containers {
+			if dep := DeploymentOf(c); c.Role == images.RoleFramework && !swapname.IsTemporary(c.Name) && !seen[dep] {
+				seen[dep] = true
+				out = append(out, sourceOf(dep, all))
+			}
+		}
+	}
+	return out
+}
+
+// NodeReg is a node's registration in status.
+type NodeReg struct {
+	State         string
+	LastHeartbeat time.Time
+}
+
+// NodeRegistrations gives every node of a deployment that was read its
+// registration, keyed by host and container name ("HOST NAME").
+func NodeRegistrations(all []HostState, regs Registrations) map[string]NodeReg {
+	depOf := nodeDeployment(all)
+	out := map[string]NodeReg{}
+	for _, s := range all {
+		for _, c := range s.Containers {
+			if c.Role != images.RoleNode || swapname.IsTemporary(c.Name) {
+				continue
+			}
+			dep, _ := depOf(c)
+			if reg, ok := regs[dep]; ok && reg.Off == "" {
+				state, hb := NodeRegistration(c, reg.Read.Rows)
+				out[c.Host+" "+c.Name] = NodeReg{State: state, LastHeartbeat: hb}
+			}
+		}
+	}
+	return out
 }
