@@ -12,7 +12,7 @@ import (
 // (planned, or its result after a run) and the notes of deployments whose
 // check is off and of nodes not checked. Its keys are a promise.
 type Registration struct {
-	Checks []RegistrationCheck      `json:"checks"`
+	Checks []RegistrationCheck     `json:"checks"`
 	Notes  []plan.RegistrationNote `json:"notes,omitempty"`
 }
 
