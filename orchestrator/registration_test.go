@@ -223,3 +223,53 @@ func TestReadRegistrations(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusRegistration: status reads each deployment's t_node_info once
+// and gives each node its row's state (missing when none) and heartbeat;
+// a framework's row stays empty, and so do the nodes of a deployment whose
+// database does not answer.
+func TestStatusRegistration(t *testing.T) {
+	f := newFakeEngine(t)
+	fw := f.add("fw", "tarscloud/framework:v3.0.16", true)
+	fw.Config.Env = []string{"MYSQL_HOST=db"}
+	for _, n := range []string{"n1", "n2", "n3"} {
+		f.add(n, "tarscloud/tars-node:latest", true).Config.Env = []string{"DOMAIN=" + n}
+	}
+	src := &fakeNodes{ips: map[string]string{"n1": "10.0.0.5", "n2": "10.0.0.6"}, state: func(n string) string {
+		if n == "n2" {
+			return plan.RegInactive
+		}
+		return plan.RegActive
+	}}
+	x, h := regExecutor(t, f, src)
+	var states []plan.HostState
+	var rows []StatusRow
+	cs := []plan.Container{}
+	for _, name := range []string{"fw", "n1", "n2", "n3"} {
+		c, _ := f.find(name)
+		cs = append(cs, containerOf(t, x, h, c.ID))
+		rows = append(rows, StatusRow{Host: h.Name(), Name: name})
+	}
+	states = []plan.HostState{{Host: h.Name(), Containers: cs}}
+	x.AddRegistration(context.Background(), states, rows)
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Name+"="+r.Registration+"/"+map[bool]string{true: "hb", false: ""}[r.LastHeartbeat != ""])
+	}
+	if want := "fw=/ n1=active/hb n2=inactive/hb n3=missing/"; strings.Join(got, " ") != want {
+		t.Errorf("rows %q, want %q", strings.Join(got, " "), want)
+	}
+	if src.queries != 1 {
+		t.Errorf("%d queries, want one for the deployment", src.queries)
+	}
+	src.readErr = errors.New("access denied")
+	for i := range rows {
+		rows[i].Registration, rows[i].LastHeartbeat = "", ""
+	}
+	x.AddRegistration(context.Background(), states, rows)
+	for _, r := range rows {
+		if r.Registration != "" {
+			t.Errorf("%s: registration %q with a database that does not answer, want empty", r.Name, r.Registration)
+		}
+	}
+}
