@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,13 +114,13 @@ func (x *Executor) readSource(ctx context.Context, src plan.RegistrationSource) 
 	}
 	srcDB, err := x.Nodes.Locate(ctx, h, src.Framework)
 	if err != nil {
-		dn.Off = "its database was not found: " + err.Error()
+		dn.Off = "its database was not found: " + firstLine(err.Error())
 		return dn, nil
 	}
 	w := &nodeWatch{src: srcDB}
 	read, err := w.after(ctx, time.Time{})
 	if err != nil {
-		dn.Off = "db_tars.t_node_info could not be read: " + err.Error()
+		dn.Off = "db_tars.t_node_info could not be read: " + firstLine(err.Error())
 		return dn, nil
 	}
 	dn.Read, w.before = read, read.Rows
@@ -195,4 +196,10 @@ func (x *Executor) awaitRegistration(ctx context.Context, w *nodeWatch, st plan.
 			return v, err
 		}
 	}
+}
+
+// firstLine keeps a note to one line: the report says it once, briefly.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
 }
