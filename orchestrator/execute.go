@@ -105,13 +105,14 @@ type Executor struct {
 	watches map[string]*nodeWatch // the t_node_info reads, by deployment
 }
 
-// NewExecutor indexes hosts by name.
+// NewExecutor indexes hosts by name; the registration check and status
+// read t_node_info through package tarsdb.
 func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
 	m := make(map[string]*engine.Host, len(hosts))
 	for _, h := range hosts {
 		m[h.Name()] = h
 	}
-	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess()}
+	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess(), Nodes: TarsDBNodes{}}
 }
 
 func (x *Executor) report(e Event) {

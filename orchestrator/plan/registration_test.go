@@ -248,8 +248,8 @@ func TestReregisterFollowsItsRecreate(t *testing.T) {
 }
 
 // TestRegistrationScope: the deployments a plan touches, read through a
-// running master; a node whose framework is not on the engines, and a
-// framework without MYSQL_HOST, are off, with the reason.
+// running master (a legacy one by its DBIP); a node whose framework is not
+// on the engines is off, with the reason.
 func TestRegistrationScope(t *testing.T) {
 	all, _ := regFixture()
 	s := all[0]
@@ -269,7 +269,7 @@ func TestRegistrationScope(t *testing.T) {
 		got = append(got, src.Deployment+" via "+src.Framework.Name+": "+src.Off)
 	}
 	want := []string{
-		"10.9.9.9:3306 via legacy: its framework sets no MYSQL_HOST (a legacy DBIP deployment?): tarsup reads db_tars only through MYSQL_HOST, MYSQL_PORT, MYSQL_USER and MYSQL_ROOT_PASSWORD",
+		"10.9.9.9:3306 via legacy: ",
 		"WEB_HOST http://elsewhere:3000 via : no framework of this node's deployment is on the engines given (nothing serves its WEB_HOST): t_node_info is read through a framework's MYSQL_* variables",
 		"db:3306 via fw: ",
 	}

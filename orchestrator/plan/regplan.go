@@ -126,11 +126,7 @@ func sourceOf(dep string, all []HostState) RegistrationSource {
 	if best == nil {
 		return RegistrationSource{Deployment: dep, Off: "no framework of it was observed"}
 	}
-	src := RegistrationSource{Deployment: dep, Host: best.Host, Framework: *best}
-	if best.Env["MYSQL_HOST"] == "" {
-		src.Off = "its framework sets no MYSQL_HOST (a legacy DBIP deployment?): tarsup reads db_tars only through MYSQL_HOST, MYSQL_PORT, MYSQL_USER and MYSQL_ROOT_PASSWORD"
-	}
-	return src
+	return RegistrationSource{Deployment: dep, Host: best.Host, Framework: *best}
 }
 
 // Notes are the deployments whose check is off, as notes.
