@@ -99,11 +99,12 @@ func WriteRegistration(w io.Writer, rep orchestrator.UpgradeReport) {
 		}
 		fmt.Fprintf(w, "  %s on %s (node IP %s) %s: %s\n", r.Step.Container.Name, r.Step.Host, r.Step.Reg.EndpointIP, r.Step.Cause, what)
 	}
-	writeRegNotes(w, rep.Registration)
+	WriteRegistrationNotes(w, rep.Registration)
 }
 
-// writeRegNotes writes each note of the registration check once.
-func writeRegNotes(w io.Writer, notes []plan.RegistrationNote) {
+// WriteRegistrationNotes writes each note of the registration check once
+// (the deployments whose check is off, the nodes not checked).
+func WriteRegistrationNotes(w io.Writer, notes []plan.RegistrationNote) {
 	for _, n := range notes {
 		fmt.Fprintln(w, n.String())
 	}

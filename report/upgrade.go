@@ -117,7 +117,7 @@ func WriteUpgrade(w io.Writer, format string, dryRun bool, rep orchestrator.Upgr
 		} else if runErr == nil {
 			fmt.Fprint(w, rep.Plan.String())
 		}
-		writeRegNotes(w, rep.Registration)
+		WriteRegistrationNotes(w, rep.Registration)
 		return nil
 	}
 	if runErr == nil && rep.Plan.Empty() {
