@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fleet"
+	"github.com/tarsup/tarsup/notify"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
@@ -27,6 +28,9 @@ type Config struct {
 	// Format is "text" or "json"; Out receives the reports.
 	Format string
 	Out    io.Writer
+	// Notifier receives the event of a `tarsup refresh` (Once); nil sends
+	// nothing. (A watch notifies each turn itself.)
+	Notifier *notify.Notifier
 }
 
 // Refresher runs refreshes against engines it stays connected to: once for
@@ -119,6 +123,20 @@ func Once(ctx context.Context, cfg Config, lockPath string, getenv func(string) 
 		}
 	}()
 	cfg.Fleet.Logger().WithField("lock", lock.Path).Debug("run lock held")
+	start := time.Now()
+	rep, err := open(ctx, cfg)
+	if err != nil && rep.Time.IsZero() {
+		// No engine, no report on stdout; the notification still says why.
+		rep = NewReport(start, cfg.Refresh.MonitorOnly, orchestrator.RefreshReport{}, err)
+	}
+	// A failed notification is logged by the notifier; it never changes
+	// the run's outcome.
+	_ = cfg.Notifier.Notify(ctx, NotifyEvent("refresh", rep, err))
+	return rep, err
+}
+
+// open connects to the engines and refreshes once.
+func open(ctx context.Context, cfg Config) (Report, error) {
 	r, err := Open(ctx, cfg)
 	if err != nil {
 		return Report{}, err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/notify"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -302,6 +303,8 @@ func TestWatchRespectsTheRunLock(t *testing.T) {
 	}
 }
 
+// TestWatchNotifies: --notify-url receives the JSON report of each run that
+// changed something or failed (the default --notify-on), as before.
 func TestWatchNotifies(t *testing.T) {
 	var mu sync.Mutex
 	var got []refresh.Report
@@ -319,7 +322,11 @@ func TestWatchNotifies(t *testing.T) {
 
 	f := &fakeRuns{}
 	w, logs := newTestWatcher(t, f, "")
-	w.opts.NotifyURL = recv.URL
+	n, err := notify.New(notify.Config{JSONURL: recv.URL, Log: w.opts.Log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.opts.Notifier = n
 	run := func(rep refresh.Report, err error) {
 		f.rep, f.err = rep, err
 		_, _ = w.RunOnce(t.Context(), "test")
@@ -338,14 +345,52 @@ func TestWatchNotifies(t *testing.T) {
 	}
 }
 
-func TestWatchNotifyFailureIsReported(t *testing.T) {
+// TestWatchNotifyFailureIsLogged: a receiver that fails is logged at error
+// level; the turn's outcome is the refresh's own.
+func TestWatchNotifyFailureIsLogged(t *testing.T) {
 	recv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusBadGateway) }))
 	defer recv.Close()
-	w, _ := newTestWatcher(t, &fakeRuns{}, "")
-	w.opts.NotifyURL = recv.URL
-	err := Notify(t.Context(), w.opts.Client, w.opts.NotifyURL, refresh.Report{})
-	if err == nil || !strings.Contains(err.Error(), "502") || !strings.Contains(err.Error(), recv.URL) {
-		t.Errorf("notify to a failing receiver: %v", err)
+	f := &fakeRuns{rep: refresh.Report{Summary: "1 moved", Changed: true, Success: true}}
+	w, logs := newTestWatcher(t, f, "")
+	n, err := notify.New(notify.Config{JSONURL: recv.URL + "/hook?token=s3cret", Log: w.opts.Log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.opts.Notifier = n
+	if _, err := w.RunOnce(t.Context(), "test"); err != nil {
+		t.Errorf("RunOnce: %v, want the refresh's nil", err)
+	}
+	l := logs.String()
+	if !strings.Contains(l, "level=error") || !strings.Contains(l, "502") || strings.Contains(l, "s3cret") {
+		t.Errorf("log:\n%s", l)
+	}
+}
+
+// TestWatchNotifiesWhileStopping: a run that ends after SIGTERM is still
+// notified (it happened).
+func TestWatchNotifiesWhileStopping(t *testing.T) {
+	var mu sync.Mutex
+	notes := 0
+	recv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { mu.Lock(); notes++; mu.Unlock() }))
+	defer recv.Close()
+	f := &fakeRuns{hold: make(chan struct{}), started: make(chan struct{}, 1), rep: refresh.Report{Changed: true}}
+	w, _ := newTestWatcher(t, f, "")
+	n, err := notify.New(notify.Config{JSONURL: recv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.opts.Notifier = n
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _, _ = w.RunOnce(ctx, "test"); close(done) }()
+	<-f.started
+	cancel()
+	close(f.hold)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if notes != 1 {
+		t.Errorf("%d notifications after a run that ended while stopping, want 1", notes)
 	}
 }
 

@@ -111,6 +111,11 @@ func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue
 	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag, *cli.Uint64SliceFlag, *cli.BoolFlag:
 		return nil
 	}
+	if g, ok := f.(*cli.GenericFlag); ok {
+		if _, ok := g.Value.(*urlList); ok {
+			return nil
+		}
+	}
 	name := f.Names()[0]
 	if prev, ok := seen[name]; ok {
 		return helpError{err: usagef("--%s given twice (%q, then %q): give it once", name, prev, value), help: strings.Join(path, " ")}
@@ -327,6 +332,8 @@ func rule(name string) flagRule {
 		return oneOfRule("auto", "direct", "sidecar")
 	case "log-format":
 		return oneOfRule("text", "json")
+	case "notify", "notify-url", "notify-template", "notify-on":
+		return notifyRule(name)
 	case "log-level":
 		return func(c *cli.Context, _ cli.Flag, name string) error {
 			if _, err := logrus.ParseLevel(c.String(name)); err != nil {
@@ -377,6 +384,12 @@ func checkFlags(c *cli.Context) error {
 			for _, v := range c.StringSlice(name) {
 				if strings.TrimSpace(v) == "" {
 					return usagef("bad --%s %q: an empty value (--%s '' or a,,b) means nothing here; give one, or drop the flag", name, v, name)
+				}
+			}
+		case *cli.GenericFlag:
+			for _, v := range wholeValues(c, name) {
+				if strings.TrimSpace(v) == "" {
+					return usagef("bad --%s %q: an empty value means nothing here; give one, or drop the flag", name, v)
 				}
 			}
 		}

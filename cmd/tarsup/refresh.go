@@ -43,6 +43,9 @@ func refreshCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if cfg.Notifier, err = newNotifier(c, e); err != nil {
+				return err
+			}
 			return runRefresh(c.Context, refreshOptions{refresh: cfg, lock: c.String("lock"), getenv: e.getenv})
 		},
 	}

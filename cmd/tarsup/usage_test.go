@@ -186,7 +186,7 @@ func TestEveryFlagValueIsChecked(t *testing.T) {
 				bad = "-1s"
 			case *cli.IntFlag:
 				bad = "-1"
-			case *cli.StringFlag, *cli.StringSliceFlag:
+			case *cli.StringFlag, *cli.StringSliceFlag, *cli.GenericFlag:
 				if emptyAllowed(name) {
 					continue
 				}
