@@ -19,15 +19,16 @@ import (
 // gets exit 2, and nothing changed.
 func TestRegistrationOffWithoutDatabase(t *testing.T) {
 	ctx := t.Context()
-	d := bed.On(ctx, t, bed.Local)
+	e, flags := regEngine(t)
+	d := bed.On(ctx, t, e)
 	p := uniq("regoff-")
 	// Nodes already at v3.0.16: the framework may move there alone.
 	node := floatingNode(t, ctx, "regoff-"+bed.RunID, "v3.0.16")
-	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: bed.Local.Subnet(160), Nodes: 1, NodeImage: node})
-	args := append([]string{"upgrade", "--host", bed.Local.Host, "--to", "v3.0.16", "--only", dep.Framework.Name}, gateFlags...)
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: e.Subnet(160), Nodes: 1, NodeImage: node})
+	args := append(append([]string{"upgrade", "--to", "v3.0.16", "--only", dep.Framework.Name}, flags...), gateFlags...)
 
 	r := tarsup(t, ctx, append(args, "--dry-run")...)
-	off := "registration check off for deployment " + dep.DB.IP + ":3306 (" + dep.Framework.Name + " on " + bed.Local.Host + "): "
+	off := "registration check off for deployment " + dep.DB.IP + ":3306 (" + dep.Framework.Name + " on " + e.Host + "): "
 	requireExit(t, r, 0, off)
 	if n := strings.Count(r.Stdout, "registration check off"); n != 1 {
 		t.Errorf("the report says %d times that the check is off, want once:\n%s", n, r.Stdout)
@@ -36,24 +37,33 @@ func TestRegistrationOffWithoutDatabase(t *testing.T) {
 		t.Errorf("a registration check planned without a database:\n%s", r.Stdout)
 	}
 
-	before := snapshot(t, ctx, bed.Local, p)
+	before := snapshot(t, ctx, e, p)
 	r = tarsup(t, ctx, append(args, "--register-timeout", "30s")...)
 	requireExit(t, r, 2, off, "--register-timeout 0", "nothing was changed")
-	requireUnchanged(t, before, snapshot(t, ctx, bed.Local, p))
+	requireUnchanged(t, before, snapshot(t, ctx, e, p))
 }
 
-// regDeployment lays a deployment out on the real MariaDB (k is its
+// regEngine is the extra engine these tests run on (slot 8, over TCP and
+// TLS, so the database is read through a remote engine), with the flags
+// that reach it. Why an engine of their own: their runs wait for
+// registrations, and other tests' long runs hold the main engine's lock.
+func regEngine(t *testing.T) (*testbed.Engine, []string) {
+	t.Helper()
+	return extraEngine(t, t.Context(), 8)
+}
+
+// regDeployment lays a deployment out on e's real MariaDB (k is its
 // subnet), with nodes at v3.0.16 already, so that the framework may move
 // there alone; it waits until every node is active in t_node_info.
-func regDeployment(t *testing.T, d *testbed.Deployer, prefix string, k, nodes int) *testbed.TarsDeployment {
+func regDeployment(t *testing.T, d *testbed.Deployer, e *testbed.Engine, prefix string, k, nodes int) *testbed.TarsDeployment {
 	t.Helper()
 	ctx := t.Context()
-	maria, err := bed.MariaDB(ctx, bed.Local)
+	maria, err := bed.MariaDB(ctx, e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	node := floatingNode(t, ctx, prefix+bed.RunID, "v3.0.16")
-	dep := d.TarsDocs(testbed.TarsLayout{Prefix: uniq(prefix), Subnet: bed.Local.Subnet(k), Nodes: nodes, NodeImage: node, MariaDB: maria})
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: uniq(prefix), Subnet: e.Subnet(k), Nodes: nodes, NodeImage: node, MariaDB: maria})
 	for _, n := range dep.Nodes {
 		d.WaitNodeActive(dep, n.IP)
 	}
@@ -89,11 +99,12 @@ type upgradeJSON struct {
 // status shows each node's registration and last heartbeat.
 func TestRegistrationAfterUpgrade(t *testing.T) {
 	ctx := t.Context()
-	d := bed.On(ctx, t, bed.Local)
-	dep := regDeployment(t, d, "regup-", 161, 2)
+	e, flags := regEngine(t)
+	d := bed.On(ctx, t, e)
+	dep := regDeployment(t, d, e, "regup-", 161, 2)
 	newNode := nodeVariant(t, "regup-new", "REG_VARIANT=new")
-	args := append([]string{"upgrade", "--host", bed.Local.Host, "--to", "v3.0.16", "--node-image", newNode, "--register-timeout", "60s",
-		"--only", dep.Framework.Name, "--only", dep.Nodes[0].Name, "--only", dep.Nodes[1].Name}, gateFlags...)
+	args := append(append([]string{"upgrade", "--to", "v3.0.16", "--node-image", newNode, "--register-timeout", "60s",
+		"--only", dep.Framework.Name, "--only", dep.Nodes[0].Name, "--only", dep.Nodes[1].Name}, flags...), gateFlags...)
 
 	r := tarsup(t, ctx, append(args, "--dry-run")...)
 	requireExit(t, r, 0, "# registration after the framework", "# registration after the nodes",
@@ -126,7 +137,7 @@ func TestRegistrationAfterUpgrade(t *testing.T) {
 		t.Errorf("t_node_info has %d rows, had %d: a node came back as a new one", n, rowsBefore)
 	}
 
-	r = tarsup(t, ctx, "status", "--host", bed.Local.Host, "--format", "json")
+	r = tarsup(t, ctx, append([]string{"status", "--format", "json"}, flags...)...)
 	requireExit(t, r, 0)
 	var rows []struct {
 		Name, Role, Registration string
@@ -152,7 +163,7 @@ func TestRegistrationAfterUpgrade(t *testing.T) {
 	if seen != 2 {
 		t.Errorf("status listed %d of the 2 nodes:\n%s", seen, r.Stdout)
 	}
-	r = tarsup(t, ctx, "status", "--host", bed.Local.Host)
+	r = tarsup(t, ctx, append([]string{"status"}, flags...)...)
 	requireExit(t, r, 0, "REGISTRATION", "LAST HEARTBEAT")
 }
 
@@ -164,21 +175,22 @@ func TestRegistrationNamesBadNodes(t *testing.T) {
 	for _, tc := range []struct {
 		name, problem string
 		k             int
-		env           func(dep *testbed.TarsDeployment) string
+		env           func(subnet string) string
 	}{
-		{name: "another IP", problem: "other IP", k: 162, env: func(dep *testbed.TarsDeployment) string {
-			return "FAKE_REGISTER_IP=" + testbed.HostIP(bed.Local.Subnet(162), 99)
+		{name: "another IP", problem: "other IP", k: 162, env: func(subnet string) string {
+			return "FAKE_REGISTER_IP=" + testbed.HostIP(subnet, 99)
 		}},
-		{name: "no heartbeat", problem: "", k: 163, env: func(*testbed.TarsDeployment) string { return "FAKE_NO_HEARTBEAT=true" }},
+		{name: "no heartbeat", problem: "", k: 163, env: func(string) string { return "FAKE_NO_HEARTBEAT=true" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			d := bed.On(ctx, t, bed.Local)
-			dep := regDeployment(t, d, "regbad"+strconv.Itoa(tc.k)+"-", tc.k, 1)
+			e, flags := regEngine(t)
+			d := bed.On(ctx, t, e)
+			dep := regDeployment(t, d, e, "regbad"+strconv.Itoa(tc.k)+"-", tc.k, 1)
 			n := dep.Nodes[0]
-			img := nodeVariant(t, "regbad"+strconv.Itoa(tc.k), tc.env(dep))
-			r := tarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", n.Name, "--node-image", img, "--register-timeout", "20s"}, gateFlags...)...)
-			named := "node " + n.Name + " on " + bed.Local.Host + " (node IP " + n.IP + ") is not registered again after the node steps, even after a restart: "
+			img := nodeVariant(t, "regbad"+strconv.Itoa(tc.k), tc.env(e.Subnet(tc.k)))
+			r := tarsup(t, ctx, append(append([]string{"upgrade", "--only", n.Name, "--node-image", img, "--register-timeout", "20s"}, flags...), gateFlags...)...)
+			named := "node " + n.Name + " on " + e.Host + " (node IP " + n.IP + ") is not registered again after the node steps, even after a restart: "
 			requireExit(t, r, 1, named+tc.problem, "registration in db_tars.t_node_info:", "restarting")
 			if tc.problem == "" && !strings.Contains(r.Stderr, named+"inactive") && !strings.Contains(r.Stderr, named+"old heartbeat") {
 				t.Errorf("stderr does not say inactive or old heartbeat:\n%s", r.Stderr)
