@@ -151,6 +151,14 @@ func (x *Executor) reregister(ctx context.Context, h *engine.Host, st plan.Step,
 	if ctx.Err() != nil {
 		return StepResult{Step: st, Result: ResultSkipped, Reg: v}
 	}
+	if v.Problem == "" {
+		// Why no restart: nothing says the node is unregistered; the
+		// database did not answer. Why %v: see below.
+		err := fmt.Errorf("registration check of node %s on %s (node IP %s) %s: db_tars.t_node_info could not be read for %s (%v); the node was not restarted",
+			c.Name, st.Host, st.Reg.EndpointIP, st.Cause, st.Reg.Timeout, rerr)
+		x.report(Event{Host: st.Host, Container: c.Name, Action: "registration", Result: ResultFailed, Detail: err.Error()})
+		return StepResult{Step: st, Result: ResultFailed, Err: err}
+	}
 	x.report(Event{Host: st.Host, Container: c.Name, Action: "registration", Result: "restarting", Detail: v.Problem + ": " + v.Detail})
 	// Why without cancel: a restart begun is finished, and then judged.
 	ctx = context.WithoutCancel(ctx)
@@ -174,7 +182,8 @@ func (x *Executor) reregister(ctx context.Context, h *engine.Host, st plan.Step,
 
 // awaitRegistration reads the deployment until the node is registered
 // again since now, or the step's timeout passes; it returns the last
-// verdict and, if the last read failed, its error.
+// verdict (with no Problem when no read answered) and, if the last read
+// failed, its error.
 func (x *Executor) awaitRegistration(ctx context.Context, w *nodeWatch, st plan.Step) (plan.Verdict, error) {
 	interval := x.Opts.RegisterInterval
 	if interval <= 0 {
@@ -182,7 +191,7 @@ func (x *Executor) awaitRegistration(ctx context.Context, w *nodeWatch, st plan.
 	}
 	since := time.Now()
 	deadline := since.Add(st.Reg.Timeout)
-	v := plan.Verdict{Problem: plan.ProblemOldHeartbeat, Detail: "not read yet"}
+	var v plan.Verdict // Problem "": no read answered yet
 	last := since
 	for {
 		read, err := w.after(ctx, last)

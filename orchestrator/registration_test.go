@@ -140,6 +140,25 @@ func TestReregister(t *testing.T) {
 	}
 }
 
+// TestReregisterWithoutReads: a database that stops answering during the
+// run fails the check without restarting the node: nothing says the node
+// is not registered.
+func TestReregisterWithoutReads(t *testing.T) {
+	f, fw, nodes := regFixture(t)
+	src := &fakeNodes{ips: map[string]string{"n1": "ip-n1"}}
+	x, h := regExecutor(t, f, src)
+	p := regPlan(t, x, h, fw, nodes[0])
+	src.readErr = errors.New("connection refused")
+	f.calls = nil
+	results, err := x.Run(context.Background(), p)
+	if outcome(results) != "n1="+ResultFailed || len(f.calls) > 0 {
+		t.Errorf("results %q, engine calls %v; want failed and no restart", outcome(results), f.calls)
+	}
+	if err == nil || !strings.Contains(err.Error(), "db_tars.t_node_info could not be read for 50ms (connection refused); the node was not restarted") {
+		t.Errorf("err %v", err)
+	}
+}
+
 // TestReregisterSharesReads: every check of a deployment waits on the same
 // reads: the queries do not grow with the number of nodes.
 func TestReregisterSharesReads(t *testing.T) {
