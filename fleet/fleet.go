@@ -199,12 +199,20 @@ func Recover(ctx context.Context, cfg Config, done func([]plan.Recovery) error) 
 	defer s.Close()
 	var all []plan.Recovery
 	var errs []error
+	var notRun []string
 	for _, h := range s.Hosts {
-		rec, err := s.X.Recover(ctx, h)
+		if ctx.Err() != nil {
+			notRun = append(notRun, h.Name())
+			continue
+		}
+		rec, err := s.X.RecoverEngine(ctx, h)
 		all = append(all, rec...)
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if len(notRun) > 0 {
+		errs = append(errs, fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM): engines not looked at: %s; run tarsup recover again", strings.Join(notRun, ", "))))
 	}
 	if err := done(all); err != nil {
 		return err
@@ -229,20 +237,31 @@ func Add(ctx context.Context, cfg Config, req orchestrator.AddRequest) (host, id
 
 // PlanRecover is `recover --dry-run`: it plans the recovery of every engine
 // without taking a lock or changing anything, and returns the engines'
-// plans in order.
+// plans in order. A signal (ctx cancelled) ends it with fault.Interrupted.
 func PlanRecover(ctx context.Context, cfg Config) ([]plan.RecoveryPlan, error) {
 	s, err := Open(ctx, cfg, false)
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err)
 	}
 	defer s.Close()
 	var plans []plan.RecoveryPlan
 	for _, h := range s.Hosts {
 		p, err := s.X.PlanRecover(ctx, h)
 		if err != nil {
-			return nil, err
+			return nil, interrupted(ctx, err)
 		}
 		plans = append(plans, p)
 	}
 	return plans, nil
+}
+
+// interrupted says what a signal did to a dry run: the error a cancelled
+// ctx caused (a connection or a listing cut short) is an interruption
+// (exit 1), not an engine that does not answer (exit 2). Why %v: the
+// cause's kind must not decide the exit code.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM) during recover --dry-run: nothing was changed (a dry run changes nothing) and no plan was printed; run it again (%v)", err))
 }

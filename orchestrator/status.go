@@ -50,6 +50,7 @@ const (
 	NoteInterrupted = "interrupted upgrade, run tarsup recover"
 	NoteUnderWay    = "upgrade under way"
 	NoteNotTarsups  = "not tarsup's: it holds a name tarsup needs; rename or remove it before upgrading"
+	NoteNotASwap    = "tarsup's journal labels, not as a swap of tarsup's leaves them: left alone; see tarsup recover --dry-run"
 )
 
 // swapNotes tells, by container ID, which containers of one engine take part
@@ -62,8 +63,11 @@ func swapNotes(s plan.HostState, self owner.Owner, now time.Time) (interrupted m
 	interrupted, notes = map[string]bool{}, map[string]string{}
 	for _, j := range plan.FindSwaps(list).Journals {
 		note, stuck := NoteInterrupted, true
-		if o, started, ok := j.Owner(); ok && o.Live(self, started, now) {
+		switch o, started, ok := j.Owner(); {
+		case ok && o.Live(self, started, now):
 			note, stuck = NoteUnderWay+" (tarsup "+o.String()+")", false
+		case j.Problem != "":
+			note, stuck = NoteNotASwap, false
 		}
 		for _, c := range []*container.Summary{j.NewC, j.OldC} {
 			if c != nil {
