@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fault"
@@ -87,6 +88,10 @@ func (s *Session) Close() {
 	engine.CloseAll(s.Hosts)
 }
 
+// StatusLookupTimeout bounds all of status's registry look-ups: the rows of
+// a registry that has not answered by then are unknown.
+const StatusLookupTimeout = 30 * time.Second
+
 // StatusOptions are `tarsup status`'s choices beyond the engines.
 type StatusOptions struct {
 	// Only limits the rows, their probes and look-ups to these containers.
@@ -126,7 +131,14 @@ func Status(ctx context.Context, cfg Config, opts StatusOptions) ([]orchestrator
 			reg = &images.Registry{Retries: images.DefaultRetries}
 		}
 		orchestrator.WithEngineMirrors(ctx, reg, s.Hosts, cfg.Logger())
-		wg.Go(func() { ups = orchestrator.CheckUpdates(ctx, reg, cs, opts.AnyMajor) })
+		wg.Go(func() {
+			// Why a bound: status is asked by a person, or a script that
+			// wants the rows; a registry that does not answer (a black-holed
+			// route: 30 s per connection) must not hold them for minutes.
+			lctx, cancel := context.WithTimeout(ctx, StatusLookupTimeout)
+			defer cancel()
+			ups = orchestrator.CheckUpdates(lctx, reg, cs, opts.AnyMajor)
+		})
 	}
 	rows := orchestrator.StatusOnly(ctx, s.Prober, s.Hosts, states, opts.Only)
 	wg.Wait()
