@@ -127,8 +127,8 @@ func registryError(op string, ref Ref, err error) error {
 			ref.Domain(), ref, err, ref.Domain())
 	case fault.Unreachable:
 		if busy, ok := busyError(err); ok {
-			msg = fmt.Sprintf("registry %s answered %s for %s, also when asked again (--registry-retries): it is overloaded, failing or limiting requests; "+
-				"try later, log in (Docker Hub limits anonymous requests the most) or use a mirror (--registry-mirror)", ref.Domain(), busy, ref)
+			msg = fmt.Sprintf("registry %s answered %s for %s, through tarsup's retries (--registry-retries) or with a Retry-After over %s: it is overloaded, failing or limiting requests; "+
+				"try later, log in (Docker Hub limits anonymous requests the most) or use a mirror (--registry-mirror)", ref.Domain(), busy, ref, MaxRetryAfter)
 			break
 		}
 		msg = fmt.Sprintf("registry %s unreachable for %s (%v): check the registry address, that it is running and reachable from here (DNS, proxy, firewall), and its TLS certificate",
