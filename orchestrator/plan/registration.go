@@ -229,15 +229,19 @@ func (chk RegCheck) Failure(st Step, v Verdict) string {
 	return fmt.Sprintf("node %s on %s (node IP %s%s) is not registered again %s, even after a restart: %s: %s", st.Container.Name, st.Host, chk.EndpointIP, row, st.Cause, v.Problem, v.Detail)
 }
 
-// StatusSources lists every deployment of the frameworks observed, each
-// with the framework its t_node_info is read through (status reads each
-// once).
-func StatusSources(all []HostState) []RegistrationSource {
+// StatusSources lists the deployments of the nodes status shows (rows,
+// keyed "HOST NAME"), each with the framework its t_node_info is read
+// through: status reads each once, and none whose nodes it does not show.
+func StatusSources(all []HostState, rows map[string]bool) []RegistrationSource {
+	depOf := nodeDeployment(all)
 	seen := map[string]bool{}
 	var out []RegistrationSource
 	for _, s := range all {
 		for _, c := range s.Containers {
-			if dep := DeploymentOf(c); c.Role == images.RoleFramework && !swapname.IsTemporary(c.Name) && !seen[dep] {
+			if c.Role != images.RoleNode || !rows[c.Host+" "+c.Name] {
+				continue
+			}
+			if dep, _ := depOf(c); dep != "" && !seen[dep] {
 				seen[dep] = true
 				out = append(out, sourceOf(dep, all))
 			}
