@@ -37,6 +37,19 @@ func (x *Executor) planSnapshots(ctx context.Context, rep *UpgradeReport, states
 	return interruptedBefore(ctx, "snapshot's pre-flight", err)
 }
 
+// runWithSnapshots takes the plan's snapshots, runs the plan and hands
+// its results to the hook. Why the snapshot here: it is the pre-flight's
+// last act, after every check and before the first stop (the first
+// create, even), so the downtime does not grow.
+func (x *Executor) runWithSnapshots(ctx context.Context, rep *UpgradeReport) error {
+	if err := x.takeSnapshots(ctx, rep); err != nil {
+		return err
+	}
+	var err error
+	rep.Results, err = x.Run(ctx, rep.Plan)
+	return x.afterSnapshots(ctx, rep, err)
+}
+
 // takeSnapshots takes the plan's snapshots, before the first stop.
 func (x *Executor) takeSnapshots(ctx context.Context, rep *UpgradeReport) error {
 	if x.Opts.Snapshots == nil || len(rep.Plan.Snapshots) == 0 {

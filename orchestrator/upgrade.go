@@ -72,6 +72,13 @@ type UpgradeReport struct {
 	// Scope names what the upgrade was limited to when that is not every
 	// container of the engines ("compose project tars"), for NothingToDo.
 	Scope string
+	// Registration says which deployments' registration check is off, and
+	// which nodes are not checked, and why.
+	Registration []plan.RegistrationNote
+	// RegistryRetries counts the registry requests of the run's look-ups
+	// that were sent again (429, 5xx); the caller that owns the registry
+	// fills it in.
+	RegistryRetries int
 	// SnapshotNotes say, after a framework step rolled back, whether the
 	// schema changed since its deployment's snapshot and how to restore it.
 	SnapshotNotes []plan.SnapshotNote
@@ -145,12 +152,8 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 	if err != nil {
 		return rep, interruptedBefore(ctx, "pull", err)
 	}
-	if opts.Labels != nil {
-		for i, c := range cands {
-			if cands[i].Labels, err = opts.Labels(ctx, c, resolved[plan.ResolveKey(c.Host, c.Target)]); err != nil {
-				return rep, fmt.Errorf("labels of the new %s on %s: %w\nnothing was changed", c.Container.Name, c.Host, err)
-			}
-		}
+	if err := labelAll(ctx, opts.Labels, cands, resolved); err != nil {
+		return rep, err
 	}
 	// Why a draft first: the pre-flight probes exactly the containers the
 	// plan replaces and the nodes a re-check could use, and its findings
@@ -166,20 +169,36 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 			return rep, interruptedBefore(ctx, "pre-flight probe", err)
 		}
 	}
-	rep.Plan, err = plan.BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
-	if err == nil {
+	var regs plan.Registrations
+	if x.Opts.RegisterTimeout > 0 {
+		if regs, err = x.ReadRegistrations(ctx, draft, states); err != nil {
+			return rep, interruptedBefore(ctx, "registration read", err)
+		}
+	}
+	pol := x.Opts.Policy(opts.Parallel)
+	if rep.Plan, err = plan.BuildPlan(cands, resolved, states, pol, before); err == nil {
+		rep.Plan, rep.Registration = plan.WithRegistration(rep.Plan, regs, states, pol)
 		err = x.planSnapshots(ctx, &rep, states)
 	}
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}
-	// Why here: the snapshot is the pre-flight's last act, after every
-	// check and before the first stop, so the downtime does not grow.
-	if err := x.takeSnapshots(ctx, &rep); err != nil {
-		return rep, err
+	return rep, x.runWithSnapshots(ctx, &rep)
+}
+
+// labelAll gives each candidate the label overrides the hook returns
+// (none without a hook).
+func labelAll(ctx context.Context, labels LabelFunc, cands []plan.Candidate, resolved map[string]plan.Resolved) error {
+	if labels == nil {
+		return nil
 	}
-	rep.Results, err = x.Run(ctx, rep.Plan)
-	return rep, x.afterSnapshots(ctx, &rep, err)
+	for i, c := range cands {
+		var err error
+		if cands[i].Labels, err = labels(ctx, c, resolved[plan.ResolveKey(c.Host, c.Target)]); err != nil {
+			return fmt.Errorf("labels of the new %s on %s: %w\nnothing was changed", c.Container.Name, c.Host, err)
+		}
+	}
+	return nil
 }
 
 // interruptedBefore says what a signal did to a run that had changed
@@ -222,7 +241,7 @@ func (x *Executor) RecoverPending(ctx context.Context, hosts []*engine.Host, dry
 // lookUp asks the registry for each target's digest: a dry run pulls nothing.
 func lookUp(ctx context.Context, reg *images.Registry, cands []plan.Candidate) (map[string]plan.Resolved, error) {
 	if reg == nil {
-		reg = &images.Registry{}
+		reg = &images.Registry{Retries: images.DefaultRetries}
 	}
 	var refs []images.Ref
 	for _, c := range cands {

@@ -25,6 +25,13 @@ type Upgrade struct {
 	Interrupted  bool     `json:"interrupted,omitempty"`
 	NotRun       []string `json:"not_run,omitempty"`
 	VersionSplit string   `json:"version_split,omitempty"`
+	// Registration is the registration check: absent when it planned
+	// nothing and has nothing to say.
+	Registration *Registration `json:"registration,omitempty"`
+	// RegistryRetries counts the registry requests of the look-ups (a dry
+	// run's; a real run pulls through the engines) sent again after a 429
+	// or 5xx (--registry-retries).
+	RegistryRetries int `json:"registry_retries"`
 	// Snapshots are the database snapshots taken before the first stop
 	// (planned, in a dry run); SnapshotNotes what a rollback means for them.
 	Snapshots     []plan.Snapshot     `json:"snapshots,omitempty"`
@@ -74,11 +81,14 @@ func StepOf(s plan.Step) Step {
 
 // UpgradeOf is the machine report of an upgrade (without its error).
 func UpgradeOf(dryRun bool, rep orchestrator.UpgradeReport) Upgrade {
-	out := Upgrade{DryRun: dryRun, PendingRecovery: rep.PendingRecovery, Recovered: rep.Recovered, Plan: []Step{}}
+	out := Upgrade{DryRun: dryRun, PendingRecovery: rep.PendingRecovery, Recovered: rep.Recovered, Plan: []Step{}, RegistryRetries: rep.RegistryRetries}
 	for _, s := range rep.Plan.Steps() {
 		out.Plan = append(out.Plan, StepOf(s))
 	}
 	for _, r := range rep.Results {
+		if r.Step.Kind == plan.StepReregister {
+			continue // in Registration
+		}
 		rj := Result{Step: StepOf(r.Step), Result: r.Result, NewID: r.NewID, Interrupted: r.Interrupted}
 		if r.Err != nil {
 			rj.Error = r.Err.Error()
@@ -90,6 +100,7 @@ func UpgradeOf(dryRun bool, rep orchestrator.UpgradeReport) Upgrade {
 		out.NotRun = append(out.NotRun, r.Step.Container.Name)
 	}
 	out.VersionSplit = orchestrator.VersionSplit(rep.Plan, rep.Results)
+	out.Registration = RegistrationOf(rep)
 	out.Snapshots, out.SnapshotNotes = rep.Plan.Snapshots, rep.SnapshotNotes
 	return out
 }
@@ -115,6 +126,7 @@ func WriteUpgrade(w io.Writer, format string, dryRun bool, rep orchestrator.Upgr
 		} else if runErr == nil {
 			fmt.Fprint(w, rep.Plan.String())
 		}
+		WriteRegistrationNotes(w, rep.Registration)
 		return nil
 	}
 	if runErr == nil && rep.Plan.Empty() {
@@ -125,6 +137,7 @@ func WriteUpgrade(w io.Writer, format string, dryRun bool, rep orchestrator.Upgr
 		return err
 	}
 	WriteSnapshots(w, rep)
+	WriteRegistration(w, rep)
 	return nil
 }
 
@@ -156,6 +169,9 @@ func writeResults(w io.Writer, results []orchestrator.StepResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nHOST\tCONTAINER\tFROM\tTO\tRESULT")
 	for _, r := range results {
+		if r.Step.Kind == plan.StepReregister {
+			continue // WriteRegistration
+		}
 		res := r.Result
 		if r.Interrupted {
 			res += " (interrupted: not run)"
