@@ -14,47 +14,30 @@ import (
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
-// benchTarsDB is a db_tars the size of a real deployment's: 1,000 nodes in
-// t_node_info and 10,000 rows of t_server_conf (ten services a node), with
-// the columns TARS.md lists.
-const benchTarsDB = `
-CREATE DATABASE db_tars;
+// benchRows fill the db_tars the fake framework created up to the size of
+// a real deployment's: 1,000 rows in t_node_info and 10,000 in
+// t_server_conf (ten services a node), the framework's own rows included.
+const benchRows = `
 USE db_tars;
-CREATE TABLE t_node_info (
-  id int NOT NULL AUTO_INCREMENT, node_name varchar(128) NOT NULL DEFAULT '', node_obj varchar(128) NOT NULL DEFAULT '',
-  endpoint_ip varchar(16) NOT NULL DEFAULT '', endpoint_port int NOT NULL DEFAULT 0, data_dir varchar(128) NOT NULL DEFAULT '',
-  load_avg1 float DEFAULT 0, load_avg5 float DEFAULT 0, load_avg15 float DEFAULT 0,
-  last_reg_time datetime NOT NULL DEFAULT '1970-01-01 00:08:00', last_heartbeat datetime NOT NULL DEFAULT '1970-01-01 00:08:00',
-  setting_state enum('active','inactive') NOT NULL DEFAULT 'inactive', present_state enum('active','inactive') NOT NULL DEFAULT 'inactive',
-  tars_version varchar(128) NOT NULL DEFAULT '', template_name varchar(128) NOT NULL DEFAULT '',
-  modify_time timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, group_id int DEFAULT -1,
-  PRIMARY KEY (id), UNIQUE KEY node_name (node_name), KEY indx_node_1 (last_heartbeat)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8;
-CREATE TABLE t_server_conf (
-  id int NOT NULL AUTO_INCREMENT, application varchar(128) DEFAULT '', server_name varchar(128) DEFAULT '', node_name varchar(50) NOT NULL DEFAULT '',
-  registry_timestamp datetime NOT NULL DEFAULT '2026-11-30 00:00:00', base_path varchar(128) DEFAULT '', exe_path varchar(128) NOT NULL DEFAULT '',
-  template_name varchar(128) NOT NULL DEFAULT '', setting_state enum('active','inactive') NOT NULL DEFAULT 'inactive',
-  present_state enum('active','inactive','activating','deactivating','destroyed') NOT NULL DEFAULT 'inactive',
-  patch_version varchar(128) NOT NULL DEFAULT '', patch_time datetime NOT NULL DEFAULT '2026-11-30 00:00:00', patch_user varchar(128) NOT NULL DEFAULT '',
-  tars_version varchar(128) NOT NULL DEFAULT '', posttime datetime DEFAULT NULL, lastuser varchar(30) DEFAULT NULL, server_type varchar(20) DEFAULT 'tars_cpp',
-  profile text, PRIMARY KEY (id), UNIQUE KEY application (application, server_name, node_name), KEY node_name (node_name)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8;
 SET SESSION max_recursive_iterations = 100000;
+SET @nodes = 1000 - (SELECT count(*) FROM t_node_info), @confs = 10000 - (SELECT count(*) FROM t_server_conf);
 INSERT INTO t_node_info (node_name, node_obj, endpoint_ip, endpoint_port, data_dir, last_reg_time, last_heartbeat, setting_state, present_state, tars_version, template_name)
-  WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n+1 FROM s WHERE n < 999)
+  WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n+1 FROM s WHERE n < @nodes - 1)
   SELECT CONCAT('10.1.', n DIV 250, '.', n MOD 250 + 2), CONCAT('tars.tarsnode.NodeObj@tcp -h 10.1.', n DIV 250, '.', n MOD 250 + 2, ' -p 19385 -t 60000'),
     CONCAT('10.1.', n DIV 250, '.', n MOD 250 + 2), 19385, '/usr/local/app/tars/tarsnode/data', '2026-11-30 10:00:00', '2026-11-30 10:00:00', 'active', 'active', 'v3.0.15', 'tars.tarsnode'
   FROM s;
-INSERT INTO t_server_conf (application, server_name, node_name, base_path, exe_path, template_name, setting_state, present_state, patch_version, patch_user, tars_version, posttime, lastuser, profile)
-  WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n+1 FROM s WHERE n < 9999)
+INSERT INTO t_server_conf (application, server_name, node_name, base_path, template_name, setting_state, present_state, patch_version, patch_user, tars_version, posttime, lastuser, profile)
+  WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n+1 FROM s WHERE n < @confs - 1)
   SELECT CONCAT('App', n MOD 37), CONCAT('Server', n MOD 10, 'X', n DIV 1000), CONCAT('10.1.', (n DIV 10) DIV 250, '.', (n DIV 10) MOD 250 + 2),
-    CONCAT('/usr/local/app/tars/tarsnode/data/App', n MOD 37, '.Server', n MOD 10, '/bin/'), '', 'tars.default', 'active', 'active',
+    CONCAT('/usr/local/app/tars/tarsnode/data/App', n MOD 37, '.Server', n MOD 10, '/bin/'), 'tars.default', 'active', 'active',
     CONCAT(100 + n MOD 50), 'admin', 'v3.0.15', '2026-11-30 10:00:00', 'admin', REPEAT('<tars><application>x</application></tars>', 3)
   FROM s;
+SELECT (SELECT count(*) FROM t_node_info), (SELECT count(*) FROM t_server_conf);
 `
 
-// benchDeployment lays out a framework on a MariaDB holding benchTarsDB on
-// subnet k, and returns it.
+// benchDeployment lays out a MariaDB on subnet k whose Tars databases a
+// first framework created, filled with benchRows; that framework is gone
+// again, so each benchmark runs its own on the same database.
 func benchDeployment(b *testing.B, k int, name string) *snapDeployment {
 	b.Helper()
 	ctx := b.Context()
@@ -66,16 +49,24 @@ func benchDeployment(b *testing.B, k int, name string) *snapDeployment {
 	s.net = uniq(name + "-net")
 	s.d.Network(s.net, s.subnet)
 	s.db = s.d.MariaDB(testbed.MariaDBSpec{Name: uniq(name + "-mysql"), Image: ref, Network: s.net, IPv4: testbed.HostIP(s.subnet, 2), RootPassword: s.pw})
-	s.d.SQL(s.db.Name, s.pw, benchTarsDB)
+	seed := uniq(name + "-seed")
+	s.benchFramework(b, seed)
+	if got := s.d.SQL(s.db.Name, s.pw, benchRows); got != "1000\t10000\n" {
+		b.Fatalf("db_tars holds %q rows (t_node_info, t_server_conf), want 1000 and 10000", got)
+	}
+	if err := bed.Local.Client.ContainerRemove(ctx, seed, container.RemoveOptions{Force: true}); err != nil {
+		b.Fatal(err)
+	}
 	return s
 }
 
-// benchFramework runs the deployment's framework (v3.0.15) at .3 and waits
-// for its registry port.
+// benchFramework runs a framework (v3.0.15) of the deployment at .3, quiet
+// (FAKE_HEARTBEAT_INTERVAL=1h: no writes of its own after its start), and
+// waits for its registry port.
 func (s *snapDeployment) benchFramework(b *testing.B, name string) string {
 	ip := testbed.HostIP(s.subnet, 3)
 	s.fw = s.d.Run(testbed.ContainerSpec{Name: name, Image: bed.Images.Framework3015,
-		Env:      []string{"MYSQL_HOST=" + s.db.IP, "MYSQL_ROOT_PASSWORD=" + s.pw, "REBUILD=false"},
+		Env:      []string{"MYSQL_HOST=" + s.db.IP, "MYSQL_ROOT_PASSWORD=" + s.pw, "REBUILD=false", "FAKE_HEARTBEAT_INTERVAL=1h"},
 		Networks: []testbed.Attachment{{Network: s.net, IPv4: ip}}, Restart: "always"})
 	addr := net.JoinHostPort(ip, "17890")
 	s.d.WaitTCP(addr)

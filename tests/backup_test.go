@@ -24,25 +24,31 @@ import (
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
-// snapSchema adds the web's databases to mariadbSchema's db_tars, so that a
-// snapshot holds the four core ones.
-const snapSchema = `
-CREATE DATABASE db_tars_web;
-CREATE TABLE db_tars_web.t_server_patchs (id int AUTO_INCREMENT PRIMARY KEY, server varchar(128), tgz varchar(255)) ENGINE=InnoDB;
-INSERT INTO db_tars_web.t_server_patchs (server, tgz) VALUES ('Test.HelloServer', 'HelloServer_20261130.tgz');
-CREATE DATABASE db_user_system;
-CREATE TABLE db_user_system.t_user_info (uid varchar(128) PRIMARY KEY, password varchar(128)) ENGINE=InnoDB;
-INSERT INTO db_user_system.t_user_info VALUES ('admin', 'e10adc3949ba59abbe56e057f20f883e');
-CREATE DATABASE db_cache_web;
-CREATE TABLE db_cache_web.t_cache_router (id int AUTO_INCREMENT PRIMARY KEY, name varchar(64)) ENGINE=InnoDB;
+// snapRows are rows of our own in the fake framework's db_tars, and what
+// a snapshot must carry besides rows: a trigger, a procedure and an event.
+const snapRows = `
+USE db_tars;
+INSERT INTO t_node_info (node_name, endpoint_ip, endpoint_port, last_heartbeat, present_state, tars_version) VALUES
+  ('10.0.0.5', '10.0.0.5', 19385, '2026-11-30 10:00:00', 'active', 'v3.0.15'),
+  ('10.0.0.6', '10.0.0.6', 19385, '2026-11-30 10:00:01', 'active', 'v3.0.15'),
+  ('node.example', '10.0.0.7', 19385, '2026-11-01 09:00:00', 'inactive', 'v3.0.14 ''quoted'' "and" \\backslash');
+CREATE TABLE t_node_log (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, node_name varchar(128) NOT NULL) ENGINE=InnoDB;
+DELIMITER ;;
+CREATE TRIGGER node_added AFTER INSERT ON t_node_info FOR EACH ROW INSERT INTO t_node_log (node_name) VALUES (NEW.node_name);;
+CREATE PROCEDURE count_active() SELECT count(*) FROM t_node_info WHERE present_state = 'active';;
+DELIMITER ;
+CREATE EVENT mark_inactive ON SCHEDULE EVERY 1 HOUR DO
+  UPDATE t_node_info SET present_state = 'inactive' WHERE last_heartbeat < now() - INTERVAL 1 DAY;
+INSERT INTO db_user_system.t_user_info (uid, password) VALUES ('operator', 'e10adc3949ba59abbe56e057f20f883e');
 `
 
 // coreDBs are the databases a snapshot holds without --backup-all.
 var coreDBs = []string{"db_tars", "db_tars_web", "db_user_system", "db_cache_web"}
 
 // snapDeployment is a Tars deployment on the real MariaDB: its database,
-// seeded; a framework whose MYSQL_* variables point at it; a directory for
-// the snapshots.
+// whose Tars databases the fake framework created (with snapRows added);
+// the framework, whose MYSQL_* variables point at it; a directory for the
+// snapshots.
 type snapDeployment struct {
 	d      *testbed.Deployer
 	ref    string // the MariaDB image
@@ -57,10 +63,20 @@ type snapDeployment struct {
 // run: finding it in any output is a leak.
 func snapPassword(kind string) string { return `Sn@p'` + kind + `"` + bed.RunID + ` $x\` }
 
-// newSnapDeployment lays a deployment out on subnet k: the database at .2
-// (alias mysql), the framework at .3 (dynamicFW: an address the engine
-// assigns) with MYSQL_HOST the database's IP, as TarsDocs does.
-func newSnapDeployment(t *testing.T, k int, name string, dynamicFW bool) *snapDeployment {
+// snapLayout says how newSnapDeployment lays the deployment out.
+type snapLayout struct {
+	// dynamicFW gives the framework an address the engine assigns.
+	dynamicFW bool
+	// quiet makes the framework's registry write nothing after its start
+	// (no heartbeat of its own, no sweep), so that dumps of the database
+	// taken apart compare equal.
+	quiet bool
+}
+
+// newSnapDeployment lays a deployment out on subnet k as TarsDocs does:
+// the database at .2 (alias mysql), the framework (v3.0.15) at .3 with
+// MYSQL_HOST the database's IP; the framework creates the Tars databases.
+func newSnapDeployment(t *testing.T, k int, name string, l snapLayout) *snapDeployment {
 	t.Helper()
 	ctx := t.Context()
 	ref, err := bed.MariaDB(ctx, bed.Local)
@@ -72,18 +88,25 @@ func newSnapDeployment(t *testing.T, k int, name string, dynamicFW bool) *snapDe
 	s.d.Network(s.net, s.subnet)
 	s.db = s.d.MariaDB(testbed.MariaDBSpec{Name: uniq(name + "-mysql"), Image: ref, Network: s.net,
 		IPv4: testbed.HostIP(s.subnet, 2), Aliases: []string{"mysql"}, RootPassword: s.pw})
-	s.d.SQL(s.db.Name, s.pw, mariadbSchema+snapSchema)
 	att := testbed.Attachment{Network: s.net, IPv4: testbed.HostIP(s.subnet, 3), Aliases: []string{"framework"}}
-	if dynamicFW {
+	if l.dynamicFW {
 		att.IPv4 = ""
 	}
-	s.fw = s.d.Run(testbed.ContainerSpec{Name: uniq(name + "-framework"), Image: bed.Images.Framework3015,
-		Env: []string{"MYSQL_HOST=" + s.db.IP, "MYSQL_ROOT_PASSWORD=" + s.pw, "MYSQL_USER=root", "MYSQL_PORT=3306",
-			"REBUILD=false", "INET=eth0", "SLAVE=false"},
+	env := []string{"MYSQL_HOST=" + s.db.IP, "MYSQL_ROOT_PASSWORD=" + s.pw, "MYSQL_USER=root", "MYSQL_PORT=3306", "REBUILD=false", "INET=eth0", "SLAVE=false"}
+	if l.quiet {
+		env = append(env, "FAKE_HEARTBEAT_INTERVAL=1h")
+	}
+	s.fw = s.d.Run(testbed.ContainerSpec{Name: uniq(name + "-framework"), Image: bed.Images.Framework3015, Env: env,
 		Volumes: []string{uniq(name+"-framework-data") + ":/data/tars"}, Networks: []testbed.Attachment{att}, Restart: "always"})
 	s.d.WaitTCP(net.JoinHostPort(s.fw.IP, "17890"))
 	s.d.WaitHTTP("http://" + net.JoinHostPort(s.fw.IP, "3000") + "/get_tarsnode")
+	s.d.SQL(s.db.Name, s.pw, snapRows)
 	return s
+}
+
+// dump is mariadb-dump's dump of the core databases, as a snapshot takes it.
+func (s *snapDeployment) dump(db *testbed.Container, pw string) string {
+	return s.d.MariaDBDump(db, s.ref, pw, append([]string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--databases"}, coreDBs...)...)
 }
 
 // deploymentDir is where the deployment's snapshots go in dir.
@@ -225,8 +248,8 @@ func firstDie(t *testing.T, ctx context.Context, id string, began time.Time) tim
 // reproduces the database byte for byte.
 func TestBackupBeforeUpgrade(t *testing.T) {
 	ctx := t.Context()
-	s := newSnapDeployment(t, 190, "snap", false)
-	before := s.d.MariaDBDump(s.db, s.ref, s.pw, append([]string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--databases"}, coreDBs...)...)
+	s := newSnapDeployment(t, 190, "snap", snapLayout{quiet: true})
+	before := s.dump(s.db, s.pw)
 	oldFW := inspect(t, ctx, bed.Local, s.fw.Name)
 	dbBefore := dbState(t, ctx, bed.Local, s.db.ID)
 
@@ -359,7 +382,7 @@ func restoreIntoEmpty(t *testing.T, s *snapDeployment, dump, want string) {
 			t.Errorf("a password is in the restore's output")
 		}
 	}
-	got := s.d.MariaDBDump(db2, s.ref, pw2, append([]string{"--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--databases"}, coreDBs...)...)
+	got := s.dump(db2, pw2)
 	if got != want {
 		t.Errorf("the empty database after the restore differs from the original: %s", firstDiff(want, got))
 	}
@@ -380,7 +403,7 @@ func frameworkState(t *testing.T, ctx context.Context, name string) string {
 // password, and leaves no file; --no-backup takes none.
 func TestSnapshotRefusals(t *testing.T) {
 	ctx := t.Context()
-	s := newSnapDeployment(t, 191, "snapfail", false)
+	s := newSnapDeployment(t, 191, "snapfail", snapLayout{})
 	upgrade := func(extra ...string) testbed.Result {
 		return snapTarsup(t, ctx, append(append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--to", "v3.0.16"}, quickGate...), extra...)...)
 	}
@@ -464,7 +487,7 @@ func mountTmpfs(t *testing.T, opts string) string {
 // --backup-keep 2 leaves the newest two of the deployment.
 func TestBackupKeep(t *testing.T) {
 	ctx := t.Context()
-	s := newSnapDeployment(t, 193, "snapkeep", false)
+	s := newSnapDeployment(t, 193, "snapkeep", snapLayout{})
 	var files []string
 	for i := 0; i < 3; i++ {
 		r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.db.Name, "--backup-dir", s.dir, "--backup-keep", "2", "--lock-wait", "10m", "--format", "json")
@@ -503,50 +526,45 @@ SET SESSION max_recursive_iterations = 1000000;
 INSERT INTO tars_stat.t_big (v) WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM s WHERE n < 20000) SELECT REPEAT(MD5(n), 20) FROM s;`)
 }
 
-// TestSnapshotRollback: when a framework step rolls back after the new
-// framework altered the schema (here the test alters it once the snapshot
-// is on disk, as a newer framework's schema upgrade does at its start),
-// the report says so and gives the exact restore command; with
-// --restore-on-rollback the snapshot is restored by itself.
+// TestSnapshotRollback: a new framework (v3.0.16, which never gets
+// healthy) applies its schema upgrade (t_server_conf gains sha) and is
+// rolled back: the report says the schema changed and gives the exact
+// restore command, which puts the snapshot's schema back; with
+// --restore-on-rollback the upgrade restores the snapshot by itself.
 func TestSnapshotRollback(t *testing.T) {
 	ctx := t.Context()
-	s := newSnapDeployment(t, 194, "snaproll", false)
-	run := func(column string, extra ...string) (testbed.Result, string) {
-		t.Helper()
-		args := append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--framework-image", bed.Images.FrameworkNeverHealthy,
-			"--backup-dir", s.dir, "--health-timeout", "10s", "--monitor", "1s", "--stop-timeout", "10s", "--lock-wait", "10m"}, extra...)
-		done := make(chan testbed.Result, 1)
-		before := len(snapshotFiles(t, s.dir))
-		go func() { done <- snapTarsup(t, ctx, args...) }()
-		var dump string
-		for dump == "" {
-			select {
-			case r := <-done:
-				t.Fatalf("the upgrade ended before its snapshot appeared: %s", r)
-			case <-time.After(100 * time.Millisecond):
-			}
-			if files := snapshotFiles(t, s.dir); len(files) >= before+2 {
-				dump = newest(files)
-			}
-		}
-		s.d.SQL(s.db.Name, s.pw, "ALTER TABLE db_tars.t_node_info ADD COLUMN "+column+" varchar(255) DEFAULT '';")
-		return <-done, dump
+	s := newSnapDeployment(t, 194, "snaproll", snapLayout{})
+	upgrade := func(extra ...string) testbed.Result {
+		return snapTarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--framework-image", bed.Images.FrameworkNeverHealthy,
+			"--backup-dir", s.dir, "--health-timeout", "15s", "--monitor", "1s", "--stop-timeout", "10s", "--lock-wait", "10m"}, extra...)...)
 	}
-	columns := func() string {
-		return s.d.SQL(s.db.Name, s.pw, "SELECT column_name FROM information_schema.COLUMNS WHERE table_schema = 'db_tars' AND table_name = 't_node_info' AND column_name LIKE 'sha%' ORDER BY 1;")
+	sha := func() bool {
+		return s.d.SQL(s.db.Name, s.pw, "SELECT count(*) FROM information_schema.COLUMNS WHERE table_schema = 'db_tars' AND table_name = 't_server_conf' AND column_name = 'sha';") == "1\n"
+	}
+	if sha() {
+		t.Fatal("v3.0.15's t_server_conf has sha already")
 	}
 
-	r, dump := run("sha")
-	cmd := "tarsup restore " + dump + " --host " + bed.Local.Host
-	if r.ExitCode != 1 || !strings.Contains(r.Stdout, "altered the schema") || !strings.Contains(r.Stdout, cmd) {
-		t.Errorf("a rollback after a schema change: want exit 1 and the restore command %q: %s", cmd, r)
-	}
+	r := upgrade()
 	t.Logf("the rolled-back upgrade's report:\n%s", r.Stdout)
-	if got := columns(); got != "sha\n" {
-		t.Errorf("without --restore-on-rollback the schema is left as it is: columns %q", got)
+	dump := newest(snapshotFiles(t, s.dir))
+	cmd := "tarsup restore " + dump + " --host " + bed.Local.Host
+	if r.ExitCode != 1 || !strings.Contains(r.Stdout, "altered the schema") || !strings.Contains(r.Stdout, cmd+"\n") {
+		t.Fatalf("a rollback after a schema change: want exit 1 and the restore command %q: %s", cmd, r)
+	}
+	if !sha() {
+		t.Errorf("the new framework's schema upgrade is not there after the rollback: the test proves nothing")
+	}
+	if in := inspect(t, ctx, bed.Local, s.fw.Name); in.Config.Image != bed.Images.Framework3015 || !in.State.Running {
+		t.Errorf("the framework after the rollback: %s, running %v", in.Config.Image, in.State.Running)
+	}
+	// The command the report gives works as it is.
+	rr := snapTarsup(t, ctx, append(strings.Fields(cmd)[1:], quickGate...)...)
+	if rr.ExitCode != 0 || sha() {
+		t.Fatalf("the report's restore command: sha there %v: %s", sha(), rr)
 	}
 
-	r, dump = run("sha2", "--restore-on-rollback", "--format", "json")
+	r = upgrade("--restore-on-rollback", "--format", "json")
 	var rep struct {
 		SnapshotNotes []struct {
 			File          string `json:"file"`
@@ -554,11 +572,13 @@ func TestSnapshotRollback(t *testing.T) {
 			Restored      bool   `json:"restored"`
 		} `json:"snapshot_notes"`
 	}
-	if r.ExitCode != 1 || json.Unmarshal([]byte(r.Stdout), &rep) != nil || len(rep.SnapshotNotes) != 1 || rep.SnapshotNotes[0].File != dump || !rep.SnapshotNotes[0].SchemaChanged || !rep.SnapshotNotes[0].Restored {
+	dump = newest(snapshotFiles(t, s.dir))
+	if r.ExitCode != 1 || json.Unmarshal([]byte(r.Stdout), &rep) != nil || len(rep.SnapshotNotes) != 1 || rep.SnapshotNotes[0].File != dump ||
+		!rep.SnapshotNotes[0].SchemaChanged || !rep.SnapshotNotes[0].Restored {
 		t.Errorf("--restore-on-rollback: %+v: %s", rep, r)
 	}
-	if got := columns(); got != "sha\n" {
-		t.Errorf("after --restore-on-rollback: columns %q, want the snapshot's (sha, not sha2)", got)
+	if sha() {
+		t.Errorf("after --restore-on-rollback the new framework's column is still there")
 	}
 	if in := inspect(t, ctx, bed.Local, s.fw.Name); in.Config.Image != bed.Images.Framework3015 || !in.State.Running {
 		t.Errorf("the framework after the restore: %s, running %v", in.Config.Image, in.State.Running)
