@@ -51,7 +51,9 @@ var coreDBs = []string{"db_tars", "db_tars_web", "db_user_system", "db_cache_web
 // snapshots.
 type snapDeployment struct {
 	d      *testbed.Deployer
-	ref    string // the MariaDB image
+	e      *testbed.Engine
+	conn   []string // tarsup's flags for e
+	ref    string   // the MariaDB image
 	net    string
 	subnet string
 	db, fw *testbed.Container
@@ -79,11 +81,12 @@ type snapLayout struct {
 func newSnapDeployment(t *testing.T, k int, name string, l snapLayout) *snapDeployment {
 	t.Helper()
 	ctx := t.Context()
-	ref, err := bed.MariaDB(ctx, bed.Local)
+	e, conn := extraEngine(t, ctx, 10)
+	ref, err := bed.MariaDB(ctx, e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &snapDeployment{d: bed.On(ctx, t, bed.Local), ref: ref, subnet: bed.Local.Subnet(k), pw: snapPassword(name), dir: t.TempDir()}
+	s := &snapDeployment{d: bed.On(ctx, t, e), e: e, conn: conn, ref: ref, subnet: e.Subnet(k), pw: snapPassword(name), dir: t.TempDir()}
 	s.net = uniq(name + "-net")
 	s.d.Network(s.net, s.subnet)
 	s.db = s.d.MariaDB(testbed.MariaDBSpec{Name: uniq(name + "-mysql"), Image: ref, Network: s.net,
@@ -111,18 +114,19 @@ func (s *snapDeployment) dump(db *testbed.Container, pw string) string {
 
 // deploymentDir is where the deployment's snapshots go in dir.
 func (s *snapDeployment) deploymentDir(dir string) string {
-	return filepath.Join(dir, backup.DirName(bed.Local.Host, s.db.Name))
+	return filepath.Join(dir, backup.DirName(s.e.Host, s.db.Name))
 }
 
-// snapTarsup runs tarsup with snapshots on (TestMain turns them off for
-// the tests on the stand-in database).
+// tarsup runs tarsup on the deployment's engine (args, then the engine's
+// flags) with snapshots on (TestMain turns them off for the tests on the
+// stand-in database).
 // Why 15 minutes: other runs on the machine may hold the engine's lock
 // for minutes (--lock-wait 10m waits for them).
-func snapTarsup(t *testing.T, ctx context.Context, args ...string) testbed.Result {
+func (s *snapDeployment) tarsup(t *testing.T, ctx context.Context, args ...string) testbed.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
-	return testbed.RunEnv(ctx, []string{"TARSUP_NO_BACKUP=false"}, bed.Tarsup(t), args...)
+	return testbed.RunEnv(ctx, []string{"TARSUP_NO_BACKUP=false"}, bed.Tarsup(t), append(slices.Clone(args), s.conn...)...)
 }
 
 // quickGate keeps the gates of these tests short.
@@ -224,9 +228,9 @@ func (p *psSampler) Stop() (leaks []string, samples, dumps int) {
 }
 
 // firstDie is when the container first died since began (the engine's event).
-func firstDie(t *testing.T, ctx context.Context, id string, began time.Time) time.Time {
+func firstDie(t *testing.T, ctx context.Context, e *testbed.Engine, id string, began time.Time) time.Time {
 	t.Helper()
-	msgs, errs := bed.Local.Client.Events(ctx, events.ListOptions{Since: began.Add(-time.Second).Format(time.RFC3339Nano), Until: time.Now().Add(time.Second).Format(time.RFC3339Nano),
+	msgs, errs := e.Client.Events(ctx, events.ListOptions{Since: began.Add(-time.Second).Format(time.RFC3339Nano), Until: time.Now().Add(time.Second).Format(time.RFC3339Nano),
 		Filters: filters.NewArgs(filters.Arg("container", id), filters.Arg("event", "die"))})
 	for {
 		select {
@@ -250,10 +254,10 @@ func TestBackupBeforeUpgrade(t *testing.T) {
 	ctx := t.Context()
 	s := newSnapDeployment(t, 190, "snap", snapLayout{quiet: true})
 	before := s.dump(s.db, s.pw)
-	oldFW := inspect(t, ctx, bed.Local, s.fw.Name)
-	dbBefore := dbState(t, ctx, bed.Local, s.db.ID)
+	oldFW := inspect(t, ctx, s.e, s.fw.Name)
+	dbBefore := dbState(t, ctx, s.e, s.db.ID)
 
-	dry := snapTarsup(t, ctx, "upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--to", "v3.0.16", "--backup-dir", s.dir, "--dry-run")
+	dry := s.tarsup(t, ctx, "upgrade", "--only", s.fw.Name, "--to", "v3.0.16", "--backup-dir", s.dir, "--dry-run")
 	wantLine := s.db.Name + ": snapshot " + strings.Join(coreDBs, ", ") + " (database of " + s.fw.Name + ") to " + s.deploymentDir(s.dir) + "/, keep the newest 10"
 	if dry.ExitCode != 0 || !strings.Contains(dry.Stdout, "# snapshot: before the first container stops") || !strings.Contains(dry.Stdout, wantLine) {
 		t.Errorf("the dry run does not show the snapshot (%q): %s", wantLine, dry)
@@ -264,7 +268,7 @@ func TestBackupBeforeUpgrade(t *testing.T) {
 
 	began := time.Now()
 	ps := samplePS(s.pw)
-	r := snapTarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--to", "v3.0.16",
+	r := s.tarsup(t, ctx, append([]string{"upgrade", "--only", s.fw.Name, "--to", "v3.0.16",
 		"--backup-dir", s.dir, "--format", "json", "--log-level", "debug"}, quickGate...)...)
 	leaks, samples, dumps := ps.Stop()
 	if r.ExitCode != 0 {
@@ -287,7 +291,7 @@ func TestBackupBeforeUpgrade(t *testing.T) {
 	checkSnapshotFiles(t, s, dump)
 
 	// Written before the old framework stopped.
-	died := firstDie(t, ctx, oldFW.ID, began)
+	died := firstDie(t, ctx, s.e, oldFW.ID, began)
 	for _, p := range []string{dump, backup.ManifestPath(dump)} {
 		st, err := os.Stat(p)
 		if err != nil || !st.ModTime().Before(died) {
@@ -311,7 +315,7 @@ func TestBackupBeforeUpgrade(t *testing.T) {
 		t.Errorf("the snapshot differs from mariadb-dump's dump taken before the upgrade: %s", firstDiff(before, got))
 	}
 	restoreIntoEmpty(t, s, dump, before)
-	if now := dbState(t, ctx, bed.Local, s.db.ID); now != dbBefore {
+	if now := dbState(t, ctx, s.e, s.db.ID); now != dbBefore {
 		t.Errorf("the database container changed: %s, was %s", now, dbBefore)
 	}
 }
@@ -335,7 +339,7 @@ func checkSnapshotFiles(t *testing.T, s *snapDeployment, dump string) {
 	m, _ := readManifest(t, dump)
 	st, _ := os.Stat(dump)
 	sql := gunzipFile(t, dump)
-	if m.Deployment != s.db.Name+" on "+bed.Local.Host || m.Engine != bed.Local.Host || m.DatabaseContainer != s.db.Name || m.DatabaseContainerID != s.db.ID ||
+	if m.Deployment != s.db.Name+" on "+s.e.Host || m.Engine != s.e.Host || m.DatabaseContainer != s.db.Name || m.DatabaseContainerID != s.db.ID ||
 		m.Framework != s.fw.Name || m.FrameworkVersion != "v3.0.15" || strings.Join(m.Databases, ",") != strings.Join(coreDBs, ",") ||
 		m.Size != st.Size() || m.RawSize != int64(len(sql)) || m.File != filepath.Base(dump) || !strings.Contains(m.ServerVersion, "MariaDB") ||
 		len(m.SchemaFingerprint) != 64 || m.TarsupVersion == "" || time.Since(m.Time) > 10*time.Minute {
@@ -366,14 +370,14 @@ func restoreIntoEmpty(t *testing.T, s *snapDeployment, dump, want string) {
 		Env: []string{"MYSQL_HOST=" + db2.IP, "MYSQL_ROOT_PASSWORD=" + pw2}, Networks: []testbed.Attachment{{Network: s.net, IPv4: testbed.HostIP(s.subnet, 6)}}, NoStart: true})
 	emptyBefore := s.d.SQL(db2.Name, pw2, "SHOW DATABASES;")
 
-	r := snapTarsup(t, ctx, append([]string{"restore", dump, "--host", bed.Local.Host, "--only", db2.Name}, quickGate...)...)
+	r := s.tarsup(t, ctx, append([]string{"restore", dump, "--only", db2.Name}, quickGate...)...)
 	if r.ExitCode != 3 || !strings.Contains(r.Stderr, s.db.Name+" on ") || !strings.Contains(r.Stderr, "--force") {
 		t.Errorf("restore into another deployment without --force: want exit 3 naming the snapshot's deployment and --force: %s", r)
 	}
 	if got := s.d.SQL(db2.Name, pw2, "SHOW DATABASES;"); got != emptyBefore {
 		t.Errorf("a refused restore changed the database: %q, was %q", got, emptyBefore)
 	}
-	r = snapTarsup(t, ctx, append([]string{"restore", dump, "--host", bed.Local.Host, "--only", db2.Name, "--force"}, quickGate...)...)
+	r = s.tarsup(t, ctx, append([]string{"restore", dump, "--only", db2.Name, "--force"}, quickGate...)...)
 	if r.ExitCode != 0 {
 		t.Fatalf("restore --force into the empty database: %s", r)
 	}
@@ -390,9 +394,9 @@ func restoreIntoEmpty(t *testing.T, s *snapDeployment, dump, want string) {
 
 // frameworkState is what must not change of a framework when a run is
 // refused: the container (not recreated), its image, that it runs.
-func frameworkState(t *testing.T, ctx context.Context, name string) string {
+func frameworkState(t *testing.T, ctx context.Context, e *testbed.Engine, name string) string {
 	t.Helper()
-	in := inspect(t, ctx, bed.Local, name)
+	in := inspect(t, ctx, e, name)
 	return in.ID + " " + in.Config.Image + " " + in.State.Status
 }
 
@@ -405,7 +409,7 @@ func TestSnapshotRefusals(t *testing.T) {
 	ctx := t.Context()
 	s := newSnapDeployment(t, 191, "snapfail", snapLayout{})
 	upgrade := func(extra ...string) testbed.Result {
-		return snapTarsup(t, ctx, append(append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--to", "v3.0.16"}, quickGate...), extra...)...)
+		return s.tarsup(t, ctx, append(append([]string{"upgrade", "--only", s.fw.Name, "--to", "v3.0.16"}, quickGate...), extra...)...)
 	}
 	refused := func(what string, r testbed.Result, dir string, want ...string) {
 		t.Helper()
@@ -425,7 +429,7 @@ func TestSnapshotRefusals(t *testing.T) {
 			t.Errorf("%s: files left in %s: %q", what, dir, files)
 		}
 	}
-	fw := frameworkState(t, ctx, s.fw.Name)
+	fw := frameworkState(t, ctx, s.e, s.fw.Name)
 
 	// The server refuses the password the framework has.
 	pw2 := snapPassword("changed")
@@ -440,7 +444,7 @@ func TestSnapshotRefusals(t *testing.T) {
 	// The database container is stopped.
 	s.d.Stop(s.db.Name)
 	refused("database stopped", upgrade("--backup-dir", s.dir), s.dir, s.db.Name, "MYSQL_HOST", "docker start")
-	if err := bed.Local.Client.ContainerStart(ctx, s.db.ID, container.StartOptions{}); err != nil {
+	if err := s.e.Client.ContainerStart(ctx, s.db.ID, container.StartOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s.d.WaitMariaDB(s.db.Name, s.pw)
@@ -454,7 +458,7 @@ func TestSnapshotRefusals(t *testing.T) {
 	ro := mountTmpfs(t, "ro,size=64k")
 	refused("read-only directory", upgrade("--backup-dir", filepath.Join(ro, "snapshots")), ro, "--backup-dir", "not writable")
 
-	if now := frameworkState(t, ctx, s.fw.Name); now != fw {
+	if now := frameworkState(t, ctx, s.e, s.fw.Name); now != fw {
 		t.Errorf("a refused upgrade changed the framework: %s, was %s", now, fw)
 	}
 
@@ -463,7 +467,7 @@ func TestSnapshotRefusals(t *testing.T) {
 	if r.ExitCode != 0 || len(snapshotFiles(t, s.dir)) != 0 {
 		t.Errorf("--no-backup: files %q: %s", snapshotFiles(t, s.dir), r)
 	}
-	if in := inspect(t, ctx, bed.Local, s.fw.Name); in.Config.Image != bed.Images.Framework3016 {
+	if in := inspect(t, ctx, s.e, s.fw.Name); in.Config.Image != bed.Images.Framework3016 {
 		t.Errorf("--no-backup did not upgrade: %s", in.Config.Image)
 	}
 }
@@ -490,7 +494,7 @@ func TestBackupKeep(t *testing.T) {
 	s := newSnapDeployment(t, 193, "snapkeep", snapLayout{})
 	var files []string
 	for i := 0; i < 3; i++ {
-		r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.db.Name, "--backup-dir", s.dir, "--backup-keep", "2", "--lock-wait", "10m", "--format", "json")
+		r := s.tarsup(t, ctx, "backup", "--only", s.db.Name, "--backup-dir", s.dir, "--backup-keep", "2", "--lock-wait", "10m", "--format", "json")
 		var out struct {
 			Snapshots []struct{ File string }
 		}
@@ -504,7 +508,7 @@ func TestBackupKeep(t *testing.T) {
 	if strings.Join(sorted(got), " ") != strings.Join(sorted(want), " ") {
 		t.Errorf("after three backups with --backup-keep 2: %q, want %q", got, want)
 	}
-	r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.db.Name, "--backup-dir", s.dir, "--lock-wait", "10m")
+	r := s.tarsup(t, ctx, "backup", "--only", s.db.Name, "--backup-dir", s.dir, "--lock-wait", "10m")
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, s.deploymentDir(s.dir)+"/") || !strings.Contains(r.Stdout, "verified") {
 		t.Errorf("backup's text output names no file: %s", r)
 	}
@@ -535,7 +539,7 @@ func TestSnapshotRollback(t *testing.T) {
 	ctx := t.Context()
 	s := newSnapDeployment(t, 194, "snaproll", snapLayout{})
 	upgrade := func(extra ...string) testbed.Result {
-		return snapTarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", s.fw.Name, "--framework-image", bed.Images.FrameworkNeverHealthy,
+		return s.tarsup(t, ctx, append([]string{"upgrade", "--only", s.fw.Name, "--framework-image", bed.Images.FrameworkNeverHealthy,
 			"--backup-dir", s.dir, "--health-timeout", "15s", "--monitor", "1s", "--stop-timeout", "10s", "--lock-wait", "10m"}, extra...)...)
 	}
 	sha := func() bool {
@@ -548,18 +552,18 @@ func TestSnapshotRollback(t *testing.T) {
 	r := upgrade()
 	t.Logf("the rolled-back upgrade's report:\n%s", r.Stdout)
 	dump := newest(snapshotFiles(t, s.dir))
-	cmd := "tarsup restore " + dump + " --host " + bed.Local.Host
+	cmd := strings.Join(append([]string{"tarsup", "restore", dump, "--host", s.e.Host}, tlsArgs(s.e)...), " ")
 	if r.ExitCode != 1 || !strings.Contains(r.Stdout, "altered the schema") || !strings.Contains(r.Stdout, cmd+"\n") {
 		t.Fatalf("a rollback after a schema change: want exit 1 and the restore command %q: %s", cmd, r)
 	}
 	if !sha() {
 		t.Errorf("the new framework's schema upgrade is not there after the rollback: the test proves nothing")
 	}
-	if in := inspect(t, ctx, bed.Local, s.fw.Name); in.Config.Image != bed.Images.Framework3015 || !in.State.Running {
+	if in := inspect(t, ctx, s.e, s.fw.Name); in.Config.Image != bed.Images.Framework3015 || !in.State.Running {
 		t.Errorf("the framework after the rollback: %s, running %v", in.Config.Image, in.State.Running)
 	}
 	// The command the report gives works as it is.
-	rr := snapTarsup(t, ctx, append(strings.Fields(cmd)[1:], quickGate...)...)
+	rr := testbed.RunEnv(ctx, []string{"TARSUP_NO_BACKUP=false"}, bed.Tarsup(t), append(strings.Fields(cmd)[1:], append(quickGate, "--probe", "direct")...)...)
 	if rr.ExitCode != 0 || sha() {
 		t.Fatalf("the report's restore command: sha there %v: %s", sha(), rr)
 	}
@@ -580,7 +584,7 @@ func TestSnapshotRollback(t *testing.T) {
 	if sha() {
 		t.Errorf("after --restore-on-rollback the new framework's column is still there")
 	}
-	if in := inspect(t, ctx, bed.Local, s.fw.Name); in.Config.Image != bed.Images.Framework3015 || !in.State.Running {
+	if in := inspect(t, ctx, s.e, s.fw.Name); in.Config.Image != bed.Images.Framework3015 || !in.State.Running {
 		t.Errorf("the framework after the restore: %s, running %v", in.Config.Image, in.State.Running)
 	}
 }

@@ -18,11 +18,11 @@ import (
 // whether it was restarted (StartedAt).
 type started struct{ id, name, startedAt, status, ip string }
 
-func startedOf(t *testing.T, ctx context.Context, name, netName string) started {
+func startedOf(t *testing.T, ctx context.Context, s *snapDeployment, name string) started {
 	t.Helper()
-	in := inspect(t, ctx, bed.Local, name)
+	in := inspect(t, ctx, s.e, name)
 	ip := ""
-	if ep := in.NetworkSettings.Networks[netName]; ep != nil {
+	if ep := in.NetworkSettings.Networks[s.net]; ep != nil {
 		ip = ep.IPAddress
 	}
 	return started{in.ID, in.Name, in.State.StartedAt, in.State.Status, ip}
@@ -31,7 +31,7 @@ func startedOf(t *testing.T, ctx context.Context, name, netName string) started 
 // takeBackup runs `tarsup backup` of the deployment and returns its file.
 func takeBackup(t *testing.T, ctx context.Context, s *snapDeployment) string {
 	t.Helper()
-	r := snapTarsup(t, ctx, "backup", "--host", bed.Local.Host, "--only", s.fw.Name, "--backup-dir", s.dir, "--lock-wait", "10m", "--format", "json")
+	r := s.tarsup(t, ctx, "backup", "--only", s.fw.Name, "--backup-dir", s.dir, "--lock-wait", "10m", "--format", "json")
 	var out struct {
 		Snapshots []struct{ File string }
 	}
@@ -62,7 +62,7 @@ ALTER TABLE db_tars.t_node_info ADD COLUMN sha varchar(255) DEFAULT '';
 INSERT INTO db_tars.t_node_info (node_name, endpoint_ip) VALUES ('10.0.0.99', '10.0.0.99');
 DELETE FROM db_user_system.t_user_info;`)
 	changed := s.d.SQL(s.db.Name, s.pw, "SELECT node_name FROM db_tars.t_node_info ORDER BY id;")
-	db, fw, nd := startedOf(t, ctx, s.db.Name, s.net), startedOf(t, ctx, s.fw.Name, s.net), startedOf(t, ctx, node.Name, s.net)
+	db, fw, nd := startedOf(t, ctx, s, s.db.Name), startedOf(t, ctx, s, s.fw.Name), startedOf(t, ctx, s, node.Name)
 
 	unchanged := func(what string) {
 		t.Helper()
@@ -73,7 +73,7 @@ DELETE FROM db_user_system.t_user_info;`)
 			name string
 			was  started
 		}{{s.db.Name, db}, {s.fw.Name, fw}, {node.Name, nd}} {
-			if now := startedOf(t, ctx, c.name, s.net); now != c.was {
+			if now := startedOf(t, ctx, s, c.name); now != c.was {
 				t.Errorf("%s changed %s: %+v, was %+v", what, c.name, now, c.was)
 			}
 		}
@@ -82,21 +82,21 @@ DELETE FROM db_user_system.t_user_info;`)
 	// Corrupt and truncated copies are refused before anything stops.
 	for _, tc := range []struct{ name, want string }{{"corrupt", "corrupt"}, {"truncated", "truncated"}} {
 		bad := spoiledCopy(t, dump, tc.name)
-		r := snapTarsup(t, ctx, append([]string{"restore", bad, "--host", bed.Local.Host}, quickGate...)...)
+		r := s.tarsup(t, ctx, append([]string{"restore", bad}, quickGate...)...)
 		if r.ExitCode != 2 || !strings.Contains(r.Stderr, tc.want) || !strings.Contains(r.Stderr, "refused") {
 			t.Errorf("restore of a %s snapshot: want exit 2 saying %q: %s", tc.name, tc.want, r)
 		}
 		unchanged("a restore of a " + tc.name + " snapshot")
 	}
 
-	r := snapTarsup(t, ctx, append([]string{"restore", dump, "--host", bed.Local.Host, "--dry-run"}, quickGate...)...)
+	r := s.tarsup(t, ctx, append([]string{"restore", dump, "--dry-run"}, quickGate...)...)
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "stop "+s.fw.Name) || !strings.Contains(r.Stdout, "drop and load db_tars") || strings.Contains(r.Stdout, node.Name) {
 		t.Errorf("restore --dry-run: %s", r)
 	}
 	unchanged("restore --dry-run")
 	t.Logf("restore --dry-run:\n%s", r.Stdout)
 
-	r = snapTarsup(t, ctx, append([]string{"restore", dump, "--host", bed.Local.Host, "--format", "json"}, quickGate...)...)
+	r = s.tarsup(t, ctx, append([]string{"restore", dump, "--format", "json"}, quickGate...)...)
 	var rep backup.RestoreReport
 	if r.ExitCode != 0 || json.Unmarshal([]byte(r.Stdout), &rep) != nil || !rep.Restored || !rep.SchemaMatches || rep.Forced {
 		t.Fatalf("restore: %+v: %s", rep, r)
@@ -110,13 +110,13 @@ DELETE FROM db_user_system.t_user_info;`)
 	if got := s.d.SQL(s.db.Name, s.pw, "SELECT count(*) FROM information_schema.COLUMNS WHERE table_schema = 'db_tars' AND table_name = 't_node_info' AND column_name = 'sha';"); got != "0\n" {
 		t.Errorf("the column added after the snapshot is still there: %q", got)
 	}
-	if now := startedOf(t, ctx, s.db.Name, s.net); now != db {
+	if now := startedOf(t, ctx, s, s.db.Name); now != db {
 		t.Errorf("the database container changed: %+v, was %+v", now, db)
 	}
-	if now := startedOf(t, ctx, node.Name, s.net); now != nd {
+	if now := startedOf(t, ctx, s, node.Name); now != nd {
 		t.Errorf("the node changed: %+v, was %+v", now, nd)
 	}
-	now := startedOf(t, ctx, s.fw.Name, s.net)
+	now := startedOf(t, ctx, s, s.fw.Name)
 	if now.id != fw.id || now.ip != fw.ip || now.status != "running" || now.startedAt == fw.startedAt {
 		t.Errorf("the framework after the restore: %+v, was %+v: want the same container at the same address, started again", now, fw)
 	}
