@@ -2,6 +2,7 @@ package backup
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -92,7 +93,7 @@ type Found struct {
 
 // readBack reads a dump file whole: its checksum and size, and, through
 // gzip, the SQL's size and last line.
-func readBack(path string) (Found, error) {
+func readBack(ctx context.Context, path string) (Found, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Found{}, err
@@ -100,7 +101,7 @@ func readBack(path string) (Found, error) {
 	defer f.Close()
 	sum := sha256.New()
 	var size counter
-	in := io.TeeReader(bufio.NewReaderSize(f, 256<<10), io.MultiWriter(sum, &size))
+	in := io.TeeReader(bufio.NewReaderSize(ctxReader{ctx, f}, 256<<10), io.MultiWriter(sum, &size))
 	var found Found
 	var tail tailWriter
 	zr, err := gzip.NewReader(in)
@@ -108,6 +109,9 @@ func readBack(path string) (Found, error) {
 		var raw counter
 		_, err = io.Copy(io.MultiWriter(&raw, &tail), zr)
 		found.RawSize = raw.n
+	}
+	if ctx.Err() != nil {
+		return Found{}, ctx.Err()
 	}
 	found.GzipErr = err
 	// Why read to the end: the checksum covers the whole file, even past
@@ -117,6 +121,20 @@ func readBack(path string) (Found, error) {
 	}
 	found.Size, found.SHA256, found.LastLine = size.n, hex.EncodeToString(sum.Sum(nil)), tail.lastLine()
 	return found, nil
+}
+
+// ctxReader ends a read of a file (a dump can be gigabytes) once ctx is
+// cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // tailWriter keeps the last bytes written: enough for a dump's last line.
@@ -139,10 +157,10 @@ func (t *tailWriter) lastLine() string {
 // verify reads the dump file at path back and checks it against what the
 // manifest says: complete gzip, checksum, sizes, and the completion
 // marker last. Its errors are bad input (exit 2) and say what is wrong.
-func verify(path string, m Manifest) error {
-	found, err := readBack(path)
+func verify(ctx context.Context, path string, m Manifest) error {
+	found, err := readBack(ctx, path)
 	if err != nil {
-		return fault.Mark(fault.BadInput, fmt.Errorf("snapshot %s: read it: %w", path, err))
+		return kept(fmt.Errorf("snapshot %s: read it: %w", path, err))
 	}
 	return checkFound(path, m, found)
 }
@@ -171,13 +189,13 @@ func checkFound(path string, m Manifest, f Found) error {
 // Verify checks a snapshot (the dump or its manifest): the manifest, then
 // the dump read back whole against it. It returns the manifest and the
 // dump's path. Nothing is contacted.
-func Verify(path string) (Manifest, string, error) {
+func Verify(ctx context.Context, path string) (Manifest, string, error) {
 	m, err := ReadManifest(path)
 	if err != nil {
 		return Manifest{}, "", err
 	}
 	dump := filepath.Join(filepath.Dir(ManifestPath(path)), filepath.Base(m.File))
-	if err := verify(dump, m); err != nil {
+	if err := verify(ctx, dump, m); err != nil {
 		return Manifest{}, "", err
 	}
 	return m, dump, nil

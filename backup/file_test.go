@@ -34,7 +34,7 @@ func writeSnapshot(t *testing.T, dir, deployment, sql string, at time.Time) stri
 	}
 	m := Manifest{Format: ManifestFormat, Deployment: deployment, DatabaseContainer: "tars-mysql", Databases: []string{"db_tars"},
 		Size: df.size.n, RawSize: df.raw.n, SHA256: df.digest(), FrameworkVersion: "v3.0.15", Time: at}
-	if err := verify(df.path, m); err != nil {
+	if err := verify(t.Context(), df.path, m); err != nil {
 		t.Fatalf("a good dump is refused: %v", err)
 	}
 	if err := publish(df.path, &m, dir); err != nil {
@@ -60,7 +60,7 @@ func TestSnapshotFiles(t *testing.T) {
 	if len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
-	m, got, err := Verify(ManifestPath(dump))
+	m, got, err := Verify(t.Context(), ManifestPath(dump))
 	if err != nil || got != dump || m.File != filepath.Base(dump) {
 		t.Fatalf("Verify(manifest) = %q, %v", got, err)
 	}
@@ -99,7 +99,7 @@ func TestVerifyRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dump := writeSnapshot(t, t.TempDir(), "d", sampleDump, at)
 			tc.spoil(t, dump)
-			_, _, err := Verify(dump)
+			_, _, err := Verify(t.Context(), dump)
 			if err == nil || fault.ExitCode(err) != fault.ExitBadInput || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Verify = %v (exit %d), want exit 2 saying %q", err, fault.ExitCode(err), tc.want)
 			}
@@ -111,7 +111,7 @@ func TestVerifyRefuses(t *testing.T) {
 		_, _ = df.Write([]byte(strings.TrimSuffix(sampleDump, "-- Dump completed\n")))
 		must(t, df.finish())
 		m := Manifest{Size: df.size.n, RawSize: df.raw.n, SHA256: df.digest()}
-		if err := verify(df.path, m); err == nil || !strings.Contains(err.Error(), "did not finish") {
+		if err := verify(t.Context(), df.path, m); err == nil || !strings.Contains(err.Error(), "did not finish") {
 			t.Errorf("an unfinished dump: %v", err)
 		}
 	})

@@ -65,7 +65,7 @@ func (o Options) takeOne(ctx context.Context, x *orchestrator.Executor, dep Depl
 		return fail(err)
 	}
 	m := o.manifest(dep, snap, info, fp, df)
-	if err := verify(df.path, m); err != nil {
+	if err := verify(ctx, df.path, m); err != nil {
 		df.abort()
 		return fail(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
@@ -120,7 +121,11 @@ type RestoreReport struct {
 // (another one only with --force: exit 3 otherwise) and restores it.
 func Restore(ctx context.Context, cfg Config, o RestoreOptions) (RestoreReport, error) {
 	rep := RestoreReport{DryRun: o.DryRun, File: o.File}
-	m, dump, err := Verify(o.File)
+	m, dump, err := Verify(ctx, o.File)
+	if err != nil && ctx.Err() != nil {
+		// Why %v: a signal, not the file, ended it (exit 1, not 2).
+		return rep, fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM) while verifying %s: nothing was changed (%v)", o.File, err))
+	}
 	if err != nil {
 		return rep, err
 	}

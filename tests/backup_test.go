@@ -345,7 +345,7 @@ func checkSnapshotFiles(t *testing.T, s *snapDeployment, dump string) {
 		len(m.SchemaFingerprint) != 64 || m.TarsupVersion == "" || time.Since(m.Time) > 10*time.Minute {
 		t.Errorf("manifest %+v", m)
 	}
-	if _, _, err := backup.Verify(dump); err != nil {
+	if _, _, err := backup.Verify(t.Context(), dump); err != nil {
 		t.Errorf("the snapshot does not verify: %v", err)
 	}
 	if !strings.HasPrefix(lastLine(sql), backup.CompletionMarker) {
