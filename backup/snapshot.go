@@ -58,7 +58,13 @@ func (s *Snapshotter) Plan(ctx context.Context, x *orchestrator.Executor, p plan
 	deps, errs := locateAll(ctx, x.Hosts, mine)
 	inPlan := map[int][]plan.Container{}
 	for _, st := range steps {
-		if err, ok := errs[st.Container.ID]; ok {
+		err, ok := errs[st.Container.ID]
+		if ok && st.Container.Role == images.RoleWeb {
+			// Why: a separate tarsweb may name its database otherwise; it
+			// never upgrades without a framework, whose snapshot covers it.
+			continue
+		}
+		if ok {
 			return nil, fmt.Errorf("%w\n%s (a framework host whose database runs on another engine: snapshot it there with tarsup backup first)", locateError(st.Container, err), noBackupFix)
 		}
 		i := slices.IndexFunc(deps, func(d Deployment) bool {

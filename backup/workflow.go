@@ -3,12 +3,14 @@ package backup
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/fleet"
+	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -62,7 +64,9 @@ func deployments(ctx context.Context, s *fleet.Session, only []string) ([]Deploy
 	for _, st := range states {
 		for _, c := range st.Containers {
 			err, ok := errs[c.ID]
-			if ok && (len(only) == 0 || contains(only, c.Name)) {
+			// A separate tarsweb that names its database otherwise is
+			// no deployment of its own (its framework's is).
+			if ok && c.Role != images.RoleWeb && (len(only) == 0 || slices.Contains(only, c.Name)) {
 				return nil, fmt.Errorf("%w\nnothing was written; leave its deployment out with --only NAME (the framework or database containers to snapshot)", locateError(c, err))
 			}
 		}
@@ -71,15 +75,6 @@ func deployments(ctx context.Context, s *fleet.Session, only []string) ([]Deploy
 		return nil, badInput("no Tars deployment on %s: no framework container whose MYSQL_HOST names a running database container on its engine", engineNames(s.Hosts))
 	}
 	return selectDeployments(deps, only)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // RestoreOptions are `tarsup restore`'s own inputs.
