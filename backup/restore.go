@@ -76,7 +76,10 @@ func restoreInto(ctx context.Context, x *orchestrator.Executor, dep Deployment, 
 	x.Emit(orchestrator.Event{Host: h.Name(), Container: dep.Target.DB, Action: "load snapshot", Result: "started", Detail: dump})
 	if err := load(ctx, dep, dump, m); err != nil {
 		n := strings.Join(names(paused), " ")
-		return false, fmt.Errorf("restore into %s: load %s: %w\nthe database may be partly loaded, so the framework containers (%s) are left stopped: "+
+		// Why %v: the frameworks are stopped by now, so the kind of the
+		// cause (a database that stopped answering is "unreachable", exit
+		// 2: nothing changed) must not decide the exit code.
+		return false, fmt.Errorf("restore into %s: load %s: %v\nthe database may be partly loaded, so the framework containers (%s) are left stopped: "+
 			"run the same tarsup restore again (the snapshot is intact), or start them as they are with docker start %s", dep.Name(), dump, err, n, n)
 	}
 	x.Emit(orchestrator.Event{Host: h.Name(), Container: dep.Target.DB, Action: "load snapshot", Result: "done", Detail: strings.Join(m.Databases, ", ")})
