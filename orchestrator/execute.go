@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
@@ -34,10 +35,13 @@ const (
 	ResultRolledBack = "rolled back"
 	ResultFailed     = "failed"
 	ResultSkipped    = "skipped"
-	ResultLeft       = "left for inspection"
-	ResultOK         = "ok"
-	ResultRestarted  = "restarted"
-	ResultUnhealthy  = "unhealthy"
+	// ResultHookSkipped is a step a failed pre hook (pre-upgrade,
+	// pre-stop) skipped: its container was not changed.
+	ResultHookSkipped = "skipped (pre hook failed)"
+	ResultLeft        = "left for inspection"
+	ResultOK          = "ok"
+	ResultRestarted   = "restarted"
+	ResultUnhealthy   = "unhealthy"
 )
 
 // StepResult is the outcome of one step.
@@ -50,6 +54,9 @@ type StepResult struct {
 	// Interrupted marks a step that did not run because the run was
 	// cancelled (SIGINT, SIGTERM) before it started.
 	Interrupted bool
+	// Warnings are the failures of post hooks the step kept going past
+	// (--post-hook-failure warn).
+	Warnings []string
 }
 
 // ExecOptions tune the executor. StopTimeout, NoRollback, Cleanup and
@@ -72,6 +79,10 @@ type ExecOptions struct {
 	LockWait time.Duration
 	// Report receives events as they happen; nil drops them.
 	Report func(Event)
+	// Hooks are the operator's hooks of each recreate an upgrade plans.
+	Hooks plan.HookPolicy
+	// Log receives the hooks' output, a line at a time; nil drops it.
+	Log logrus.FieldLogger
 }
 
 // Executor walks a plan against the engines.
@@ -105,7 +116,7 @@ func (x *Executor) report(e Event) {
 
 // Policy is the operator's policy from these options, for the planner.
 func (o ExecOptions) Policy(parallel int) plan.Policy {
-	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup}
+	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup, Hooks: o.Hooks}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that

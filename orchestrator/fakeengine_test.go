@@ -51,6 +51,10 @@ type fakeEngine struct {
 	onInspect func(*container.InspectResponse)
 	// pulls allows ImagePull; removals allows ImageRemove: both are recorded.
 	pulls, removals bool
+	// execs says what an exec of each program does (fakeexec_test.go);
+	// execRuns are the execs made.
+	execs    map[string]fakeExec
+	execRuns []execRun
 }
 
 func newFakeEngine(t *testing.T) *fakeEngine {

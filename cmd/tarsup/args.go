@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/urfave/cli/v2"
 )
 
@@ -112,7 +113,7 @@ func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue
 		return nil
 	}
 	if g, ok := f.(*cli.GenericFlag); ok {
-		if _, ok := g.Value.(*urlList); ok {
+		if _, ok := g.Value.(multiValue); ok {
 			return nil
 		}
 	}
@@ -334,6 +335,12 @@ func rule(name string) flagRule {
 		return oneOfRule("text", "json")
 	case "notify", "notify-url", "notify-template", "notify-on":
 		return notifyRule(name)
+	case "pre-upgrade", "post-upgrade", "on-rollback":
+		return hookRule
+	case "hook-timeout":
+		return durationAbove(0)
+	case "post-hook-failure":
+		return oneOfRule(plan.PostHookRollback, plan.PostHookWarn)
 	case "log-level":
 		return func(c *cli.Context, _ cli.Flag, name string) error {
 			if _, err := logrus.ParseLevel(c.String(name)); err != nil {

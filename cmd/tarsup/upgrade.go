@@ -38,7 +38,7 @@ func upgradeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "how many nodes to recreate at once"},
 		&cli.IntFlag{Name: "max-failures", Value: 0, Usage: "once more nodes than this failed (and were rolled back), start no new one"},
 		&cli.BoolFlag{Name: "allow-ip-change", Usage: "recreate containers whose address cannot be kept (default bridge; a network without a configured subnet on an old engine) with a new one (refused otherwise: Tars records IPs)"},
-	), notifyFlags()...)
+	), append(hookFlags(), notifyFlags()...)...)
 }
 
 // upgradeOptions are `tarsup upgrade`'s inputs.
@@ -106,6 +106,8 @@ func execOptions(c *cli.Context, e *env, prober *health.Prober, report func(orch
 		MaxFailures: c.Int("max-failures"),
 		LockWait:    c.Duration("lock-wait"),
 		Report:      report,
+		Hooks:       hookPolicy(c),
+		Log:         e.log,
 	}, nil
 }
 

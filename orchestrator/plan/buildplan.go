@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -29,6 +28,8 @@ type Policy struct {
 	NoRollback bool
 	// Cleanup removes each old image once no container uses it any more.
 	Cleanup bool
+	// Hooks are the hooks of every recreate the plan makes of a candidate.
+	Hooks HookPolicy
 }
 
 // stopTimeout is the seconds a container gets to stop: its own, else the
@@ -92,7 +93,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		}
 	}
 	if len(refusals) > 0 {
-		return Plan{}, fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
+		return Plan{}, refusalError(refusals)
 	}
 	if err := webAlone(webs, len(masters)+len(slaves)); err != nil {
 		return Plan{}, err
@@ -158,6 +159,9 @@ func (in planInput) recreateStep(c Candidate) (st Step, keep bool, err error) {
 	st.Before = in.before[c.Container.ID]
 	st.Restore = st.Before.Restore()
 	in.pol.RecreatePolicy(&st)
+	if err := in.pol.Hooks.Apply(&st); err != nil {
+		return st, false, err
+	}
 	return st, true, nil
 }
 
