@@ -157,7 +157,8 @@ func TestHooksRun(t *testing.T) {
 // TestHooksPreFailure: a failing pre hook skips the step: the container
 // keeps its ID, name and state, the run exits 1 naming the hook and its
 // last output lines. First --pre-upgrade fails (the pre-stop label does
-// not even run), then the pre-stop label, exec'd in the old container.
+// not even run), then it times out, then the pre-stop label fails,
+// exec'd in the old container.
 func TestHooksPreFailure(t *testing.T) {
 	ctx := t.Context()
 	d := bed.On(ctx, t, bed.Local)
@@ -174,11 +175,22 @@ func TestHooksPreFailure(t *testing.T) {
 		t.Errorf("the pre-stop label ran after --pre-upgrade failed")
 	}
 
+	// Past --hook-timeout a hook is killed with its whole process group
+	// (a child it left in the background too): a failure as well.
+	pids := filepath.Join(t.TempDir(), "pids")
+	r = tarsup(t, ctx, append(args, "--hook-timeout", "2s", "--pre-upgrade", "echo $$ > "+pids+"; sleep 300 & echo $! >> "+pids+"; echo waiting; wait")...)
+	requireExit(t, r, 1, "pre-upgrade hook --pre-upgrade", "timed out after 2s: its process group was killed", "  | waiting", "skipped (pre hook failed)")
+	requireUnchanged(t, before, snapshot(t, ctx, bed.Local, p))
+	requireKilled(t, pids)
+
 	r = tarsup(t, ctx, args...)
 	requireExit(t, r, 1, "pre-stop hook label tarsup.hook.pre-stop", "exit status 5", "  | hook: exiting 5 as asked", "skipped (pre hook failed)")
 	requireUnchanged(t, before, snapshot(t, ctx, bed.Local, p))
 	if log := d.ReadFile(fw.Name, "/data/tars/hooks.log"); !strings.HasPrefix(log, "version=v3.0.15 ") || strings.Count(log, "\n") != 1 {
 		t.Errorf("hooks.log %q: want the one run of the pre-stop label, in the old container", log)
+	}
+	if got := names(t, ctx, bed.Local, fw.Name); strings.Join(got, " ") != fw.Name {
+		t.Errorf("containers %v, want only %s (the new one removed)", got, fw.Name)
 	}
 }
 
@@ -217,20 +229,10 @@ func TestHooksPostFailure(t *testing.T) {
 	}
 }
 
-// TestHooksTimeout: a hook past --hook-timeout is killed with its whole
-// process group (a child it left in the background too), and counts as a
-// failure: the step is skipped.
-func TestHooksTimeout(t *testing.T) {
-	ctx := t.Context()
-	d := bed.On(ctx, t, bed.Local)
-	p := uniq("hooks-timeout-")
-	fw := hookFramework(t, ctx, d, p, 203, nil)
-	before := snapshot(t, ctx, bed.Local, p)
-	pids := filepath.Join(t.TempDir(), "pids")
-	r := tarsup(t, ctx, append([]string{"upgrade", "--to", "v3.0.16", "--only", fw.Name, "--hook-timeout", "2s",
-		"--pre-upgrade", "echo $$ > " + pids + "; sleep 300 & echo $! >> " + pids + "; echo waiting; wait"}, gateFlags...)...)
-	requireExit(t, r, 1, "pre-upgrade hook --pre-upgrade", "timed out after 2s: its process group was killed", "  | waiting")
-	requireUnchanged(t, before, snapshot(t, ctx, bed.Local, p))
+// requireKilled fails the test when any process whose PID is in the file
+// still runs (a zombie is dead, waiting for init to reap it).
+func requireKilled(t *testing.T, pids string) {
+	t.Helper()
 	data, err := os.ReadFile(pids)
 	if err != nil {
 		t.Fatal(err)
@@ -240,12 +242,63 @@ func TestHooksTimeout(t *testing.T) {
 		if pid <= 1 {
 			t.Fatalf("pid %q", f)
 		}
-		// tarsup has exited: a process of the hook still there is an orphan
-		// that nobody killed (a zombie is dead, waiting for init).
 		if stat, err := os.ReadFile("/proc/" + f + "/stat"); err == nil && !strings.Contains(string(stat), ") Z ") {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("the hook's process %d survived the timeout: %s", pid, stat)
 		}
+	}
+}
+
+// TestHooksRefresh: refresh runs the hooks of the steps it plans: a node
+// whose tag moved gets --pre-upgrade and --post-upgrade on this machine,
+// with the refresh's cause, and its post-start label in the new
+// container; --monitor-only lists them and runs none.
+func TestHooksRefresh(t *testing.T) {
+	ctx := t.Context()
+	d := bed.On(ctx, t, bed.Local)
+	p := uniq("hooks-refresh-")
+	fw := hookFramework(t, ctx, d, p, 203, nil)
+	repo := "e2e-hooks/" + testbed.NodeRepo
+	ref, _, err := bed.Images.Push(ctx, testbed.ImageSpec{Repo: repo, Tag: "latest", Role: testbed.RoleNode, Version: "v3.0.15"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := d.Run(testbed.ContainerSpec{
+		Name: p + "node", Image: ref, Env: []string{"WEB_HOST=http://" + fw.IP + ":3000"},
+		Labels:   map[string]string{"tarsup.hook.post-start": marker()},
+		Volumes:  []string{d.Volume(p+"node-data") + ":/data/tars"},
+		Networks: []testbed.Attachment{{Network: p + "net", IPv4: testbed.HostIP(bed.Local.Subnet(203), 5)}},
+		Restart:  "always",
+	})
+	d.WaitTCP(net.JoinHostPort(node.IP, "19385"))
+	// The tag moves on: same version, another image.
+	if _, _, err := bed.Images.Push(ctx, testbed.ImageSpec{Repo: repo, Tag: "latest", Role: testbed.RoleNode, Version: "v3.0.15", Env: []string{"MOVED=1"}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := append([]string{"refresh", "--lock", filepath.Join(dir, "run.lock"), "--only", node.Name,
+		"--pre-upgrade", "env > " + dir + "/pre.env", "--post-upgrade", "env > " + dir + "/post.env"}, gateFlags...)
+
+	r := tarsup(t, ctx, append(args, "--monitor-only")...)
+	requireExit(t, r, 0, node.Name+": hook pre-upgrade on this machine:", node.Name+": hook post-start in the new container", node.Name+": hook post-upgrade on this machine:")
+	if _, err := os.Stat(filepath.Join(dir, "pre.env")); err == nil {
+		t.Fatal("--monitor-only ran a hook")
+	}
+	r = tarsup(t, ctx, args...)
+	requireExit(t, r, 0, "hook pre-upgrade: ok", "hook post-start: ok", "hook post-upgrade: ok")
+	after := inspect(t, ctx, bed.Local, node.Name)
+	if after.ID == node.ID {
+		t.Fatalf("the node was not recreated")
+	}
+	pre, post := readEnvFile(t, filepath.Join(dir, "pre.env")), readEnvFile(t, filepath.Join(dir, "post.env"))
+	if pre["TARSUP_ROLE"] != "node" || pre["TARSUP_CONTAINER"] != node.Name || pre["TARSUP_FROM"] != ref || pre["TARSUP_TO"] != ref || pre["TARSUP_RESULT"] != "" {
+		t.Errorf("pre-upgrade env: role %q, container %q, from %q, to %q, result %q", pre["TARSUP_ROLE"], pre["TARSUP_CONTAINER"], pre["TARSUP_FROM"], pre["TARSUP_TO"], pre["TARSUP_RESULT"])
+	}
+	if post["TARSUP_RESULT"] != "ok" || post["TARSUP_NEW_ID"] != after.ID {
+		t.Errorf("post-upgrade env: result %q, new id %q (want %s)", post["TARSUP_RESULT"], post["TARSUP_NEW_ID"], after.ID)
+	}
+	if log := d.ReadFile(node.Name, "/data/tars/hooks.log"); !strings.Contains(log, "TARSUP_HOOK=post-start") || !strings.Contains(log, "TARSUP_NEW_ID="+after.ID) {
+		t.Errorf("hooks.log %q: want the post-start label run in the new node", log)
 	}
 }
 

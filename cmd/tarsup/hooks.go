@@ -31,7 +31,7 @@ func hookFlags() []cli.Flag {
 		&cli.GenericFlag{Name: "pre-upgrade", Value: &cmdList{}, Usage: "run `CMD` (sh -c, on this machine) before each container's step, the step in TARSUP_* variables and as JSON on stdin; one that fails (non-zero exit, timeout) skips that step; repeatable (README: Hooks)"},
 		&cli.GenericFlag{Name: "post-upgrade", Value: &cmdList{}, Usage: "run `CMD` (sh -c, on this machine) once each container's step is done, TARSUP_RESULT ok, rolled-back or failed; one that fails after an upgrade rolls it back (see --post-hook-failure); repeatable"},
 		&cli.GenericFlag{Name: "on-rollback", Value: &cmdList{}, Usage: "run `CMD` (sh -c, on this machine) after each rollback; repeatable"},
-		&cli.DurationFlag{Name: "hook-timeout", Value: plan.DefaultHookTimeout, Usage: "how long any hook may run (those of the tarsup.hook.* labels too); a hook on this machine is then killed with its process group"},
+		&cli.DurationFlag{Name: "hook-timeout", Value: plan.DefaultHookTimeout, Usage: "how long any hook may run, those of the labels tarsup.hook.pre-stop and tarsup.hook.post-start (exec'd in the old and the new container) too; a hook on this machine is then killed with its process group"},
 		&cli.StringFlag{Name: "post-hook-failure", Value: plan.PostHookRollback, Usage: "what a failed post hook (post-start label, --post-upgrade) of an upgraded container does: rollback, or warn (keep the new container, exit 0)"},
 	}
 }
