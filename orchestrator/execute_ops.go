@@ -40,9 +40,14 @@ func (x *Executor) recreate(ctx context.Context, h *engine.Host, st plan.Step) S
 	var newID, res string
 	var hr hookRun
 	err := x.preUpgrade(ctx, h, st)
-	if err != nil {
+	switch {
+	case err != nil:
 		res = ResultHookSkipped
-	} else {
+	case ctx.Err() != nil:
+		// A signal came while the pre hooks ran: nothing changed yet, so
+		// the step does not start (Run reports it as not run).
+		return x.skip(ctx, st)
+	default:
 		newID, res, err = x.replace(ctx, h, st, &hr)
 		err = x.afterHooks(ctx, h, st, res, newID, err, &hr)
 	}

@@ -2,11 +2,13 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -193,5 +195,25 @@ func TestHookExecEnv(t *testing.T) {
 	if post.image != "tarscloud/tars-node:stable" || !strings.Contains(env(post), "TARSUP_HOOK=post-start") || !strings.Contains(env(post), "TARSUP_RESULT=ok") ||
 		!strings.Contains(env(post), "TARSUP_NEW_ID="+r.NewID) || !strings.Contains(env(post), "TARSUP_TO=tarscloud/tars-node:stable") {
 		t.Errorf("post-start ran in %s with %s", post.image, env(post))
+	}
+}
+
+// TestHookSignalDuringPreHook: a signal while a pre hook runs does not
+// cut the hook short, and the step, which changed nothing yet, does not
+// start: it is reported as not run.
+func TestHookSignalDuringPreHook(t *testing.T) {
+	f := newFakeEngine(t)
+	x, st, record := hooked(t, f, "tarscloud/tars-node:stable", plan.HookPolicy{PreUpgrade: []string{"sleep 0.3; echo finished"}}, nil, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	results, err := x.Run(ctx, plan.Plan{Phases: []plan.Phase{{Name: "nodes", Steps: []plan.Step{st}, Parallel: 1}}})
+	if !errors.Is(err, fault.Interrupted) || results[0].Result != ResultSkipped || !results[0].Interrupted {
+		t.Fatalf("result %q interrupted %v, err %v; want the step not run", results[0].Result, results[0].Interrupted, err)
+	}
+	if len(f.calls) > 0 {
+		t.Errorf("the engine was called: %q", f.calls)
+	}
+	if got := recorded(t, record); got != "pre-upgrade  n1" {
+		t.Errorf("hooks ran: %q", got)
 	}
 }
