@@ -257,14 +257,14 @@ func TestHooksRefresh(t *testing.T) {
 	ctx := t.Context()
 	d := bed.On(ctx, t, bed.Local)
 	p := uniq("hooks-refresh-")
-	fw := hookFramework(t, ctx, d, p, 203, nil)
+	hookFramework(t, ctx, d, p, 203, nil)
 	repo := "e2e-hooks/" + testbed.NodeRepo
 	ref, _, err := bed.Images.Push(ctx, testbed.ImageSpec{Repo: repo, Tag: "latest", Role: testbed.RoleNode, Version: "v3.0.15"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	node := d.Run(testbed.ContainerSpec{
-		Name: p + "node", Image: ref, Env: []string{"WEB_HOST=http://" + fw.IP + ":3000"},
+		Name: p + "node", Image: ref, Env: []string{"WEB_HOST=http://" + testbed.HostIP(bed.Local.Subnet(203), 3) + ":3000"},
 		Labels:   map[string]string{"tarsup.hook.post-start": marker()},
 		Volumes:  []string{d.Volume(p+"node-data") + ":/data/tars"},
 		Networks: []testbed.Attachment{{Network: p + "net", IPv4: testbed.HostIP(bed.Local.Subnet(203), 5)}},
