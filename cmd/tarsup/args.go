@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,14 +103,31 @@ func flagValue(flags []cli.Flag, args []string, i int) (value string, hasValue, 
 
 // once refuses a flag that holds one value given twice at one command
 // level (`--to v1 --to v2`): the parser would keep the last one silently.
-// Flags that collect values (--host, --only...) and switches may repeat.
+// Flags that collect values (--host, --only...) may repeat, and so may a
+// switch, unless it says two things (`--dry-run --dry-run=false` would be
+// a real run, silently).
 func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue bool, path []string) error {
 	f := findFlag(flags, flagName(word))
-	if f == nil || !hasValue {
+	if f == nil {
 		return nil
 	}
 	switch f.(type) {
-	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag, *cli.Uint64SliceFlag, *cli.BoolFlag:
+	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag, *cli.Uint64SliceFlag:
+		return nil
+	case *cli.BoolFlag:
+		if !hasValue {
+			value = "true"
+		}
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return nil // the parser's value check names it
+		}
+		value, hasValue = strconv.FormatBool(b), true
+		if prev, ok := seen[f.Names()[0]]; ok && prev == value {
+			return nil
+		}
+	}
+	if !hasValue {
 		return nil
 	}
 	if g, ok := f.(*cli.GenericFlag); ok {
@@ -341,6 +359,8 @@ func rule(name string) flagRule {
 		return durationAbove(0)
 	case "post-hook-failure":
 		return oneOfRule(plan.PostHookRollback, plan.PostHookWarn)
+	case "registry-retries", "registry-mirror":
+		return registryRule(name)
 	case "log-level":
 		return func(c *cli.Context, _ cli.Flag, name string) error {
 			if _, err := logrus.ParseLevel(c.String(name)); err != nil {

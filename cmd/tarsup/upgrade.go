@@ -37,8 +37,9 @@ func upgradeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and change nothing"},
 		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "how many nodes to recreate at once"},
 		&cli.IntFlag{Name: "max-failures", Value: 0, Usage: "once more nodes than this failed (and were rolled back), start no new one"},
+		&cli.DurationFlag{Name: "register-timeout", Value: orchestrator.DefaultRegisterTimeout, Usage: "how long each node that was active in db_tars.t_node_info may take to be active again, at the same IP and heartbeating, after the framework steps and after the node steps; one that is not is restarted once and waited for as long again, then named (exit 1). 0 turns the check off. Given explicitly, a deployment whose database cannot be read fails the pre-flight (exit 2)"},
 		&cli.BoolFlag{Name: "allow-ip-change", Usage: "recreate containers whose address cannot be kept (default bridge; a network without a configured subnet on an old engine) with a new one (refused otherwise: Tars records IPs)"},
-	), append(hookFlags(), notifyFlags()...)...)
+	), append(append(hookFlags(), registryFlags()...), notifyFlags()...)...)
 }
 
 // upgradeOptions are `tarsup upgrade`'s inputs.
@@ -77,7 +78,8 @@ func upgradeCommand(e *env) *cli.Command {
 			if c.String("format") == "text" {
 				progress = e.stdout
 			}
-			up := orchestrator.UpgradeOptions{Request: req, DryRun: c.Bool("dry-run"), Parallel: c.Int("parallel"), Progress: progress, TTY: e.stdoutTTY}
+			up := orchestrator.UpgradeOptions{Request: req, DryRun: c.Bool("dry-run"), Parallel: c.Int("parallel"), Progress: progress, TTY: e.stdoutTTY,
+				Registry: registryOf(c, e)}
 			return runUpgrade(c.Context, upgradeOptions{fleet: cfg, upgrade: up, format: c.String("format"), out: e.stdout, notifier: n})
 		},
 	}
@@ -106,8 +108,12 @@ func execOptions(c *cli.Context, e *env, prober *health.Prober, report func(orch
 		MaxFailures: c.Int("max-failures"),
 		LockWait:    c.Duration("lock-wait"),
 		Report:      report,
-		Hooks:       hookPolicy(c),
-		Log:         e.log,
+		// Why IsSet: the operator who names the timeout asks for the
+		// check, so a database that cannot be read is an error then.
+		RegisterTimeout:  c.Duration("register-timeout"),
+		RegisterRequired: c.IsSet("register-timeout") && c.Duration("register-timeout") > 0,
+		Hooks:            hookPolicy(c),
+		Log:              e.log,
 	}, nil
 }
 
