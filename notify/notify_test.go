@@ -374,7 +374,13 @@ func TestCheckURL(t *testing.T) {
 		{"::", "not a URL"},
 		{"slack://%zz", "not a URL"},
 		{"dingtalk://t?secret=%zz", "not a URL"},
-		{"ntfy://", "ntfy: topic is required (the library's documentation"},
+		{"ntfy://", "ntfy:// names no receiver"},
+		{"ntfy://ntfy.sh", "ntfy: topic is required (the library's documentation"},
+		// The library takes these and fails only at the send, after the run.
+		{"generic+https://", "generic+https:// names no receiver"},
+		{"generic+http:///path", "generic+http:// names no receiver"},
+		{"gotify://", "gotify:// names no receiver"},
+		{"teams://", "teams:// names no receiver"},
 		{"telegram://x@telegram", "telegram: invalid telegram token"},
 		{"smtp+http://h", "custom URLs are not supported by service: 'smtp' service"},
 	} {
@@ -419,3 +425,20 @@ func TestScrub(t *testing.T) {
 }
 
 func url2(raw string) string { return strings.ReplaceAll(raw, "+", "%2B") }
+
+// TestScrubSlackTokenReshaped: shoutrrr sends slack://hook:T-B-X@webhook to
+// https://hooks.slack.com/services/T/B/X and quotes that URL in its
+// errors; neither the token nor its parts may be left in the message.
+func TestScrubSlackTokenReshaped(t *testing.T) {
+	raw := "slack://hook:T00000000-B00000000-XXXXXXXXXXSECRETXXXXXXXXX@webhook"
+	msg := `failed to invoke webhook: Post "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXSECRETXXXXXXXXX": dial tcp: no such host`
+	got := scrub(msg, secretsOf(raw))
+	for _, s := range []string{"SECRET", "T00000000", "B00000000"} {
+		if strings.Contains(got, s) {
+			t.Errorf("%q left in %q", s, got)
+		}
+	}
+	if !strings.Contains(got, "hooks.slack.com") {
+		t.Errorf("the receiver's host should stay, for the operator: %q", got)
+	}
+}
