@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -440,5 +441,27 @@ func TestScrubSlackTokenReshaped(t *testing.T) {
 	}
 	if !strings.Contains(got, "hooks.slack.com") {
 		t.Errorf("the receiver's host should stay, for the operator: %q", got)
+	}
+}
+
+// TestLoadTemplateNotRegular: a FIFO (which would block the open forever,
+// deaf to SIGTERM), a directory or a device is refused at once.
+func TestLoadTemplateNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{fifo, dir, "/dev/zero"} {
+		if _, err := LoadTemplate(f); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("LoadTemplate(%s): %v, want not a regular file", f, err)
+		}
+	}
+	big := filepath.Join(dir, "big.tmpl")
+	if err := os.WriteFile(big, make([]byte, maxTemplateBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTemplate(big); err == nil || !strings.Contains(err.Error(), "more than a message template's") {
+		t.Errorf("LoadTemplate(big): %v", err)
 	}
 }
