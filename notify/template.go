@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"text/template"
@@ -84,6 +85,11 @@ func readTemplateFile(file string) ([]byte, error) {
 	const want = "give a readable Go text/template file"
 	fi, err := os.Stat(file)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// As before the check: "open FILE: no such file or directory".
+			pe.Op = "open"
+		}
 		return nil, fmt.Errorf("%w: %s", err, want)
 	}
 	if !fi.Mode().IsRegular() {
