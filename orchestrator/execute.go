@@ -38,6 +38,10 @@ const (
 	ResultOK         = "ok"
 	ResultRestarted  = "restarted"
 	ResultUnhealthy  = "unhealthy"
+	// ResultWaiting is a step not started because the maintenance window
+	// closes before it could finish (its NotAfter passed), or because an
+	// earlier one was held back so.
+	ResultWaiting = "waits for the next window"
 )
 
 // StepResult is the outcome of one step.
@@ -105,7 +109,8 @@ func (x *Executor) report(e Event) {
 
 // Policy is the operator's policy from these options, for the planner.
 func (o ExecOptions) Policy(parallel int) plan.Policy {
-	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup}
+	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup,
+		GateTime: o.Gate.Timeout + o.Gate.Monitor}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that
@@ -119,20 +124,25 @@ func (o ExecOptions) Policy(parallel int) plan.Policy {
 func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 	var results []StepResult
 	done := map[string]string{}
-	ended := false
+	ended, closed := false, false
 	for _, ph := range p.Phases {
-		if ended && !ph.Always {
+		if (ended || closed) && !ph.Always {
 			for _, s := range ph.Steps {
-				results = append(results, StepResult{Step: s, Result: ResultSkipped})
+				if ended {
+					results = append(results, StepResult{Step: s, Result: ResultSkipped})
+				} else {
+					results = append(results, x.wait(s))
+				}
 			}
 			continue
 		}
-		phaseResults, failed := x.runPhase(ctx, ph, done)
+		phaseResults, failed, phaseClosed := x.runPhase(ctx, ph, done)
 		for _, r := range phaseResults {
 			done[r.Step.Container.ID] = r.Result
 		}
 		results = append(results, phaseResults...)
 		ended = ended || (failed > 0 && ph.StopOnFailure)
+		closed = closed || phaseClosed
 	}
 	results = slices.DeleteFunc(results, func(r StepResult) bool { return r.Step.Kind == plan.StepCleanupImage })
 	if ctx.Err() != nil {
@@ -156,14 +166,15 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 }
 
 // runPhase runs a phase's steps, Parallel at once, and returns their
-// results and how many failed. done holds the results of the earlier
-// phases' steps by container ID (what a cleanup step waits for).
-func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int) {
+// results, how many failed, and whether the maintenance window held a step
+// back (then no later step starts either). done holds the results of the
+// earlier phases' steps by container ID (what a cleanup step waits for).
+func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int, bool) {
 	results := make([]StepResult, len(ph.Steps))
 	sem := make(chan struct{}, max(ph.Parallel, 1))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	failed := 0
+	failed, closed := 0, false
 	for i, st := range ph.Steps {
 		sem <- struct{}{}
 		mu.Lock()
@@ -172,6 +183,15 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		if stop {
 			<-sem
 			results[i] = x.skip(ctx, st)
+			continue
+		}
+		// Why checked here, as each step is about to start: a step that
+		// starts later than its NotAfter could still run when the window
+		// closes.
+		closed = closed || (!st.NotAfter.IsZero() && time.Now().After(st.NotAfter))
+		if closed {
+			<-sem
+			results[i] = x.wait(st)
 			continue
 		}
 		wg.Add(1)
@@ -188,7 +208,17 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		}()
 	}
 	wg.Wait()
-	return results, failed
+	return results, failed, closed
+}
+
+// wait records a step the maintenance window holds back.
+func (x *Executor) wait(st plan.Step) StepResult {
+	detail := "the maintenance window closes too soon for it"
+	if !st.NotAfter.IsZero() {
+		detail += ": it had to start by " + st.NotAfter.Format(time.RFC3339)
+	}
+	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "wait", From: st.FromLabel(), To: st.ToLabel(), Result: ResultWaiting, Detail: detail})
+	return StepResult{Step: st, Result: ResultWaiting}
 }
 
 // skip records a step that does not run.

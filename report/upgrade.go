@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -49,6 +50,9 @@ type Step struct {
 	HealthBefore       string `json:"health_before,omitempty"`
 	HealthBeforeDetail string `json:"health_before_detail,omitempty"`
 	RollbackGate       string `json:"rollback_gate,omitempty"`
+	// NotAfter is the latest time the step may start, when a maintenance
+	// window (--window) bounds the run.
+	NotAfter time.Time `json:"not_after,omitzero"`
 }
 
 // Result is one step's outcome in the JSON report.
@@ -65,7 +69,7 @@ type Result struct {
 func StepOf(s plan.Step) Step {
 	return Step{Host: s.Host, Container: s.Container.Name, Role: string(s.Container.Role), From: s.From, To: s.To,
 		FromDigest: s.FromDigest, ToDigest: s.ToDigest, Cause: s.Cause, Line: s.Line(false), Pins: s.Pins, IPChanges: s.IPChanges,
-		HealthBefore: s.Before.State, HealthBeforeDetail: s.Before.Detail, RollbackGate: s.Restore}
+		HealthBefore: s.Before.State, HealthBeforeDetail: s.Before.Detail, RollbackGate: s.Restore, NotAfter: s.NotAfter}
 }
 
 // UpgradeOf is the machine report of an upgrade (without its error).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/window"
 	"github.com/urfave/cli/v2"
 )
 
@@ -107,9 +108,13 @@ func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue
 	if f == nil || !hasValue {
 		return nil
 	}
-	switch f.(type) {
+	switch f := f.(type) {
 	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag, *cli.Uint64SliceFlag, *cli.BoolFlag:
 		return nil
+	case *cli.GenericFlag:
+		if _, ok := f.Value.(*windowSpecs); ok {
+			return nil
+		}
 	}
 	name := f.Names()[0]
 	if prev, ok := seen[name]; ok {
@@ -325,6 +330,8 @@ func rule(name string) flagRule {
 		}
 	case "probe":
 		return oneOfRule("auto", "direct", "sidecar")
+	case "window":
+		return windowRule
 	case "log-format":
 		return oneOfRule("text", "json")
 	case "log-level":
@@ -384,6 +391,21 @@ func checkFlags(c *cli.Context) error {
 			if err := r(c, f, name); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// windowRule checks each --window spec: one that does not parse, or an
+// empty one, is a usage error naming it and the forms a spec takes.
+func windowRule(c *cli.Context, _ cli.Flag, name string) error {
+	specs, _ := c.Generic(name).(*windowSpecs)
+	if specs == nil {
+		return nil
+	}
+	for _, spec := range *specs {
+		if _, err := window.Parse(spec); err != nil {
+			return usagef("bad --%s %q: %v", name, spec, err)
 		}
 	}
 	return nil

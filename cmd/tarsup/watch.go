@@ -100,7 +100,8 @@ func runWatch(ctx context.Context, o watchOptions) error {
 		return err
 	}
 	defer r.Close()
-	o.watch.Refresh, o.watch.Status = r.Run, r.Status
+	o.watch.Refresh, o.watch.RefreshForced, o.watch.Status = r.Run, r.RunForced, r.Status
+	o.watch.Windows = o.refresh.Refresh.Windows.Strings()
 	return watch.Run(ctx, o.watch)
 }
 

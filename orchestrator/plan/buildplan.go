@@ -29,6 +29,12 @@ type Policy struct {
 	NoRollback bool
 	// Cleanup removes each old image once no container uses it any more.
 	Cleanup bool
+	// Closes is when the maintenance window the run starts in closes
+	// (zero: no window): no step starts that could run past it.
+	Closes time.Time
+	// GateTime is the longest a health gate takes: --health-timeout, then
+	// --monitor.
+	GateTime time.Duration
 }
 
 // stopTimeout is the seconds a container gets to stop: its own, else the
@@ -121,6 +127,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 			p.Phases = append(p.Phases, ph)
 		}
 	}
+	pol.applyWindow(&p)
 	return p, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/images"
@@ -66,6 +67,10 @@ type Step struct {
 	// NoRollback leaves a failed new container in place for inspection
 	// (--no-rollback) instead of rolling back.
 	NoRollback bool
+	// NotAfter is the latest instant the step may start (zero: any time):
+	// a maintenance window closes before a later start could finish. The
+	// executor starts neither it nor any later step after that.
+	NotAfter time.Time
 	// Image and ImageTags are what a cleanup removes (its tags, or the image
 	// by ID when it has none); After and AfterNames the IDs and names of the
 	// containers whose recreates must all have upgraded first.
@@ -269,6 +274,7 @@ func (s Step) Line(withHost bool) string {
 	if s.Before.State != "" && !s.Before.Healthy() {
 		fmt.Fprintf(&b, " (%s before: %s)", s.Before.State, s.Before.Detail)
 	}
+	b.WriteString(s.windowSuffix())
 	return b.String()
 }
 
