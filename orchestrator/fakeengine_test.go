@@ -245,6 +245,11 @@ func (f *fakeEngine) ContainerLogs(context.Context, string, container.LogsOption
 	return io.NopCloser(strings.NewReader("")), nil
 }
 
+func (f *fakeEngine) ContainerAttach(context.Context, string, container.AttachOptions) (types.HijackedResponse, error) {
+	f.t.Fatalf("unexpected call: ContainerAttach (no database client in these tests)")
+	return types.HijackedResponse{}, nil
+}
+
 func (f *fakeEngine) ContainerWait(context.Context, string, container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
 	f.t.Fatalf("unexpected call: ContainerWait (no sidecar probe in these tests)")
 	return nil, nil

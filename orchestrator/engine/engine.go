@@ -44,6 +44,9 @@ type Engine interface {
 	ContainerRemove(ctx context.Context, id string, options container.RemoveOptions) error
 	ContainerLogs(ctx context.Context, id string, options container.LogsOptions) (io.ReadCloser, error)
 	ContainerWait(ctx context.Context, id string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
+	// ContainerAttach streams a container's stdin and output (tarsdb's
+	// database clients); the caller closes the response.
+	ContainerAttach(ctx context.Context, id string, options container.AttachOptions) (types.HijackedResponse, error)
 	NetworkConnect(ctx context.Context, networkID, containerID string, config *network.EndpointSettings) error
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
 	NetworkDisconnect(ctx context.Context, networkID, containerID string, force bool) error

@@ -23,7 +23,7 @@ import (
 //
 //	TLS listener     tcp://127.0.0.<10+n>:2376 (also the default published-port IP)
 //	bridges          tsup<n>-0 (default, 10.<240+n>.0.1/24), tsup<n>-<hash> (Deployer.Network)
-//	subnets          10.<240+n>.0.0/16: Subnet(1..127) for tests
+//	subnets          10.<240+n>.0.0/16: Subnet(1..254) for tests
 //	state            /run/tarsup-testbed/slot-<n>/ (exec root, socket, config, lock)
 //
 // Why a slot may differ from the index a test asked for: engineers (and CI)

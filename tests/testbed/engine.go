@@ -74,13 +74,15 @@ func Local(ctx context.Context) (*Engine, error) {
 }
 
 // Subnet returns a /24 for the engine's k-th user-defined network (k in
-// 1..127) that no other engine of the bed uses: 10.240.k.0/24 on the local
+// 1..254) that no other engine of the bed uses: 10.240.k.0/24 on the local
 // engine, 10.(240+slot).k.0/24 on an extra one. Tests on different engines
 // therefore never collide, and networks in an extra engine's range are
 // routable from every other engine (see StartEngine).
 func (e *Engine) Subnet(k int) string {
-	if k < 1 || k > 127 {
-		panic(fmt.Sprintf("testbed: Subnet(%d): k must be in 1..127", k))
+	// Why 254: the whole 10.(240+slot).0.0/16 is the engine's (routed as
+	// one), k 0 is its default bridge, and 255 would be the range's last.
+	if k < 1 || k > 254 {
+		panic(fmt.Sprintf("testbed: Subnet(%d): k must be in 1..254", k))
 	}
 	return fmt.Sprintf("10.%d.%d.0/24", 240+e.slot, k)
 }

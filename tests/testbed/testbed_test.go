@@ -276,12 +276,26 @@ func TestHostIPAndSubnet(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{local.Subnet(1), "10.240.1.0/24"},
 		{extra.Subnet(7), "10.243.7.0/24"},
+		{extra.Subnet(254), "10.243.254.0/24"},
 		{HostIP("10.243.7.0/24", 3), "10.243.7.3"},
 		{HostIP("172.25.0.0/16", 259), "172.25.1.3"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %s, want %s", tc.got, tc.want)
 		}
+	}
+}
+
+func TestSubnetOutOfRange(t *testing.T) {
+	for _, k := range []int{0, 255} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Subnet(%d) did not panic", k)
+				}
+			}()
+			(&Engine{slot: 3}).Subnet(k)
+		}()
 	}
 }
 
