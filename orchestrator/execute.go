@@ -131,7 +131,7 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 				if ended {
 					results = append(results, StepResult{Step: s, Result: ResultSkipped})
 				} else {
-					results = append(results, x.wait(s))
+					results = append(results, x.wait(s, false))
 				}
 			}
 			continue
@@ -188,10 +188,11 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		// Why checked here, as each step is about to start: a step that
 		// starts later than its NotAfter could still run when the window
 		// closes.
-		closed = closed || (!st.NotAfter.IsZero() && time.Now().After(st.NotAfter))
-		if closed {
+		late := !st.NotAfter.IsZero() && time.Now().After(st.NotAfter)
+		if closed || late {
 			<-sem
-			results[i] = x.wait(st)
+			results[i] = x.wait(st, late && !closed)
+			closed = true
 			continue
 		}
 		wg.Add(1)
@@ -211,11 +212,13 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 	return results, failed, closed
 }
 
-// wait records a step the maintenance window holds back.
-func (x *Executor) wait(st plan.Step) StepResult {
-	detail := "the maintenance window closes too soon for it"
-	if !st.NotAfter.IsZero() {
-		detail += ": it had to start by " + st.NotAfter.Format(time.RFC3339)
+// wait records a step the maintenance window holds back: late, its own
+// NotAfter passed; else an earlier step was held back, and the steps keep
+// their order.
+func (x *Executor) wait(st plan.Step, late bool) StepResult {
+	detail := "an earlier step waits for the next window, so this one does too"
+	if late {
+		detail = "the maintenance window closes too soon for it: it had to start by " + st.NotAfter.Format(time.RFC3339)
 	}
 	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "wait", From: st.FromLabel(), To: st.ToLabel(), Result: ResultWaiting, Detail: detail})
 	return StepResult{Step: st, Result: ResultWaiting}

@@ -276,7 +276,8 @@ func TestWindowClosingTooSoon(t *testing.T) {
 	before := rfState(t, ctx, bed.Local, lab.fw, slow.Name, lab.node)
 
 	r := lab.run(t, "--window", soon)
-	rfExit(t, r, 0, "waits for the next window", "too soon for the gate of "+slow.Name+", "+lab.node)
+	t.Logf("refresh --window %q:\n%s", soon, r.Stdout)
+	rfExit(t, r, 0, "waits for the next window", "too soon to start "+slow.Name+", "+lab.node)
 	r = lab.run(t, "--window", soon, "--format", "json")
 	rfExit(t, r, 0)
 	rep := wnDecode(t, r.Stdout)
@@ -373,11 +374,17 @@ func TestWindowWatch(t *testing.T) {
 	if rep = update(""); rep.Window == nil || rep.Window.Open || !reflect.DeepEqual(rep.Window.Waiting, []string{lab.node}) {
 		t.Fatalf("after the second move, outside the window: %+v", rep.Window)
 	}
-	wtEventually(t, "the upgrade when the window opens", 6*time.Minute, func() bool {
-		return strings.HasSuffix(strings.Join(rfImageDigests(t, ctx, bed.Local, lab.node), " "), "@"+digest)
+	// The run's last log line names its trigger.
+	wtEventually(t, "a refresh when the window opens", 6*time.Minute, func() bool {
+		return strings.Contains(w.stderr.String(), `"trigger":"window"`)
 	}, w)
-	if !strings.Contains(w.stderr.String(), `"trigger":"window"`) {
-		t.Errorf("the upgrade at the opening was not the window's run:\n%s", w.stderr)
+	if got := rfImageDigests(t, ctx, bed.Local, lab.node); !strings.HasSuffix(strings.Join(got, " "), "@"+digest) {
+		t.Errorf("after the window's run %s runs %v, want %s:\n%s", lab.node, got, digest, w.stderr)
+	}
+	for _, l := range strings.Split(w.stderr.String(), "\n") {
+		if strings.Contains(l, `"trigger":"window"`) && strings.Contains(l, `"msg":"refresh: `) && !strings.Contains(l, `"upgraded":1`) {
+			t.Errorf("the window's run did not upgrade the node: %s", l)
+		}
 	}
 	if !w.running() {
 		t.Errorf("watch exited: %s", w.stderr)
@@ -405,6 +412,7 @@ func TestCooldown(t *testing.T) {
 	before := rfState(t, ctx, bed.Local, lab.fw, lab.node, edge.Name)
 
 	r := lab.run(t, "--min-age", "1h")
+	t.Logf("refresh --min-age 1h:\n%s", r.Stdout)
 	until := created.Add(time.Hour).Format(time.RFC3339)
 	rfExit(t, r, 0, "2 moved but too new for --min-age 1h0m0s (the first taken from "+until+")",
 		lab.node+": latest moved", "too new for --min-age 1h0m0s, taken from "+until,

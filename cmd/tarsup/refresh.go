@@ -67,8 +67,12 @@ func refreshCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "refresh",
 		Usage: "recreate the Tars containers whose tag moved in the registry (manifest HEADs only; nothing is pulled when nothing moved); for cron",
-		UsageText: "tarsup refresh [--host URL]... [--monitor-only] [--to-latest [--any-major]] [--lock FILE] [--only NAME]... [the upgrade flags]\n\n" +
-			"   exit codes: 0 done, nothing moved, or --monitor-only; 1 an upgrade failed (rolled back); 2 bad input, unreachable\n" +
+		UsageText: "tarsup refresh [--host URL]... [--monitor-only] [--to-latest [--any-major]] [--lock FILE] [--only NAME]...\n" +
+			"               [--window SPEC]... [--min-age DUR] [the upgrade flags]\n\n" +
+			"   --window \"CRON_TZ=Asia/Shanghai Sat,Sun 01:00-05:00\": outside every window refresh looks, changes nothing, exits 0\n" +
+			"   and prints one line saying when the next window opens; inside, it starts only the steps that can finish before it closes.\n" +
+			"   --min-age 24h: an image created less than a day ago (or of unknown age) is not taken yet; the report says from when.\n\n" +
+			"   exit codes: 0 done, nothing moved, outside the window, or --monitor-only; 1 an upgrade failed (rolled back); 2 bad input, unreachable\n" +
 			"   engine or registry, or another run holds the lock: nothing changed; 3 refused by a safety rule: nothing changed",
 		Flags: append(connFlags(), refreshFlags()...),
 		Action: func(c *cli.Context) error {

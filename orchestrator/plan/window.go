@@ -65,7 +65,7 @@ func (w *WindowState) WaitingLine() string {
 	if w == nil || len(w.Waiting) == 0 || !w.Admits() {
 		return ""
 	}
-	return fmt.Sprintf("the maintenance window closes %s, too soon for the gate of %s: %s for the next window; %s",
+	return fmt.Sprintf("the maintenance window closes %s, too soon to start %s: %s for the next window; %s",
 		w.Closes.Format(time.RFC3339), strings.Join(w.Waiting, ", "), pick(len(w.Waiting), "it waits", "they wait"), w.NextLine())
 }
 

@@ -143,7 +143,7 @@ func TestWindowSummary(t *testing.T) {
 			"refresh: 2 containers checked, 1 tag, 1 moved", ""},
 		{"inside, closing too soon", RefreshCheck{Checked: 2, Tags: 1, Moved: moved, Window: &WindowState{Open: true, Closes: closes, NextOpen: next, Zone: "Asia/Shanghai", Waiting: []string{"n1"}}},
 			"refresh: 2 containers checked, 1 tag, 1 moved; 1 step waits for the next window (the window closes 2026-01-02T05:00:00+08:00; the next opens 2026-01-03T02:00:00+08:00 (Asia/Shanghai))",
-			"the maintenance window closes 2026-01-02T05:00:00+08:00, too soon for the gate of n1: it waits for the next window; the next opens 2026-01-03T02:00:00+08:00 (Asia/Shanghai)"},
+			"the maintenance window closes 2026-01-02T05:00:00+08:00, too soon to start n1: it waits for the next window; the next opens 2026-01-03T02:00:00+08:00 (Asia/Shanghai)"},
 		{"outside, forced", RefreshCheck{Checked: 2, Tags: 1, Moved: moved, Window: &WindowState{Forced: true, NextOpen: next, Zone: "Asia/Shanghai"}},
 			"refresh: 2 containers checked, 1 tag, 1 moved", ""},
 	} {
