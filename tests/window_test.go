@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ import (
 
 // wnGate keeps the gates short; --lock-wait: other runs may hold the
 // engine's lock for a moment.
-var wnGate = []string{"--health-timeout", "30s", "--monitor", "3s", "--stop-timeout", "5s", "--lock-wait", "2m"}
+var wnGate = []string{"--health-timeout", "30s", "--monitor", "3s", "--stop-timeout", "5s", "--lock-wait", "5m"}
 
 // wnMinute is t in loc, to the minute (a window's bounds are minutes).
 func wnMinute(t time.Time, loc *time.Location) time.Time {
@@ -108,7 +109,9 @@ type wnLab struct {
 func wnSetup(t *testing.T, k int, name string) *wnLab {
 	t.Helper()
 	ctx := t.Context()
-	mirror := "e2e-" + name
+	// Why a new repository each time: the engine keeps the tags it pulled,
+	// and a second run in one process (-count=2) would find them moved.
+	mirror := "e2e-" + name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	ref := rfNodeRepo(t, ctx, mirror, "v3.0.15", "latest")[0]
 	p := uniq(name + "-")
 	subnet := bed.Local.Subnet(k)
