@@ -32,20 +32,22 @@ type CreatedResult struct {
 // Created reads the creation time of each query's image from its registry:
 // the manifest (and, for a multi-platform index, the platform's manifest)
 // and the config blob, never a layer. Each repository:tag (Ref.Key) is read
-// once, in parallel, at most Concurrency at a time; results are keyed by it.
-// A failure is reported in its result.
+// once, in parallel within the Registry's bound, with its credentials and
+// retries; results are keyed by it. A failure is reported in its result.
 func (r *Registry) Created(ctx context.Context, queries []CreatedQuery) map[string]CreatedResult {
-	limit := r.Concurrency
-	if limit <= 0 {
-		limit = defaultConcurrency
+	out := make(map[string]CreatedResult, len(queries))
+	st, err := r.state()
+	if err != nil {
+		for _, q := range queries {
+			out[q.Ref.Key()] = CreatedResult{Err: err}
+		}
+		return out
 	}
 	var (
-		mu  sync.Mutex
-		wg  sync.WaitGroup
-		sem = make(chan struct{}, limit)
-		out = make(map[string]CreatedResult, len(queries))
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		seen = map[string]bool{}
 	)
-	seen := map[string]bool{}
 	for _, q := range queries {
 		key := q.Ref.Key()
 		if seen[key] {
@@ -54,12 +56,12 @@ func (r *Registry) Created(ctx context.Context, queries []CreatedQuery) map[stri
 		seen[key] = true
 		wg.Go(func() {
 			var res CreatedResult
-			select {
-			case sem <- struct{}{}:
-				res.Created, res.Err = r.created(ctx, q)
-				<-sem
-			case <-ctx.Done():
-				res.Err = fmt.Errorf("read the creation time of %s: %w", q.Ref, ctx.Err())
+			release, err := st.acquire(ctx)
+			if err != nil {
+				res.Err = fmt.Errorf("read the creation time of %s: %w", q.Ref, err)
+			} else {
+				res.Created, res.Err = created(ctx, st, q)
+				release()
 			}
 			mu.Lock()
 			out[key] = res
@@ -70,7 +72,7 @@ func (r *Registry) Created(ctx context.Context, queries []CreatedQuery) map[stri
 	return out
 }
 
-func (r *Registry) created(ctx context.Context, q CreatedQuery) (time.Time, error) {
+func created(ctx context.Context, st *lookups, q CreatedQuery) (time.Time, error) {
 	rr, err := q.Ref.remoteRef()
 	if err != nil {
 		return time.Time{}, err
@@ -78,7 +80,7 @@ func (r *Registry) created(ctx context.Context, q CreatedQuery) (time.Time, erro
 	if q.Digest != "" {
 		rr = rr.Context().Digest(q.Digest)
 	}
-	opts := r.options(ctx)
+	opts := []remote.Option{remote.Reuse(st.puller), remote.WithContext(ctx)}
 	if q.Platform != "" {
 		p, err := v1.ParsePlatform(q.Platform)
 		if err != nil {

@@ -38,6 +38,9 @@ const (
 	ResultOK         = "ok"
 	ResultRestarted  = "restarted"
 	ResultUnhealthy  = "unhealthy"
+	// ResultUnregistered: a node not registered again in t_node_info,
+	// even after its restart.
+	ResultUnregistered = "not registered"
 	// ResultWaiting is a step not started because the maintenance window
 	// closes before it could finish (its NotAfter passed), or because an
 	// earlier one was held back so.
@@ -54,6 +57,8 @@ type StepResult struct {
 	// Interrupted marks a step that did not run because the run was
 	// cancelled (SIGINT, SIGTERM) before it started.
 	Interrupted bool
+	// Reg is a reregister step's last verdict.
+	Reg plan.Verdict
 }
 
 // ExecOptions tune the executor. StopTimeout, NoRollback, Cleanup and
@@ -74,6 +79,15 @@ type ExecOptions struct {
 	MaxFailures int
 	// LockWait is how long to wait for another tarsup's engine lock.
 	LockWait time.Duration
+	// RegisterTimeout bounds each wait of the registration check
+	// (--register-timeout); zero turns the check off.
+	RegisterTimeout time.Duration
+	// RegisterRequired makes a deployment whose t_node_info cannot be read
+	// fail the pre-flight (the operator gave --register-timeout).
+	RegisterRequired bool
+	// RegisterInterval is how often a check reads t_node_info
+	// (DefaultRegisterInterval when zero).
+	RegisterInterval time.Duration
 	// Report receives events as they happen; nil drops them.
 	Report func(Event)
 }
@@ -87,17 +101,22 @@ type Executor struct {
 	Self owner.Owner
 	// Force makes LockAll take over engine locks that may still be held.
 	Force bool
+	// Nodes reads the deployments' t_node_info for the registration
+	// check; nil turns it off.
+	Nodes NodeLocator
 
-	locks lock.Engines // the engine locks this executor holds
+	locks   lock.Engines          // the engine locks this executor holds
+	watches map[string]*nodeWatch // the t_node_info reads, by deployment
 }
 
-// NewExecutor indexes hosts by name.
+// NewExecutor indexes hosts by name; the registration check and status
+// read t_node_info through package tarsdb.
 func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
 	m := make(map[string]*engine.Host, len(hosts))
 	for _, h := range hosts {
 		m[h.Name()] = h
 	}
-	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess()}
+	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess(), Nodes: TarsDBNodes{}}
 }
 
 func (x *Executor) report(e Event) {
@@ -110,7 +129,7 @@ func (x *Executor) report(e Event) {
 // Policy is the operator's policy from these options, for the planner.
 func (o ExecOptions) Policy(parallel int) plan.Policy {
 	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup,
-		GateTime: o.Gate.Timeout + o.Gate.Monitor}
+		RegisterTimeout: o.RegisterTimeout, GateTime: o.Gate.Timeout + o.Gate.Monitor}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that
@@ -124,9 +143,10 @@ func (o ExecOptions) Policy(parallel int) plan.Policy {
 func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 	var results []StepResult
 	done := map[string]string{}
-	ended, closed := false, false
+	var w windowRun
+	ended := false
 	for _, ph := range p.Phases {
-		if (ended || closed) && !ph.Always {
+		if held := w.holds(ph); (ended || held) && !ph.Always {
 			for _, s := range ph.Steps {
 				if ended {
 					results = append(results, StepResult{Step: s, Result: ResultSkipped})
@@ -138,11 +158,13 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 		}
 		phaseResults, failed, phaseClosed := x.runPhase(ctx, ph, done)
 		for _, r := range phaseResults {
-			done[r.Step.Container.ID] = r.Result
+			if r.Step.Recreates() {
+				done[r.Step.Container.ID] = r.Result
+			}
 		}
 		results = append(results, phaseResults...)
 		ended = ended || (failed > 0 && ph.StopOnFailure)
-		closed = closed || phaseClosed
+		w.ran(ph, phaseResults, phaseClosed)
 	}
 	results = slices.DeleteFunc(results, func(r StepResult) bool { return r.Step.Kind == plan.StepCleanupImage })
 	if ctx.Err() != nil {
@@ -168,7 +190,8 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 // runPhase runs a phase's steps, Parallel at once, and returns their
 // results, how many failed, and whether the maintenance window held a step
 // back (then no later step starts either). done holds the results of the
-// earlier phases' steps by container ID (what a cleanup step waits for).
+// earlier phases' recreates by container ID (what a cleanup step and a
+// reregister step wait for).
 func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int, bool) {
 	results := make([]StepResult, len(ph.Steps))
 	sem := make(chan struct{}, max(ph.Parallel, 1))
@@ -210,6 +233,45 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 	}
 	wg.Wait()
 	return results, failed, closed
+}
+
+// windowRun follows what the maintenance window held back during a run.
+// Once it held a step back, no later phase starts, but for a phase of
+// checks (Phase.Checks) when a recreate since the previous checks
+// upgraded: it checks what the window admitted.
+type windowRun struct {
+	closed  bool // a step was held back
+	pending bool // a recreate upgraded since the last phase of checks
+	checked bool // the last phase run or held was one of checks
+}
+
+// holds reports whether the window holds back the phase.
+func (w *windowRun) holds(ph plan.Phase) bool {
+	if !w.closed {
+		return false
+	}
+	checks := ph.Checks
+	defer func() { w.checked = checks }()
+	if checks {
+		return !w.pending
+	}
+	if w.checked {
+		w.pending = false
+	}
+	return true
+}
+
+// ran records a phase that ran.
+func (w *windowRun) ran(ph plan.Phase, results []StepResult, closed bool) {
+	checks := ph.Checks
+	if !checks && w.checked {
+		w.pending = false
+	}
+	w.checked = checks
+	for _, r := range results {
+		w.pending = w.pending || (r.Step.Recreates() && r.Result == ResultUpgraded)
+	}
+	w.closed = w.closed || closed
 }
 
 // wait records a step the maintenance window holds back: late, its own

@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -234,4 +235,53 @@ func startRecorder(t *testing.T) *recorder {
 	t.Cleanup(srv.Close)
 	rc.host = strings.TrimPrefix(srv.URL, "http://")
 	return rc
+}
+
+// TestWindowRunChecks: once the window held a step back, a phase of checks
+// still runs when a recreate since the previous checks upgraded (it
+// checks what the window admitted), and no other phase does.
+func TestWindowRunChecks(t *testing.T) {
+	rec := plan.Phase{Name: "r", Steps: []plan.Step{{Kind: plan.StepRecreate}}}
+	checks := plan.Phase{Name: "c", Steps: []plan.Step{{Kind: plan.StepRecheck}}, Checks: true}
+	res := func(r string) []StepResult {
+		return []StepResult{{Step: plan.Step{Kind: plan.StepRecreate}, Result: r}}
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(w *windowRun) []bool // what holds says, phase after phase
+		want []bool
+	}{
+		{"master upgraded, slave held back: the re-check and registration after them run, the nodes and their checks do not", func(w *windowRun) []bool {
+			var out []bool
+			out = append(out, w.holds(rec))
+			w.ran(rec, res(ResultUpgraded), false)
+			out = append(out, w.holds(rec))
+			w.ran(rec, res(ResultWaiting), true)
+			for _, ph := range []plan.Phase{checks, checks, rec, checks} {
+				out = append(out, w.holds(ph))
+			}
+			return out
+		}, []bool{false, false, false, false, true, true}},
+		{"nothing upgraded before the window closed: no check runs", func(w *windowRun) []bool {
+			var out []bool
+			out = append(out, w.holds(rec))
+			w.ran(rec, res(ResultWaiting), true)
+			return append(out, w.holds(checks), w.holds(rec), w.holds(checks))
+		}, []bool{false, true, true, true}},
+		{"a node upgraded, the next held back: the checks after the nodes run", func(w *windowRun) []bool {
+			var out []bool
+			out = append(out, w.holds(checks))
+			w.ran(checks, nil, false)
+			out = append(out, w.holds(rec))
+			w.ran(rec, append(res(ResultUpgraded), res(ResultWaiting)...), true)
+			return append(out, w.holds(checks))
+		}, []bool{false, false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w windowRun
+			if got := tc.run(&w); !slices.Equal(got, tc.want) {
+				t.Errorf("holds %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -1,8 +1,8 @@
 // Package watch is the `tarsup watch` daemon: it runs a refresh on a cron
 // schedule, one at a time and under the run lock, serves GET /v1/status,
-// GET /metrics and POST /v1/update (bearer token), and POSTs the JSON report
-// to a receiver after a run that changed something or failed. It holds no
-// flag: cmd/tarsup fills its Options.
+// GET /metrics and POST /v1/update (bearer token), and notifies (package
+// notify) after a run that changed something or failed. It holds no flag:
+// cmd/tarsup fills its Options.
 package watch
 
 import (
@@ -21,13 +21,11 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/notify"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/refresh"
 )
-
-// NotifyTimeout bounds one notification.
-const NotifyTimeout = 10 * time.Second
 
 // Options configure the daemon.
 type Options struct {
@@ -38,9 +36,9 @@ type Options struct {
 	Listener net.Listener
 	// Token is POST /v1/update's bearer token; nil turns the endpoint off.
 	Token []byte
-	// NotifyURL receives the report of a run that changed something or
-	// failed; "" sends nothing.
-	NotifyURL string
+	// Notifier receives each run's event (--notify, --notify-url, as
+	// --notify-on says); nil sends nothing.
+	Notifier *notify.Notifier
 	// LockPath is the run lock's file ("" for the default place); Getenv
 	// reads the environment that default depends on.
 	LockPath string
@@ -54,8 +52,6 @@ type Options struct {
 	Windows []string
 	Status  func(context.Context) ([]orchestrator.StatusRow, error)
 	Log     logrus.FieldLogger
-	// Client sends the notifications (default: one with NotifyTimeout).
-	Client *http.Client
 }
 
 // Run runs the daemon until ctx ends, then lets the refresh under way finish
@@ -82,9 +78,6 @@ type Watcher struct {
 
 // New is a Watcher with opts; nothing runs until Serve or RunOnce.
 func New(opts Options) *Watcher {
-	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: NotifyTimeout}
-	}
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }
 	}
@@ -127,11 +120,7 @@ func (w *Watcher) RunOnce(ctx context.Context, trigger string) (refresh.Report, 
 	} else {
 		log.WithFields(fields).Info(rep.Summary)
 	}
-	if w.opts.NotifyURL != "" && (rep.Changed || err != nil) {
-		if nerr := Notify(ctx, w.opts.Client, w.opts.NotifyURL, rep); nerr != nil {
-			log.Warn(nerr)
-		}
-	}
+	w.notify(ctx, rep, err)
 	return rep, err
 }
 

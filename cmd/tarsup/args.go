@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,17 +103,36 @@ func flagValue(flags []cli.Flag, args []string, i int) (value string, hasValue, 
 
 // once refuses a flag that holds one value given twice at one command
 // level (`--to v1 --to v2`): the parser would keep the last one silently.
-// Flags that collect values (--host, --only...) and switches may repeat.
+// Flags that collect values (--host, --only...) may repeat, and so may a
+// switch, unless it says two things (`--dry-run --dry-run=false` would be
+// a real run, silently).
 func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue bool, path []string) error {
 	f := findFlag(flags, flagName(word))
-	if f == nil || !hasValue {
+	if f == nil {
 		return nil
 	}
-	switch f := f.(type) {
-	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag, *cli.Uint64SliceFlag, *cli.BoolFlag:
+	switch f.(type) {
+	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag, *cli.Uint64SliceFlag:
 		return nil
-	case *cli.GenericFlag:
-		if _, ok := f.Value.(*windowSpecs); ok {
+	case *cli.BoolFlag:
+		if !hasValue {
+			value = "true"
+		}
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return nil // the parser's value check names it
+		}
+		value, hasValue = strconv.FormatBool(b), true
+		if prev, ok := seen[f.Names()[0]]; ok && prev == value {
+			return nil
+		}
+	}
+	if !hasValue {
+		return nil
+	}
+	if g, ok := f.(*cli.GenericFlag); ok {
+		switch g.Value.(type) {
+		case *urlList, *windowSpecs:
 			return nil
 		}
 	}
@@ -334,6 +354,10 @@ func rule(name string) flagRule {
 		return windowRule
 	case "log-format":
 		return oneOfRule("text", "json")
+	case "notify", "notify-url", "notify-template", "notify-on":
+		return notifyRule(name)
+	case "registry-retries", "registry-mirror":
+		return registryRule(name)
 	case "log-level":
 		return func(c *cli.Context, _ cli.Flag, name string) error {
 			if _, err := logrus.ParseLevel(c.String(name)); err != nil {
@@ -384,6 +408,12 @@ func checkFlags(c *cli.Context) error {
 			for _, v := range c.StringSlice(name) {
 				if strings.TrimSpace(v) == "" {
 					return usagef("bad --%s %q: an empty value (--%s '' or a,,b) means nothing here; give one, or drop the flag", name, v, name)
+				}
+			}
+		case *cli.GenericFlag:
+			for _, v := range wholeValues(c, name) {
+				if strings.TrimSpace(v) == "" {
+					return usagef("bad --%s %q: an empty value means nothing here; give one, or drop the flag", name, v)
 				}
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/refresh"
@@ -80,6 +79,9 @@ func refreshCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			if cfg.Notifier, err = newNotifier(c, e); err != nil {
+				return err
+			}
 			return runRefresh(c.Context, refreshOptions{refresh: cfg, lock: c.String("lock"), getenv: e.getenv})
 		},
 	}
@@ -128,7 +130,7 @@ func refreshConfig(c *cli.Context, e *env) (refresh.Config, error) {
 	return refresh.Config{
 		Fleet: fc, Format: c.String("format"), Out: e.stdout,
 		Refresh: orchestrator.RefreshOptions{
-			Registry:    &images.Registry{},
+			Registry:    registryOf(c, e),
 			Only:        c.StringSlice("only"),
 			ToLatest:    c.Bool("to-latest"),
 			AnyMajor:    c.Bool("any-major"),

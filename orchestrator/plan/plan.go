@@ -56,7 +56,7 @@ type Step struct {
 	Restore string
 
 	// Kind says what the step does (StepRecreate, StepRecreateStopped,
-	// StepRecheck, StepCleanupImage).
+	// StepRecheck, StepReregister, StepCleanupImage).
 	Kind string
 	// StopTimeout is how many seconds the container gets to stop before it
 	// is killed: its own configuration's, else --stop-timeout.
@@ -78,6 +78,9 @@ type Step struct {
 	ImageTags  []string
 	After      []string
 	AfterNames []string
+	// Reg is what a reregister step checks (the node's row before the
+	// run); its After names the node's recreate, if the plan has one.
+	Reg RegCheck
 }
 
 // Step kinds: what a step does. The executor switches on them and decides
@@ -92,6 +95,13 @@ const (
 	// StepRecheck probes a node after a framework upgrade and, when it no
 	// longer answers, restarts it once and gates it.
 	StepRecheck = "recheck"
+	// StepReregister waits until a node that was active in
+	// db_tars.t_node_info before the run is active again, at the same
+	// endpoint_ip, heartbeating since the step began, within Reg.Timeout;
+	// one that is not is restarted once and waited for again. It does not
+	// run when the node's recreate (After) failed or was left for
+	// inspection.
+	StepReregister = "reregister"
 	// StepCleanupImage removes an old image (each tag of it, or the image
 	// itself) once the steps named in After have upgraded: observation saw no
 	// other container use it.
@@ -101,7 +111,7 @@ const (
 // Phase is a group of steps run in order, with its own policy: the executor
 // obeys it and keys nothing on the phase's name.
 type Phase struct {
-	Name  string // "framework master", "framework hosts", "node re-check", "nodes", "cleanup"
+	Name  string // "framework master", "framework hosts", "node re-check", "registration after the framework", "nodes", "registration after the nodes", "cleanup"
 	Steps []Step
 	// Parallel lets that many steps run at once (1 when zero).
 	Parallel int
@@ -114,6 +124,11 @@ type Phase struct {
 	// Always: the phase runs even after an earlier one ended the run (the
 	// cleanup, whose steps each say which upgrades they wait for).
 	Always bool
+	// Checks: the phase checks what the recreates before it did (the node
+	// re-check, the registration checks) and recreates nothing. After a
+	// maintenance window held a step back it still runs, when one of those
+	// recreates upgraded; the planner left room for it.
+	Checks bool
 }
 
 // Plan is the ordered work of an upgrade.
@@ -203,6 +218,8 @@ func (s Step) String(withHost bool) string {
 	switch s.Kind {
 	case StepRecheck:
 		return s.RecheckLine(withHost)
+	case StepReregister:
+		return s.ReregisterLine(withHost)
 	case StepCleanupImage:
 		return s.CleanupLine(withHost)
 	case StepRecreateStopped:

@@ -70,25 +70,48 @@ func (w *WindowState) WaitingLine() string {
 }
 
 // stepTime is the longest a step may take once started, if it succeeds:
-// its stop timeout, then the gate's --health-timeout and --monitor. A
-// stopped container's swap is neither stopped, started nor gated.
+// a recreate's stop timeout, then the gate's --health-timeout and
+// --monitor (a stopped container's swap is neither stopped, started nor
+// gated); a re-check's wait for the node, a restart and a gate; a
+// registration check's wait, a restart and a second wait.
 func (pol Policy) stepTime(st Step) time.Duration {
-	if st.Kind != StepRecreate {
-		return 0
+	stop := time.Duration(st.StopTimeout) * time.Second
+	switch st.Kind {
+	case StepRecreate:
+		return stop + pol.GateTime
+	case StepRecheck:
+		return RecheckWait + stop + pol.GateTime
+	case StepReregister:
+		return 2*st.Reg.Timeout + stop
 	}
-	return time.Duration(st.StopTimeout)*time.Second + pol.GateTime
+	return 0
+}
+
+// phaseTime is the longest a phase of checks takes: its rounds of
+// Parallel steps, each as long as its longest step.
+func (pol Policy) phaseTime(ph Phase) time.Duration {
+	par := max(ph.Parallel, 1)
+	rounds := (len(ph.Steps) + par - 1) / par
+	var longest time.Duration
+	for _, st := range ph.Steps {
+		longest = max(longest, pol.stepTime(st))
+	}
+	return time.Duration(rounds) * longest
 }
 
 // applyWindow gives each recreate step, when a maintenance window bounds
 // the run (pol.Closes), the latest instant it may start (NotAfter): the
-// executor starts no step after it, and none after one it held back.
+// executor starts no step after it, and none after one it held back. A
+// step's time counts with the checks that follow its phase (the node
+// re-check and the registration checks): they check what it did, and run
+// even after the window held a later step back.
 //
 // Why the framework phases as one: a master upgraded without its slaves
 // leaves the deployment on two versions until the next window, so the
-// master starts only when every framework step after it, and the node
-// re-check that follows, fits too. Nodes are independent: each fits or
-// waits on its own. The re-check carries no limit of its own: it is the
-// tail of a framework step the window admitted.
+// master starts only when every framework step after it, and the checks
+// after them, fit too. Nodes are independent: each fits (with the checks
+// after the nodes) or waits on its own. Checks carry no limit of their
+// own. It is pure, and may run again on a plan that grew.
 func (pol Policy) applyWindow(p *Plan) {
 	if pol.Closes.IsZero() {
 		return
@@ -96,42 +119,24 @@ func (pol Policy) applyWindow(p *Plan) {
 	var tail time.Duration
 	for i := len(p.Phases) - 1; i >= 0; i-- {
 		ph := &p.Phases[i]
-		if !ph.StopOnFailure {
-			continue
-		}
-		for j := len(ph.Steps) - 1; j >= 0; j-- {
-			st := &ph.Steps[j]
-			if st.Kind == StepRecheck {
-				tail += pol.recheckTime(*ph)
-				break
+		switch {
+		case ph.Always:
+		case ph.Checks:
+			tail += pol.phaseTime(*ph)
+		case ph.StopOnFailure:
+			for j := len(ph.Steps) - 1; j >= 0; j-- {
+				tail += pol.stepTime(ph.Steps[j])
+				ph.Steps[j].NotAfter = pol.Closes.Add(-tail)
 			}
-			tail += pol.stepTime(*st)
-			st.NotAfter = pol.Closes.Add(-tail)
-		}
-	}
-	for i := range p.Phases {
-		ph := &p.Phases[i]
-		if ph.StopOnFailure || ph.Always {
-			continue
-		}
-		for j := range ph.Steps {
-			if ph.Steps[j].Recreates() {
-				ph.Steps[j].NotAfter = pol.Closes.Add(-pol.stepTime(ph.Steps[j]))
+		default:
+			for j := range ph.Steps {
+				ph.Steps[j].NotAfter = pol.Closes.Add(-pol.stepTime(ph.Steps[j]) - tail)
 			}
+			// Why reset: the framework before the nodes need not leave
+			// room for the nodes' checks; those run only after a node did.
+			tail = 0
 		}
 	}
-}
-
-// recheckTime is the longest a re-check phase takes: its rounds of
-// Parallel steps, each a wait for the node, a restart and a gate.
-func (pol Policy) recheckTime(ph Phase) time.Duration {
-	par := max(ph.Parallel, 1)
-	rounds := (len(ph.Steps) + par - 1) / par
-	longest := 0
-	for _, st := range ph.Steps {
-		longest = max(longest, st.StopTimeout)
-	}
-	return time.Duration(rounds) * (RecheckWait + time.Duration(longest)*time.Second + pol.GateTime)
 }
 
 // windowSuffix is what a recreate line says of its NotAfter.

@@ -247,3 +247,48 @@ func TestApplyMinAge(t *testing.T) {
 type errFake string
 
 func (e errFake) Error() string { return string(e) }
+
+// TestWindowChecksCount: the checks after a phase (the node re-check, the
+// registration checks) count in its steps' limits: the framework chain
+// leaves room for the re-check and the registration check after it; each
+// node for the registration check after the nodes, which the framework
+// need not leave room for; the cleanup counts for nothing.
+func TestWindowChecksCount(t *testing.T) {
+	closes := time.Date(2026, 1, 3, 5, 0, 0, 0, time.UTC)
+	pol := Policy{GateTime: 50 * time.Second, Closes: closes}
+	rec := func(name string, stop int) Step {
+		return Step{Kind: StepRecreate, Container: Container{Name: name}, StopTimeout: stop}
+	}
+	check := func(kind string, stop int) Step {
+		return Step{Kind: kind, Container: Container{Name: "n"}, StopTimeout: stop, Reg: RegCheck{Timeout: 2 * time.Minute}}
+	}
+	p := Plan{Phases: []Phase{
+		{Name: "framework master", Steps: []Step{rec("fw", 10)}, Parallel: 1, StopOnFailure: true}, // 1m
+		{Name: "framework hosts", Steps: []Step{rec("fw2", 10)}, Parallel: 1, StopOnFailure: true}, // 1m
+		// 30 s + 10 s + 50 s = 1m30s a round, two rounds of 2: 3m
+		{Name: "node re-check", Steps: []Step{check(StepRecheck, 10), check(StepRecheck, 10), check(StepRecheck, 10)}, Parallel: 2, StopOnFailure: true, Checks: true},
+		// 2 × 2m + 10 s, all at once: 4m10s
+		{Name: PhaseRegAfterFramework, Steps: []Step{check(StepReregister, 10), check(StepReregister, 10)}, Parallel: 2, StopOnFailure: true, Checks: true},
+		{Name: PhaseNodes, Steps: []Step{rec("n1", 10), rec("n2", 70)}, Parallel: 2},                                         // 1m, 2m
+		{Name: PhaseRegAfterNodes, Steps: []Step{check(StepReregister, 20)}, Parallel: 1, StopOnFailure: true, Checks: true}, // 4m20s
+		{Name: PhaseCleanup, Steps: []Step{{Kind: StepCleanupImage}}, Parallel: 1, Always: true},
+	}}
+	pol.applyWindow(&p)
+	var got []string
+	for _, ph := range p.Phases {
+		for _, st := range ph.Steps {
+			if !st.NotAfter.IsZero() {
+				got = append(got, st.Container.Name+" "+st.NotAfter.Format("15:04:05"))
+			}
+		}
+	}
+	want := []string{
+		"fw 04:50:50",  // 5:00 - 4m10s - 3m - 1m - 1m
+		"fw2 04:51:50", // 5:00 - 4m10s - 3m - 1m
+		"n1 04:54:40",  // 5:00 - 4m20s - 1m
+		"n2 04:53:40",  // 5:00 - 4m20s - 2m
+	}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("limits %v, want %v (checks and cleanup carry none)", got, want)
+	}
+}
