@@ -24,18 +24,16 @@ func admit(ctx context.Context, states []plan.HostState, check plan.RefreshCheck
 	if !check.Changes() {
 		return check, nil
 	}
+	scope, err := plan.RefreshScope(states, opts.Only)
+	if err != nil {
+		return check, err
+	}
 	if !check.Window.Admits() {
-		for _, m := range check.Moved {
-			check.Window.Waiting = append(check.Window.Waiting, nameOn(m.Name, m.Host, multiHost))
-		}
+		check.Window.Waiting = wouldMove(check, scope, multiHost)
 		return check, nil
 	}
 	if opts.MinAge <= 0 {
 		return check, nil
-	}
-	scope, err := plan.RefreshScope(states, opts.Only)
-	if err != nil {
-		return check, err
 	}
 	reg := opts.Registry
 	if reg == nil {
@@ -56,6 +54,31 @@ func windowState(opts RefreshOptions, now time.Time) *plan.WindowState {
 		ws.Zone = window.Zone(st.NextOpen)
 	}
 	return ws
+}
+
+// wouldMove names the containers a check would have the upgrade move:
+// those whose tag moved and, with a newer framework tag, every framework
+// and web container in scope (as RefreshRequest).
+func wouldMove(check plan.RefreshCheck, scope []plan.Container, multiHost bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(name, host string) {
+		if k := host + " " + name; !seen[k] {
+			seen[k] = true
+			out = append(out, nameOn(name, host, multiHost))
+		}
+	}
+	for _, m := range check.Moved {
+		add(m.Name, m.Host)
+	}
+	if check.NewerTag != "" {
+		for _, c := range scope {
+			if c.Role == images.RoleFramework || c.Role == images.RoleWeb {
+				add(c.Name, c.Host)
+			}
+		}
+	}
+	return out
 }
 
 // waitingNames names the containers whose steps the window held back.

@@ -155,6 +155,12 @@ func TestAdmit(t *testing.T) {
 		t.Errorf("outside a window the registry was asked %v", reqs)
 	}
 
+	// A newer framework tag alone: the framework waits.
+	newer := plan.RefreshCheck{Checked: 3, Tags: 3, Moved: []plan.Moved{}, NewerTag: "v3.0.16", NewerFrom: "v3.0.15"}
+	if got, err := admit(t.Context(), states, newer, opts, true); err != nil || strings.Join(got.Window.Waiting, " ") != "fw on h1" {
+		t.Errorf("outside, a newer framework tag: waiting %v (%v), want fw on h1", got.Window.Waiting, err)
+	}
+
 	opts.Force = true
 	got, err = admit(t.Context(), states, check, opts, false)
 	if err != nil {
