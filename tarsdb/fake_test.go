@@ -44,6 +44,9 @@ type fakeEngine struct {
 type request struct {
 	Config *container.Config
 	Host   *container.HostConfig
+	// Password is the first line of the client's stdin, which the
+	// entrypoint script reads into MYSQL_PWD.
+	Password string
 }
 
 func newFake(t *testing.T) *fakeEngine {
@@ -128,11 +131,22 @@ func (f *fakeEngine) ContainerStart(ctx context.Context, id string, _ container.
 	f.kills[id] = kill
 	f.mu.Unlock()
 	go func() {
-		var stdin io.Reader
-		if r.Config.OpenStdin {
-			stdin = s.in
+		if !r.Config.OpenStdin {
+			f.t.Errorf("client container %s without stdin: the password has no way in", id)
 		}
-		stdout, stderr, code := f.run(life, r, stdin)
+		// As the entrypoint script does: the first line is the password.
+		var line []byte
+		for b := make([]byte, 1); ; {
+			if n, err := s.in.Read(b); n == 0 || err != nil || b[0] == '\n' {
+				break
+			}
+			line = append(line, b[0])
+		}
+		r.Password = string(line)
+		f.mu.Lock()
+		f.created[id] = r
+		f.mu.Unlock()
+		stdout, stderr, code := f.run(life, r, s.in)
 		ow, ew := stdcopy.NewStdWriter(s.out, stdcopy.Stdout), stdcopy.NewStdWriter(s.out, stdcopy.Stderr)
 		_, _ = io.WriteString(ow, stdout)
 		_, _ = io.WriteString(ew, stderr)

@@ -150,6 +150,10 @@ func LocateWith(ctx context.Context, eng engine.Engine, framework container.Insp
 		return Target{}, err
 	}
 	if db == nil {
+		if namesItself(t, framework) {
+			return Target{}, fault.Mark(fault.BadInput, fmt.Errorf("MYSQL_HOST %q of framework %s on %s names that framework itself, which runs no database: "+
+				"point MYSQL_HOST at the database container's name or network alias", t.DBHost, t.Framework, t.Host))
+		}
 		return viaNetwork(t, framework, o.ClientImage)
 	}
 	return viaContainer(t, *db, by)
@@ -225,17 +229,21 @@ func matchDB(t Target, framework container.InspectResponse, cands []container.In
 	return nil, "", nil
 }
 
-// matches reports whether c is named host in the way by says.
+// matches reports whether c is named host in the way by says, on a network
+// the framework shares with it. Why a shared network for a name too: the
+// engine's DNS resolves a container name only on the networks both are on,
+// so a container of that name elsewhere (a user's, on another network) is
+// not the framework's database, and reading or restoring it would be wrong.
 func matches(host, by string, c container.InspectResponse, fwNets map[string]bool, hostMode bool) bool {
-	if by == "name" {
-		return strings.TrimPrefix(nameOf(c), "/") == host
-	}
 	if c.NetworkSettings == nil {
 		return false
 	}
 	for netName, ep := range c.NetworkSettings.Networks {
 		if ep == nil || !(hostMode || fwNets[netName] || (ep.NetworkID != "" && fwNets[ep.NetworkID])) {
 			continue
+		}
+		if by == "name" && strings.TrimPrefix(nameOf(c), "/") == host {
+			return true
 		}
 		if by == "ip" && ep.IPAddress == host {
 			return true
@@ -246,6 +254,18 @@ func matches(host, by string, c container.InspectResponse, fwNets map[string]boo
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// namesItself reports whether the framework's MYSQL_HOST is its own name,
+// alias or IP.
+func namesItself(t Target, framework container.InspectResponse) bool {
+	fwNets, _ := frameworkNetworks(framework)
+	for _, by := range []string{"name", "alias", "ip"} {
+		if matches(t.DBHost, by, framework, fwNets, false) {
+			return true
 		}
 	}
 	return false
@@ -297,7 +317,7 @@ func viaContainer(t Target, db container.InspectResponse, by string) (Target, er
 // MYSQL_HOST:MYSQL_PORT as the framework does.
 func viaNetwork(t Target, framework container.InspectResponse, image string) (Target, error) {
 	if image == "" {
-		return Target{}, fault.Mark(fault.BadInput, fmt.Errorf("MYSQL_HOST %q of framework %s on %s is no container on that engine (by name, network alias or IP), "+
+		return Target{}, fault.Mark(fault.BadInput, fmt.Errorf("MYSQL_HOST %q of framework %s on %s is no container on that engine (by name, network alias or IP on a network of the framework), "+
 			"and no image with a MySQL client was named to reach it: run the database as a container on the framework's engine and point MYSQL_HOST at its name or alias, "+
 			"or name a client image", t.DBHost, t.Framework, t.Host))
 	}
