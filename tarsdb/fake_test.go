@@ -39,6 +39,8 @@ type fakeEngine struct {
 	streams map[string]*fakeConn
 	waits   map[string]chan container.WaitResponse
 	kills   map[string]context.CancelFunc
+	// removeWaits counts the waits for a removal.
+	removeWaits int
 }
 
 type request struct {
@@ -109,9 +111,21 @@ func (f *fakeEngine) ContainerAttach(_ context.Context, id string, o container.A
 	return types.NewHijackedResponse(client, ""), nil
 }
 
-func (f *fakeEngine) ContainerWait(_ context.Context, id string, _ container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
+func (f *fakeEngine) ContainerWait(_ context.Context, id string, cond container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if cond == container.WaitConditionRemoved {
+		// Removal is synchronous here: a removed container is not found.
+		errc := make(chan error, 1)
+		if _, ok := f.containers[id]; !ok {
+			errc <- errdefs.ErrNotFound.WithMessage("no such container: " + id)
+		} else {
+			f.t.Errorf("wait for the removal of %s, which was not removed", id)
+			errc <- fmt.Errorf("not removed")
+		}
+		f.removeWaits++
+		return nil, errc
+	}
 	ch := make(chan container.WaitResponse, 1)
 	f.waits[id] = ch
 	return ch, make(chan error)

@@ -237,11 +237,20 @@ func (r *inputReader) failed() error {
 }
 
 // remove removes the client container with a fresh context: AutoRemove
-// usually did already, and a cancelled run must not leave it behind.
+// usually did already, and a cancelled run must not leave it behind. It
+// waits until the container is gone. Why: a removal AutoRemove began may
+// still be under way, and an operator's `docker ps -a` right after tarsup
+// ends must not find the container.
 func (c *Client) remove(ctx context.Context, id string) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 	defer cancel()
 	_ = c.Engine.ContainerRemove(rctx, id, container.RemoveOptions{Force: true})
+	waitC, errC := c.Engine.ContainerWait(rctx, id, container.WaitConditionRemoved)
+	select {
+	case <-waitC:
+	case <-errC: // gone already (not found), or the engine does not answer
+	case <-rctx.Done():
+	}
 }
 
 // Error is a client that exited non-zero: its exit code and what it said

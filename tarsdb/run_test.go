@@ -85,6 +85,9 @@ func TestCreateRequest(t *testing.T) {
 	if left := f.clients(); len(left) != 0 {
 		t.Errorf("client containers left: %v", left)
 	}
+	if f.removeWaits != 1 {
+		t.Errorf("%d waits for the removal, want 1: tarsup must not end while the engine still removes a client", f.removeWaits)
+	}
 }
 
 // The client's tool script picks the MariaDB name, else the MySQL one.

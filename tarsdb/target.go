@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
@@ -245,7 +246,7 @@ func matches(host, by string, c container.InspectResponse, fwNets map[string]boo
 		if by == "name" && strings.TrimPrefix(nameOf(c), "/") == host {
 			return true
 		}
-		if by == "ip" && ep.IPAddress == host {
+		if by == "ip" && (ep.IPAddress == host || ep.GlobalIPv6Address == host || staticIP(ep) == host) {
 			return true
 		}
 		if by == "alias" {
@@ -257,6 +258,16 @@ func matches(host, by string, c container.InspectResponse, fwNets map[string]boo
 		}
 	}
 	return false
+}
+
+// staticIP is the address an endpoint asked for: the engine keeps it on a
+// stopped container, which has no IPAddress. Why: a database stopped by
+// hand must be named as such ("is exited: start it"), not as no container.
+func staticIP(ep *network.EndpointSettings) string {
+	if ep.IPAMConfig == nil {
+		return ""
+	}
+	return ep.IPAMConfig.IPv4Address
 }
 
 // namesItself reports whether the framework's MYSQL_HOST is its own name,
@@ -319,7 +330,7 @@ func viaNetwork(t Target, framework container.InspectResponse, image string) (Ta
 	if image == "" {
 		return Target{}, fault.Mark(fault.BadInput, fmt.Errorf("MYSQL_HOST %q of framework %s on %s is no container on that engine (by name, network alias or IP on a network of the framework), "+
 			"and no image with a MySQL client was named to reach it: run the database as a container on the framework's engine and point MYSQL_HOST at its name or alias, "+
-			"or name a client image", t.DBHost, t.Framework, t.Host))
+			"or name a client image (a stopped container with an engine-assigned IP has none: if the database is stopped, start it)", t.DBHost, t.Framework, t.Host))
 	}
 	t.Image, t.Addr, t.Port = image, t.DBHost, t.DBPort
 	t.NetworkMode = "bridge"

@@ -107,6 +107,13 @@ func TestLocateRefuses(t *testing.T) {
 		{"stopped", []string{"MYSQL_HOST=mysql", "MYSQL_ROOT_PASSWORD=" + secret}, func(_ *fakeEngine, db *container.InspectResponse) {
 			db.State = &container.State{Status: "exited"}
 		}, fault.Unreachable, []string{"tars-mysql", "exited", "docker start tars-mysql"}},
+		// The engine clears a stopped container's IPAddress but keeps the
+		// static address it asked for: MYSQL_HOST by IP still names it.
+		{"stopped, by its static IP", []string{"MYSQL_HOST=172.25.0.2", "MYSQL_ROOT_PASSWORD=" + secret}, func(_ *fakeEngine, db *container.InspectResponse) {
+			db.State = &container.State{Status: "exited"}
+			ep := db.NetworkSettings.Networks["tars"]
+			ep.IPAMConfig, ep.IPAddress = &network.EndpointIPAMConfig{IPv4Address: "172.25.0.2"}, ""
+		}, fault.Unreachable, []string{"tars-mysql", "exited", "docker start tars-mysql"}},
 		{"ambiguous", []string{"MYSQL_HOST=mysql", "MYSQL_ROOT_PASSWORD=" + secret}, func(f *fakeEngine, _ *container.InspectResponse) {
 			f.add("mysql-replica", "mysql:5.7", nil, map[string]*network.EndpointSettings{"tars": ep("n1", "172.25.0.4", "mysql")})
 		}, fault.BadInput, []string{"mysql-replica", "tars-mysql", "unique network alias"}},
