@@ -446,3 +446,98 @@ drain:
 	}
 	a11aNoClients(t, ctx, e)
 }
+
+// a11aDuringCheck runs tarsup with args and calls act once the check after
+// the node steps began (node was renamed back, then a client container was
+// created); it returns the exit code and the output.
+func a11aDuringCheck(t *testing.T, ctx context.Context, e *testbed.Engine, node string, act func(), args ...string) (int, string) {
+	t.Helper()
+	ectx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	msgs, errs := e.Client.Events(ectx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)))})
+	var out strings.Builder
+	cmd := exec.CommandContext(ctx, bed.Tarsup(t), args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	renamed, acted := false, false
+	for {
+		select {
+		case m := <-msgs:
+			switch {
+			case m.Action == events.ActionRename && m.Actor.Attributes["name"] == node:
+				renamed = true
+			case renamed && !acted && m.Action == events.ActionCreate && m.Actor.Attributes[tarsdb.LabelClient] != "":
+				acted = true
+				act()
+			}
+		case err := <-errs:
+			t.Fatalf("engine events: %v", err)
+		case err := <-done:
+			if !acted {
+				t.Fatalf("tarsup ended before the check after the node steps (%v):\n%s", err, out.String())
+			}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ee.ExitCode(), out.String()
+			}
+			return 0, out.String()
+		case <-time.After(4 * time.Minute):
+			_ = cmd.Process.Kill()
+			t.Fatalf("tarsup did not end:\n%s", out.String())
+		}
+	}
+}
+
+// TestAttack11aDatabaseTroubleDuringCheck: the database restarted by hand
+// while the check after the node steps waits is only a pause (exit 0, the
+// node not restarted); its root password changed (ALTER USER) after the
+// pre-flight read fails the check, exit 1, saying the server refused the
+// password of MYSQL_ROOT_PASSWORD, without restarting the node and without
+// the new password anywhere.
+func TestAttack11aDatabaseTroubleDuringCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		k    int
+		code int
+		act  func(t *testing.T, d *testbed.Deployer, e *testbed.Engine, dep *testbed.TarsDeployment)
+		want []string
+	}{
+		{"restarted", 235, 0, func(t *testing.T, d *testbed.Deployer, e *testbed.Engine, dep *testbed.TarsDeployment) {
+			timeout := 5
+			if err := e.Client.ContainerRestart(t.Context(), dep.DB.ID, container.StopOptions{Timeout: &timeout}); err != nil {
+				t.Error(err)
+			}
+		}, []string{"registration"}},
+		{"password changed", 236, 1, func(t *testing.T, d *testbed.Deployer, e *testbed.Engine, dep *testbed.TarsDeployment) {
+			d.TarsSQL(dep, "ALTER USER IF EXISTS 'root'@'%' IDENTIFIED BY "+sqlQuote(a11aPassword)+"; FLUSH PRIVILEGES;")
+		}, []string{"could not be read", "MYSQL_ROOT_PASSWORD", "the node was not restarted"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			e, flags := a11aEngine(t)
+			d := bed.On(ctx, t, e)
+			dep := regDeployment(t, d, e, "a11db"+tc.name[:4]+"-", tc.k, 1)
+			n := dep.Nodes[0]
+			img := nodeVariant(t, "a11db"+tc.name[:4], "A11_VARIANT=1")
+			args := append(append([]string{"upgrade", "--only", n.Name, "--node-image", img, "--register-timeout", "30s"}, flags...), gateFlags...)
+			code, out := a11aDuringCheck(t, ctx, e, n.Name, func() { tc.act(t, d, e, dep) }, args...)
+			t.Logf("exit %d:\n%s", code, out)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("the output lacks %q", w)
+				}
+			}
+			if strings.Contains(out, "restarting") || strings.Contains(out, a11aPassword) {
+				t.Errorf("the node was restarted, or the password shown")
+			}
+			a11aNoClients(t, ctx, e)
+		})
+	}
+}
