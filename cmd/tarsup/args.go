@@ -10,6 +10,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/orchestrator"
+	"github.com/tarsup/tarsup/orchestrator/plan"
+	"github.com/tarsup/tarsup/window"
 	"github.com/urfave/cli/v2"
 )
 
@@ -131,7 +133,8 @@ func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue
 		return nil
 	}
 	if g, ok := f.(*cli.GenericFlag); ok {
-		if _, ok := g.Value.(*urlList); ok {
+		switch g.Value.(type) {
+		case multiValue, *windowSpecs:
 			return nil
 		}
 	}
@@ -351,10 +354,18 @@ func rule(name string) flagRule {
 		}
 	case "probe":
 		return oneOfRule("auto", "direct", "sidecar")
+	case "window":
+		return windowRule
 	case "log-format":
 		return oneOfRule("text", "json")
 	case "notify", "notify-url", "notify-template", "notify-on":
 		return notifyRule(name)
+	case "pre-upgrade", "post-upgrade", "on-rollback":
+		return hookRule
+	case "hook-timeout":
+		return durationAbove(0)
+	case "post-hook-failure":
+		return oneOfRule(plan.PostHookRollback, plan.PostHookWarn)
 	case "registry-retries", "registry-mirror":
 		return registryRule(name)
 	case "log-level":
@@ -420,6 +431,21 @@ func checkFlags(c *cli.Context) error {
 			if err := r(c, f, name); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// windowRule checks each --window spec: one that does not parse, or an
+// empty one, is a usage error naming it and the forms a spec takes.
+func windowRule(c *cli.Context, _ cli.Flag, name string) error {
+	specs, _ := c.Generic(name).(*windowSpecs)
+	if specs == nil {
+		return nil
+	}
+	for _, spec := range *specs {
+		if _, err := window.Parse(spec); err != nil {
+			return usagef("bad --%s %q: %v", name, spec, err)
 		}
 	}
 	return nil

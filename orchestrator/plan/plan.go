@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/images"
@@ -66,6 +67,10 @@ type Step struct {
 	// NoRollback leaves a failed new container in place for inspection
 	// (--no-rollback) instead of rolling back.
 	NoRollback bool
+	// NotAfter is the latest instant the step may start (zero: any time):
+	// a maintenance window closes before a later start could finish. The
+	// executor starts neither it nor any later step after that.
+	NotAfter time.Time
 	// Image and ImageTags are what a cleanup removes (its tags, or the image
 	// by ID when it has none); After and AfterNames the IDs and names of the
 	// containers whose recreates must all have upgraded first.
@@ -76,6 +81,12 @@ type Step struct {
 	// Reg is what a reregister step checks (the node's row before the
 	// run); its After names the node's recreate, if the plan has one.
 	Reg RegCheck
+	// Hooks are the recreate's hooks in the order they run (HookPolicy);
+	// each gets HookTimeout; PostHookFailure says what a failed post hook
+	// does (PostHookRollback, PostHookWarn).
+	Hooks           []Hook
+	HookTimeout     time.Duration
+	PostHookFailure string
 }
 
 // Step kinds: what a step does. The executor switches on them and decides
@@ -119,6 +130,11 @@ type Phase struct {
 	// Always: the phase runs even after an earlier one ended the run (the
 	// cleanup, whose steps each say which upgrades they wait for).
 	Always bool
+	// Checks: the phase checks what the recreates before it did (the node
+	// re-check, the registration checks) and recreates nothing. After a
+	// maintenance window held a step back it still runs, when one of those
+	// recreates upgraded; the planner left room for it.
+	Checks bool
 }
 
 // Plan is the ordered work of an upgrade.
@@ -203,7 +219,8 @@ func (ph Phase) Line() string {
 	return "# " + ph.Name + ": " + strings.Join(parts, "; ")
 }
 
-// String renders one step as its kind says.
+// String renders one step as its kind says; a recreate's hooks follow
+// it, a line each.
 func (s Step) String(withHost bool) string {
 	switch s.Kind {
 	case StepRecheck:
@@ -212,12 +229,14 @@ func (s Step) String(withHost bool) string {
 		return s.ReregisterLine(withHost)
 	case StepCleanupImage:
 		return s.CleanupLine(withHost)
-	case StepRecreateStopped:
-		// Why a line of its own: the recreate line's format is what
-		// scripts parse, and it stays as it is.
-		return s.Line(withHost) + "\n" + s.hostPrefix(withHost) + s.Container.Name + ": left stopped (not started, not gated): it was stopped"
 	}
-	return s.Line(withHost)
+	// Why lines of their own: the recreate line's format is what scripts
+	// parse, and it stays as it is.
+	lines := []string{s.Line(withHost)}
+	if s.Kind == StepRecreateStopped {
+		lines = append(lines, s.hostPrefix(withHost)+s.Container.Name+": left stopped (not started, not gated): it was stopped")
+	}
+	return strings.Join(append(lines, s.HookLines(withHost)...), "\n")
 }
 
 func (s Step) hostPrefix(withHost bool) string {
@@ -281,6 +300,7 @@ func (s Step) Line(withHost bool) string {
 	if s.Before.State != "" && !s.Before.Healthy() {
 		fmt.Fprintf(&b, " (%s before: %s)", s.Before.State, s.Before.Detail)
 	}
+	b.WriteString(s.windowSuffix())
 	return b.String()
 }
 
