@@ -29,6 +29,12 @@ type NodeSource interface {
 // may take to be registered again (and again after its restart).
 const DefaultRegisterTimeout = 2 * time.Minute
 
+// MinRegisterTimeout is the shortest --register-timeout other than 0 (off):
+// the check must see two heartbeats of a node after it began, read every
+// DefaultRegisterInterval, and a wait too short for that would find every
+// node unregistered and restart it.
+const MinRegisterTimeout = 10 * time.Second
+
 // DefaultRegisterInterval is how often a registration check reads a
 // deployment's t_node_info (one query for all of its nodes).
 const DefaultRegisterInterval = 2 * time.Second
@@ -130,11 +136,12 @@ func (x *Executor) readSource(ctx context.Context, src plan.RegistrationSource) 
 // reregister runs a reregister step: it waits until the node is registered
 // again (plan.RegCheck.Judge) within the step's timeout; one that is not is
 // restarted once, as the step plans, and waited for again. It does not run
-// after a recreate of the node that failed or was left for inspection.
+// after a recreate of the node that failed, was left for inspection or
+// waits for the next maintenance window.
 func (x *Executor) reregister(ctx context.Context, h *engine.Host, st plan.Step, done map[string]string) StepResult {
 	c := st.Container
 	for _, id := range st.After {
-		if r := done[id]; r == ResultFailed || r == ResultLeft || r == "" {
+		if r := done[id]; r == ResultFailed || r == ResultLeft || r == ResultWaiting || r == "" {
 			return StepResult{Step: st, Result: ResultSkipped}
 		}
 	}

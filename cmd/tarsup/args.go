@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
+	"github.com/tarsup/tarsup/window"
 	"github.com/urfave/cli/v2"
 )
 
@@ -131,7 +133,8 @@ func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue
 		return nil
 	}
 	if g, ok := f.(*cli.GenericFlag); ok {
-		if _, ok := g.Value.(multiValue); ok {
+		switch g.Value.(type) {
+		case multiValue, *windowSpecs:
 			return nil
 		}
 	}
@@ -334,6 +337,8 @@ func rule(name string) flagRule {
 	switch name {
 	case "health-timeout":
 		return durationAbove(0)
+	case "register-timeout":
+		return zeroOrAtLeast(orchestrator.MinRegisterTimeout, "0 turns the check off; a shorter wait cannot see a node heartbeat twice, and would restart every node")
 	case "parallel":
 		return intAtLeast(1)
 	case "mysql-port":
@@ -349,6 +354,8 @@ func rule(name string) flagRule {
 		}
 	case "probe":
 		return oneOfRule("auto", "direct", "sidecar")
+	case "window":
+		return windowRule
 	case "log-format":
 		return oneOfRule("text", "json")
 	case "notify", "notify-url", "notify-template", "notify-on":
@@ -429,10 +436,36 @@ func checkFlags(c *cli.Context) error {
 	return nil
 }
 
+// windowRule checks each --window spec: one that does not parse, or an
+// empty one, is a usage error naming it and the forms a spec takes.
+func windowRule(c *cli.Context, _ cli.Flag, name string) error {
+	specs, _ := c.Generic(name).(*windowSpecs)
+	if specs == nil {
+		return nil
+	}
+	for _, spec := range *specs {
+		if _, err := window.Parse(spec); err != nil {
+			return usagef("bad --%s %q: %v", name, spec, err)
+		}
+	}
+	return nil
+}
+
 func durationAbove(min time.Duration) flagRule {
 	return func(c *cli.Context, _ cli.Flag, name string) error {
 		if d := c.Duration(name); d <= min {
 			return usagef("bad --%s %s: must be more than %s", name, d, min)
+		}
+		return nil
+	}
+}
+
+// zeroOrAtLeast is a duration that is 0 (off) or at least min; why says
+// what 0 does and what a shorter value would do.
+func zeroOrAtLeast(min time.Duration, why string) flagRule {
+	return func(c *cli.Context, _ cli.Flag, name string) error {
+		if d := c.Duration(name); d != 0 && d < min {
+			return usagef("bad --%s %s: use 0 or at least %s (%s)", name, d, min, why)
 		}
 		return nil
 	}
