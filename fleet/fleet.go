@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
@@ -85,8 +88,28 @@ func (s *Session) Close() {
 	engine.CloseAll(s.Hosts)
 }
 
-// Status observes every engine and returns `tarsup status`'s rows.
-func Status(ctx context.Context, cfg Config) ([]orchestrator.StatusRow, error) {
+// StatusLookupTimeout bounds all of status's registry look-ups: the rows of
+// a registry that has not answered by then are unknown.
+const StatusLookupTimeout = 30 * time.Second
+
+// StatusOptions are `tarsup status`'s choices beyond the engines.
+type StatusOptions struct {
+	// Only limits the rows, their probes and look-ups to these containers.
+	Only []string
+	// Offline skips the registry look-ups: the update column stays empty.
+	Offline bool
+	// Registry answers the look-ups (the engines' mirrors are added to
+	// its own); nil: one with the default retries.
+	Registry *images.Registry
+	// AnyMajor lets a framework's newer tag be of another major version.
+	AnyMajor bool
+}
+
+// Status observes every engine and returns `tarsup status`'s rows. Unless
+// Offline, it looks up (manifest HEADs, framework tag lists, in parallel
+// with the probes) whether each container's registry has something newer;
+// a registry that does not answer leaves its rows unknown, and is no error.
+func Status(ctx context.Context, cfg Config, opts StatusOptions) ([]orchestrator.StatusRow, error) {
 	s, err := Open(ctx, cfg, false)
 	if err != nil {
 		return nil, err
@@ -96,7 +119,36 @@ func Status(ctx context.Context, cfg Config) ([]orchestrator.StatusRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	return orchestrator.Status(ctx, s.Prober, s.Hosts, states), nil
+	cs, missing := plan.StatusScope(states, opts.Only)
+	if len(missing) > 0 {
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status without --only lists them)", strings.Join(missing, ", ")))
+	}
+	var ups []orchestrator.ContainerUpdate
+	var wg sync.WaitGroup
+	reg := opts.Registry
+	if !opts.Offline {
+		if reg == nil {
+			reg = &images.Registry{Retries: images.DefaultRetries}
+		}
+		orchestrator.WithEngineMirrors(ctx, reg, s.Hosts, cfg.Logger())
+		wg.Go(func() {
+			// Why a bound: status is asked by a person, or a script that
+			// wants the rows; a registry that does not answer (a black-holed
+			// route: 30 s per connection) must not hold them for minutes.
+			lctx, cancel := context.WithTimeout(ctx, StatusLookupTimeout)
+			defer cancel()
+			ups = orchestrator.CheckUpdates(lctx, reg, cs, opts.AnyMajor)
+		})
+	}
+	rows := orchestrator.StatusOnly(ctx, s.Prober, s.Hosts, states, opts.Only)
+	wg.Wait()
+	if !opts.Offline {
+		orchestrator.ApplyUpdates(rows, ups, plan.Update{})
+		if n := reg.RetryCount(); n > 0 {
+			cfg.Logger().WithField("registry_retries", n).Info("registry look-ups were retried (429 or 5xx answers)")
+		}
+	}
+	return rows, nil
 }
 
 // Upgrade runs orchestrator.Upgrade on the engines of cfg (it takes the
@@ -107,7 +159,14 @@ func Upgrade(ctx context.Context, cfg Config, opts orchestrator.UpgradeOptions) 
 		return orchestrator.UpgradeReport{}, err
 	}
 	defer s.Close()
-	return orchestrator.Upgrade(ctx, s.Hosts, s.X, opts)
+	if opts.DryRun && opts.Registry != nil {
+		// A dry run looks the targets up (a real run pulls through the
+		// engines, which use their mirrors themselves).
+		orchestrator.WithEngineMirrors(ctx, opts.Registry, s.Hosts, cfg.Logger())
+	}
+	rep, err := orchestrator.Upgrade(ctx, s.Hosts, s.X, opts)
+	rep.RegistryRetries = opts.Registry.RetryCount()
+	return rep, err
 }
 
 // Rollback puts the named containers back as they were before their last

@@ -73,6 +73,11 @@ func (r RefreshReport) Changed() bool {
 // recovered, as `tarsup upgrade` does, before anything else.
 func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts RefreshOptions) (RefreshReport, error) {
 	var rep RefreshReport
+	if opts.Registry == nil {
+		// Why here: the check and the upgrade's dry run share one, so a
+		// tag is asked about once.
+		opts.Registry = &images.Registry{Retries: images.DefaultRetries}
+	}
 	for _, h := range hosts {
 		pending, err := NeedsRecovery(ctx, h)
 		if err != nil {
@@ -107,6 +112,7 @@ func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts Refres
 	uo.Registry = opts.Registry
 	uo.States = states
 	up, err := Upgrade(ctx, hosts, x, uo)
+	up.RegistryRetries = opts.Registry.RetryCount()
 	rep.Recovered = append(rep.Recovered, up.Recovered...)
 	up.Recovered = nil
 	up.PendingRecovery = nil
@@ -131,6 +137,11 @@ func RefreshRequest(scope []plan.Container, check plan.RefreshCheck) plan.Reques
 	}
 	if check.NewerTag != "" {
 		for _, c := range scope {
+			if c.Pinned() {
+				// A pin is the operator's decision: --to-latest moves the
+				// others (the version-skew rule then says whether it may).
+				continue
+			}
 			if c.Role == images.RoleFramework || c.Role == images.RoleWeb {
 				add(c.Name)
 			}
@@ -143,13 +154,14 @@ func RefreshRequest(scope []plan.Container, check plan.RefreshCheck) plan.Reques
 // CheckRefresh looks up the current digest of every in-scope container's tag
 // and, with ToLatest, the framework repositories' tags; it pulls nothing.
 func CheckRefresh(ctx context.Context, states []plan.HostState, opts RefreshOptions) (plan.RefreshCheck, error) {
-	scope, err := plan.RefreshScope(states, opts.Only)
+	all, err := plan.RefreshScope(states, opts.Only)
 	if err != nil {
 		return plan.RefreshCheck{}, err
 	}
+	scope, pinned := plan.SplitPinned(all)
 	reg := opts.Registry
 	if reg == nil {
-		reg = &images.Registry{}
+		reg = &images.Registry{Retries: images.DefaultRetries}
 	}
 	var refs []images.Ref
 	for _, c := range scope {
@@ -170,10 +182,11 @@ func CheckRefresh(ctx context.Context, states []plan.HostState, opts RefreshOpti
 		return plan.RefreshCheck{}, fault.Mark(fault.Unreachable, err)
 	}
 	check, err := plan.CompareDigests(scope, digests)
+	check.Pinned = pinned
 	if err != nil {
 		return check, err
 	}
-	if len(scope) == 0 && len(opts.Only) == 0 {
+	if len(all) == 0 && len(opts.Only) == 0 {
 		check.NoTars = true
 		for _, s := range states {
 			check.Engines = append(check.Engines, s.Host)

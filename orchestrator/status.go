@@ -36,6 +36,13 @@ type StatusRow struct {
 	// Note says what an unusual row is: an interrupted upgrade, one under
 	// way, or a container under a name tarsup needs that is not tarsup's.
 	Note string `json:"note,omitempty"`
+	// Update says whether the registry has something newer (plan's Update
+	// values: none, digest moved, newer tag vX.Y.Z, unknown, pinned); ""
+	// when nothing was looked up (--offline, the database).
+	Update string `json:"update"`
+	// UpdateDetail says what Update rests on (digests, versions, the
+	// failed look-up).
+	UpdateDetail string `json:"update_detail,omitempty"`
 }
 
 // Notes in status rows.
@@ -79,6 +86,17 @@ func swapNotes(s plan.HostState, self owner.Owner, now time.Time) (interrupted m
 // Status builds the status rows of every Tars container on every engine,
 // probing in parallel; hosts are the engines the states were observed on.
 func Status(ctx context.Context, p *health.Prober, hosts []*engine.Host, states []plan.HostState) []StatusRow {
+	return StatusOnly(ctx, p, hosts, states, nil)
+}
+
+// StatusOnly is Status limited to the containers named in only (every one
+// when only is empty): only those are probed. Names that match nothing are
+// the caller's to report (plan.StatusScope).
+func StatusOnly(ctx context.Context, p *health.Prober, hosts []*engine.Host, states []plan.HostState, only []string) []StatusRow {
+	want := map[string]bool{}
+	for _, n := range only {
+		want[n] = true
+	}
 	byName := make(map[string]*engine.Host, len(hosts))
 	for _, h := range hosts {
 		byName[h.Name()] = h
@@ -94,7 +112,7 @@ func Status(ctx context.Context, p *health.Prober, hosts []*engine.Host, states 
 	for _, s := range states {
 		interrupted, notes := swapNotes(s, self, now)
 		for _, c := range s.Containers {
-			if !c.IsTars() {
+			if !c.IsTars() || (len(want) > 0 && !want[c.Name]) {
 				continue
 			}
 			rows = append(rows, StatusRow{

@@ -72,6 +72,10 @@ type UpgradeReport struct {
 	// Scope names what the upgrade was limited to when that is not every
 	// container of the engines ("compose project tars"), for NothingToDo.
 	Scope string
+	// RegistryRetries counts the registry requests of the run's look-ups
+	// that were sent again (429, 5xx); the caller that owns the registry
+	// fills it in.
+	RegistryRetries int
 }
 
 // NothingToDo is what an upgrade with an empty plan says: that no Tars
@@ -211,7 +215,7 @@ func (x *Executor) RecoverPending(ctx context.Context, hosts []*engine.Host, dry
 // lookUp asks the registry for each target's digest: a dry run pulls nothing.
 func lookUp(ctx context.Context, reg *images.Registry, cands []plan.Candidate) (map[string]plan.Resolved, error) {
 	if reg == nil {
-		reg = &images.Registry{}
+		reg = &images.Registry{Retries: images.DefaultRetries}
 	}
 	var refs []images.Ref
 	for _, c := range cands {

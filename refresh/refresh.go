@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fleet"
+	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/notify"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
@@ -31,6 +32,10 @@ type Config struct {
 	// Notifier receives the event of a `tarsup refresh` (Once); nil sends
 	// nothing. (A watch notifies each turn itself.)
 	Notifier *notify.Notifier
+	// Updates makes each run end with every container's update state
+	// (Report.Updates), from the run's own look-ups where it made them:
+	// watch's per-container metrics and /v1/status.
+	Updates bool
 }
 
 // Refresher runs refreshes against engines it stays connected to: once for
@@ -71,6 +76,8 @@ func (r *Refresher) Close() { r.close() }
 // (the only line when nothing moved), then what happens; in JSON, one line.
 func (r *Refresher) Run(ctx context.Context) (Report, error) {
 	opts := r.cfg.Refresh
+	reg := r.registry(ctx)
+	opts.Registry = reg
 	multiHost := len(r.hosts) > 1
 	if r.cfg.Format == "text" {
 		opts.Checked = func(c plan.RefreshCheck) { WriteCheck(r.cfg.Out, c, multiHost) }
@@ -83,6 +90,10 @@ func (r *Refresher) Run(ctx context.Context) (Report, error) {
 		}
 	}
 	out := NewReport(start, opts.MonitorOnly, rep, err)
+	if r.cfg.Updates && ctx.Err() == nil {
+		out.Updates, out.UpdatesAt = r.updates(ctx, reg)
+	}
+	out.RegistryRetries = reg.RetryCount()
 	r.log.WithFields(logrus.Fields{"checked": out.Checked, "tags": out.Tags, "moved": len(out.Moved), "upgraded": out.Upgraded,
 		"rolled_back": out.RolledBack, "seconds": time.Since(start).Seconds()}).Debug("refresh done")
 	var werr error
@@ -95,6 +106,31 @@ func (r *Refresher) Run(ctx context.Context) (Report, error) {
 		return out, err
 	}
 	return out, werr
+}
+
+// registry is this run's registry client: the configured one's settings,
+// nothing remembered from an earlier run (a watch turn asks anew), and the
+// engines' own Docker Hub mirrors after the configured ones.
+func (r *Refresher) registry(ctx context.Context) *images.Registry {
+	reg := &images.Registry{Retries: images.DefaultRetries}
+	if base := r.cfg.Refresh.Registry; base != nil {
+		reg = base.Fresh()
+	}
+	orchestrator.WithEngineMirrors(ctx, reg, r.hosts, r.log)
+	return reg
+}
+
+// updates is every in-scope container's update state after the run, from
+// the run's look-ups (reg remembers them: a tag the check asked about is
+// not asked again); nil when the engines could not be read.
+func (r *Refresher) updates(ctx context.Context, reg *images.Registry) ([]orchestrator.ContainerUpdate, time.Time) {
+	states, err := orchestrator.ObserveAll(ctx, r.hosts)
+	if err != nil {
+		r.log.WithError(err).Warn("the update state of the containers was not looked up")
+		return nil, time.Time{}
+	}
+	cs, _ := plan.StatusScope(states, r.cfg.Refresh.Only)
+	return orchestrator.CheckUpdates(ctx, reg, cs, r.cfg.Refresh.AnyMajor), time.Now()
 }
 
 // Status is the status JSON's rows: the same as `tarsup status --format json`.

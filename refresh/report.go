@@ -29,6 +29,14 @@ type Report struct {
 	RolledBack      int             `json:"rolled_back"`
 	Upgrade         *report.Upgrade `json:"upgrade,omitempty"`
 	Error           string          `json:"error,omitempty"`
+	// RegistryRetries counts the registry requests the run sent again
+	// after a 429 or 5xx (--registry-retries).
+	RegistryRetries int `json:"registry_retries"`
+	// Updates is every container's update state after the run, and
+	// UpdatesAt when it was looked up (Config.Updates: watch's metrics and
+	// /v1/status); not in the JSON report.
+	Updates   []orchestrator.ContainerUpdate `json:"-"`
+	UpdatesAt time.Time                      `json:"-"`
 }
 
 // NewReport is the report of a refresh that started at start.

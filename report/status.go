@@ -19,7 +19,7 @@ func StatusTable(w io.Writer, rows []orchestrator.StatusRow) error {
 	for _, r := range rows {
 		notes = notes || r.Note != ""
 	}
-	header := "HOST\tNAME\tROLE\tIMAGE\tDIGEST\tVERSION\tSTATE\tHEALTH\tREBUILD\tIPS"
+	header := "HOST\tNAME\tROLE\tIMAGE\tDIGEST\tVERSION\tUPDATE\tSTATE\tHEALTH\tREBUILD\tIPS"
 	if notes {
 		header += "\tNOTE"
 	}
@@ -33,7 +33,12 @@ func StatusTable(w io.Writer, rows []orchestrator.StatusRow) error {
 		if r.Rebuild {
 			rebuild = "TRUE"
 		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", r.Host, r.Name, role, r.Image, r.Digest, r.Version, r.State, r.Health, rebuild, strings.Join(r.IPs, ","))
+		update := r.Update
+		if update == "" {
+			// Not looked up: --offline, or the database.
+			update = "-"
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", r.Host, r.Name, role, r.Image, r.Digest, r.Version, update, r.State, r.Health, rebuild, strings.Join(r.IPs, ","))
 		if notes {
 			line += "\t" + r.Note
 		}

@@ -25,6 +25,10 @@ type Upgrade struct {
 	Interrupted  bool     `json:"interrupted,omitempty"`
 	NotRun       []string `json:"not_run,omitempty"`
 	VersionSplit string   `json:"version_split,omitempty"`
+	// RegistryRetries counts the registry requests of the look-ups (a dry
+	// run's; a real run pulls through the engines) sent again after a 429
+	// or 5xx (--registry-retries).
+	RegistryRetries int `json:"registry_retries"`
 }
 
 // Step is one planned step in the JSON report.
@@ -70,7 +74,7 @@ func StepOf(s plan.Step) Step {
 
 // UpgradeOf is the machine report of an upgrade (without its error).
 func UpgradeOf(dryRun bool, rep orchestrator.UpgradeReport) Upgrade {
-	out := Upgrade{DryRun: dryRun, PendingRecovery: rep.PendingRecovery, Recovered: rep.Recovered, Plan: []Step{}}
+	out := Upgrade{DryRun: dryRun, PendingRecovery: rep.PendingRecovery, Recovered: rep.Recovered, Plan: []Step{}, RegistryRetries: rep.RegistryRetries}
 	for _, s := range rep.Plan.Steps() {
 		out.Plan = append(out.Plan, StepOf(s))
 	}

@@ -9,8 +9,11 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // Handler serves the watch's HTTP endpoints: GET /v1/status, GET /metrics
@@ -35,6 +38,14 @@ func (w *Watcher) serveStatus(rw http.ResponseWriter, r *http.Request) {
 		httpError(rw, http.StatusBadGateway, err)
 		return
 	}
+	// Why the last turn's look-ups and not new ones: a status poll every
+	// few seconds must not become a registry request each time.
+	ups, at := w.metrics.Updates()
+	missing := plan.Update{State: plan.UpdateUnknown, Detail: "not looked up yet: watch looks at each turn"}
+	if !at.IsZero() {
+		missing.Detail = "not looked up: it changed since the last turn (" + at.UTC().Format(time.RFC3339) + "), or is outside --only"
+	}
+	orchestrator.ApplyUpdates(rows, ups, missing)
 	rw.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(rw).Encode(rows)
 }

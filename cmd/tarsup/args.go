@@ -352,6 +352,8 @@ func rule(name string) flagRule {
 		return oneOfRule("text", "json")
 	case "notify", "notify-url", "notify-template", "notify-on":
 		return notifyRule(name)
+	case "registry-retries", "registry-mirror":
+		return registryRule(name)
 	case "log-level":
 		return func(c *cli.Context, _ cli.Flag, name string) error {
 			if _, err := logrus.ParseLevel(c.String(name)); err != nil {

@@ -120,7 +120,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 		Projects: composeProjects(c), Engines: eng,
 		Images:        compose.ImageRequest{To: c.String("to"), FrameworkImage: c.String("framework-image"), NodeImage: c.String("node-image")},
 		AllowIPChange: c.Bool("allow-ip-change"), DryRun: c.Bool("dry-run"), Parallel: c.Int("parallel"),
-		Exec: xopts, Progress: progress, TTY: e.stdoutTTY, Warnings: e.stderr,
+		Exec: xopts, Progress: progress, TTY: e.stdoutTTY, Warnings: e.stderr, Registry: registryOf(c, e),
 	})
 	// A failed notification is logged and leaves the exit code be.
 	_ = n.Notify(c.Context, composeEvent(rep, composeErr(runErr)))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 
-	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/refresh"
@@ -90,7 +89,7 @@ func refreshConfig(c *cli.Context, e *env) (refresh.Config, error) {
 	return refresh.Config{
 		Fleet: fc, Format: c.String("format"), Out: e.stdout,
 		Refresh: orchestrator.RefreshOptions{
-			Registry:    &images.Registry{},
+			Registry:    registryOf(c, e),
 			Only:        c.StringSlice("only"),
 			ToLatest:    c.Bool("to-latest"),
 			AnyMajor:    c.Bool("any-major"),

@@ -38,7 +38,7 @@ func upgradeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "how many nodes to recreate at once"},
 		&cli.IntFlag{Name: "max-failures", Value: 0, Usage: "once more nodes than this failed (and were rolled back), start no new one"},
 		&cli.BoolFlag{Name: "allow-ip-change", Usage: "recreate containers whose address cannot be kept (default bridge; a network without a configured subnet on an old engine) with a new one (refused otherwise: Tars records IPs)"},
-	), notifyFlags()...)
+	), append(registryFlags(), notifyFlags()...)...)
 }
 
 // upgradeOptions are `tarsup upgrade`'s inputs.
@@ -77,7 +77,8 @@ func upgradeCommand(e *env) *cli.Command {
 			if c.String("format") == "text" {
 				progress = e.stdout
 			}
-			up := orchestrator.UpgradeOptions{Request: req, DryRun: c.Bool("dry-run"), Parallel: c.Int("parallel"), Progress: progress, TTY: e.stdoutTTY}
+			up := orchestrator.UpgradeOptions{Request: req, DryRun: c.Bool("dry-run"), Parallel: c.Int("parallel"), Progress: progress, TTY: e.stdoutTTY,
+				Registry: registryOf(c, e)}
 			return runUpgrade(c.Context, upgradeOptions{fleet: cfg, upgrade: up, format: c.String("format"), out: e.stdout, notifier: n})
 		},
 	}

@@ -76,6 +76,9 @@ func watchOptionsFrom(c *cli.Context, e *env) (watchOptions, error) {
 	if err != nil {
 		return watchOptions{}, err
 	}
+	// Each turn ends with every container's update state, for /metrics
+	// and /v1/status.
+	cfg.Updates = true
 	return watchOptions{refresh: cfg, addr: c.String("http-addr"), watch: watch.Options{
 		Schedule: sched, Spec: c.String("schedule"), Token: token, Notifier: n,
 		LockPath: c.String("lock"), Getenv: e.getenv, Log: e.log,

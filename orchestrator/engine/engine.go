@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/tlsconfig"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -54,6 +55,9 @@ type Engine interface {
 	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
 	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error)
 	ImageRemove(ctx context.Context, id string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	// Info is `docker info`: the engine's registry mirrors, for the
+	// look-ups of Docker Hub images.
+	Info(ctx context.Context) (system.Info, error)
 }
 
 // Why: a compile-time proof that the docker client satisfies Engine.

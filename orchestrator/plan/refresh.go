@@ -36,6 +36,9 @@ type RefreshCheck struct {
 	Tags      int         `json:"tags"`
 	Moved     []Moved     `json:"moved"`
 	Unchecked []Unchecked `json:"unchecked,omitempty"`
+	// Pinned are the containers that run an image named by digest: never
+	// looked up, never moved (a pin is the operator's decision).
+	Pinned []Pinned `json:"pinned,omitempty"`
 	// NewerTag is the newest framework release tag found with ToLatest, ""
 	// when there is none; NewerFrom the tag it replaces.
 	NewerTag  string `json:"newer_tag,omitempty"`
@@ -70,6 +73,9 @@ func (c RefreshCheck) Summary() string {
 	}
 	if n := len(c.Unchecked); n > 0 {
 		s += fmt.Sprintf(", %d not comparable (left alone)", n)
+	}
+	if n := len(c.Pinned); n > 0 {
+		s += fmt.Sprintf(", %d pinned by digest (left alone)", n)
 	}
 	return s
 }
@@ -141,23 +147,14 @@ func CompareDigests(scope []Container, digests map[string]images.DigestResult) (
 			}
 			continue
 		}
-		own := map[string]bool{}
-		for _, d := range images.RepoDigests(c.RepoDigests, r.Repository()) {
-			own[d] = true
-		}
-		if len(own) == 0 {
+		from, moved, comparable := digestMoved(c, r, res.Digest)
+		if !comparable {
 			check.Unchecked = append(check.Unchecked, Unchecked{Host: c.Host, Name: c.Name, Image: c.Image,
 				Reason: "its image has no digest from " + r.Repository() + " (built or loaded locally?); use tarsup upgrade to move it"})
 			continue
 		}
 		check.Checked++
-		if !own[res.Digest] {
-			from := c.Digest()
-			if len(own) == 1 {
-				for d := range own {
-					from = d
-				}
-			}
+		if moved {
 			check.Moved = append(check.Moved, Moved{Host: c.Host, Name: c.Name, Role: string(c.Role), Image: r.String(), From: from, To: res.Digest})
 		}
 	}
