@@ -134,10 +134,19 @@ func removeLab(ctx context.Context, e *testbed.Engine, f found, out io.Writer) e
 			refs++
 		}
 	}
-	fmt.Fprintf(out, "demo-down: removed from %s %d containers, %d volumes, %d networks and %d image references (%s); nothing else\n",
-		e.Host, len(f.containers), len(f.volumes), len(f.networks), refs, "127.0.0.1:PORT/"+repoPrefix+"...")
+	fmt.Fprintf(out, "demo-down: removed from %s %s, %s, %s and %s (127.0.0.1:PORT/%s...); nothing else\n",
+		e.Host, count(len(f.containers), "container"), count(len(f.volumes), "volume"), count(len(f.networks), "network"),
+		count(refs, "image reference"), repoPrefix)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("take the lab down on %s: %w", e.Host, err)
 	}
 	return nil
+}
+
+// count is "1 network", "2 networks".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -63,28 +63,28 @@ func (d *demo) look(ctx context.Context, before snapshot) error {
 	return nil
 }
 
-// status runs tarsup status.
+// status publishes the release (the node's tag moves with it) and runs
+// tarsup status on the lab.
 func (d *demo) status(ctx context.Context) error {
 	d.p.heading("tarsup status")
-	d.p.say("Every Tars container of the engine (other deployments on it show too), with its role (from the image's repository),",
-		"version, health (probed the Tars way: the registry's port 17890 and the master's GET /get_tarsnode, tarsnode's 19385),",
-		"REBUILD and addresses. Read-only.", "")
-	_, err := d.p.runTarsup(ctx, d.bin, 0, "status")
-	return err
-}
-
-// dryRun publishes the release (the node's tag moves with it) and shows
-// the plan of the upgrade.
-func (d *demo) dryRun(ctx context.Context) error {
-	d.p.heading("The dry run of an upgrade to " + toVersion)
 	if err := d.im.moveNode(ctx, toVersion, "1"); err != nil {
 		return err
 	}
-	d.p.say("The release: framework "+toVersion+" is in the registry, and tars-node:latest was pushed again just now as a",
-		toVersion+" build (tars-node has no version tags: a node upgrade is a new digest behind the same tag).",
-		"--dry-run asks the registry for digests (manifest HEADs, nothing is pulled), prints the plan in the Tars order",
-		"with the cause of each step, and changes nothing. --only keeps tarsup to the lab's containers: without it, tarsup",
-		"takes every Tars container of the engine.", "")
+	d.p.say("The release is out: framework "+toVersion+" is in the registry, and tars-node:latest was pushed again just now as",
+		"a "+toVersion+" build (tars-node has no version tags: a node upgrade is a new digest behind the same tag).",
+		"status lists each container with its role (from the image's repository), version, whether an update is available",
+		"(manifest HEADs and the framework's tag list, nothing pulled), health (probed the Tars way: the registry's port",
+		"17890 and the master's GET /get_tarsnode, tarsnode's 19385), REBUILD and addresses. Read-only. --only keeps it,",
+		"and every command below, to the lab's containers: without it, tarsup takes every Tars container of the engine.", "")
+	_, err := d.p.runTarsup(ctx, d.bin, 0, append([]string{"status", "--only", dbName}, only()...)...)
+	return err
+}
+
+// dryRun shows the plan of the upgrade.
+func (d *demo) dryRun(ctx context.Context) error {
+	d.p.heading("The dry run of an upgrade to " + toVersion)
+	d.p.say("--dry-run asks the registry for digests (manifest HEADs, nothing is pulled), prints the plan in the Tars order",
+		"(the master, the other framework hosts, the nodes) with the cause of each step, and changes nothing.", "")
 	_, err := d.p.runTarsup(ctx, d.bin, 0, append([]string{"upgrade", "--to", toVersion, "--dry-run"}, only()...)...)
 	return err
 }
