@@ -141,6 +141,9 @@ func Status(ctx context.Context, cfg Config, opts StatusOptions) ([]orchestrator
 		})
 	}
 	rows := orchestrator.StatusOnly(ctx, s.Prober, s.Hosts, states, opts.Only)
+	// Why here: the database reads overlap the registry look-ups, which
+	// touch no row until wg.Wait.
+	s.X.AddRegistration(ctx, states, rows)
 	wg.Wait()
 	if !opts.Offline {
 		orchestrator.ApplyUpdates(rows, ups, plan.Update{})

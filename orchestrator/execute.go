@@ -38,6 +38,9 @@ const (
 	ResultOK         = "ok"
 	ResultRestarted  = "restarted"
 	ResultUnhealthy  = "unhealthy"
+	// ResultUnregistered: a node not registered again in t_node_info,
+	// even after its restart.
+	ResultUnregistered = "not registered"
 )
 
 // StepResult is the outcome of one step.
@@ -50,6 +53,8 @@ type StepResult struct {
 	// Interrupted marks a step that did not run because the run was
 	// cancelled (SIGINT, SIGTERM) before it started.
 	Interrupted bool
+	// Reg is a reregister step's last verdict.
+	Reg plan.Verdict
 }
 
 // ExecOptions tune the executor. StopTimeout, NoRollback, Cleanup and
@@ -70,6 +75,15 @@ type ExecOptions struct {
 	MaxFailures int
 	// LockWait is how long to wait for another tarsup's engine lock.
 	LockWait time.Duration
+	// RegisterTimeout bounds each wait of the registration check
+	// (--register-timeout); zero turns the check off.
+	RegisterTimeout time.Duration
+	// RegisterRequired makes a deployment whose t_node_info cannot be read
+	// fail the pre-flight (the operator gave --register-timeout).
+	RegisterRequired bool
+	// RegisterInterval is how often a check reads t_node_info
+	// (DefaultRegisterInterval when zero).
+	RegisterInterval time.Duration
 	// Report receives events as they happen; nil drops them.
 	Report func(Event)
 }
@@ -83,17 +97,22 @@ type Executor struct {
 	Self owner.Owner
 	// Force makes LockAll take over engine locks that may still be held.
 	Force bool
+	// Nodes reads the deployments' t_node_info for the registration
+	// check; nil turns it off.
+	Nodes NodeLocator
 
-	locks lock.Engines // the engine locks this executor holds
+	locks   lock.Engines          // the engine locks this executor holds
+	watches map[string]*nodeWatch // the t_node_info reads, by deployment
 }
 
-// NewExecutor indexes hosts by name.
+// NewExecutor indexes hosts by name; the registration check and status
+// read t_node_info through package tarsdb.
 func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
 	m := make(map[string]*engine.Host, len(hosts))
 	for _, h := range hosts {
 		m[h.Name()] = h
 	}
-	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess()}
+	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess(), Nodes: TarsDBNodes{}}
 }
 
 func (x *Executor) report(e Event) {
@@ -105,7 +124,8 @@ func (x *Executor) report(e Event) {
 
 // Policy is the operator's policy from these options, for the planner.
 func (o ExecOptions) Policy(parallel int) plan.Policy {
-	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup}
+	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup,
+		RegisterTimeout: o.RegisterTimeout}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that
@@ -129,7 +149,9 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 		}
 		phaseResults, failed := x.runPhase(ctx, ph, done)
 		for _, r := range phaseResults {
-			done[r.Step.Container.ID] = r.Result
+			if r.Step.Recreates() {
+				done[r.Step.Container.ID] = r.Result
+			}
 		}
 		results = append(results, phaseResults...)
 		ended = ended || (failed > 0 && ph.StopOnFailure)
@@ -157,7 +179,8 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 
 // runPhase runs a phase's steps, Parallel at once, and returns their
 // results and how many failed. done holds the results of the earlier
-// phases' steps by container ID (what a cleanup step waits for).
+// phases' recreates by container ID (what a cleanup step and a
+// reregister step wait for).
 func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int) {
 	results := make([]StepResult, len(ph.Steps))
 	sem := make(chan struct{}, max(ph.Parallel, 1))

@@ -25,6 +25,8 @@ func (x *Executor) do(ctx context.Context, st plan.Step, done map[string]string)
 		return x.recreate(ctx, h, st)
 	case plan.StepRecheck:
 		return x.recheck(ctx, h, st)
+	case plan.StepReregister:
+		return x.reregister(ctx, h, st, done)
 	case plan.StepCleanupImage:
 		return x.cleanupImage(ctx, h, st, done)
 	}

@@ -43,6 +43,38 @@ type StatusRow struct {
 	// UpdateDetail says what Update rests on (digests, versions, the
 	// failed look-up).
 	UpdateDetail string `json:"update_detail,omitempty"`
+	// Registration is a node's state in its deployment's
+	// db_tars.t_node_info (active, inactive; missing when no row names
+	// it), where that database answers; empty otherwise and for non-nodes.
+	Registration string `json:"registration,omitempty"`
+	// LastHeartbeat is that row's last_heartbeat (RFC 3339, UTC).
+	LastHeartbeat string `json:"last_heartbeat,omitempty"`
+}
+
+// AddRegistration fills the registration columns of status rows: one read
+// of the t_node_info of each deployment whose nodes the rows show (through
+// one of its frameworks, in parallel), never one per node. The rows of a deployment whose database
+// does not answer stay empty.
+func (x *Executor) AddRegistration(ctx context.Context, states []plan.HostState, rows []StatusRow) {
+	if x.Nodes == nil {
+		return
+	}
+	shown := map[string]bool{}
+	for _, r := range rows {
+		shown[r.Host+" "+r.Name] = true
+	}
+	regs, _ := x.readSources(ctx, plan.StatusSources(states, shown))
+	byNode := plan.NodeRegistrations(states, regs)
+	for i := range rows {
+		r, ok := byNode[rows[i].Host+" "+rows[i].Name]
+		if !ok {
+			continue
+		}
+		rows[i].Registration = r.State
+		if !r.LastHeartbeat.IsZero() {
+			rows[i].LastHeartbeat = r.LastHeartbeat.UTC().Format(time.RFC3339)
+		}
+	}
 }
 
 // Notes in status rows.

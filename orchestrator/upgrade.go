@@ -72,6 +72,9 @@ type UpgradeReport struct {
 	// Scope names what the upgrade was limited to when that is not every
 	// container of the engines ("compose project tars"), for NothingToDo.
 	Scope string
+	// Registration says which deployments' registration check is off, and
+	// which nodes are not checked, and why.
+	Registration []plan.RegistrationNote
 	// RegistryRetries counts the registry requests of the run's look-ups
 	// that were sent again (429, 5xx); the caller that owns the registry
 	// fills it in.
@@ -167,7 +170,16 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 			return rep, interruptedBefore(ctx, "pre-flight probe", err)
 		}
 	}
-	rep.Plan, err = plan.BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
+	var regs plan.Registrations
+	if x.Opts.RegisterTimeout > 0 {
+		if regs, err = x.ReadRegistrations(ctx, draft, states); err != nil {
+			return rep, interruptedBefore(ctx, "registration read", err)
+		}
+	}
+	pol := x.Opts.Policy(opts.Parallel)
+	if rep.Plan, err = plan.BuildPlan(cands, resolved, states, pol, before); err == nil {
+		rep.Plan, rep.Registration = plan.WithRegistration(rep.Plan, regs, states, pol)
+	}
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}

@@ -139,7 +139,9 @@ func (r *Refresher) Status(ctx context.Context) ([]orchestrator.StatusRow, error
 	if err != nil {
 		return nil, err
 	}
-	return orchestrator.Status(ctx, r.prober, r.hosts, states), nil
+	rows := orchestrator.Status(ctx, r.prober, r.hosts, states)
+	r.x.AddRegistration(ctx, states, rows)
+	return rows, nil
 }
 
 // Once is `tarsup refresh`: it takes the run lock at lockPath (the default

@@ -98,6 +98,7 @@ func WriteText(w io.Writer, rep orchestrator.RefreshReport, monitorOnly bool, ru
 			return nil
 		}
 		fmt.Fprint(w, "would run:\n"+rep.Upgrade.Plan.String())
+		report.WriteRegistrationNotes(w, rep.Upgrade.Registration)
 		fmt.Fprintln(w, "monitor only: nothing was changed")
 		return nil
 	}

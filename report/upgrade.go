@@ -25,6 +25,9 @@ type Upgrade struct {
 	Interrupted  bool     `json:"interrupted,omitempty"`
 	NotRun       []string `json:"not_run,omitempty"`
 	VersionSplit string   `json:"version_split,omitempty"`
+	// Registration is the registration check: absent when it planned
+	// nothing and has nothing to say.
+	Registration *Registration `json:"registration,omitempty"`
 	// RegistryRetries counts the registry requests of the look-ups (a dry
 	// run's; a real run pulls through the engines) sent again after a 429
 	// or 5xx (--registry-retries).
@@ -79,6 +82,9 @@ func UpgradeOf(dryRun bool, rep orchestrator.UpgradeReport) Upgrade {
 		out.Plan = append(out.Plan, StepOf(s))
 	}
 	for _, r := range rep.Results {
+		if r.Step.Kind == plan.StepReregister {
+			continue // in Registration
+		}
 		rj := Result{Step: StepOf(r.Step), Result: r.Result, NewID: r.NewID, Interrupted: r.Interrupted}
 		if r.Err != nil {
 			rj.Error = r.Err.Error()
@@ -90,6 +96,7 @@ func UpgradeOf(dryRun bool, rep orchestrator.UpgradeReport) Upgrade {
 		out.NotRun = append(out.NotRun, r.Step.Container.Name)
 	}
 	out.VersionSplit = orchestrator.VersionSplit(rep.Plan, rep.Results)
+	out.Registration = RegistrationOf(rep)
 	return out
 }
 
@@ -114,13 +121,18 @@ func WriteUpgrade(w io.Writer, format string, dryRun bool, rep orchestrator.Upgr
 		} else if runErr == nil {
 			fmt.Fprint(w, rep.Plan.String())
 		}
+		WriteRegistrationNotes(w, rep.Registration)
 		return nil
 	}
 	if runErr == nil && rep.Plan.Empty() {
 		fmt.Fprint(w, rep.NothingToDo())
 		return nil
 	}
-	return writeResults(w, rep.Results)
+	if err := writeResults(w, rep.Results); err != nil {
+		return err
+	}
+	WriteRegistration(w, rep)
+	return nil
 }
 
 // WriteRecovered prints one line per recovery an upgrade or refresh did first.
@@ -137,6 +149,9 @@ func writeResults(w io.Writer, results []orchestrator.StepResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nHOST\tCONTAINER\tFROM\tTO\tRESULT")
 	for _, r := range results {
+		if r.Step.Kind == plan.StepReregister {
+			continue // WriteRegistration
+		}
 		res := r.Result
 		if r.Interrupted {
 			res += " (interrupted: not run)"

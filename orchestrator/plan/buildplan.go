@@ -29,6 +29,9 @@ type Policy struct {
 	NoRollback bool
 	// Cleanup removes each old image once no container uses it any more.
 	Cleanup bool
+	// RegisterTimeout bounds each wait of a registration check
+	// (--register-timeout); zero plans none.
+	RegisterTimeout time.Duration
 }
 
 // stopTimeout is the seconds a container gets to stop: its own, else the
@@ -114,8 +117,8 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		{Name: "framework master", Steps: slices.Concat(masters, webs), Parallel: 1, StopOnFailure: true},
 		{Name: "framework hosts", Steps: slaves, Parallel: 1, StopOnFailure: true},
 		{Name: "node re-check", Steps: rechecks(masters, slaves, nodes, all, before, pol), Parallel: par, StopOnFailure: true},
-		{Name: "nodes", Steps: nodes, Parallel: par, MaxFailures: pol.MaxFailures},
-		{Name: "cleanup", Steps: cleanups(steps, all, resolved, pol), Parallel: 1, Always: true},
+		{Name: PhaseNodes, Steps: nodes, Parallel: par, MaxFailures: pol.MaxFailures},
+		{Name: PhaseCleanup, Steps: cleanups(steps, all, resolved, pol), Parallel: 1, Always: true},
 	} {
 		if len(ph.Steps) > 0 {
 			p.Phases = append(p.Phases, ph)

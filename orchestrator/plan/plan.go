@@ -55,7 +55,7 @@ type Step struct {
 	Restore string
 
 	// Kind says what the step does (StepRecreate, StepRecreateStopped,
-	// StepRecheck, StepCleanupImage).
+	// StepRecheck, StepReregister, StepCleanupImage).
 	Kind string
 	// StopTimeout is how many seconds the container gets to stop before it
 	// is killed: its own configuration's, else --stop-timeout.
@@ -73,6 +73,9 @@ type Step struct {
 	ImageTags  []string
 	After      []string
 	AfterNames []string
+	// Reg is what a reregister step checks (the node's row before the
+	// run); its After names the node's recreate, if the plan has one.
+	Reg RegCheck
 }
 
 // Step kinds: what a step does. The executor switches on them and decides
@@ -87,6 +90,13 @@ const (
 	// StepRecheck probes a node after a framework upgrade and, when it no
 	// longer answers, restarts it once and gates it.
 	StepRecheck = "recheck"
+	// StepReregister waits until a node that was active in
+	// db_tars.t_node_info before the run is active again, at the same
+	// endpoint_ip, heartbeating since the step began, within Reg.Timeout;
+	// one that is not is restarted once and waited for again. It does not
+	// run when the node's recreate (After) failed or was left for
+	// inspection.
+	StepReregister = "reregister"
 	// StepCleanupImage removes an old image (each tag of it, or the image
 	// itself) once the steps named in After have upgraded: observation saw no
 	// other container use it.
@@ -96,7 +106,7 @@ const (
 // Phase is a group of steps run in order, with its own policy: the executor
 // obeys it and keys nothing on the phase's name.
 type Phase struct {
-	Name  string // "framework master", "framework hosts", "node re-check", "nodes", "cleanup"
+	Name  string // "framework master", "framework hosts", "node re-check", "registration after the framework", "nodes", "registration after the nodes", "cleanup"
 	Steps []Step
 	// Parallel lets that many steps run at once (1 when zero).
 	Parallel int
@@ -198,6 +208,8 @@ func (s Step) String(withHost bool) string {
 	switch s.Kind {
 	case StepRecheck:
 		return s.RecheckLine(withHost)
+	case StepReregister:
+		return s.ReregisterLine(withHost)
 	case StepCleanupImage:
 		return s.CleanupLine(withHost)
 	case StepRecreateStopped:

@@ -10,8 +10,9 @@
 // then uses
 //
 //	bed.Local, bed.Engine(ctx, 1)       engines (extra ones start on first use)
-//	d := bed.On(ctx, t, engine)         a Deployer: Run, Network, Volume, TarsDocs,
-//	                                    Stop, Wait, Logs, ReadFile, WaitTCP, WaitHTTP, WaitHealth
+//	d := bed.On(ctx, t, engine)         a Deployer: Run, Replace, Network, Volume, TarsDocs,
+//	                                    Stop, Wait, Logs, ReadFile, WaitTCP, WaitHTTP, WaitHealth,
+//	                                    MariaDB, SQL, MariaDBDump, NodeRows, WaitNodeActive, ...
 //	bed.Images.Framework3015, ...       references of the standard images
 //	bed.Images.Push(ctx, spec)          one more image, or a floating tag moved
 //	bed.Registry.Requests()             what the registry was asked
@@ -19,7 +20,8 @@
 //
 // Names of containers, networks and volumes are engine-wide, and several runs
 // (engineers, CI) may share the machine: put the run ID in them (tests use
-// uniq()). Subnets: Engine.Subnet(k) gives each engine its own /24s.
+// uniq()). Subnets: Engine.Subnet(k), k in 1..254, gives each engine its
+// own /24s.
 //
 // # Labels and cleanup
 //
@@ -68,6 +70,38 @@
 // root gets in over TCP; Deployer.SQL runs statements in it, and
 // Deployer.MariaDBDump dumps it from a short-lived container in its network
 // namespace (--network container:<db>), as tarsup's snapshots will.
+//
+// # A Tars deployment on the real database
+//
+// TarsLayout.MariaDB (the image from Bed.MariaDB) makes TarsDocs run the
+// database as TarsDocs does, on MariaDB (.2, MYSQL_ROOT_PASSWORD tars2015,
+// data on <Prefix>mysql-data): the fake framework (see tests/fake/tarsfake)
+// then creates the six Tars databases in it with their real tables, applies
+// its version's schema upgrade and records its IP, and the nodes register
+// and heartbeat to its registry, which writes db_tars.t_node_info and marks
+// a node inactive when its heartbeats stop (FAKE_NODE_TIMEOUT, 10 s).
+// TarsLayout.Slave adds a second framework host (.4, SLAVE=true) on the same
+// database, and TarsLayout.NodeEnv passes knobs to the nodes
+// (FAKE_HEARTBEAT_INTERVAL, FAKE_NO_HEARTBEAT, FAKE_REGISTER_IP). TarsDocs
+// then waits until every framework host and node is active:
+//
+//	ref, _ := bed.MariaDB(ctx, bed.Local)
+//	dep := d.TarsDocs(testbed.TarsLayout{Prefix: uniq("x-"), Subnet: bed.Local.Subnet(k),
+//		MariaDB: ref, Slave: true, Nodes: 2})
+//	rows := d.NodeRows(dep)                       // t_node_info: Name, EndpointIP, PresentState, LastHeartbeat, ...
+//	since := d.DBNow(dep)                         // the database's clock; NodeRow times are its
+//	d.WaitHeartbeatAfter(dep, dep.Nodes[0].IP, since)
+//	d.WaitNodeActive(dep, ip); d.WaitNodeInactive(dep, ip); d.NodeRow(dep, ip)
+//	d.CountRows(dep, "db_tars.t_server_conf", "node_name = '10.240.3.3'")
+//	d.HasColumn(dep, "db_tars.t_server_conf", "sha")  // v3.0.16's schema upgrade
+//	d.TarsSQL(dep, "INSERT ...")                   // statements as root, tab-separated output
+//	d.TarsDump(dep, "--databases", "db_tars")      // mariadb-dump, as MariaDBDump
+//	spec := dep.FrameworkSpec; spec.Env = append(spec.Env, "REBUILD=true")
+//	d.Replace(spec)                               // run a container again by hand
+//
+// Without TarsLayout.MariaDB the database is the `tarsfake db` stand-in,
+// which only accepts connections, and the fake framework keeps its data as
+// files under /data/tars/db, as before.
 //
 // # Extra engines and networking
 //

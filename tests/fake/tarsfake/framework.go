@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log"
@@ -13,70 +14,72 @@ import (
 	"time"
 )
 
-// dbDir holds the fake framework "database": one file per database that
-// REBUILD=true drops, plus the tables tests look at.
+// dbDir holds the fake framework's files: in file mode its "database" (one
+// file per database that REBUILD=true drops), and in both modes the records
+// tests read (starts, t_node_info, nodes).
 const dbDir = "/data/tars/db"
 
 // databases are the databases that REBUILD=true drops and recreates (TARS.md).
 var databases = []string{"db_tars", "tars_stat", "tars_property", "db_tars_web", "db_user_system", "db_cache_web"}
 
+// frameworkConfig is what the framework entrypoint reads from its environment.
+type frameworkConfig struct {
+	k       knobs
+	ip      string // the recorded IP: DOMAIN, or INET's address
+	slave   bool
+	rebuild bool
+	// heartbeat is how often the registry refreshes its own rows and sweeps;
+	// nodeTimeout is how old a node's last heartbeat may be before it is
+	// marked inactive.
+	heartbeat, nodeTimeout time.Duration
+}
+
 // runFramework plays the tarscloud/framework entrypoint.
 func runFramework(ctx context.Context, k knobs) error {
-	slave := os.Getenv("SLAVE") == "true"
-	rebuild := os.Getenv("REBUILD") == "true"
-
-	ip := os.Getenv("DOMAIN")
-	if ip == "" {
+	fc := frameworkConfig{
+		k:           k,
+		slave:       os.Getenv("SLAVE") == "true",
+		rebuild:     os.Getenv("REBUILD") == "true",
+		heartbeat:   envDurationOr("FAKE_HEARTBEAT_INTERVAL", 2*time.Second),
+		nodeTimeout: envDurationOr("FAKE_NODE_TIMEOUT", 10*time.Second),
+	}
+	fc.ip = os.Getenv("DOMAIN")
+	if fc.ip == "" {
 		inet := envOr("INET", "eth0")
-		ip = interfaceIPv4(inet)
-		if ip == "" || ip == "127.0.0.1" {
-			return fmt.Errorf("INET=%s has no usable IPv4 address (got %q): the framework cannot record its own IP", inet, ip)
+		fc.ip = interfaceIPv4(inet)
+		if fc.ip == "" || fc.ip == "127.0.0.1" {
+			return fmt.Errorf("INET=%s has no usable IPv4 address (got %q): the framework cannot record its own IP", inet, fc.ip)
 		}
 	}
-	log.Printf("starting: version=%s ip=%s slave=%t rebuild=%t", k.version, ip, slave, rebuild)
+	log.Printf("starting: version=%s ip=%s slave=%t rebuild=%t", k.version, fc.ip, fc.slave, fc.rebuild)
 
-	if err := waitForMySQL(ctx); err != nil {
+	db, err := waitForMySQL(ctx)
+	if err != nil {
 		return err
 	}
-	if err := setUpDatabase(k.version, ip, slave, rebuild); err != nil {
+	var reg registry = fileRegistry{ip: fc.ip}
+	if db != nil {
+		defer db.Close()
+		if err := setUpSQL(ctx, db, fc); err != nil {
+			return err
+		}
+		reg = &sqlRegistry{db: db, cfg: fc}
+	}
+	if err := setUpFiles(fc, db != nil); err != nil {
 		return err
 	}
 	return serveRole(ctx, k, func(ctx context.Context) error {
-		return serveFramework(ctx, k.version, slave)
+		return serveFramework(ctx, fc, reg)
 	})
 }
 
-// waitForMySQL waits, as the real entrypoint does, until MYSQL_HOST answers on
-// MYSQL_PORT. Without MYSQL_HOST there is nothing to wait for.
-func waitForMySQL(ctx context.Context) error {
-	host := os.Getenv("MYSQL_HOST")
-	if host == "" {
-		return nil
-	}
-	addr := net.JoinHostPort(host, envOr("MYSQL_PORT", "3306"))
-	for i := 0; ; i++ {
-		d := net.Dialer{Timeout: 2 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			c.Close()
-			log.Printf("MySQL at %s answers", addr)
-			return nil
-		}
-		if i%10 == 0 {
-			log.Printf("waiting for MySQL at %s: %v", addr, err)
-		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
-// setUpDatabase does to the files under dbDir what the real entrypoint does to
-// MySQL: REBUILD=true drops everything; otherwise databases are created only
-// when missing. Every start appends a record to "starts" and rewrites
-// t_node_info with the recorded IP.
-func setUpDatabase(version, ip string, slave, rebuild bool) error {
-	if rebuild {
+// setUpFiles does to the files under dbDir what the real entrypoint does to
+// MySQL: REBUILD=true drops everything; otherwise, in file mode (sqlMode
+// false), databases are created only when missing. Every start, in both
+// modes, appends a record to "starts" and rewrites t_node_info with the
+// recorded IP.
+func setUpFiles(fc frameworkConfig, sqlMode bool) error {
+	if fc.rebuild {
 		log.Printf("REBUILD=true: dropped db_tars, tars_stat, tars_property, db_tars_web, db_user_system, db_cache_web")
 		if err := os.RemoveAll(dbDir); err != nil {
 			return fmt.Errorf("drop databases: %w", err)
@@ -85,7 +88,23 @@ func setUpDatabase(version, ip string, slave, rebuild bool) error {
 	if err := os.MkdirAll(dbDir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dbDir, err)
 	}
-	if slave {
+	if !sqlMode {
+		if err := setUpFileDatabases(fc); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dbDir, "t_node_info"), []byte(fc.ip+"\n"), 0o644); err != nil {
+		return fmt.Errorf("record t_node_info: %w", err)
+	}
+	record := fmt.Sprintf("version=%s ip=%s slave=%t rebuild=%t time=%s\n",
+		fc.k.version, fc.ip, fc.slave, fc.rebuild, time.Now().UTC().Format(time.RFC3339Nano))
+	return appendFile(filepath.Join(dbDir, "starts"), record)
+}
+
+// setUpFileDatabases creates the files that stand for the databases: a
+// master creates the missing ones; a slave checks for db_tars.
+func setUpFileDatabases(fc frameworkConfig) error {
+	if fc.slave {
 		_, err := os.Stat(filepath.Join(dbDir, "db_tars"))
 		switch {
 		case err == nil:
@@ -98,42 +117,44 @@ func setUpDatabase(version, ip string, slave, rebuild bool) error {
 		default:
 			return fmt.Errorf("check db_tars: %w", err)
 		}
-	} else {
-		for _, db := range databases {
-			p := filepath.Join(dbDir, db)
-			if _, err := os.Stat(p); err == nil {
-				continue
-			}
-			line := fmt.Sprintf("created by %s at %s\n", version, time.Now().UTC().Format(time.RFC3339Nano))
-			if err := os.WriteFile(p, []byte(line), 0o644); err != nil {
-				return fmt.Errorf("create database %s: %w", db, err)
-			}
-			log.Printf("created database %s", db)
+		return nil
+	}
+	for _, db := range databases {
+		p := filepath.Join(dbDir, db)
+		if _, err := os.Stat(p); err == nil {
+			continue
 		}
+		line := fmt.Sprintf("created by %s at %s\n", fc.k.version, time.Now().UTC().Format(time.RFC3339Nano))
+		if err := os.WriteFile(p, []byte(line), 0o644); err != nil {
+			return fmt.Errorf("create database %s: %w", db, err)
+		}
+		log.Printf("created database %s", db)
 	}
-	if err := os.WriteFile(filepath.Join(dbDir, "t_node_info"), []byte(ip+"\n"), 0o644); err != nil {
-		return fmt.Errorf("record t_node_info: %w", err)
-	}
-	record := fmt.Sprintf("version=%s ip=%s slave=%t rebuild=%t time=%s\n",
-		version, ip, slave, rebuild, time.Now().UTC().Format(time.RFC3339Nano))
-	return appendFile(filepath.Join(dbDir, "starts"), record)
+	return nil
 }
 
-// serveFramework listens on the registry port and, on a master, the web port.
-func serveFramework(ctx context.Context, version string, slave bool) error {
-	errc := make(chan error, 2)
-	go func() { errc <- listenAndDrop(ctx, ":17890") }()
-	if slave {
+// serveFramework runs the registry on 17890 and, on a master, the web on
+// 3000; in SQL mode also the registry's own heartbeat and node sweeper.
+func serveFramework(ctx context.Context, fc frameworkConfig, reg registry) error {
+	errc := make(chan error, 3)
+	go func() { errc <- serveHTTP(ctx, ":17890", "registry", registryHandler(reg)) }()
+	if fc.slave {
 		log.Printf("SLAVE=true: no web on 3000")
 	} else {
-		go func() { errc <- serveWeb(ctx, ":3000", version) }()
+		go func() { errc <- serveHTTP(ctx, ":3000", "web", webHandler(fc.k.version, reg)) }()
+	}
+	if r, ok := reg.(*sqlRegistry); ok {
+		go r.maintain(ctx)
 	}
 	// Why return on the first error: a framework whose port is gone is down.
 	return <-errc
 }
 
-// serveWeb answers what tarsweb answers that a node or a probe uses.
-func serveWeb(ctx context.Context, addr, version string) error {
+// webHandler answers what tarsweb answers that a node or a probe uses. The
+// installer /get_tarsnode returns carries the registry locator (a line
+// "locator=tars.tarsregistry.QueryObj@tcp -h IP -p 17890:..."), which the
+// fake node reads.
+func webHandler(version string, reg registry) http.Handler {
 	var mu sync.Mutex // serialises appends to the nodes file
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /get_tarsnode", func(w http.ResponseWriter, r *http.Request) {
@@ -146,9 +167,10 @@ func serveWeb(ctx context.Context, addr, version string) error {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
-			log.Printf("registered node %s", ip)
+			log.Printf("node %s fetched the installer", ip)
 		}
 		fmt.Fprintf(w, "#!/bin/sh\n# tarsnode installer from framework %s for %q\n", version, ip)
+		fmt.Fprintf(w, "locator=%s\n", formatLocator(reg.registries(r.Context())))
 	})
 	mux.HandleFunc("GET /files/tarsnode.tgz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/gzip")
@@ -157,14 +179,19 @@ func serveWeb(ctx context.Context, addr, version string) error {
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, version)
 	})
+	return mux
+}
 
+// serveHTTP serves h on addr until ctx ends. A plain TCP connect (a port
+// probe) is as welcome as a request.
+func serveHTTP(ctx context.Context, addr, what string, h http.Handler) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	log.Printf("web listening on %s", addr)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Printf("%s listening on %s", what, addr)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
@@ -173,7 +200,46 @@ func serveWeb(ctx context.Context, addr, version string) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
-	return fmt.Errorf("serve web: %w", err)
+	return fmt.Errorf("serve %s: %w", what, err)
+}
+
+// setUpSQL does what the real entrypoint does to MySQL (deploy/tars-install.sh):
+// a master drops the six databases when REBUILD=true and creates the
+// missing ones; a slave requires db_tars. Then both apply their version's
+// schema upgrade and record their own IP.
+func setUpSQL(ctx context.Context, db *sql.DB, fc frameworkConfig) error {
+	newTars := false
+	if fc.slave {
+		ok, err := databaseExists(ctx, db, "db_tars")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("SLAVE=true and db_tars is missing on %s: install (start) the master first", mysqlAddr())
+		}
+	} else {
+		if fc.rebuild {
+			if err := dropDatabases(ctx, db); err != nil {
+				return err
+			}
+		}
+		var err error
+		if newTars, err = createDatabases(ctx, db, fc.k.version); err != nil {
+			return err
+		}
+	}
+	if err := upgradeSchema(ctx, db, fc.k.version); err != nil {
+		return err
+	}
+	return recordSelf(ctx, db, fc, newTars)
+}
+
+// envDurationOr is envDuration with a default for unset or bad values.
+func envDurationOr(name string, def time.Duration) time.Duration {
+	if d := envDuration(name); d > 0 {
+		return d
+	}
+	return def
 }
 
 func appendFile(path, text string) error {

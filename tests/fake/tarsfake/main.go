@@ -10,23 +10,84 @@
 //	                     exit 0 when reachable (HTTP 200) within 2 s: a HEALTHCHECK
 //
 // The behaviour follows shared/TARS.md: what the real entrypoints do with
-// REBUILD, SLAVE, INET, DOMAIN, WEB_HOST and on which ports they answer. The
-// framework keeps its "database" as files under /data/tars/db (one per
-// database REBUILD=true drops, t_node_info with the recorded IP, nodes with
-// every node that called /get_tarsnode, starts with one line per start) and,
-// when MYSQL_HOST is set, waits until MYSQL_HOST:MYSQL_PORT accepts a TCP
-// connection before anything else, as the real one waits for MySQL. Knobs
-// that only tests use, for every serving role:
+// REBUILD, SLAVE, INET, DOMAIN, WEB_HOST and on which ports they answer.
+//
+// # The framework's database
+//
+// Without MYSQL_HOST, or when what answers at MYSQL_HOST:MYSQL_PORT accepts
+// TCP connections but sends no MySQL greeting within 2 s (the `tarsfake db`
+// stand-in, which closes them at once), the framework keeps its "database"
+// as files under /data/tars/db: one per database REBUILD=true drops
+// ("created by VERSION at TIME"), and a slave checks for db_tars only with
+// FAKE_SLAVE_REQUIRE_DB=true. In both modes it also writes t_node_info (the
+// recorded IP), nodes (every IP that called /get_tarsnode) and starts (one
+// line per start; REBUILD=true wipes the directory first).
+//
+// When a MySQL or MariaDB server answers there, the framework uses it as the
+// real one does (deploy/tars-install.sh; the schema is TarsFramework's
+// db_tars.sql and TarsWeb's sql/*.sql, for the tables tarsup cares about):
+//
+//   - it waits until MYSQL_USER (root) gets in with MYSQL_ROOT_PASSWORD;
+//   - a master with REBUILD=true drops db_tars, tars_stat, tars_property,
+//     db_tars_web, db_user_system and db_cache_web; a master creates each one
+//     that is missing, with its tables and first rows (db_tars: t_node_info,
+//     t_server_conf, t_registry_info, t_adapter_conf, t_config_files,
+//     t_profile_template, t_machine_tars_info, t_server_patchs; tars_stat and
+//     tars_property: t_ecstatus; db_tars_web: t_application; db_user_system:
+//     t_auth, t_user_info, t_token; db_cache_web: t_apply_app_base);
+//   - a slave (SLAVE=true) never creates or drops anything, and exits 1
+//     naming db_tars when it is missing;
+//   - every start applies the schema upgrades its FAKE_VERSION knows, each
+//     only when its column is missing (v3.0.16 and later add
+//     db_tars.t_server_conf.sha, as tars_upgrade.conf does), so a re-run
+//     changes nothing;
+//   - every start records the host's IP: its tars.* rows in t_server_conf and
+//     t_adapter_conf (node_name = the IP; the master's set is larger), its own
+//     tarsnode's row in t_node_info and its registry's rows in
+//     t_registry_info (locator_id IP:17890).
+//
+// # Registry and nodes
+//
+// Port 17890 answers HTTP (a plain TCP connect still works for probes):
+// POST /registry/register?ip=IP&version=V writes the node's t_node_info row
+// (node_name = endpoint_ip = IP, endpoint_port 19385, last_reg_time and
+// last_heartbeat now, present_state active, tars_version V; REPLACE, as the
+// real registry does), POST /registry/keepalive?ip=IP sets last_heartbeat
+// and present_state active, or answers 404 when IP has no row. Every
+// registry (master and slave) also heartbeats its own node and registry
+// rows every FAKE_HEARTBEAT_INTERVAL (2s) and sweeps: a node (with its
+// t_server_conf rows) or registry whose last_heartbeat is older than
+// FAKE_NODE_TIMEOUT (10s) becomes inactive. In file mode the registry
+// answers the same requests and records nothing.
+//
+// The installer /get_tarsnode returns carries the locator
+// (locator=tars.tarsregistry.QueryObj@tcp -h IP -p 17890:tcp -h ...): the
+// framework first, then the other active registries of t_registry_info. A
+// node reads it (and adds TARS_REGISTRY_ADDRESS), registers, and heartbeats
+// every FAKE_HEARTBEAT_INTERVAL; when its registry does not answer it tries
+// the others, and when a registry answers 404 it registers again. Heartbeat
+// failures are logged and never end the node. A node that comes back with
+// another IP is a new row; the old one goes inactive.
+//
+// Knobs that only tests use, for every serving role:
 //
 //	FAKE_VERSION          the version the program reports (set by the image)
 //	FAKE_START_DELAY      Go duration to wait before listening (a slow start)
 //	FAKE_NEVER_HEALTHY    "true": run but never listen
 //	FAKE_CRASH_AFTER      Go duration after listening, then exit 1
 //
+// and for the framework and the node:
+//
+//	FAKE_HEARTBEAT_INTERVAL  Go duration between heartbeats (2s)
+//	FAKE_NODE_TIMEOUT        framework: heartbeat age that makes a node inactive (10s)
+//	FAKE_NO_HEARTBEAT        node: "true": register once, never heartbeat
+//	FAKE_REGISTER_IP         node: register (and fetch) as this IP instead of its own
+//
 // SIGTERM and SIGINT end every role with exit code 0 at once.
 //
-// It uses the standard library only, so that it builds with CGO_ENABLED=0 into
-// a binary that runs in an image built FROM scratch.
+// It uses the standard library and a MySQL driver (pure Go), so that it
+// builds with CGO_ENABLED=0 into a binary that runs in an image built FROM
+// scratch.
 package main
 
 import (
