@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 
@@ -11,11 +10,17 @@ import (
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
-// The gates of the steps: short, for stand-ins that start in a second.
-var (
-	gateFlags   = []string{"--health-timeout", "30s", "--monitor", "2s", "--lock-wait", "2m"}
-	brokenFlags = []string{"--health-timeout", "8s", "--monitor", "2s", "--lock-wait", "2m"}
-)
+// gates are the gate flags of a step that changes the lab, short for
+// stand-ins that start in a second; healthTimeout bounds the wait for a
+// new container's first healthy answer. --register-timeout goes only with
+// a real database: given on the command line, it demands the check.
+func (d *demo) gates(healthTimeout string) []string {
+	f := []string{"--health-timeout", healthTimeout, "--monitor", "2s"}
+	if d.im.MariaDB {
+		f = append(f, "--register-timeout", "30s")
+	}
+	return append(f, "--lock-wait", "2m")
+}
 
 // only limits a tarsup command to the lab's Tars containers.
 func only() []string {
@@ -30,23 +35,22 @@ func only() []string {
 func (d *demo) layOut(ctx context.Context) error {
 	d.p.heading("The lab: TarsDocs' layout on " + d.eng.Host)
 	dp := testbed.NewLabDeployer(ctx, labT{out: d.p.out}, map[string]string{Label: LabelValue}, d.eng, nil)
-	d.dep = dp.TarsDocs(testbed.TarsLayout{Prefix: Prefix, Subnet: Subnet, Nodes: len(nodeNames),
-		FrameworkImage: d.im.From, NodeImage: d.im.Node, DBImage: d.im.DB})
-	slaveIP := testbed.HostIP(Subnet, 4)
-	dp.Run(testbed.ContainerSpec{
-		Name:  slaveName,
-		Image: d.im.From,
-		Env: []string{"MYSQL_HOST=" + d.dep.DB.IP, "MYSQL_ROOT_PASSWORD=tars2015", "MYSQL_USER=root",
-			"MYSQL_PORT=3306", "REBUILD=false", "INET=eth0", "SLAVE=true"},
-		Volumes:  []string{slaveName + "-data:/data/tars"},
-		Networks: []testbed.Attachment{{Network: d.dep.Network, IPv4: slaveIP, Aliases: []string{"slave"}}},
-		Restart:  "always",
-	})
-	dp.WaitTCP(net.JoinHostPort(slaveIP, "17890"))
+	l := testbed.TarsLayout{Prefix: Prefix, Subnet: Subnet, Nodes: len(nodeNames), Slave: true,
+		FrameworkImage: d.im.From, NodeImage: d.im.Node}
+	if d.im.MariaDB {
+		l.MariaDB = d.im.DB
+	} else {
+		l.DBImage = d.im.DB
+	}
+	d.dep = dp.TarsDocs(l)
 	d.p.say(
 		"One user-defined bridge network, "+netName+" ("+Subnet+"), with static IPs as TarsDocs gives them: the database .2,",
 		"the framework master .3, a second framework host (SLAVE=true, REBUILD=false, on the same database) .4, the nodes .5",
 		"and .6 (WEB_HOST="+d.dep.WebHost+"); /data/tars of each (and the database's data) on a named volume; restart always.")
+	if d.im.MariaDB {
+		d.p.say("The framework created the Tars databases in MariaDB (db_tars, tars_stat, tars_property, db_tars_web, db_user_system,",
+			"db_cache_web); the framework hosts and the nodes registered in db_tars.t_node_info and heartbeat there.")
+	}
 	return d.look(ctx, nil)
 }
 
@@ -96,9 +100,10 @@ func (d *demo) upgrade(ctx context.Context) error {
 	d.p.say("The pulls come first, before anything changes; REBUILD=true would be refused. Then the master, the other framework",
 		"host, and the nodes two at a time (--parallel 2): each is recreated with its settings (static IP, volume, environment,",
 		"restart policy) while the old container is kept aside, until the new one passes its gate: healthy within",
-		"--health-timeout, then still up after --monitor. Short gates, for stand-ins that start in a second; a real framework",
-		"waits for MySQL and restarts every service: keep the defaults (5m, 10s) there.", "")
-	args := append(append([]string{"upgrade", "--to", toVersion, "--parallel", "2"}, gateFlags...), only()...)
+		"--health-timeout, then still up after --monitor. After the framework steps and after the node steps, the registration",
+		"check reads db_tars.t_node_info: every node active again at its own IP, and heartbeating. Short gates, for stand-ins",
+		"that start in a second; a real framework waits for MySQL and restarts every service: keep the defaults there.", "")
+	args := append(append([]string{"upgrade", "--to", toVersion, "--parallel", "2"}, d.gates("30s")...), only()...)
 	if _, err := d.p.runTarsup(ctx, d.bin, 0, args...); err != nil {
 		return err
 	}
@@ -114,7 +119,7 @@ func (d *demo) upgrade(ctx context.Context) error {
 func (d *demo) broken(ctx context.Context) error {
 	d.p.heading("An upgrade to a broken image, rolled back by itself (exit 1)")
 	d.p.say("--framework-image names "+brokenTag+": the same version, a build whose framework never answers.", "")
-	args := append(append([]string{"upgrade", "--framework-image", d.im.Broken}, brokenFlags...), only()...)
+	args := append(append([]string{"upgrade", "--framework-image", d.im.Broken}, d.gates("8s")...), only()...)
 	if _, err := d.p.runTarsup(ctx, d.bin, 1, args...); err != nil {
 		return err
 	}
@@ -140,7 +145,7 @@ func (d *demo) refresh(ctx context.Context) error {
 	d.p.say("tars-node:latest was pushed again just now: a rebuild of "+toVersion+" (build 2), a new digest behind the same tag.",
 		"refresh is the command for cron: one manifest HEAD per repository:tag, nothing pulled when nothing moved, and an",
 		"upgrade of only the containers whose tag moved: here the two nodes, not the framework hosts.", "")
-	args := append(append([]string{"refresh"}, gateFlags...), only()...)
+	args := append(append([]string{"refresh"}, d.gates("30s")...), only()...)
 	if _, err := d.p.runTarsup(ctx, d.bin, 0, args...); err != nil {
 		return err
 	}
