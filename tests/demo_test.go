@@ -76,6 +76,10 @@ func TestDemo(t *testing.T) {
 	if _, err := bed.MariaDB(ctx, bed.Local); err != nil {
 		t.Fatal(err)
 	}
+	// A lab left up (by make demo) would hold the subnet: down first.
+	if out, code := runMake(t, ctx, "demo-down"); code != 0 {
+		t.Fatalf("make demo-down exited %d:\n%s", code, out)
+	}
 	d := bed.On(ctx, t, bed.Local)
 	keep := demoBystanders(t, ctx, d)
 
@@ -182,8 +186,8 @@ func checkDemoOutput(t *testing.T, out string) {
 			t.Errorf("step 1 does not say %q:\n%s", want, steps[1])
 		}
 	}
-	for i, cmd := range map[int]string{3: "$ ./bin/tarsup status --only ", 4: "$ ./bin/tarsup upgrade --to v3.0.16 --dry-run --only ",
-		5: "$ ./bin/tarsup upgrade --to v3.0.16 ", 6: "$ ./bin/tarsup upgrade --framework-image ", 7: "$ ./bin/tarsup refresh "} {
+	for i, cmd := range map[int]string{3: "$ ./bin/tarsup status --only ", 4: "$ ./bin/tarsup upgrade --to v3.0.16 --parallel 2 ",
+		5: "$ ./bin/tarsup upgrade --to v3.0.16 --parallel 2 ", 6: "$ ./bin/tarsup upgrade --framework-image ", 7: "$ ./bin/tarsup refresh "} {
 		if !strings.Contains(steps[i], cmd) {
 			t.Errorf("step %d shows no command line %q:\n%s", i, cmd, steps[i])
 		}
@@ -193,8 +197,18 @@ func checkDemoOutput(t *testing.T, out string) {
 			t.Errorf("step %d has no line %s:\n%s", i, code, steps[i])
 		}
 	}
-	if !strings.Contains(steps[4], "tarsup-demo-framework: recreate v3.0.15 -> v3.0.16") {
-		t.Errorf("the dry run shows no plan for the master:\n%s", steps[4])
+	for _, want := range []string{" --dry-run ", "tarsup-demo-framework: recreate v3.0.15 -> v3.0.16", "tarsup-demo-node2: recreate latest -> latest"} {
+		if !strings.Contains(steps[4], want) {
+			t.Errorf("the dry run does not show %q:\n%s", want, steps[4])
+		}
+	}
+	for _, want := range []string{`tarsup-demo-framework\s+v3\.0\.16\s+v3\.0\.16-neverhealthy\s+rolled back`, `tarsup-demo-slave\s+v3\.0\.16\s+v3\.0\.16-neverhealthy\s+skipped`} {
+		if !regexp.MustCompile(want).MatchString(steps[6]) {
+			t.Errorf("the broken upgrade's report has no line matching %q:\n%s", want, steps[6])
+		}
+	}
+	if !strings.Contains(steps[7], "refresh: 4 containers checked, 2 tags, 2 moved") {
+		t.Errorf("refresh does not say the node's tag moved:\n%s", steps[7])
 	}
 	if !strings.Contains(steps[6], "Exit 1 is tarsup's code for a step that failed and was rolled back") {
 		t.Errorf("the rollback step does not explain its exit 1:\n%s", steps[6])

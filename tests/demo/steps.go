@@ -87,10 +87,16 @@ func (d *demo) status(ctx context.Context) error {
 // dryRun shows the plan of the upgrade.
 func (d *demo) dryRun(ctx context.Context) error {
 	d.p.heading("The dry run of an upgrade to " + toVersion)
-	d.p.say("--dry-run asks the registry for digests (manifest HEADs, nothing is pulled), prints the plan in the Tars order",
-		"(the master, the other framework hosts, the nodes) with the cause of each step, and changes nothing.", "")
-	_, err := d.p.runTarsup(ctx, d.bin, 0, append([]string{"upgrade", "--to", toVersion, "--dry-run"}, only()...)...)
+	d.p.say("The upgrade's command line with --dry-run: it asks the registry for digests (manifest HEADs, nothing is pulled),",
+		"prints the plan in the Tars order (the master, the other framework hosts, the nodes) with the cause of each step",
+		"and the policy of each phase, and changes nothing.", "")
+	_, err := d.p.runTarsup(ctx, d.bin, 0, append(d.upgradeArgs(), "--dry-run")...)
 	return err
+}
+
+// upgradeArgs are the upgrade's command line, the same for its dry run.
+func (d *demo) upgradeArgs() []string {
+	return append(append([]string{"upgrade", "--to", toVersion, "--parallel", "2"}, d.gates("30s")...), only()...)
 }
 
 // upgrade runs the upgrade and checks that each Tars container was
@@ -103,8 +109,7 @@ func (d *demo) upgrade(ctx context.Context) error {
 		"--health-timeout, then still up after --monitor. After the framework steps and after the node steps, the registration",
 		"check reads db_tars.t_node_info: every node active again at its own IP, and heartbeating. Short gates, for stand-ins",
 		"that start in a second; a real framework waits for MySQL and restarts every service: keep the defaults there.", "")
-	args := append(append([]string{"upgrade", "--to", toVersion, "--parallel", "2"}, d.gates("30s")...), only()...)
-	if _, err := d.p.runTarsup(ctx, d.bin, 0, args...); err != nil {
+	if _, err := d.p.runTarsup(ctx, d.bin, 0, d.upgradeArgs()...); err != nil {
 		return err
 	}
 	wants := map[string]want{dbName: {}}
