@@ -73,7 +73,8 @@ func runMake(t *testing.T, ctx context.Context, target string) (string, int) {
 // nothing of the lab and everything else.
 func TestDemo(t *testing.T) {
 	ctx := t.Context()
-	if _, err := bed.MariaDB(ctx, bed.Local); err != nil {
+	mariadb, err := bed.MariaDB(ctx, bed.Local)
+	if err != nil {
 		t.Fatal(err)
 	}
 	// A lab left up (by make demo) would hold the subnet: down first.
@@ -119,8 +120,10 @@ func TestDemo(t *testing.T) {
 	}
 	checkNothingOfTheLab(t, ctx)
 	checkStillThere(t, ctx, before, keep)
-	if _, err := bed.Local.Client.ImageInspect(ctx, foreign); err != nil {
-		t.Errorf("demo-down removed the image tagged %s too: %v", foreign, err)
+	for _, ref := range []string{foreign, mariadb, bed.Images.Nginx} {
+		if _, err := bed.Local.Client.ImageInspect(ctx, ref); err != nil {
+			t.Errorf("demo-down removed the image %s too: %v", ref, err)
+		}
 	}
 	out, code = runMake(t, ctx, "demo-down")
 	if code != 0 || !strings.Contains(out, "demo-down: no lab on "+bed.Local.Host) {
@@ -197,7 +200,7 @@ func checkDemoOutput(t *testing.T, out string) {
 			t.Errorf("step %d has no line %s:\n%s", i, code, steps[i])
 		}
 	}
-	for _, want := range []string{" --dry-run ", "tarsup-demo-framework: recreate v3.0.15 -> v3.0.16", "tarsup-demo-node2: recreate latest -> latest"} {
+	for _, want := range []string{" --dry-run\n", "tarsup-demo-framework: recreate v3.0.15 -> v3.0.16", "tarsup-demo-node2: recreate latest -> latest"} {
 		if !strings.Contains(steps[4], want) {
 			t.Errorf("the dry run does not show %q:\n%s", want, steps[4])
 		}

@@ -113,10 +113,15 @@ func observe(ctx context.Context, e *testbed.Engine) (snapshot, error) {
 		if len(c.Names) == 0 || !isLab(c.Names[0], c.Labels) {
 			continue
 		}
-		lc := labContainer{ID: c.ID, Name: strings.TrimPrefix(c.Names[0], "/"), Image: c.Image,
+		// Why inspect: the list names the image by ID once its tag moved on.
+		in, err := e.Client.ContainerInspect(ctx, c.ID)
+		if err != nil {
+			return nil, fmt.Errorf("inspect %s on %s: %w", c.Names[0], e.Host, err)
+		}
+		lc := labContainer{ID: c.ID, Name: strings.TrimPrefix(c.Names[0], "/"), Image: in.Config.Image,
 			Version: c.Labels[testbed.VersionLabel], Build: c.Labels[buildLabel], State: c.State}
-		if c.NetworkSettings != nil {
-			if ep := c.NetworkSettings.Networks[netName]; ep != nil {
+		if in.NetworkSettings != nil {
+			if ep := in.NetworkSettings.Networks[netName]; ep != nil {
 				lc.IP = ep.IPAddress
 			}
 		}
