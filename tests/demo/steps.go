@@ -78,8 +78,9 @@ func (d *demo) status(ctx context.Context) error {
 		"a "+toVersion+" build (tars-node has no version tags: a node upgrade is a new digest behind the same tag).",
 		"status lists each container with its role (from the image's repository), version, whether an update is available",
 		"(manifest HEADs and the framework's tag list, nothing pulled), health (probed the Tars way: the registry's port",
-		"17890 and the master's GET /get_tarsnode, tarsnode's 19385), REBUILD and addresses. Read-only. --only keeps it,",
-		"and every command below, to the lab's containers: without it, tarsup takes every Tars container of the engine.", "")
+		"17890 and the master's GET /get_tarsnode, tarsnode's 19385), REBUILD, addresses and, where the database answers, each",
+		"node's registration in db_tars.t_node_info. Read-only. --only keeps it, and every command below, to the lab's",
+		"containers: without it, tarsup takes every Tars container of the engine.", "")
 	_, err := d.p.runTarsup(ctx, d.bin, 0, append([]string{"status", "--only", dbName}, only()...)...)
 	return err
 }
