@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
@@ -34,10 +35,13 @@ const (
 	ResultRolledBack = "rolled back"
 	ResultFailed     = "failed"
 	ResultSkipped    = "skipped"
-	ResultLeft       = "left for inspection"
-	ResultOK         = "ok"
-	ResultRestarted  = "restarted"
-	ResultUnhealthy  = "unhealthy"
+	// ResultHookSkipped is a step a failed pre hook (pre-upgrade,
+	// pre-stop) skipped: its container was not changed.
+	ResultHookSkipped = "skipped (pre hook failed)"
+	ResultLeft        = "left for inspection"
+	ResultOK          = "ok"
+	ResultRestarted   = "restarted"
+	ResultUnhealthy   = "unhealthy"
 	// ResultUnregistered: a node not registered again in t_node_info,
 	// even after its restart.
 	ResultUnregistered = "not registered"
@@ -55,6 +59,9 @@ type StepResult struct {
 	Interrupted bool
 	// Reg is a reregister step's last verdict.
 	Reg plan.Verdict
+	// Warnings are the failures of post hooks the step kept going past
+	// (--post-hook-failure warn).
+	Warnings []string
 }
 
 // ExecOptions tune the executor. StopTimeout, NoRollback, Cleanup and
@@ -86,6 +93,10 @@ type ExecOptions struct {
 	RegisterInterval time.Duration
 	// Report receives events as they happen; nil drops them.
 	Report func(Event)
+	// Hooks are the operator's hooks of each recreate an upgrade plans.
+	Hooks plan.HookPolicy
+	// Log receives the hooks' output, a line at a time; nil drops it.
+	Log logrus.FieldLogger
 }
 
 // Executor walks a plan against the engines.
@@ -125,7 +136,7 @@ func (x *Executor) report(e Event) {
 // Policy is the operator's policy from these options, for the planner.
 func (o ExecOptions) Policy(parallel int) plan.Policy {
 	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup,
-		RegisterTimeout: o.RegisterTimeout}
+		RegisterTimeout: o.RegisterTimeout, Hooks: o.Hooks}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that

@@ -55,6 +55,10 @@ type fakeEngine struct {
 	pulls, removals bool
 	// mirrors are the registry mirrors Info reports.
 	mirrors []string
+	// execs says what an exec of each program does (fakeexec_test.go);
+	// execRuns are the execs made.
+	execs    map[string]fakeExec
+	execRuns []execRun
 }
 
 func newFakeEngine(t *testing.T) *fakeEngine {

@@ -56,6 +56,12 @@ type Step struct {
 	HealthBefore       string `json:"health_before,omitempty"`
 	HealthBeforeDetail string `json:"health_before_detail,omitempty"`
 	RollbackGate       string `json:"rollback_gate,omitempty"`
+	// Hooks are the step's hooks in the order they run (when, name,
+	// command, argv, in_container), HookTimeout (seconds) bounds each and
+	// PostHookFailure says what a failed post hook does (rollback, warn).
+	Hooks           []plan.Hook `json:"hooks,omitempty"`
+	HookTimeout     float64     `json:"hook_timeout,omitempty"`
+	PostHookFailure string      `json:"post_hook_failure,omitempty"`
 }
 
 // Result is one step's outcome in the JSON report.
@@ -66,13 +72,20 @@ type Result struct {
 	NewID  string `json:"new_id,omitempty"`
 	// Interrupted: the step did not run because the run was cancelled.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Warnings are the failed post hooks the step kept going past
+	// (--post-hook-failure warn).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // StepOf is the JSON form of a planned step.
 func StepOf(s plan.Step) Step {
-	return Step{Host: s.Host, Container: s.Container.Name, Role: string(s.Container.Role), From: s.From, To: s.To,
+	st := Step{Host: s.Host, Container: s.Container.Name, Role: string(s.Container.Role), From: s.From, To: s.To,
 		FromDigest: s.FromDigest, ToDigest: s.ToDigest, Cause: s.Cause, Line: s.Line(false), Pins: s.Pins, IPChanges: s.IPChanges,
 		HealthBefore: s.Before.State, HealthBeforeDetail: s.Before.Detail, RollbackGate: s.Restore}
+	if len(s.Hooks) > 0 {
+		st.Hooks, st.HookTimeout, st.PostHookFailure = s.Hooks, s.HookTimeout.Seconds(), s.PostHookFailure
+	}
+	return st
 }
 
 // UpgradeOf is the machine report of an upgrade (without its error).
@@ -85,7 +98,7 @@ func UpgradeOf(dryRun bool, rep orchestrator.UpgradeReport) Upgrade {
 		if r.Step.Kind == plan.StepReregister {
 			continue // in Registration
 		}
-		rj := Result{Step: StepOf(r.Step), Result: r.Result, NewID: r.NewID, Interrupted: r.Interrupted}
+		rj := Result{Step: StepOf(r.Step), Result: r.Result, NewID: r.NewID, Interrupted: r.Interrupted, Warnings: r.Warnings}
 		if r.Err != nil {
 			rj.Error = r.Err.Error()
 		}
@@ -156,10 +169,18 @@ func writeResults(w io.Writer, results []orchestrator.StepResult) error {
 		if r.Interrupted {
 			res += " (interrupted: not run)"
 		}
+		if len(r.Warnings) > 0 {
+			res += " (warning: a post hook failed)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Step.Host, r.Step.Container.Name, r.Step.FromLabel(), r.Step.ToLabel(), res)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write summary: %w", err)
+	}
+	for _, r := range results {
+		for _, warn := range r.Warnings {
+			fmt.Fprintf(w, "warning: %s\n", warn)
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/urfave/cli/v2"
 )
 
@@ -130,7 +131,7 @@ func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue
 		return nil
 	}
 	if g, ok := f.(*cli.GenericFlag); ok {
-		if _, ok := g.Value.(*urlList); ok {
+		if _, ok := g.Value.(multiValue); ok {
 			return nil
 		}
 	}
@@ -352,6 +353,12 @@ func rule(name string) flagRule {
 		return oneOfRule("text", "json")
 	case "notify", "notify-url", "notify-template", "notify-on":
 		return notifyRule(name)
+	case "pre-upgrade", "post-upgrade", "on-rollback":
+		return hookRule
+	case "hook-timeout":
+		return durationAbove(0)
+	case "post-hook-failure":
+		return oneOfRule(plan.PostHookRollback, plan.PostHookWarn)
 	case "registry-retries", "registry-mirror":
 		return registryRule(name)
 	case "log-level":

@@ -27,10 +27,16 @@ func (l *urlList) Set(v string) error {
 // String is the values, for the help page's default (none).
 func (l *urlList) String() string { return strings.Join(*l, " ") }
 
-// wholeValues are the values of a urlList flag.
+func (l *urlList) values() []string { return *l }
+
+// multiValue is a repeatable flag whose values are each taken whole
+// (urlList, cmdList).
+type multiValue interface{ values() []string }
+
+// wholeValues are the values of a multiValue flag.
 func wholeValues(c *cli.Context, name string) []string {
-	if l, ok := c.Generic(name).(*urlList); ok && l != nil {
-		return *l
+	if l, ok := c.Generic(name).(multiValue); ok && l != nil {
+		return l.values()
 	}
 	return nil
 }

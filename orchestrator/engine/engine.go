@@ -48,6 +48,12 @@ type Engine interface {
 	// ContainerAttach streams a container's stdin and output (tarsdb's
 	// database clients); the caller closes the response.
 	ContainerAttach(ctx context.Context, id string, options container.AttachOptions) (types.HijackedResponse, error)
+	// ContainerExecCreate, ContainerExecAttach (which starts the exec) and
+	// ContainerExecInspect run a hook inside a container (the labels
+	// tarsup.hook.pre-stop and tarsup.hook.post-start).
+	ContainerExecCreate(ctx context.Context, id string, options container.ExecOptions) (container.ExecCreateResponse, error)
+	ContainerExecAttach(ctx context.Context, execID string, options container.ExecAttachOptions) (types.HijackedResponse, error)
+	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
 	NetworkConnect(ctx context.Context, networkID, containerID string, config *network.EndpointSettings) error
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
 	NetworkDisconnect(ctx context.Context, networkID, containerID string, force bool) error

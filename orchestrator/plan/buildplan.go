@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -32,6 +31,8 @@ type Policy struct {
 	// RegisterTimeout bounds each wait of a registration check
 	// (--register-timeout); zero plans none.
 	RegisterTimeout time.Duration
+	// Hooks are the hooks of every recreate the plan makes of a candidate.
+	Hooks HookPolicy
 }
 
 // stopTimeout is the seconds a container gets to stop: its own, else the
@@ -95,7 +96,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		}
 	}
 	if len(refusals) > 0 {
-		return Plan{}, fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
+		return Plan{}, refusalError(refusals)
 	}
 	if err := webAlone(webs, len(masters)+len(slaves)); err != nil {
 		return Plan{}, err
@@ -161,6 +162,9 @@ func (in planInput) recreateStep(c Candidate) (st Step, keep bool, err error) {
 	st.Before = in.before[c.Container.ID]
 	st.Restore = st.Before.Restore()
 	in.pol.RecreatePolicy(&st)
+	if err := in.pol.Hooks.Apply(&st); err != nil {
+		return st, false, err
+	}
 	return st, true, nil
 }
 

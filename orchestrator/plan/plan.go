@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/images"
@@ -76,6 +77,12 @@ type Step struct {
 	// Reg is what a reregister step checks (the node's row before the
 	// run); its After names the node's recreate, if the plan has one.
 	Reg RegCheck
+	// Hooks are the recreate's hooks in the order they run (HookPolicy);
+	// each gets HookTimeout; PostHookFailure says what a failed post hook
+	// does (PostHookRollback, PostHookWarn).
+	Hooks           []Hook
+	HookTimeout     time.Duration
+	PostHookFailure string
 }
 
 // Step kinds: what a step does. The executor switches on them and decides
@@ -203,7 +210,8 @@ func (ph Phase) Line() string {
 	return "# " + ph.Name + ": " + strings.Join(parts, "; ")
 }
 
-// String renders one step as its kind says.
+// String renders one step as its kind says; a recreate's hooks follow
+// it, a line each.
 func (s Step) String(withHost bool) string {
 	switch s.Kind {
 	case StepRecheck:
@@ -212,12 +220,14 @@ func (s Step) String(withHost bool) string {
 		return s.ReregisterLine(withHost)
 	case StepCleanupImage:
 		return s.CleanupLine(withHost)
-	case StepRecreateStopped:
-		// Why a line of its own: the recreate line's format is what
-		// scripts parse, and it stays as it is.
-		return s.Line(withHost) + "\n" + s.hostPrefix(withHost) + s.Container.Name + ": left stopped (not started, not gated): it was stopped"
 	}
-	return s.Line(withHost)
+	// Why lines of their own: the recreate line's format is what scripts
+	// parse, and it stays as it is.
+	lines := []string{s.Line(withHost)}
+	if s.Kind == StepRecreateStopped {
+		lines = append(lines, s.hostPrefix(withHost)+s.Container.Name+": left stopped (not started, not gated): it was stopped")
+	}
+	return strings.Join(append(lines, s.HookLines(withHost)...), "\n")
 }
 
 func (s Step) hostPrefix(withHost bool) string {
