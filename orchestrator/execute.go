@@ -45,6 +45,10 @@ const (
 	// ResultUnregistered: a node not registered again in t_node_info,
 	// even after its restart.
 	ResultUnregistered = "not registered"
+	// ResultWaiting is a step not started because the maintenance window
+	// closes before it could finish (its NotAfter passed), or because an
+	// earlier one was held back so.
+	ResultWaiting = "waits for the next window"
 )
 
 // StepResult is the outcome of one step.
@@ -136,7 +140,7 @@ func (x *Executor) report(e Event) {
 // Policy is the operator's policy from these options, for the planner.
 func (o ExecOptions) Policy(parallel int) plan.Policy {
 	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup,
-		RegisterTimeout: o.RegisterTimeout, Hooks: o.Hooks}
+		RegisterTimeout: o.RegisterTimeout, Hooks: o.Hooks, GateTime: o.Gate.Timeout + o.Gate.Monitor}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that
@@ -150,15 +154,20 @@ func (o ExecOptions) Policy(parallel int) plan.Policy {
 func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 	var results []StepResult
 	done := map[string]string{}
+	var w windowRun
 	ended := false
 	for _, ph := range p.Phases {
-		if ended && !ph.Always {
+		if held := w.holds(ph); (ended || held) && !ph.Always {
 			for _, s := range ph.Steps {
-				results = append(results, StepResult{Step: s, Result: ResultSkipped})
+				if ended {
+					results = append(results, StepResult{Step: s, Result: ResultSkipped})
+				} else {
+					results = append(results, x.wait(s, false))
+				}
 			}
 			continue
 		}
-		phaseResults, failed := x.runPhase(ctx, ph, done)
+		phaseResults, failed, phaseClosed := x.runPhase(ctx, ph, done)
 		for _, r := range phaseResults {
 			if r.Step.Recreates() {
 				done[r.Step.Container.ID] = r.Result
@@ -166,6 +175,7 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 		}
 		results = append(results, phaseResults...)
 		ended = ended || (failed > 0 && ph.StopOnFailure)
+		w.ran(ph, phaseResults, phaseClosed)
 	}
 	results = slices.DeleteFunc(results, func(r StepResult) bool { return r.Step.Kind == plan.StepCleanupImage })
 	if ctx.Err() != nil {
@@ -189,15 +199,16 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 }
 
 // runPhase runs a phase's steps, Parallel at once, and returns their
-// results and how many failed. done holds the results of the earlier
-// phases' recreates by container ID (what a cleanup step and a
+// results, how many failed, and whether the maintenance window held a step
+// back (then no later step starts either). done holds the results of the
+// earlier phases' recreates by container ID (what a cleanup step and a
 // reregister step wait for).
-func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int) {
+func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int, bool) {
 	results := make([]StepResult, len(ph.Steps))
 	sem := make(chan struct{}, max(ph.Parallel, 1))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	failed := 0
+	failed, closed := 0, false
 	for i, st := range ph.Steps {
 		sem <- struct{}{}
 		mu.Lock()
@@ -206,6 +217,16 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		if stop {
 			<-sem
 			results[i] = x.skip(ctx, st)
+			continue
+		}
+		// Why checked here, as each step is about to start: a step that
+		// starts later than its NotAfter could still run when the window
+		// closes.
+		late := !st.NotAfter.IsZero() && time.Now().After(st.NotAfter)
+		if closed || late {
+			<-sem
+			results[i] = x.wait(st, late && !closed)
+			closed = true
 			continue
 		}
 		wg.Add(1)
@@ -222,7 +243,58 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		}()
 	}
 	wg.Wait()
-	return results, failed
+	return results, failed, closed
+}
+
+// windowRun follows what the maintenance window held back during a run.
+// Once it held a step back, no later phase starts, but for a phase of
+// checks (Phase.Checks) when a recreate since the previous checks
+// upgraded: it checks what the window admitted.
+type windowRun struct {
+	closed  bool // a step was held back
+	pending bool // a recreate upgraded since the last phase of checks
+	checked bool // the last phase run or held was one of checks
+}
+
+// holds reports whether the window holds back the phase.
+func (w *windowRun) holds(ph plan.Phase) bool {
+	if !w.closed {
+		return false
+	}
+	checks := ph.Checks
+	defer func() { w.checked = checks }()
+	if checks {
+		return !w.pending
+	}
+	if w.checked {
+		w.pending = false
+	}
+	return true
+}
+
+// ran records a phase that ran.
+func (w *windowRun) ran(ph plan.Phase, results []StepResult, closed bool) {
+	checks := ph.Checks
+	if !checks && w.checked {
+		w.pending = false
+	}
+	w.checked = checks
+	for _, r := range results {
+		w.pending = w.pending || (r.Step.Recreates() && r.Result == ResultUpgraded)
+	}
+	w.closed = w.closed || closed
+}
+
+// wait records a step the maintenance window holds back: late, its own
+// NotAfter passed; else an earlier step was held back, and the steps keep
+// their order.
+func (x *Executor) wait(st plan.Step, late bool) StepResult {
+	detail := "an earlier step waits for the next window, so this one does too"
+	if late {
+		detail = "the maintenance window closes too soon for it: it had to start by " + st.NotAfter.Format(time.RFC3339)
+	}
+	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "wait", From: st.FromLabel(), To: st.ToLabel(), Result: ResultWaiting, Detail: detail})
+	return StepResult{Step: st, Result: ResultWaiting}
 }
 
 // skip records a step that does not run.

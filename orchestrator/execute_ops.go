@@ -95,8 +95,8 @@ func removeImage(ctx context.Context, h *engine.Host, ref string) error {
 }
 
 // recheckWait is how long a node may take to answer again after a framework
-// upgrade before it is restarted.
-const recheckWait = 30 * time.Second
+// upgrade before it is restarted (the planner counts it in a window).
+const recheckWait = plan.RecheckWait
 
 // recheck probes a node that answered before the framework upgrade; one that
 // no longer does is restarted once, as the step plans, gated, and reported.

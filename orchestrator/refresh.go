@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
+	"github.com/tarsup/tarsup/window"
 )
 
 // RefreshOptions are the inputs of a refresh beyond the engines.
@@ -35,6 +37,17 @@ type RefreshOptions struct {
 	// Checked, when set, receives the check's result before anything is
 	// pulled or changed (so that a report can say what moved first).
 	Checked func(plan.RefreshCheck)
+	// Windows are the maintenance windows (--window): the look-ups run at
+	// any time, but steps start only inside one, and only those that can
+	// finish before it closes. Empty: no limit.
+	Windows window.Set
+	// Force ignores Windows (watch's POST /v1/update?force=1).
+	Force bool
+	// MinAge holds back an image whose registry creation time is younger
+	// than this (--min-age), or unknown; 0 takes every image.
+	MinAge time.Duration
+	// Now is the clock windows and MinAge are judged by (time.Now when nil).
+	Now func() time.Time
 }
 
 // RefreshReport is what a refresh found and did.
@@ -53,7 +66,7 @@ type RefreshReport struct {
 // Changed reports whether the refresh changed (or, monitor-only, would
 // change) any container.
 func (r RefreshReport) Changed() bool {
-	return len(r.Recovered) > 0 || (r.Upgrade != nil && !r.Upgrade.Plan.Empty())
+	return len(r.Recovered) > 0 || (r.Upgrade != nil && !r.Upgrade.Plan.Empty() && !allWaiting(r.Upgrade.Results))
 }
 
 // Refresh brings the Tars containers up to date with their own tags. It asks
@@ -95,10 +108,13 @@ func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts Refres
 	if err != nil {
 		return rep, err
 	}
+	if rep.Check, err = admit(ctx, states, rep.Check, opts, len(hosts) > 1); err != nil {
+		return rep, err
+	}
 	if opts.Checked != nil {
 		opts.Checked(rep.Check)
 	}
-	if !rep.Check.Changes() {
+	if !rep.Check.Changes() || !rep.Check.Window.Admits() {
 		return rep, nil
 	}
 	scope, err := plan.RefreshScope(states, opts.Only)
@@ -111,8 +127,14 @@ func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts Refres
 	uo.DryRun = opts.MonitorOnly
 	uo.Registry = opts.Registry
 	uo.States = states
+	if w := rep.Check.Window; w != nil && !w.Forced {
+		uo.WindowCloses = w.Closes
+	}
 	up, err := Upgrade(ctx, hosts, x, uo)
 	up.RegistryRetries = opts.Registry.RetryCount()
+	if w := rep.Check.Window; w != nil {
+		w.Waiting = waitingNames(up.Results, len(hosts) > 1)
+	}
 	rep.Recovered = append(rep.Recovered, up.Recovered...)
 	up.Recovered = nil
 	up.PendingRecovery = nil

@@ -130,11 +130,12 @@ func (x *Executor) readSource(ctx context.Context, src plan.RegistrationSource) 
 // reregister runs a reregister step: it waits until the node is registered
 // again (plan.RegCheck.Judge) within the step's timeout; one that is not is
 // restarted once, as the step plans, and waited for again. It does not run
-// after a recreate of the node that failed or was left for inspection.
+// after a recreate of the node that failed, was left for inspection or
+// waits for the next maintenance window.
 func (x *Executor) reregister(ctx context.Context, h *engine.Host, st plan.Step, done map[string]string) StepResult {
 	c := st.Container
 	for _, id := range st.After {
-		if r := done[id]; r == ResultFailed || r == ResultLeft || r == "" {
+		if r := done[id]; r == ResultFailed || r == ResultLeft || r == ResultWaiting || r == "" {
 			return StepResult{Step: st, Result: ResultSkipped}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tarsup/tarsup/fault"
@@ -47,6 +48,10 @@ type UpgradeOptions struct {
 	// observing again, unless it recovered an engine or an engine's
 	// containers changed since (see observeOnce).
 	States []plan.HostState
+	// WindowCloses, when set, is when the maintenance window the upgrade
+	// runs in closes: the plan starts no step its gate could carry past it
+	// (plan.Policy.Closes).
+	WindowCloses time.Time
 }
 
 // LabelFunc returns the labels a candidate's new container gets over the
@@ -159,7 +164,9 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 	// Why a draft first: the pre-flight probes exactly the containers the
 	// plan replaces and the nodes a re-check could use, and its findings
 	// are part of the plan (a dry run shows them too).
-	draft, err := plan.BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), plan.AssumeHealthy(states))
+	pol := x.Opts.Policy(opts.Parallel)
+	pol.Closes = opts.WindowCloses
+	draft, err := plan.BuildPlan(cands, resolved, states, pol, plan.AssumeHealthy(states))
 	if err != nil || draft.Empty() {
 		rep.Plan = draft
 		return rep, err
@@ -176,7 +183,6 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 			return rep, interruptedBefore(ctx, "registration read", err)
 		}
 	}
-	pol := x.Opts.Policy(opts.Parallel)
 	if rep.Plan, err = plan.BuildPlan(cands, resolved, states, pol, before); err == nil {
 		rep.Plan, rep.Registration = plan.WithRegistration(rep.Plan, regs, states, pol)
 	}

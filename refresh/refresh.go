@@ -73,9 +73,21 @@ func New(hosts []*engine.Host, prober *health.Prober, x *orchestrator.Executor, 
 func (r *Refresher) Close() { r.close() }
 
 // Run refreshes once and writes its report: in text, the summary line first
-// (the only line when nothing moved), then what happens; in JSON, one line.
+// (the only line when nothing moved, or outside the maintenance windows),
+// then what happens; in JSON, one line.
 func (r *Refresher) Run(ctx context.Context) (Report, error) {
+	return r.run(ctx, false)
+}
+
+// RunForced is Run ignoring the maintenance windows (watch's POST
+// /v1/update?force=1); --min-age still applies.
+func (r *Refresher) RunForced(ctx context.Context) (Report, error) {
+	return r.run(ctx, true)
+}
+
+func (r *Refresher) run(ctx context.Context, force bool) (Report, error) {
 	opts := r.cfg.Refresh
+	opts.Force = force
 	reg := r.registry(ctx)
 	opts.Registry = reg
 	multiHost := len(r.hosts) > 1

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -62,6 +63,9 @@ type Step struct {
 	Hooks           []plan.Hook `json:"hooks,omitempty"`
 	HookTimeout     float64     `json:"hook_timeout,omitempty"`
 	PostHookFailure string      `json:"post_hook_failure,omitempty"`
+	// NotAfter is the latest time the step may start, when a maintenance
+	// window (--window) bounds the run.
+	NotAfter time.Time `json:"not_after,omitzero"`
 }
 
 // Result is one step's outcome in the JSON report.
@@ -81,7 +85,7 @@ type Result struct {
 func StepOf(s plan.Step) Step {
 	st := Step{Host: s.Host, Container: s.Container.Name, Role: string(s.Container.Role), From: s.From, To: s.To,
 		FromDigest: s.FromDigest, ToDigest: s.ToDigest, Cause: s.Cause, Line: s.Line(false), Pins: s.Pins, IPChanges: s.IPChanges,
-		HealthBefore: s.Before.State, HealthBeforeDetail: s.Before.Detail, RollbackGate: s.Restore}
+		HealthBefore: s.Before.State, HealthBeforeDetail: s.Before.Detail, RollbackGate: s.Restore, NotAfter: s.NotAfter}
 	if len(s.Hooks) > 0 {
 		st.Hooks, st.HookTimeout, st.PostHookFailure = s.Hooks, s.HookTimeout.Seconds(), s.PostHookFailure
 	}

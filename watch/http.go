@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -50,9 +51,12 @@ func (w *Watcher) serveStatus(rw http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(rw).Encode(rows)
 }
 
-// serveUpdate runs a refresh now: 401/403 without the right token, 409
-// while a run is under way (here or under the run lock elsewhere), 503 when
-// it could not start, 500 with the report when it failed, else 200.
+// serveUpdate runs a refresh now: 401/403 without the right token, 400 for
+// a force value other than 1/true/0/false, 409 while a run is under way
+// (here or under the run lock elsewhere), 503 when it could not start, 500
+// with the report when it failed, else 200. It honours the maintenance
+// windows (outside one it checks and reports, and starts nothing) unless
+// ?force=1.
 func (w *Watcher) serveUpdate(runCtx context.Context, rw http.ResponseWriter, r *http.Request) {
 	if code, msg := Authorize(w.opts.Token, r.Header.Get("Authorization")); code != http.StatusOK {
 		if code == http.StatusUnauthorized {
@@ -61,7 +65,12 @@ func (w *Watcher) serveUpdate(runCtx context.Context, rw http.ResponseWriter, r 
 		httpError(rw, code, errors.New(msg))
 		return
 	}
-	rep, err := w.RunOnce(runCtx, "http")
+	trigger, err := updateTrigger(r.URL.Query().Get("force"))
+	if err != nil {
+		httpError(rw, http.StatusBadRequest, err)
+		return
+	}
+	rep, err := w.RunOnce(runCtx, trigger)
 	var locked *lock.LockedError
 	switch {
 	case errors.Is(err, ErrBusy), errors.As(err, &locked):
@@ -104,4 +113,15 @@ func httpError(rw http.ResponseWriter, code int, err error) {
 	rw.Header().Set("Content-Type", "application/json")
 	rw.WriteHeader(code)
 	_ = json.NewEncoder(rw).Encode(map[string]string{"error": err.Error()})
+}
+
+// updateTrigger reads POST /v1/update's force parameter.
+func updateTrigger(force string) (string, error) {
+	switch strings.ToLower(force) {
+	case "", "0", "false":
+		return TriggerHTTP, nil
+	case "1", "true":
+		return TriggerForced, nil
+	}
+	return "", fmt.Errorf("bad force=%q: use force=1 to ignore the maintenance windows, or leave it out", force)
 }

@@ -45,6 +45,11 @@ type Options struct {
 	Getenv   func(string) string
 	// Refresh runs one refresh; Status reads the status rows.
 	Refresh func(context.Context) (refresh.Report, error)
+	// RefreshForced runs one refresh that ignores the maintenance windows
+	// (POST /v1/update?force=1); nil: Refresh.
+	RefreshForced func(context.Context) (refresh.Report, error)
+	// Windows are the maintenance windows' specs, for the log.
+	Windows []string
 	Status  func(context.Context) ([]orchestrator.StatusRow, error)
 	Log     logrus.FieldLogger
 }
@@ -65,6 +70,10 @@ type Watcher struct {
 	mu      sync.Mutex
 	running bool
 	runs    sync.WaitGroup
+
+	// windowTimer runs a refresh when the next maintenance window opens,
+	// after a run that left steps waiting for it.
+	windowTimer *time.Timer
 }
 
 // New is a Watcher with opts; nothing runs until Serve or RunOnce.
@@ -102,7 +111,8 @@ func (w *Watcher) RunOnce(ctx context.Context, trigger string) (refresh.Report, 
 			log.Warn(err)
 		}
 	}()
-	rep, err := w.opts.Refresh(ctx)
+	rep, err := w.refreshFor(trigger)(ctx)
+	w.followWindow(ctx, rep, log)
 	w.metrics.Record(rep, err, time.Now())
 	fields := logrus.Fields{"checked": rep.Checked, "tags": rep.Tags, "moved": len(rep.Moved), "upgraded": rep.Upgraded, "rolled_back": rep.RolledBack}
 	if err != nil {
@@ -151,6 +161,9 @@ func (w *Watcher) Serve(ctx context.Context) error {
 		fields["http"] = ln.Addr().String()
 		fields["update_endpoint"] = w.opts.Token != nil
 	}
+	if len(w.opts.Windows) > 0 {
+		fields["windows"] = w.opts.Windows
+	}
 	w.opts.Log.WithFields(fields).Info("watching")
 
 	var serveErr error
@@ -160,6 +173,7 @@ func (w *Watcher) Serve(ctx context.Context) error {
 	}
 	w.opts.Log.Info("stopping: waiting for the refresh under way, if any (a recreate in progress finishes or rolls back)")
 	<-c.Stop().Done()
+	w.stopWindowTimer()
 	w.runs.Wait()
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -178,7 +192,7 @@ func (w *Watcher) Serve(ctx context.Context) error {
 func (w *Watcher) scheduler(ctx context.Context) *cron.Cron {
 	c := cron.New()
 	c.Schedule(w.opts.Schedule, cron.FuncJob(func() {
-		if _, err := w.RunOnce(ctx, "schedule"); errors.Is(err, ErrBusy) {
+		if _, err := w.RunOnce(ctx, TriggerSchedule); errors.Is(err, ErrBusy) {
 			w.opts.Log.Warn("the previous refresh is still running: this turn is skipped")
 		}
 	}))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/orchestrator/plan"
+	"github.com/tarsup/tarsup/window"
 	"github.com/urfave/cli/v2"
 )
 
@@ -131,7 +132,8 @@ func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue
 		return nil
 	}
 	if g, ok := f.(*cli.GenericFlag); ok {
-		if _, ok := g.Value.(multiValue); ok {
+		switch g.Value.(type) {
+		case multiValue, *windowSpecs:
 			return nil
 		}
 	}
@@ -349,6 +351,8 @@ func rule(name string) flagRule {
 		}
 	case "probe":
 		return oneOfRule("auto", "direct", "sidecar")
+	case "window":
+		return windowRule
 	case "log-format":
 		return oneOfRule("text", "json")
 	case "notify", "notify-url", "notify-template", "notify-on":
@@ -424,6 +428,21 @@ func checkFlags(c *cli.Context) error {
 			if err := r(c, f, name); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// windowRule checks each --window spec: one that does not parse, or an
+// empty one, is a usage error naming it and the forms a spec takes.
+func windowRule(c *cli.Context, _ cli.Flag, name string) error {
+	specs, _ := c.Generic(name).(*windowSpecs)
+	if specs == nil {
+		return nil
+	}
+	for _, spec := range *specs {
+		if _, err := window.Parse(spec); err != nil {
+			return usagef("bad --%s %q: %v", name, spec, err)
 		}
 	}
 	return nil

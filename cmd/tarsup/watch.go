@@ -39,7 +39,9 @@ func watchCommand(e *env) *cli.Command {
 			"             [--notify URL]... [--notify-url URL] [--notify-template FILE] [--notify-on WHEN] [the refresh flags]\n\n" +
 			"   SPEC: five cron fields (\"0 3 * * *\") or a descriptor (@daily, @hourly, \"@every 1h\"), in local time\n" +
 			"   unless it starts with CRON_TZ=Zone. SIGTERM and SIGINT wait for the recreate under way to finish or\n" +
-			"   roll back, start no new one, and exit 0.",
+			"   roll back, start no new one, and exit 0. With --window, a turn outside every window checks and starts\n" +
+			"   nothing, and a refresh runs when the next window opens if steps wait for it; POST /v1/update honours\n" +
+			"   the windows, POST /v1/update?force=1 ignores them.",
 		Flags: append(append(connFlags(), refreshFlags()...), watchFlags()...),
 		Action: func(c *cli.Context) error {
 			o, err := watchOptionsFrom(c, e)
@@ -102,7 +104,8 @@ func runWatch(ctx context.Context, o watchOptions) error {
 		return err
 	}
 	defer r.Close()
-	o.watch.Refresh, o.watch.Status = r.Run, r.Status
+	o.watch.Refresh, o.watch.RefreshForced, o.watch.Status = r.Run, r.RunForced, r.Status
+	o.watch.Windows = o.refresh.Refresh.Windows.Strings()
 	return watch.Run(ctx, o.watch)
 }
 

@@ -33,6 +33,12 @@ type Policy struct {
 	RegisterTimeout time.Duration
 	// Hooks are the hooks of every recreate the plan makes of a candidate.
 	Hooks HookPolicy
+	// Closes is when the maintenance window the run starts in closes
+	// (zero: no window): no step starts that could run past it.
+	Closes time.Time
+	// GateTime is the longest a health gate takes: --health-timeout, then
+	// --monitor.
+	GateTime time.Duration
 }
 
 // stopTimeout is the seconds a container gets to stop: its own, else the
@@ -117,7 +123,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 	for _, ph := range []Phase{
 		{Name: "framework master", Steps: slices.Concat(masters, webs), Parallel: 1, StopOnFailure: true},
 		{Name: "framework hosts", Steps: slaves, Parallel: 1, StopOnFailure: true},
-		{Name: "node re-check", Steps: rechecks(masters, slaves, nodes, all, before, pol), Parallel: par, StopOnFailure: true},
+		{Name: "node re-check", Steps: rechecks(masters, slaves, nodes, all, before, pol), Parallel: par, StopOnFailure: true, Checks: true},
 		{Name: PhaseNodes, Steps: nodes, Parallel: par, MaxFailures: pol.MaxFailures},
 		{Name: PhaseCleanup, Steps: cleanups(steps, all, resolved, pol), Parallel: 1, Always: true},
 	} {
@@ -125,6 +131,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 			p.Phases = append(p.Phases, ph)
 		}
 	}
+	pol.applyWindow(&p)
 	return p, nil
 }
 

@@ -67,6 +67,10 @@ type Step struct {
 	// NoRollback leaves a failed new container in place for inspection
 	// (--no-rollback) instead of rolling back.
 	NoRollback bool
+	// NotAfter is the latest instant the step may start (zero: any time):
+	// a maintenance window closes before a later start could finish. The
+	// executor starts neither it nor any later step after that.
+	NotAfter time.Time
 	// Image and ImageTags are what a cleanup removes (its tags, or the image
 	// by ID when it has none); After and AfterNames the IDs and names of the
 	// containers whose recreates must all have upgraded first.
@@ -126,6 +130,11 @@ type Phase struct {
 	// Always: the phase runs even after an earlier one ended the run (the
 	// cleanup, whose steps each say which upgrades they wait for).
 	Always bool
+	// Checks: the phase checks what the recreates before it did (the node
+	// re-check, the registration checks) and recreates nothing. After a
+	// maintenance window held a step back it still runs, when one of those
+	// recreates upgraded; the planner left room for it.
+	Checks bool
 }
 
 // Plan is the ordered work of an upgrade.
@@ -291,6 +300,7 @@ func (s Step) Line(withHost bool) string {
 	if s.Before.State != "" && !s.Before.Healthy() {
 		fmt.Fprintf(&b, " (%s before: %s)", s.Before.State, s.Before.Detail)
 	}
+	b.WriteString(s.windowSuffix())
 	return b.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
@@ -47,6 +48,13 @@ type RefreshCheck struct {
 	// all; Summary then says so (the JSON report carries it in "summary").
 	NoTars  bool     `json:"-"`
 	Engines []string `json:"-"`
+	// Cooling lists the containers whose tag moved to an image younger
+	// than MinAge (--min-age): not taken yet.
+	Cooling []Cooling     `json:"cooling,omitempty"`
+	MinAge  time.Duration `json:"-"`
+	// Window is what the maintenance windows (--window) said; nil without
+	// any.
+	Window *WindowState `json:"window,omitempty"`
 }
 
 // Changes reports whether the check found anything to do.
@@ -66,6 +74,9 @@ func (c RefreshCheck) Summary() string {
 	if c.NewerTag != "" {
 		what = append(what, fmt.Sprintf("framework %s -> %s", c.NewerFrom, c.NewerTag))
 	}
+	if n := len(c.Cooling); n > 0 {
+		what = append(what, fmt.Sprintf("%d moved but too new for --min-age %s (the first taken from %s)", n, c.MinAge, c.firstUntil()))
+	}
 	if len(what) == 0 {
 		s += ", nothing moved"
 	} else {
@@ -77,7 +88,22 @@ func (c RefreshCheck) Summary() string {
 	if n := len(c.Pinned); n > 0 {
 		s += fmt.Sprintf(", %d pinned by digest (left alone)", n)
 	}
-	return s
+	return s + c.Window.summary()
+}
+
+// firstUntil is when the first cooling container's image is old enough,
+// "unknown" when none has a known creation time.
+func (c RefreshCheck) firstUntil() string {
+	var first time.Time
+	for _, cl := range c.Cooling {
+		if !cl.Until.IsZero() && (first.IsZero() || cl.Until.Before(first)) {
+			first = cl.Until
+		}
+	}
+	if first.IsZero() {
+		return "unknown: no creation time known"
+	}
+	return first.Format(time.RFC3339)
 }
 
 func plural(n int, word string) string {

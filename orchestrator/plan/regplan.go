@@ -182,6 +182,8 @@ func WithRegistration(p Plan, regs Registrations, all []HostState, pol Policy) (
 		phases = append(phases, regPhase(PhaseRegAfterNodes, CauseAfterNodes, checks, recreated))
 	}
 	p.Phases = append(phases, rest...)
+	// Why again: the checks added count in the window's limits.
+	pol.applyWindow(&p)
 	return p, notes
 }
 
@@ -196,7 +198,7 @@ func regPhase(name, cause string, checks []Step, recreated map[string]bool) Phas
 		}
 		steps[i] = st
 	}
-	return Phase{Name: name, Steps: steps, Parallel: len(steps), StopOnFailure: true}
+	return Phase{Name: name, Steps: steps, Parallel: len(steps), StopOnFailure: true, Checks: true}
 }
 
 // regChecks plans a check of every running node whose deployment was read
