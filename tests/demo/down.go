@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 
 	"github.com/containerd/errdefs"
@@ -92,6 +93,9 @@ func down(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer e.Client.Close()
+	if err := os.RemoveAll(backupDir()); err != nil {
+		return fmt.Errorf("remove the demo's snapshots: %w", err)
+	}
 	f, err := labObjects(ctx, e)
 	if err != nil {
 		return err

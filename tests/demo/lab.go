@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
@@ -44,6 +46,10 @@ var (
 	slaveName = Prefix + "slave"
 	nodeNames = []string{Prefix + "node1", Prefix + "node2"}
 )
+
+// backupDir is where the demo's upgrades put their snapshots (--backup-dir);
+// make demo-down removes it.
+func backupDir() string { return filepath.Join(os.TempDir(), Prefix+"backups") }
 
 // tarsNames are the containers tarsup is let at, in the Tars order.
 func tarsNames() []string { return append([]string{fwName, slaveName}, nodeNames...) }

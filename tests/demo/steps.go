@@ -17,7 +17,10 @@ import (
 func (d *demo) gates(healthTimeout string) []string {
 	f := []string{"--health-timeout", healthTimeout, "--monitor", "2s"}
 	if d.im.MariaDB {
-		f = append(f, "--register-timeout", "30s")
+		f = append(f, "--register-timeout", "30s", "--backup-dir", backupDir())
+	} else {
+		// Why: the stand-in has no dump tool, so no snapshot can be taken.
+		f = append(f, "--no-backup")
 	}
 	return append(f, "--lock-wait", "2m")
 }
@@ -109,7 +112,8 @@ func (d *demo) upgrade(ctx context.Context) error {
 		"restart policy) while the old container is kept aside, until the new one passes its gate: healthy within",
 		"--health-timeout, then still up after --monitor. After the framework steps and after the node steps, the registration",
 		"check reads db_tars.t_node_info: every node active again at its own IP, and heartbeating. Short gates, for stand-ins",
-		"that start in a second; a real framework waits for MySQL and restarts every service: keep the defaults there.", "")
+		"that start in a second; a real framework waits for MySQL and restarts every service: keep the defaults there.",
+		"On the real MariaDB, before the first container stops, a verified snapshot of the Tars databases goes to "+backupDir()+".", "")
 	if _, err := d.p.runTarsup(ctx, d.bin, 0, d.upgradeArgs()...); err != nil {
 		return err
 	}
