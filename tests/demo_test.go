@@ -5,9 +5,11 @@ package tests
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +54,9 @@ func runMake(t *testing.T, ctx context.Context, target string) (string, int) {
 	defer cancel()
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, "make", "-C", root, target)
+	// Why without TARSUP_NO_BACKUP: TestMain sets it for the tests on the
+	// stand-in database; the demo decides for itself, as a user's run does.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "TARSUP_NO_BACKUP=") })
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 10 * time.Second
 	err = cmd.Run()
