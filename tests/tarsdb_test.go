@@ -312,8 +312,12 @@ func TestTarsDBUpgrade(t *testing.T) {
 		t.Error("the upgrade to v3.0.16 did not add t_server_conf.sha")
 	}
 	for _, was := range active {
-		now := d.WaitHeartbeatAfter(dep, was.Name, since)
-		if now.EndpointIP != was.EndpointIP || now.TarsVersion != "v3.0.16" || now.LastRegTime < since {
+		// Why wait for the version: a node answers on 19385 (all tarsup
+		// waits for) a moment before it registers.
+		now := d.WaitNode(dep, was.Name, was.Name+" registered at v3.0.16", func(r testbed.NodeRow) bool {
+			return r.PresentState == "active" && r.LastHeartbeat > since && r.TarsVersion == "v3.0.16"
+		})
+		if now.EndpointIP != was.EndpointIP || now.LastRegTime < since {
 			t.Errorf("%s after the upgrade: %+v (before %+v)", was.Name, now, was)
 		}
 	}
