@@ -286,6 +286,11 @@ func TestTarsDBUpgrade(t *testing.T) {
 	d := bed.On(ctx, t, bed.Local)
 	tag := "tdbup-" + bed.RunID
 	nodeRef := floatingNode(t, ctx, tag, "v3.0.15")
+	// Why a pull: the engine may hold the tag at v3.0.16 from an earlier
+	// run of this test (-count), and Run pulls only a missing image.
+	if err := testbed.Pull(ctx, bed.Local, nodeRef, true); err != nil {
+		t.Fatal(err)
+	}
 	dep := d.TarsDocs(testbed.TarsLayout{Prefix: uniq("tdbup-"), Subnet: bed.Local.Subnet(144), MariaDB: mariaDB(t),
 		Slave: true, Nodes: 2, NodeImage: nodeRef})
 	d.TarsSQL(dep, operatorRows(dep.Nodes[0].IP))
@@ -298,7 +303,7 @@ func TestTarsDBUpgrade(t *testing.T) {
 			active = append(active, r)
 		}
 	}
-	if len(active) != 4 {
+	if len(active) != 4 || active[3].TarsVersion != "v3.0.15" {
 		t.Fatalf("active before the upgrade: %+v", active)
 	}
 
