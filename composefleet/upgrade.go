@@ -8,6 +8,7 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -30,6 +31,10 @@ type UpgradeOptions struct {
 	TTY      bool
 	// Warnings receives the projects' warnings (stderr).
 	Warnings io.Writer
+	// Registry answers a dry run's look-ups (--registry-retries,
+	// --registry-mirror; the engines' mirrors are added); nil: the
+	// defaults.
+	Registry *images.Registry
 	// Connect reaches the engines; nil is engine.ConnectAll.
 	Connect func(ctx context.Context, specs []engine.HostSpec) ([]*engine.Host, error)
 	// Run upgrades the engines; nil is orchestrator.Upgrade. Tests set it.
@@ -99,7 +104,11 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*Report, error) {
 	}
 	defer engine.CloseAll(hosts)
 	r := &run{opts: opts, fleet: fleet}
+	if opts.DryRun && opts.Registry != nil {
+		orchestrator.WithEngineMirrors(ctx, opts.Registry, hosts, nil)
+	}
 	rep, runErr := opts.Run(ctx, hosts, orchestrator.NewExecutor(hosts, opts.Exec), r.upgradeOptions())
+	rep.RegistryRetries = opts.Registry.RetryCount()
 	if !r.planned {
 		return nil, runErr
 	}
@@ -115,6 +124,7 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*Report, error) {
 func (r *run) upgradeOptions() orchestrator.UpgradeOptions {
 	return orchestrator.UpgradeOptions{
 		Request:  plan.Request{AllowIPChange: r.opts.AllowIPChange},
+		Registry: r.opts.Registry,
 		DryRun:   r.opts.DryRun,
 		Parallel: r.opts.Parallel,
 		Progress: r.opts.Progress,

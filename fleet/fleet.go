@@ -8,9 +8,15 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
@@ -82,8 +88,28 @@ func (s *Session) Close() {
 	engine.CloseAll(s.Hosts)
 }
 
-// Status observes every engine and returns `tarsup status`'s rows.
-func Status(ctx context.Context, cfg Config) ([]orchestrator.StatusRow, error) {
+// StatusLookupTimeout bounds all of status's registry look-ups: the rows of
+// a registry that has not answered by then are unknown.
+const StatusLookupTimeout = 30 * time.Second
+
+// StatusOptions are `tarsup status`'s choices beyond the engines.
+type StatusOptions struct {
+	// Only limits the rows, their probes and look-ups to these containers.
+	Only []string
+	// Offline skips the registry look-ups: the update column stays empty.
+	Offline bool
+	// Registry answers the look-ups (the engines' mirrors are added to
+	// its own); nil: one with the default retries.
+	Registry *images.Registry
+	// AnyMajor lets a framework's newer tag be of another major version.
+	AnyMajor bool
+}
+
+// Status observes every engine and returns `tarsup status`'s rows. Unless
+// Offline, it looks up (manifest HEADs, framework tag lists, in parallel
+// with the probes) whether each container's registry has something newer;
+// a registry that does not answer leaves its rows unknown, and is no error.
+func Status(ctx context.Context, cfg Config, opts StatusOptions) ([]orchestrator.StatusRow, error) {
 	s, err := Open(ctx, cfg, false)
 	if err != nil {
 		return nil, err
@@ -93,7 +119,39 @@ func Status(ctx context.Context, cfg Config) ([]orchestrator.StatusRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	return orchestrator.Status(ctx, s.Prober, s.Hosts, states), nil
+	cs, missing := plan.StatusScope(states, opts.Only)
+	if len(missing) > 0 {
+		return nil, fault.Mark(fault.BadInput, fmt.Errorf("--only %s: no Tars container of that name on any engine (tarsup status without --only lists them)", strings.Join(missing, ", ")))
+	}
+	var ups []orchestrator.ContainerUpdate
+	var wg sync.WaitGroup
+	reg := opts.Registry
+	if !opts.Offline {
+		if reg == nil {
+			reg = &images.Registry{Retries: images.DefaultRetries}
+		}
+		orchestrator.WithEngineMirrors(ctx, reg, s.Hosts, cfg.Logger())
+		wg.Go(func() {
+			// Why a bound: status is asked by a person, or a script that
+			// wants the rows; a registry that does not answer (a black-holed
+			// route: 30 s per connection) must not hold them for minutes.
+			lctx, cancel := context.WithTimeout(ctx, StatusLookupTimeout)
+			defer cancel()
+			ups = orchestrator.CheckUpdates(lctx, reg, cs, opts.AnyMajor)
+		})
+	}
+	rows := orchestrator.StatusOnly(ctx, s.Prober, s.Hosts, states, opts.Only)
+	// Why here: the database reads overlap the registry look-ups, which
+	// touch no row until wg.Wait.
+	s.X.AddRegistration(ctx, states, rows)
+	wg.Wait()
+	if !opts.Offline {
+		orchestrator.ApplyUpdates(rows, ups, plan.Update{})
+		if n := reg.RetryCount(); n > 0 {
+			cfg.Logger().WithField("registry_retries", n).Info("registry look-ups were retried (429 or 5xx answers)")
+		}
+	}
+	return rows, nil
 }
 
 // Upgrade runs orchestrator.Upgrade on the engines of cfg (it takes the
@@ -104,7 +162,14 @@ func Upgrade(ctx context.Context, cfg Config, opts orchestrator.UpgradeOptions) 
 		return orchestrator.UpgradeReport{}, err
 	}
 	defer s.Close()
-	return orchestrator.Upgrade(ctx, s.Hosts, s.X, opts)
+	if opts.DryRun && opts.Registry != nil {
+		// A dry run looks the targets up (a real run pulls through the
+		// engines, which use their mirrors themselves).
+		orchestrator.WithEngineMirrors(ctx, opts.Registry, s.Hosts, cfg.Logger())
+	}
+	rep, err := orchestrator.Upgrade(ctx, s.Hosts, s.X, opts)
+	rep.RegistryRetries = opts.Registry.RetryCount()
+	return rep, err
 }
 
 // Rollback puts the named containers back as they were before their last
@@ -149,12 +214,20 @@ func Recover(ctx context.Context, cfg Config, done func([]plan.Recovery) error) 
 	defer s.Close()
 	var all []plan.Recovery
 	var errs []error
+	var notRun []string
 	for _, h := range s.Hosts {
-		rec, err := s.X.Recover(ctx, h)
+		if ctx.Err() != nil {
+			notRun = append(notRun, h.Name())
+			continue
+		}
+		rec, err := s.X.RecoverEngine(ctx, h)
 		all = append(all, rec...)
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if len(notRun) > 0 {
+		errs = append(errs, fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM): engines not looked at: %s; run tarsup recover again", strings.Join(notRun, ", "))))
 	}
 	if err := done(all); err != nil {
 		return err
@@ -179,20 +252,31 @@ func Add(ctx context.Context, cfg Config, req orchestrator.AddRequest) (host, id
 
 // PlanRecover is `recover --dry-run`: it plans the recovery of every engine
 // without taking a lock or changing anything, and returns the engines'
-// plans in order.
+// plans in order. A signal (ctx cancelled) ends it with fault.Interrupted.
 func PlanRecover(ctx context.Context, cfg Config) ([]plan.RecoveryPlan, error) {
 	s, err := Open(ctx, cfg, false)
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err)
 	}
 	defer s.Close()
 	var plans []plan.RecoveryPlan
 	for _, h := range s.Hosts {
 		p, err := s.X.PlanRecover(ctx, h)
 		if err != nil {
-			return nil, err
+			return nil, interrupted(ctx, err)
 		}
 		plans = append(plans, p)
 	}
 	return plans, nil
+}
+
+// interrupted says what a signal did to a dry run: the error a cancelled
+// ctx caused (a connection or a listing cut short) is an interruption
+// (exit 1), not an engine that does not answer (exit 2). Why %v: the
+// cause's kind must not decide the exit code.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM) during recover --dry-run: nothing was changed (a dry run changes nothing) and no plan was printed; run it again (%v)", err))
 }

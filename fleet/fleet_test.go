@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"context"
 	"errors"
 	"net"
 	"path/filepath"
@@ -54,5 +55,21 @@ func TestProbe(t *testing.T) {
 	err = Probe(t.Context(), []string{addr, ln.Addr().String()}, []string{addr + "/get_tarsnode"})
 	if err == nil || strings.Count(err.Error(), addr) < 2 {
 		t.Errorf("probe of a closed port over tcp and http: %v, want both failures", err)
+	}
+}
+
+// TestPlanRecoverInterrupted: a signal (ctx cancelled) during `recover
+// --dry-run` is an interruption (exit 1) that says nothing was changed, not
+// an engine that does not answer (exit 2); without a signal it is that.
+func TestPlanRecoverInterrupted(t *testing.T) {
+	cfg := noEngine(t)
+	if _, err := PlanRecover(t.Context(), cfg); fault.ExitCode(err) != fault.ExitBadInput {
+		t.Errorf("no engine: %v (exit %d), want exit 2", err, fault.ExitCode(err))
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := PlanRecover(ctx, cfg)
+	if !errors.Is(err, fault.Interrupted) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Errorf("cancelled: %v (exit %d), want an interruption (exit 1) saying nothing was changed", err, fault.ExitCode(err))
 	}
 }

@@ -45,11 +45,15 @@ func kindOf(err error) *fault.Kind {
 				return fault.Unauthorized
 			}
 		}
-		switch terr.StatusCode {
-		case http.StatusNotFound:
+		switch {
+		case terr.StatusCode == http.StatusNotFound:
 			return fault.NotFound
-		case http.StatusUnauthorized, http.StatusForbidden:
+		case terr.StatusCode == http.StatusUnauthorized, terr.StatusCode == http.StatusForbidden:
 			return fault.Unauthorized
+		case retryStatus(terr.StatusCode):
+			// Busy or failing still after the retries: nothing could be
+			// compared, so nothing may change (exit 2, as unreachable).
+			return fault.Unreachable
 		}
 		return nil
 	}
@@ -122,10 +126,25 @@ func registryError(op string, ref Ref, err error) error {
 			"some registries, Docker Hub among them, also answer this way for a repository that does not exist, so check the name",
 			ref.Domain(), ref, err, ref.Domain())
 	case fault.Unreachable:
+		if busy, ok := busyError(err); ok {
+			msg = fmt.Sprintf("registry %s answered %s for %s, through tarsup's retries (--registry-retries) or with a Retry-After over %s: it is overloaded, failing or limiting requests; "+
+				"try later, log in (Docker Hub limits anonymous requests the most) or use a mirror (--registry-mirror)", ref.Domain(), busy, ref, MaxRetryAfter)
+			break
+		}
 		msg = fmt.Sprintf("registry %s unreachable for %s (%v): check the registry address, that it is running and reachable from here (DNS, proxy, firewall), and its TLS certificate",
 			ref.Domain(), ref, err)
 	default:
 		return fmt.Errorf("%s %s: %w", op, ref, err)
 	}
 	return &classified{kind: kind, msg: msg, cause: err}
+}
+
+// busyError returns the status of a registry answer that says "busy or
+// failing" (429, 5xx), as "429 Too Many Requests".
+func busyError(err error) (string, bool) {
+	var terr *transport.Error
+	if !errors.As(err, &terr) || !retryStatus(terr.StatusCode) {
+		return "", false
+	}
+	return fmt.Sprintf("%d %s", terr.StatusCode, http.StatusText(terr.StatusCode)), true
 }

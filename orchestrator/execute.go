@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
@@ -34,10 +35,20 @@ const (
 	ResultRolledBack = "rolled back"
 	ResultFailed     = "failed"
 	ResultSkipped    = "skipped"
-	ResultLeft       = "left for inspection"
-	ResultOK         = "ok"
-	ResultRestarted  = "restarted"
-	ResultUnhealthy  = "unhealthy"
+	// ResultHookSkipped is a step a failed pre hook (pre-upgrade,
+	// pre-stop) skipped: its container was not changed.
+	ResultHookSkipped = "skipped (pre hook failed)"
+	ResultLeft        = "left for inspection"
+	ResultOK          = "ok"
+	ResultRestarted   = "restarted"
+	ResultUnhealthy   = "unhealthy"
+	// ResultUnregistered: a node not registered again in t_node_info,
+	// even after its restart.
+	ResultUnregistered = "not registered"
+	// ResultWaiting is a step not started because the maintenance window
+	// closes before it could finish (its NotAfter passed), or because an
+	// earlier one was held back so.
+	ResultWaiting = "waits for the next window"
 )
 
 // StepResult is the outcome of one step.
@@ -50,6 +61,11 @@ type StepResult struct {
 	// Interrupted marks a step that did not run because the run was
 	// cancelled (SIGINT, SIGTERM) before it started.
 	Interrupted bool
+	// Reg is a reregister step's last verdict.
+	Reg plan.Verdict
+	// Warnings are the failures of post hooks the step kept going past
+	// (--post-hook-failure warn).
+	Warnings []string
 }
 
 // ExecOptions tune the executor. StopTimeout, NoRollback, Cleanup and
@@ -70,8 +86,21 @@ type ExecOptions struct {
 	MaxFailures int
 	// LockWait is how long to wait for another tarsup's engine lock.
 	LockWait time.Duration
+	// RegisterTimeout bounds each wait of the registration check
+	// (--register-timeout); zero turns the check off.
+	RegisterTimeout time.Duration
+	// RegisterRequired makes a deployment whose t_node_info cannot be read
+	// fail the pre-flight (the operator gave --register-timeout).
+	RegisterRequired bool
+	// RegisterInterval is how often a check reads t_node_info
+	// (DefaultRegisterInterval when zero).
+	RegisterInterval time.Duration
 	// Report receives events as they happen; nil drops them.
 	Report func(Event)
+	// Hooks are the operator's hooks of each recreate an upgrade plans.
+	Hooks plan.HookPolicy
+	// Log receives the hooks' output, a line at a time; nil drops it.
+	Log logrus.FieldLogger
 }
 
 // Executor walks a plan against the engines.
@@ -83,17 +112,22 @@ type Executor struct {
 	Self owner.Owner
 	// Force makes LockAll take over engine locks that may still be held.
 	Force bool
+	// Nodes reads the deployments' t_node_info for the registration
+	// check; nil turns it off.
+	Nodes NodeLocator
 
-	locks lock.Engines // the engine locks this executor holds
+	locks   lock.Engines          // the engine locks this executor holds
+	watches map[string]*nodeWatch // the t_node_info reads, by deployment
 }
 
-// NewExecutor indexes hosts by name.
+// NewExecutor indexes hosts by name; the registration check and status
+// read t_node_info through package tarsdb.
 func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
 	m := make(map[string]*engine.Host, len(hosts))
 	for _, h := range hosts {
 		m[h.Name()] = h
 	}
-	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess()}
+	return &Executor{Hosts: m, Opts: opts, Self: owner.ThisProcess(), Nodes: TarsDBNodes{}}
 }
 
 func (x *Executor) report(e Event) {
@@ -105,7 +139,8 @@ func (x *Executor) report(e Event) {
 
 // Policy is the operator's policy from these options, for the planner.
 func (o ExecOptions) Policy(parallel int) plan.Policy {
-	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup}
+	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup,
+		RegisterTimeout: o.RegisterTimeout, Hooks: o.Hooks, GateTime: o.Gate.Timeout + o.Gate.Monitor}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that
@@ -119,20 +154,28 @@ func (o ExecOptions) Policy(parallel int) plan.Policy {
 func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 	var results []StepResult
 	done := map[string]string{}
+	var w windowRun
 	ended := false
 	for _, ph := range p.Phases {
-		if ended && !ph.Always {
+		if held := w.holds(ph); (ended || held) && !ph.Always {
 			for _, s := range ph.Steps {
-				results = append(results, StepResult{Step: s, Result: ResultSkipped})
+				if ended {
+					results = append(results, StepResult{Step: s, Result: ResultSkipped})
+				} else {
+					results = append(results, x.wait(s, false))
+				}
 			}
 			continue
 		}
-		phaseResults, failed := x.runPhase(ctx, ph, done)
+		phaseResults, failed, phaseClosed := x.runPhase(ctx, ph, done)
 		for _, r := range phaseResults {
-			done[r.Step.Container.ID] = r.Result
+			if r.Step.Recreates() {
+				done[r.Step.Container.ID] = r.Result
+			}
 		}
 		results = append(results, phaseResults...)
 		ended = ended || (failed > 0 && ph.StopOnFailure)
+		w.ran(ph, phaseResults, phaseClosed)
 	}
 	results = slices.DeleteFunc(results, func(r StepResult) bool { return r.Step.Kind == plan.StepCleanupImage })
 	if ctx.Err() != nil {
@@ -156,14 +199,16 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 }
 
 // runPhase runs a phase's steps, Parallel at once, and returns their
-// results and how many failed. done holds the results of the earlier
-// phases' steps by container ID (what a cleanup step waits for).
-func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int) {
+// results, how many failed, and whether the maintenance window held a step
+// back (then no later step starts either). done holds the results of the
+// earlier phases' recreates by container ID (what a cleanup step and a
+// reregister step wait for).
+func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int, bool) {
 	results := make([]StepResult, len(ph.Steps))
 	sem := make(chan struct{}, max(ph.Parallel, 1))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	failed := 0
+	failed, closed := 0, false
 	for i, st := range ph.Steps {
 		sem <- struct{}{}
 		mu.Lock()
@@ -172,6 +217,16 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		if stop {
 			<-sem
 			results[i] = x.skip(ctx, st)
+			continue
+		}
+		// Why checked here, as each step is about to start: a step that
+		// starts later than its NotAfter could still run when the window
+		// closes.
+		late := !st.NotAfter.IsZero() && time.Now().After(st.NotAfter)
+		if closed || late {
+			<-sem
+			results[i] = x.wait(st, late && !closed)
+			closed = true
 			continue
 		}
 		wg.Add(1)
@@ -188,7 +243,58 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		}()
 	}
 	wg.Wait()
-	return results, failed
+	return results, failed, closed
+}
+
+// windowRun follows what the maintenance window held back during a run.
+// Once it held a step back, no later phase starts, but for a phase of
+// checks (Phase.Checks) when a recreate since the previous checks
+// upgraded: it checks what the window admitted.
+type windowRun struct {
+	closed  bool // a step was held back
+	pending bool // a recreate upgraded since the last phase of checks
+	checked bool // the last phase run or held was one of checks
+}
+
+// holds reports whether the window holds back the phase.
+func (w *windowRun) holds(ph plan.Phase) bool {
+	if !w.closed {
+		return false
+	}
+	checks := ph.Checks
+	defer func() { w.checked = checks }()
+	if checks {
+		return !w.pending
+	}
+	if w.checked {
+		w.pending = false
+	}
+	return true
+}
+
+// ran records a phase that ran.
+func (w *windowRun) ran(ph plan.Phase, results []StepResult, closed bool) {
+	checks := ph.Checks
+	if !checks && w.checked {
+		w.pending = false
+	}
+	w.checked = checks
+	for _, r := range results {
+		w.pending = w.pending || (r.Step.Recreates() && r.Result == ResultUpgraded)
+	}
+	w.closed = w.closed || closed
+}
+
+// wait records a step the maintenance window holds back: late, its own
+// NotAfter passed; else an earlier step was held back, and the steps keep
+// their order.
+func (x *Executor) wait(st plan.Step, late bool) StepResult {
+	detail := "an earlier step waits for the next window, so this one does too"
+	if late {
+		detail = "the maintenance window closes too soon for it: it had to start by " + st.NotAfter.Format(time.RFC3339)
+	}
+	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "wait", From: st.FromLabel(), To: st.ToLabel(), Result: ResultWaiting, Detail: detail})
+	return StepResult{Step: st, Result: ResultWaiting}
 }
 
 // skip records a step that does not run.

@@ -25,6 +25,8 @@ func (x *Executor) do(ctx context.Context, st plan.Step, done map[string]string)
 		return x.recreate(ctx, h, st)
 	case plan.StepRecheck:
 		return x.recheck(ctx, h, st)
+	case plan.StepReregister:
+		return x.reregister(ctx, h, st, done)
 	case plan.StepCleanupImage:
 		return x.cleanupImage(ctx, h, st, done)
 	}
@@ -37,13 +39,26 @@ func (x *Executor) recreate(ctx context.Context, h *engine.Host, st plan.Step) S
 	if st.Before.State != "" && !st.Before.Healthy() {
 		x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "health before", Result: st.Before.State, Detail: st.Before.Detail})
 	}
-	newID, res, err := x.replace(ctx, h, st)
+	var newID, res string
+	var hr hookRun
+	err := x.preUpgrade(ctx, h, st)
+	switch {
+	case err != nil:
+		res = ResultHookSkipped
+	case ctx.Err() != nil:
+		// A signal came while the pre hooks ran: nothing changed yet, so
+		// the step does not start (Run reports it as not run).
+		return x.skip(ctx, st)
+	default:
+		newID, res, err = x.replace(ctx, h, st, &hr)
+		err = x.afterHooks(ctx, h, st, res, newID, err, &hr)
+	}
 	detail := ""
 	if err != nil {
 		detail = err.Error()
 	}
 	x.report(Event{Host: st.Host, Container: st.Container.Name, Action: "recreate", From: st.FromLabel(), To: st.ToLabel(), Result: res, Detail: detail})
-	return StepResult{Step: st, Result: res, Err: err, NewID: newID}
+	return StepResult{Step: st, Result: res, Err: err, NewID: newID, Warnings: hr.warnings}
 }
 
 // cleanupImage removes an old image once every recreate the step waits for
@@ -80,8 +95,8 @@ func removeImage(ctx context.Context, h *engine.Host, ref string) error {
 }
 
 // recheckWait is how long a node may take to answer again after a framework
-// upgrade before it is restarted.
-const recheckWait = 30 * time.Second
+// upgrade before it is restarted (the planner counts it in a window).
+const recheckWait = plan.RecheckWait
 
 // recheck probes a node that answered before the framework upgrade; one that
 // no longer does is restarted once, as the step plans, gated, and reported.

@@ -13,6 +13,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -51,6 +53,12 @@ type fakeEngine struct {
 	onInspect func(*container.InspectResponse)
 	// pulls allows ImagePull; removals allows ImageRemove: both are recorded.
 	pulls, removals bool
+	// mirrors are the registry mirrors Info reports.
+	mirrors []string
+	// execs says what an exec of each program does (fakeexec_test.go);
+	// execRuns are the execs made.
+	execs    map[string]fakeExec
+	execRuns []execRun
 }
 
 func newFakeEngine(t *testing.T) *fakeEngine {
@@ -297,4 +305,8 @@ func (f *fakeEngine) ImageRemove(_ context.Context, ref string, _ image.RemoveOp
 	}
 	f.record("remove image %s", ref)
 	return nil, nil
+}
+
+func (f *fakeEngine) Info(context.Context) (system.Info, error) {
+	return system.Info{RegistryConfig: &registry.ServiceConfig{Mirrors: f.mirrors}}, nil
 }

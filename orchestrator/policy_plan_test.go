@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -69,8 +70,9 @@ sha256:f1: cleanup image (tarscloud/framework:v3.0.15) once fw, fw2 upgraded: no
 
 // TestExecOptionsPolicy: the operator's flags reach the planner whole.
 func TestExecOptionsPolicy(t *testing.T) {
-	got := ExecOptions{StopTimeout: 5 * time.Second, NoRollback: true, Cleanup: true, MaxFailures: 3}.Policy(4)
-	if want := (plan.Policy{Parallel: 4, MaxFailures: 3, StopTimeout: 5 * time.Second, NoRollback: true, Cleanup: true}); got != want {
+	hooks := plan.HookPolicy{PreUpgrade: []string{"backup"}, PostUpgrade: []string{"check"}, OnRollback: []string{"page"}, Timeout: time.Second, PostFailure: plan.PostHookWarn}
+	got := ExecOptions{StopTimeout: 5 * time.Second, NoRollback: true, Cleanup: true, MaxFailures: 3, Hooks: hooks}.Policy(4)
+	if want := (plan.Policy{Parallel: 4, MaxFailures: 3, StopTimeout: 5 * time.Second, NoRollback: true, Cleanup: true, Hooks: hooks}); !reflect.DeepEqual(got, want) {
 		t.Errorf("policy %+v, want %+v", got, want)
 	}
 }

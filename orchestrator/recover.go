@@ -4,21 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // PlanRecover observes an engine's interrupted upgrades and plans their
-// recovery (PlanRecovery) with this executor's policy; it changes nothing
+// recovery (PlanRecoveryOf) with this executor's policy; it changes nothing
 // and takes no lock: `recover --dry-run` prints it.
 func (x *Executor) PlanRecover(ctx context.Context, h *engine.Host) (plan.RecoveryPlan, error) {
-	swaps, err := ObserveSwaps(ctx, h, x.Self)
+	f, err := ObserveRecovery(ctx, h, x.Self)
 	if err != nil {
 		return plan.RecoveryPlan{}, err
 	}
-	return plan.PlanRecovery(swaps, x.Force, x.Opts.Policy(1)), nil
+	return plan.PlanRecoveryOf(f, x.Force, x.Opts.Policy(1)), nil
 }
 
 // Recover finishes or undoes every interrupted upgrade on an engine
@@ -32,17 +34,47 @@ func (x *Executor) Recover(ctx context.Context, h *engine.Host) ([]plan.Recovery
 	return x.RunRecovery(ctx, h, p)
 }
 
+// ResultNotRunInterrupted is the result of a recovery step a signal kept
+// from starting.
+const ResultNotRunInterrupted = "not run: interrupted (SIGINT/SIGTERM)"
+
+// RecoverEngine is `tarsup recover` on one engine: Recover, its report
+// ending with the rows of the containers left alone because they are not
+// tarsup's (the plan's LeftAlone), as the dry run's does. Why not in
+// Recover: an upgrade's own recovery reports only what it recovered.
+func (x *Executor) RecoverEngine(ctx context.Context, h *engine.Host) ([]plan.Recovery, error) {
+	p, err := x.PlanRecover(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	out, err := x.RunRecovery(ctx, h, p)
+	return append(out, p.LeftAlone...), err
+}
+
 // RunRecovery carries out a recovery plan on its engine, step by step; a
-// failed step does not stop the others.
+// failed step does not stop the others. A signal (ctx cancelled) never cuts
+// a step short: the one under way finishes (or rolls back), no new one
+// starts, and the error (fault.Interrupted) names those that did not run.
+// Why: a gate cut short reads as a failed gate, and its rollback would then
+// undo a healthy container with an engine that no longer answers tarsup.
 func (x *Executor) RunRecovery(ctx context.Context, h *engine.Host, p plan.RecoveryPlan) ([]plan.Recovery, error) {
 	var out []plan.Recovery
 	var errs []error
+	var notRun []string
 	for _, st := range p.Steps {
-		r, err := x.recoverStep(ctx, h, st)
+		if ctx.Err() != nil && st.Kind != plan.RecoverLeave {
+			out = append(out, plan.Recovery{Host: h.Name(), Name: st.Swap.Name, Action: st.Action, Result: ResultNotRunInterrupted})
+			notRun = append(notRun, st.Swap.Name)
+			continue
+		}
+		r, err := x.recoverStep(context.WithoutCancel(ctx), h, st)
 		out = append(out, r)
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if len(notRun) > 0 {
+		errs = append(errs, fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM): not recovered, left as they were: %s; run tarsup recover again", strings.Join(notRun, ", "))))
 	}
 	if len(errs) > 0 {
 		return out, fmt.Errorf("recover on %s: %w", h.Name(), errors.Join(errs...))

@@ -9,18 +9,70 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
-// ObserveSwaps reads the journal of every interrupted upgrade on an engine.
-// It is the only part of recovery that reads the engine; self is this
-// process, whose own swaps are never live.
+// ObserveRecovery reads what recovery needs of an engine: the journal of
+// every interrupted upgrade, the containers under tarsup's temporary names
+// that are not tarsup's, and the engine lock. It is the only part of
+// recovery that reads the engine; self is this process, whose own swaps
+// and lock are never live.
+func ObserveRecovery(ctx context.Context, h *engine.Host, self owner.Owner) (plan.RecoveryFacts, error) {
+	f := plan.RecoveryFacts{Host: h.Name()}
+	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return f, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+	}
+	for _, holder := range plan.NameHolders(list, plan.FindSwaps(list)) {
+		if !holder.Tarsup {
+			f.Foreign = append(f.Foreign, holder)
+		}
+	}
+	if f.Swaps, err = observeSwaps(ctx, h, self, list); err != nil {
+		return f, err
+	}
+	f.Lock, err = observeLock(ctx, h, self)
+	return f, err
+}
+
+// observeLock reads the engine lock container, if any.
+func observeLock(ctx context.Context, h *engine.Host, self owner.Owner) (plan.EngineLock, error) {
+	l := plan.EngineLock{Name: lock.EngineLockName, Label: lock.LabelLock}
+	in, err := h.Engine.ContainerInspect(ctx, lock.EngineLockName)
+	if isNotFound(err) {
+		return l, nil
+	}
+	if err != nil {
+		return l, fmt.Errorf("read the engine lock on %s: %w", h.Name(), err)
+	}
+	var labels map[string]string
+	if in.Config != nil {
+		labels, l.Image = in.Config.Labels, in.Config.Image
+	}
+	l.Held, l.Tarsup = true, labels[lock.LabelLock] != ""
+	l.Owner, l.Named = owner.ParseOwner(labels[owner.LabelOwner])
+	l.Started, _ = time.Parse(time.RFC3339, labels[owner.LabelStarted])
+	l.Mine = l.Named && l.Owner == self
+	l.Live = l.Named && l.Owner.Live(self, l.Started, time.Now())
+	return l, nil
+}
+
+// ObserveSwaps reads the journal of every interrupted upgrade on an engine;
+// self is this process, whose own swaps are never live.
 func ObserveSwaps(ctx context.Context, h *engine.Host, self owner.Owner) ([]plan.Swap, error) {
 	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
 	}
+	return observeSwaps(ctx, h, self, list)
+}
+
+// observeSwaps reads the swaps of an engine's container list, inspecting
+// the containers recovery acts on.
+func observeSwaps(ctx context.Context, h *engine.Host, self owner.Owner, list []container.Summary) ([]plan.Swap, error) {
+	var err error
 	byName := map[string]*container.Summary{}
 	for i := range list {
 		for _, n := range list[i].Names {
@@ -35,6 +87,12 @@ func ObserveSwaps(ctx context.Context, h *engine.Host, self owner.Owner) ([]plan
 		}
 		s.Owner, s.Started, s.Journaled = j.Owner()
 		s.Live = s.Journaled && s.Owner.Live(self, s.Started, time.Now())
+		if j.Problem != "" {
+			// Why nothing is inspected: nothing of it is acted on.
+			s.Problem = j.Problem
+			out = append(out, s)
+			continue
+		}
 		if j.Orphan {
 			s.Old = plan.Container{ID: j.OldC.ID, Name: plan.NameOf(*j.OldC), Host: h.Name()}
 			out = append(out, s)

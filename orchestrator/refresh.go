@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
+	"github.com/tarsup/tarsup/window"
 )
 
 // RefreshOptions are the inputs of a refresh beyond the engines.
@@ -35,6 +37,17 @@ type RefreshOptions struct {
 	// Checked, when set, receives the check's result before anything is
 	// pulled or changed (so that a report can say what moved first).
 	Checked func(plan.RefreshCheck)
+	// Windows are the maintenance windows (--window): the look-ups run at
+	// any time, but steps start only inside one, and only those that can
+	// finish before it closes. Empty: no limit.
+	Windows window.Set
+	// Force ignores Windows (watch's POST /v1/update?force=1).
+	Force bool
+	// MinAge holds back an image whose registry creation time is younger
+	// than this (--min-age), or unknown; 0 takes every image.
+	MinAge time.Duration
+	// Now is the clock windows and MinAge are judged by (time.Now when nil).
+	Now func() time.Time
 }
 
 // RefreshReport is what a refresh found and did.
@@ -53,7 +66,7 @@ type RefreshReport struct {
 // Changed reports whether the refresh changed (or, monitor-only, would
 // change) any container.
 func (r RefreshReport) Changed() bool {
-	return len(r.Recovered) > 0 || (r.Upgrade != nil && !r.Upgrade.Plan.Empty())
+	return len(r.Recovered) > 0 || (r.Upgrade != nil && !r.Upgrade.Plan.Empty() && !allWaiting(r.Upgrade.Results))
 }
 
 // Refresh brings the Tars containers up to date with their own tags. It asks
@@ -73,6 +86,11 @@ func (r RefreshReport) Changed() bool {
 // recovered, as `tarsup upgrade` does, before anything else.
 func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts RefreshOptions) (RefreshReport, error) {
 	var rep RefreshReport
+	if opts.Registry == nil {
+		// Why here: the check and the upgrade's dry run share one, so a
+		// tag is asked about once.
+		opts.Registry = &images.Registry{Retries: images.DefaultRetries}
+	}
 	for _, h := range hosts {
 		pending, err := NeedsRecovery(ctx, h)
 		if err != nil {
@@ -90,10 +108,13 @@ func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts Refres
 	if err != nil {
 		return rep, err
 	}
+	if rep.Check, err = admit(ctx, states, rep.Check, opts, len(hosts) > 1); err != nil {
+		return rep, err
+	}
 	if opts.Checked != nil {
 		opts.Checked(rep.Check)
 	}
-	if !rep.Check.Changes() {
+	if !rep.Check.Changes() || !rep.Check.Window.Admits() {
 		return rep, nil
 	}
 	scope, err := plan.RefreshScope(states, opts.Only)
@@ -106,7 +127,14 @@ func Refresh(ctx context.Context, hosts []*engine.Host, x *Executor, opts Refres
 	uo.DryRun = opts.MonitorOnly
 	uo.Registry = opts.Registry
 	uo.States = states
+	if w := rep.Check.Window; w != nil && !w.Forced {
+		uo.WindowCloses = w.Closes
+	}
 	up, err := Upgrade(ctx, hosts, x, uo)
+	up.RegistryRetries = opts.Registry.RetryCount()
+	if w := rep.Check.Window; w != nil {
+		w.Waiting = waitingNames(up.Results, len(hosts) > 1)
+	}
 	rep.Recovered = append(rep.Recovered, up.Recovered...)
 	up.Recovered = nil
 	up.PendingRecovery = nil
@@ -131,6 +159,11 @@ func RefreshRequest(scope []plan.Container, check plan.RefreshCheck) plan.Reques
 	}
 	if check.NewerTag != "" {
 		for _, c := range scope {
+			if c.Pinned() {
+				// A pin is the operator's decision: --to-latest moves the
+				// others (the version-skew rule then says whether it may).
+				continue
+			}
 			if c.Role == images.RoleFramework || c.Role == images.RoleWeb {
 				add(c.Name)
 			}
@@ -143,13 +176,14 @@ func RefreshRequest(scope []plan.Container, check plan.RefreshCheck) plan.Reques
 // CheckRefresh looks up the current digest of every in-scope container's tag
 // and, with ToLatest, the framework repositories' tags; it pulls nothing.
 func CheckRefresh(ctx context.Context, states []plan.HostState, opts RefreshOptions) (plan.RefreshCheck, error) {
-	scope, err := plan.RefreshScope(states, opts.Only)
+	all, err := plan.RefreshScope(states, opts.Only)
 	if err != nil {
 		return plan.RefreshCheck{}, err
 	}
+	scope, pinned := plan.SplitPinned(all)
 	reg := opts.Registry
 	if reg == nil {
-		reg = &images.Registry{}
+		reg = &images.Registry{Retries: images.DefaultRetries}
 	}
 	var refs []images.Ref
 	for _, c := range scope {
@@ -170,10 +204,11 @@ func CheckRefresh(ctx context.Context, states []plan.HostState, opts RefreshOpti
 		return plan.RefreshCheck{}, fault.Mark(fault.Unreachable, err)
 	}
 	check, err := plan.CompareDigests(scope, digests)
+	check.Pinned = pinned
 	if err != nil {
 		return check, err
 	}
-	if len(scope) == 0 && len(opts.Only) == 0 {
+	if len(all) == 0 && len(opts.Only) == 0 {
 		check.NoTars = true
 		for _, s := range states {
 			check.Engines = append(check.Engines, s.Host)

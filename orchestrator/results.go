@@ -48,8 +48,11 @@ func stepName(p plan.Plan, s plan.Step) string {
 
 // stepWhat says what a step does, in a few words.
 func stepWhat(p plan.Plan, s plan.Step) string {
-	if s.Kind == plan.StepRecheck {
+	switch s.Kind {
+	case plan.StepRecheck:
 		return "re-check"
+	case plan.StepReregister:
+		return "registration check " + s.Cause
 	}
 	return "recreate " + s.FromLabel() + " -> " + s.ToLabel()
 }

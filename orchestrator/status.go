@@ -36,6 +36,45 @@ type StatusRow struct {
 	// Note says what an unusual row is: an interrupted upgrade, one under
 	// way, or a container under a name tarsup needs that is not tarsup's.
 	Note string `json:"note,omitempty"`
+	// Update says whether the registry has something newer (plan's Update
+	// values: none, digest moved, newer tag vX.Y.Z, unknown, pinned); ""
+	// when nothing was looked up (--offline, the database).
+	Update string `json:"update"`
+	// UpdateDetail says what Update rests on (digests, versions, the
+	// failed look-up).
+	UpdateDetail string `json:"update_detail,omitempty"`
+	// Registration is a node's state in its deployment's
+	// db_tars.t_node_info (active, inactive; missing when no row names
+	// it), where that database answers; empty otherwise and for non-nodes.
+	Registration string `json:"registration,omitempty"`
+	// LastHeartbeat is that row's last_heartbeat (RFC 3339, UTC).
+	LastHeartbeat string `json:"last_heartbeat,omitempty"`
+}
+
+// AddRegistration fills the registration columns of status rows: one read
+// of the t_node_info of each deployment whose nodes the rows show (through
+// one of its frameworks, in parallel), never one per node. The rows of a deployment whose database
+// does not answer stay empty.
+func (x *Executor) AddRegistration(ctx context.Context, states []plan.HostState, rows []StatusRow) {
+	if x.Nodes == nil {
+		return
+	}
+	shown := map[string]bool{}
+	for _, r := range rows {
+		shown[r.Host+" "+r.Name] = true
+	}
+	regs, _ := x.readSources(ctx, plan.StatusSources(states, shown))
+	byNode := plan.NodeRegistrations(states, regs)
+	for i := range rows {
+		r, ok := byNode[rows[i].Host+" "+rows[i].Name]
+		if !ok {
+			continue
+		}
+		rows[i].Registration = r.State
+		if !r.LastHeartbeat.IsZero() {
+			rows[i].LastHeartbeat = r.LastHeartbeat.UTC().Format(time.RFC3339)
+		}
+	}
 }
 
 // Notes in status rows.
@@ -43,6 +82,7 @@ const (
 	NoteInterrupted = "interrupted upgrade, run tarsup recover"
 	NoteUnderWay    = "upgrade under way"
 	NoteNotTarsups  = "not tarsup's: it holds a name tarsup needs; rename or remove it before upgrading"
+	NoteNotASwap    = "tarsup's journal labels, not as a swap of tarsup's leaves them: left alone; see tarsup recover --dry-run"
 )
 
 // swapNotes tells, by container ID, which containers of one engine take part
@@ -55,8 +95,11 @@ func swapNotes(s plan.HostState, self owner.Owner, now time.Time) (interrupted m
 	interrupted, notes = map[string]bool{}, map[string]string{}
 	for _, j := range plan.FindSwaps(list).Journals {
 		note, stuck := NoteInterrupted, true
-		if o, started, ok := j.Owner(); ok && o.Live(self, started, now) {
+		switch o, started, ok := j.Owner(); {
+		case ok && o.Live(self, started, now):
 			note, stuck = NoteUnderWay+" (tarsup "+o.String()+")", false
+		case j.Problem != "":
+			note, stuck = NoteNotASwap, false
 		}
 		for _, c := range []*container.Summary{j.NewC, j.OldC} {
 			if c != nil {
@@ -75,6 +118,17 @@ func swapNotes(s plan.HostState, self owner.Owner, now time.Time) (interrupted m
 // Status builds the status rows of every Tars container on every engine,
 // probing in parallel; hosts are the engines the states were observed on.
 func Status(ctx context.Context, p *health.Prober, hosts []*engine.Host, states []plan.HostState) []StatusRow {
+	return StatusOnly(ctx, p, hosts, states, nil)
+}
+
+// StatusOnly is Status limited to the containers named in only (every one
+// when only is empty): only those are probed. Names that match nothing are
+// the caller's to report (plan.StatusScope).
+func StatusOnly(ctx context.Context, p *health.Prober, hosts []*engine.Host, states []plan.HostState, only []string) []StatusRow {
+	want := map[string]bool{}
+	for _, n := range only {
+		want[n] = true
+	}
 	byName := make(map[string]*engine.Host, len(hosts))
 	for _, h := range hosts {
 		byName[h.Name()] = h
@@ -90,7 +144,7 @@ func Status(ctx context.Context, p *health.Prober, hosts []*engine.Host, states 
 	for _, s := range states {
 		interrupted, notes := swapNotes(s, self, now)
 		for _, c := range s.Containers {
-			if !c.IsTars() {
+			if !c.IsTars() || (len(want) > 0 && !want[c.Name]) {
 				continue
 			}
 			rows = append(rows, StatusRow{

@@ -41,26 +41,32 @@ func newTxnID() string {
 func (x *Executor) Replace(ctx context.Context, h *engine.Host, old plan.Container, spec plan.Spec, prev plan.Spec) (string, string, error) {
 	st := plan.Step{Host: h.Name(), Container: old, Spec: spec, Previous: prev}
 	x.Opts.Policy(1).RecreatePolicy(&st)
-	return x.replace(ctx, h, st)
+	return x.replace(ctx, h, st, &hookRun{})
 }
 
 // replace runs a recreate step's swap, with the plan's demand on a
 // rolled-back old container (Step.Restore), journalled so that `recover`
-// asks the same.
-func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step) (string, string, error) {
+// asks the same, and the step's hooks: pre-stop in the old container once
+// the new one exists, post-start and post-upgrade once the new one passed
+// its gate, before the old one goes (a failed one rolls back, as the
+// step's PostHookFailure says). hr records what they did.
+func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr *hookRun) (string, string, error) {
 	old := st.Container
 	name := old.Name
 	restore := st.Restore
 	if restore == "" {
 		restore = plan.RestoreHealthy
 	}
-	sw := swap{h: h, old: old, wasUp: st.Kind == plan.StepRecreate, restore: restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: old.Role}
+	sw := swap{h: h, old: old, wasUp: st.Kind == plan.StepRecreate, restore: restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: old.Role, hooks: hr}
 	fail := func(err error) (string, string, error) {
 		return "", ResultFailed, fmt.Errorf("recreate %s on %s: %w", name, h.Name(), err)
 	}
 	newID, err := x.createNew(ctx, h, st, sw)
 	if err != nil {
 		return fail(err)
+	}
+	if err := x.preStop(ctx, h, st, newID); err != nil {
+		return "", ResultHookSkipped, err
 	}
 	// From here on the old container is touched: finish or roll back even
 	// if the caller gives up (SIGTERM).
@@ -82,6 +88,9 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step) (s
 	if st.Kind == plan.StepRecreateStopped {
 		// Why: a stopped container stays stopped; it runs the new image when
 		// the operator starts it. There is nothing to gate.
+		if err := x.postHooks(ctx, h, st, newID, hr); err != nil {
+			return x.rollback(ctx, sw, newID, true, err)
+		}
 		if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
 			x.report(Event{Host: h.Name(), Container: name, Action: "remove old", Result: "failed", Detail: err.Error()})
 		}
@@ -93,6 +102,9 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step) (s
 	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: plan.Short(newID)})
 	if err := x.Opts.Gate.Wait(ctx, h, newID, st.GateRole); err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("health gate: %w", err))
+	}
+	if err := x.postHooks(ctx, h, st, newID, hr); err != nil {
+		return x.rollback(ctx, sw, newID, true, err)
 	}
 	if err := h.Engine.ContainerRemove(ctx, old.ID, container.RemoveOptions{}); err != nil && !isNotFound(err) {
 		// The upgrade worked; only the old container is left over. `recover`
@@ -160,6 +172,7 @@ type swap struct {
 	stopTimeout int    // seconds
 	noRollback  bool
 	gateRole    images.Role
+	hooks       *hookRun // what the step's hooks did; nil in a recovery
 }
 
 // rollback puts old back under its name. renamed says whether old was
@@ -180,6 +193,9 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 		return newID, ResultLeft, fmt.Errorf("%w\nthe failed new container %s is left for inspection and the old one is kept as %s (stopped); `tarsup recover` rolls back when you are done", base, plan.Short(newID), name+swapname.Old)
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "started", Detail: cause.Error()})
+	if sw.hooks != nil {
+		sw.hooks.rollback = true
+	}
 	var errs []error
 	// Why rename first: the name moving to NAME.tarsup-failed is the
 	// engine's record that the gate failed (recover then undoes at once).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/tarsup/tarsup/fault"
@@ -47,6 +48,10 @@ type UpgradeOptions struct {
 	// observing again, unless it recovered an engine or an engine's
 	// containers changed since (see observeOnce).
 	States []plan.HostState
+	// WindowCloses, when set, is when the maintenance window the upgrade
+	// runs in closes: the plan starts no step its gate could carry past it
+	// (plan.Policy.Closes).
+	WindowCloses time.Time
 }
 
 // LabelFunc returns the labels a candidate's new container gets over the
@@ -72,6 +77,13 @@ type UpgradeReport struct {
 	// Scope names what the upgrade was limited to when that is not every
 	// container of the engines ("compose project tars"), for NothingToDo.
 	Scope string
+	// Registration says which deployments' registration check is off, and
+	// which nodes are not checked, and why.
+	Registration []plan.RegistrationNote
+	// RegistryRetries counts the registry requests of the run's look-ups
+	// that were sent again (429, 5xx); the caller that owns the registry
+	// fills it in.
+	RegistryRetries int
 }
 
 // NothingToDo is what an upgrade with an empty plan says: that no Tars
@@ -152,7 +164,9 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 	// Why a draft first: the pre-flight probes exactly the containers the
 	// plan replaces and the nodes a re-check could use, and its findings
 	// are part of the plan (a dry run shows them too).
-	draft, err := plan.BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), plan.AssumeHealthy(states))
+	pol := x.Opts.Policy(opts.Parallel)
+	pol.Closes = opts.WindowCloses
+	draft, err := plan.BuildPlan(cands, resolved, states, pol, plan.AssumeHealthy(states))
 	if err != nil || draft.Empty() {
 		rep.Plan = draft
 		return rep, err
@@ -163,7 +177,15 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 			return rep, interruptedBefore(ctx, "pre-flight probe", err)
 		}
 	}
-	rep.Plan, err = plan.BuildPlan(cands, resolved, states, x.Opts.Policy(opts.Parallel), before)
+	var regs plan.Registrations
+	if x.Opts.RegisterTimeout > 0 {
+		if regs, err = x.ReadRegistrations(ctx, draft, states); err != nil {
+			return rep, interruptedBefore(ctx, "registration read", err)
+		}
+	}
+	if rep.Plan, err = plan.BuildPlan(cands, resolved, states, pol, before); err == nil {
+		rep.Plan, rep.Registration = plan.WithRegistration(rep.Plan, regs, states, pol)
+	}
 	if err != nil || opts.DryRun || rep.Plan.Empty() {
 		return rep, err
 	}
@@ -211,7 +233,7 @@ func (x *Executor) RecoverPending(ctx context.Context, hosts []*engine.Host, dry
 // lookUp asks the registry for each target's digest: a dry run pulls nothing.
 func lookUp(ctx context.Context, reg *images.Registry, cands []plan.Candidate) (map[string]plan.Resolved, error) {
 	if reg == nil {
-		reg = &images.Registry{}
+		reg = &images.Registry{Retries: images.DefaultRetries}
 	}
 	var refs []images.Ref
 	for _, c := range cands {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fleet"
+	"github.com/tarsup/tarsup/images"
+	"github.com/tarsup/tarsup/notify"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
@@ -27,6 +29,13 @@ type Config struct {
 	// Format is "text" or "json"; Out receives the reports.
 	Format string
 	Out    io.Writer
+	// Notifier receives the event of a `tarsup refresh` (Once); nil sends
+	// nothing. (A watch notifies each turn itself.)
+	Notifier *notify.Notifier
+	// Updates makes each run end with every container's update state
+	// (Report.Updates), from the run's own look-ups where it made them:
+	// watch's per-container metrics and /v1/status.
+	Updates bool
 }
 
 // Refresher runs refreshes against engines it stays connected to: once for
@@ -64,9 +73,23 @@ func New(hosts []*engine.Host, prober *health.Prober, x *orchestrator.Executor, 
 func (r *Refresher) Close() { r.close() }
 
 // Run refreshes once and writes its report: in text, the summary line first
-// (the only line when nothing moved), then what happens; in JSON, one line.
+// (the only line when nothing moved, or outside the maintenance windows),
+// then what happens; in JSON, one line.
 func (r *Refresher) Run(ctx context.Context) (Report, error) {
+	return r.run(ctx, false)
+}
+
+// RunForced is Run ignoring the maintenance windows (watch's POST
+// /v1/update?force=1); --min-age still applies.
+func (r *Refresher) RunForced(ctx context.Context) (Report, error) {
+	return r.run(ctx, true)
+}
+
+func (r *Refresher) run(ctx context.Context, force bool) (Report, error) {
 	opts := r.cfg.Refresh
+	opts.Force = force
+	reg := r.registry(ctx)
+	opts.Registry = reg
 	multiHost := len(r.hosts) > 1
 	if r.cfg.Format == "text" {
 		opts.Checked = func(c plan.RefreshCheck) { WriteCheck(r.cfg.Out, c, multiHost) }
@@ -79,6 +102,10 @@ func (r *Refresher) Run(ctx context.Context) (Report, error) {
 		}
 	}
 	out := NewReport(start, opts.MonitorOnly, rep, err)
+	if r.cfg.Updates && ctx.Err() == nil {
+		out.Updates, out.UpdatesAt = r.updates(ctx, reg)
+	}
+	out.RegistryRetries = reg.RetryCount()
 	r.log.WithFields(logrus.Fields{"checked": out.Checked, "tags": out.Tags, "moved": len(out.Moved), "upgraded": out.Upgraded,
 		"rolled_back": out.RolledBack, "seconds": time.Since(start).Seconds()}).Debug("refresh done")
 	var werr error
@@ -93,13 +120,40 @@ func (r *Refresher) Run(ctx context.Context) (Report, error) {
 	return out, werr
 }
 
+// registry is this run's registry client: the configured one's settings,
+// nothing remembered from an earlier run (a watch turn asks anew), and the
+// engines' own Docker Hub mirrors after the configured ones.
+func (r *Refresher) registry(ctx context.Context) *images.Registry {
+	reg := &images.Registry{Retries: images.DefaultRetries}
+	if base := r.cfg.Refresh.Registry; base != nil {
+		reg = base.Fresh()
+	}
+	orchestrator.WithEngineMirrors(ctx, reg, r.hosts, r.log)
+	return reg
+}
+
+// updates is every in-scope container's update state after the run, from
+// the run's look-ups (reg remembers them: a tag the check asked about is
+// not asked again); nil when the engines could not be read.
+func (r *Refresher) updates(ctx context.Context, reg *images.Registry) ([]orchestrator.ContainerUpdate, time.Time) {
+	states, err := orchestrator.ObserveAll(ctx, r.hosts)
+	if err != nil {
+		r.log.WithError(err).Warn("the update state of the containers was not looked up")
+		return nil, time.Time{}
+	}
+	cs, _ := plan.StatusScope(states, r.cfg.Refresh.Only)
+	return orchestrator.CheckUpdates(ctx, reg, cs, r.cfg.Refresh.AnyMajor), time.Now()
+}
+
 // Status is the status JSON's rows: the same as `tarsup status --format json`.
 func (r *Refresher) Status(ctx context.Context) ([]orchestrator.StatusRow, error) {
 	states, err := orchestrator.ObserveAll(ctx, r.hosts)
 	if err != nil {
 		return nil, err
 	}
-	return orchestrator.Status(ctx, r.prober, r.hosts, states), nil
+	rows := orchestrator.Status(ctx, r.prober, r.hosts, states)
+	r.x.AddRegistration(ctx, states, rows)
+	return rows, nil
 }
 
 // Once is `tarsup refresh`: it takes the run lock at lockPath (the default
@@ -117,6 +171,20 @@ func Once(ctx context.Context, cfg Config, lockPath string, getenv func(string) 
 		}
 	}()
 	cfg.Fleet.Logger().WithField("lock", lock.Path).Debug("run lock held")
+	start := time.Now()
+	rep, err := open(ctx, cfg)
+	if err != nil && rep.Time.IsZero() {
+		// No engine, no report on stdout; the notification still says why.
+		rep = NewReport(start, cfg.Refresh.MonitorOnly, orchestrator.RefreshReport{}, err)
+	}
+	// A failed notification is logged by the notifier; it never changes
+	// the run's outcome.
+	_ = cfg.Notifier.Notify(ctx, NotifyEvent("refresh", rep, err))
+	return rep, err
+}
+
+// open connects to the engines and refreshes once.
+func open(ctx context.Context, cfg Config) (Report, error) {
 	r, err := Open(ctx, cfg)
 	if err != nil {
 		return Report{}, err

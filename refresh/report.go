@@ -29,6 +29,14 @@ type Report struct {
 	RolledBack      int             `json:"rolled_back"`
 	Upgrade         *report.Upgrade `json:"upgrade,omitempty"`
 	Error           string          `json:"error,omitempty"`
+	// RegistryRetries counts the registry requests the run sent again
+	// after a 429 or 5xx (--registry-retries).
+	RegistryRetries int `json:"registry_retries"`
+	// Updates is every container's update state after the run, and
+	// UpdatesAt when it was looked up (Config.Updates: watch's metrics and
+	// /v1/status); not in the JSON report.
+	Updates   []orchestrator.ContainerUpdate `json:"-"`
+	UpdatesAt time.Time                      `json:"-"`
 }
 
 // NewReport is the report of a refresh that started at start.
@@ -66,10 +74,18 @@ func NewReport(start time.Time, monitorOnly bool, rep orchestrator.RefreshReport
 	return out
 }
 
-// WriteCheck prints the summary line and one line per container that moved
-// or that could not be compared.
+// WriteCheck prints the summary line and one line per container that moved,
+// that is held back by --min-age, or that could not be compared. Outside a
+// maintenance window it prints the summary line alone: it says when the
+// next window opens, and nothing starts before.
 func WriteCheck(w io.Writer, c plan.RefreshCheck, withHost bool) {
 	fmt.Fprintln(w, c.Summary())
+	if !c.Window.Admits() {
+		return
+	}
+	for _, cl := range c.Cooling {
+		fmt.Fprintln(w, "  "+cl.Line(withHost))
+	}
 	for _, m := range c.Moved {
 		fmt.Fprintln(w, "  "+m.Line(withHost))
 	}
@@ -90,8 +106,15 @@ func WriteText(w io.Writer, rep orchestrator.RefreshReport, monitorOnly bool, ru
 			return nil
 		}
 		fmt.Fprint(w, "would run:\n"+rep.Upgrade.Plan.String())
+		report.WriteRegistrationNotes(w, rep.Upgrade.Registration)
 		fmt.Fprintln(w, "monitor only: nothing was changed")
 		return nil
 	}
-	return report.WriteUpgrade(w, "text", false, *rep.Upgrade, runErr)
+	if err := report.WriteUpgrade(w, "text", false, *rep.Upgrade, runErr); err != nil {
+		return err
+	}
+	if line := rep.Check.Window.WaitingLine(); line != "" {
+		fmt.Fprintln(w, line)
+	}
+	return nil
 }

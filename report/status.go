@@ -15,11 +15,16 @@ func StatusTable(w io.Writer, rows []orchestrator.StatusRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	// Why a NOTE column only when needed: it flags interrupted upgrades and
 	// name clashes; an ordinary table stays as it was.
-	notes := false
+	// The registration columns likewise: only where a database answered.
+	notes, reg := false, false
 	for _, r := range rows {
 		notes = notes || r.Note != ""
+		reg = reg || r.Registration != ""
 	}
-	header := "HOST\tNAME\tROLE\tIMAGE\tDIGEST\tVERSION\tSTATE\tHEALTH\tREBUILD\tIPS"
+	header := "HOST\tNAME\tROLE\tIMAGE\tDIGEST\tVERSION\tUPDATE\tSTATE\tHEALTH\tREBUILD\tIPS"
+	if reg {
+		header += "\tREGISTRATION\tLAST HEARTBEAT"
+	}
 	if notes {
 		header += "\tNOTE"
 	}
@@ -33,7 +38,15 @@ func StatusTable(w io.Writer, rows []orchestrator.StatusRow) error {
 		if r.Rebuild {
 			rebuild = "TRUE"
 		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", r.Host, r.Name, role, r.Image, r.Digest, r.Version, r.State, r.Health, rebuild, strings.Join(r.IPs, ","))
+		update := r.Update
+		if update == "" {
+			// Not looked up: --offline, or the database.
+			update = "-"
+		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", r.Host, r.Name, role, r.Image, r.Digest, r.Version, update, r.State, r.Health, rebuild, strings.Join(r.IPs, ","))
+		if reg {
+			line += "\t" + r.Registration + "\t" + r.LastHeartbeat
+		}
 		if notes {
 			line += "\t" + r.Note
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -25,6 +26,13 @@ type Upgrade struct {
 	Interrupted  bool     `json:"interrupted,omitempty"`
 	NotRun       []string `json:"not_run,omitempty"`
 	VersionSplit string   `json:"version_split,omitempty"`
+	// Registration is the registration check: absent when it planned
+	// nothing and has nothing to say.
+	Registration *Registration `json:"registration,omitempty"`
+	// RegistryRetries counts the registry requests of the look-ups (a dry
+	// run's; a real run pulls through the engines) sent again after a 429
+	// or 5xx (--registry-retries).
+	RegistryRetries int `json:"registry_retries"`
 }
 
 // Step is one planned step in the JSON report.
@@ -49,6 +57,15 @@ type Step struct {
 	HealthBefore       string `json:"health_before,omitempty"`
 	HealthBeforeDetail string `json:"health_before_detail,omitempty"`
 	RollbackGate       string `json:"rollback_gate,omitempty"`
+	// Hooks are the step's hooks in the order they run (when, name,
+	// command, argv, in_container), HookTimeout (seconds) bounds each and
+	// PostHookFailure says what a failed post hook does (rollback, warn).
+	Hooks           []plan.Hook `json:"hooks,omitempty"`
+	HookTimeout     float64     `json:"hook_timeout,omitempty"`
+	PostHookFailure string      `json:"post_hook_failure,omitempty"`
+	// NotAfter is the latest time the step may start, when a maintenance
+	// window (--window) bounds the run.
+	NotAfter time.Time `json:"not_after,omitzero"`
 }
 
 // Result is one step's outcome in the JSON report.
@@ -59,23 +76,33 @@ type Result struct {
 	NewID  string `json:"new_id,omitempty"`
 	// Interrupted: the step did not run because the run was cancelled.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Warnings are the failed post hooks the step kept going past
+	// (--post-hook-failure warn).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // StepOf is the JSON form of a planned step.
 func StepOf(s plan.Step) Step {
-	return Step{Host: s.Host, Container: s.Container.Name, Role: string(s.Container.Role), From: s.From, To: s.To,
+	st := Step{Host: s.Host, Container: s.Container.Name, Role: string(s.Container.Role), From: s.From, To: s.To,
 		FromDigest: s.FromDigest, ToDigest: s.ToDigest, Cause: s.Cause, Line: s.Line(false), Pins: s.Pins, IPChanges: s.IPChanges,
-		HealthBefore: s.Before.State, HealthBeforeDetail: s.Before.Detail, RollbackGate: s.Restore}
+		HealthBefore: s.Before.State, HealthBeforeDetail: s.Before.Detail, RollbackGate: s.Restore, NotAfter: s.NotAfter}
+	if len(s.Hooks) > 0 {
+		st.Hooks, st.HookTimeout, st.PostHookFailure = s.Hooks, s.HookTimeout.Seconds(), s.PostHookFailure
+	}
+	return st
 }
 
 // UpgradeOf is the machine report of an upgrade (without its error).
 func UpgradeOf(dryRun bool, rep orchestrator.UpgradeReport) Upgrade {
-	out := Upgrade{DryRun: dryRun, PendingRecovery: rep.PendingRecovery, Recovered: rep.Recovered, Plan: []Step{}}
+	out := Upgrade{DryRun: dryRun, PendingRecovery: rep.PendingRecovery, Recovered: rep.Recovered, Plan: []Step{}, RegistryRetries: rep.RegistryRetries}
 	for _, s := range rep.Plan.Steps() {
 		out.Plan = append(out.Plan, StepOf(s))
 	}
 	for _, r := range rep.Results {
-		rj := Result{Step: StepOf(r.Step), Result: r.Result, NewID: r.NewID, Interrupted: r.Interrupted}
+		if r.Step.Kind == plan.StepReregister {
+			continue // in Registration
+		}
+		rj := Result{Step: StepOf(r.Step), Result: r.Result, NewID: r.NewID, Interrupted: r.Interrupted, Warnings: r.Warnings}
 		if r.Err != nil {
 			rj.Error = r.Err.Error()
 		}
@@ -86,6 +113,7 @@ func UpgradeOf(dryRun bool, rep orchestrator.UpgradeReport) Upgrade {
 		out.NotRun = append(out.NotRun, r.Step.Container.Name)
 	}
 	out.VersionSplit = orchestrator.VersionSplit(rep.Plan, rep.Results)
+	out.Registration = RegistrationOf(rep)
 	return out
 }
 
@@ -110,13 +138,18 @@ func WriteUpgrade(w io.Writer, format string, dryRun bool, rep orchestrator.Upgr
 		} else if runErr == nil {
 			fmt.Fprint(w, rep.Plan.String())
 		}
+		WriteRegistrationNotes(w, rep.Registration)
 		return nil
 	}
 	if runErr == nil && rep.Plan.Empty() {
 		fmt.Fprint(w, rep.NothingToDo())
 		return nil
 	}
-	return writeResults(w, rep.Results)
+	if err := writeResults(w, rep.Results); err != nil {
+		return err
+	}
+	WriteRegistration(w, rep)
+	return nil
 }
 
 // WriteRecovered prints one line per recovery an upgrade or refresh did first.
@@ -133,14 +166,25 @@ func writeResults(w io.Writer, results []orchestrator.StepResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nHOST\tCONTAINER\tFROM\tTO\tRESULT")
 	for _, r := range results {
+		if r.Step.Kind == plan.StepReregister {
+			continue // WriteRegistration
+		}
 		res := r.Result
 		if r.Interrupted {
 			res += " (interrupted: not run)"
+		}
+		if len(r.Warnings) > 0 {
+			res += " (warning: a post hook failed)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Step.Host, r.Step.Container.Name, r.Step.FromLabel(), r.Step.ToLabel(), res)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write summary: %w", err)
+	}
+	for _, r := range results {
+		for _, warn := range r.Warnings {
+			fmt.Fprintf(w, "warning: %s\n", warn)
+		}
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
@@ -22,5 +24,32 @@ func TestStepJSONPins(t *testing.T) {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("step JSON %s\nlacks %s", raw, want)
 		}
+	}
+}
+
+// TestHooksReport: the JSON plan lists each step's hooks and their
+// policy; a result keeps its warnings, and the text summary says so.
+func TestHooksReport(t *testing.T) {
+	st := plan.Step{Host: "h1", Container: plan.Container{Name: "tars-node", ID: "c1"}, From: "tarscloud/tars-node:latest", To: "tarscloud/tars-node:stable",
+		Kind: plan.StepRecreate, Hooks: []plan.Hook{{When: plan.HookPreUpgrade, Name: "--pre-upgrade", Command: "backup", Argv: []string{"sh", "-c", "backup"}}},
+		HookTimeout: 90 * time.Second, PostHookFailure: plan.PostHookWarn}
+	rep := orchestrator.UpgradeReport{Plan: plan.Plan{Phases: []plan.Phase{{Name: "nodes", Steps: []plan.Step{st}}}},
+		Results: []orchestrator.StepResult{{Step: st, Result: orchestrator.ResultUpgraded, Warnings: []string{"tars-node on h1 kept the new container (--post-hook-failure warn): post-upgrade hook failed"}}}}
+	var b strings.Builder
+	if err := WriteUpgrade(&b, "json", false, rep, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"hooks": [`, `"when": "pre-upgrade"`, `"name": "--pre-upgrade"`, `"command": "backup"`, `"in_container": false`,
+		`"hook_timeout": 90`, `"post_hook_failure": "warn"`, `"warnings": [`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JSON lacks %s:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := WriteUpgrade(&b, "text", false, rep, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "upgraded (warning: a post hook failed)") || !strings.Contains(b.String(), "\nwarning: tars-node on h1 kept the new container") {
+		t.Errorf("text:\n%s", b.String())
 	}
 }

@@ -6,11 +6,15 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // Handler serves the watch's HTTP endpoints: GET /v1/status, GET /metrics
@@ -35,13 +39,24 @@ func (w *Watcher) serveStatus(rw http.ResponseWriter, r *http.Request) {
 		httpError(rw, http.StatusBadGateway, err)
 		return
 	}
+	// Why the last turn's look-ups and not new ones: a status poll every
+	// few seconds must not become a registry request each time.
+	ups, at := w.metrics.Updates()
+	missing := plan.Update{State: plan.UpdateUnknown, Detail: "not looked up yet: watch looks at each turn"}
+	if !at.IsZero() {
+		missing.Detail = "not looked up: it changed since the last turn (" + at.UTC().Format(time.RFC3339) + "), or is outside --only"
+	}
+	orchestrator.ApplyUpdates(rows, ups, missing)
 	rw.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(rw).Encode(rows)
 }
 
-// serveUpdate runs a refresh now: 401/403 without the right token, 409
-// while a run is under way (here or under the run lock elsewhere), 503 when
-// it could not start, 500 with the report when it failed, else 200.
+// serveUpdate runs a refresh now: 401/403 without the right token, 400 for
+// a force value other than 1/true/0/false, 409 while a run is under way
+// (here or under the run lock elsewhere), 503 when it could not start, 500
+// with the report when it failed, else 200. It honours the maintenance
+// windows (outside one it checks and reports, and starts nothing) unless
+// ?force=1.
 func (w *Watcher) serveUpdate(runCtx context.Context, rw http.ResponseWriter, r *http.Request) {
 	if code, msg := Authorize(w.opts.Token, r.Header.Get("Authorization")); code != http.StatusOK {
 		if code == http.StatusUnauthorized {
@@ -50,7 +65,12 @@ func (w *Watcher) serveUpdate(runCtx context.Context, rw http.ResponseWriter, r 
 		httpError(rw, code, errors.New(msg))
 		return
 	}
-	rep, err := w.RunOnce(runCtx, "http")
+	trigger, err := updateTrigger(r.URL.Query().Get("force"))
+	if err != nil {
+		httpError(rw, http.StatusBadRequest, err)
+		return
+	}
+	rep, err := w.RunOnce(runCtx, trigger)
 	var locked *lock.LockedError
 	switch {
 	case errors.Is(err, ErrBusy), errors.As(err, &locked):
@@ -93,4 +113,15 @@ func httpError(rw http.ResponseWriter, code int, err error) {
 	rw.Header().Set("Content-Type", "application/json")
 	rw.WriteHeader(code)
 	_ = json.NewEncoder(rw).Encode(map[string]string{"error": err.Error()})
+}
+
+// updateTrigger reads POST /v1/update's force parameter.
+func updateTrigger(force string) (string, error) {
+	switch strings.ToLower(force) {
+	case "", "0", "false":
+		return TriggerHTTP, nil
+	case "1", "true":
+		return TriggerForced, nil
+	}
+	return "", fmt.Errorf("bad force=%q: use force=1 to ignore the maintenance windows, or leave it out", force)
 }

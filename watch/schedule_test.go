@@ -3,13 +3,9 @@ package watch
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/tarsup/tarsup/refresh"
 )
 
 // everyTick is a fake schedule: a turn every d, faster than cron's seconds.
@@ -45,43 +41,6 @@ func TestSchedulerRunsTurnsAndSkipsBusyOnes(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "watching") || !strings.Contains(logs.String(), "schedule=\"fake 20ms\"") {
 		t.Errorf("the start line does not name the schedule:\n%s", logs.String())
-	}
-}
-
-// recordingTransport is a fake HTTP transport: it records each request's
-// deadline and answers 204.
-type recordingTransport struct {
-	mu        sync.Mutex
-	deadlines []time.Duration
-	agents    []string
-}
-
-func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	d, _ := r.Context().Deadline()
-	rt.mu.Lock()
-	rt.deadlines = append(rt.deadlines, time.Until(d))
-	rt.agents = append(rt.agents, r.Header.Get("User-Agent"))
-	rt.mu.Unlock()
-	return &http.Response{StatusCode: http.StatusNoContent, Status: "204 No Content", Body: http.NoBody, Request: r}, nil
-}
-
-// TestNotifyTimeoutAndShutdown: a notification gets NotifyTimeout (10 s),
-// and it is sent even when the process is shutting down (the run happened).
-func TestNotifyTimeoutAndShutdown(t *testing.T) {
-	if NotifyTimeout != 10*time.Second {
-		t.Errorf("NotifyTimeout %s, want 10s (README)", NotifyTimeout)
-	}
-	rt := &recordingTransport{}
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := Notify(ctx, &http.Client{Transport: rt}, "http://receiver.invalid/hook", refresh.Report{Summary: "x"}); err != nil {
-		t.Fatalf("Notify on a cancelled context: %v, want it sent", err)
-	}
-	if len(rt.deadlines) != 1 || rt.deadlines[0] > NotifyTimeout || rt.deadlines[0] < NotifyTimeout-2*time.Second {
-		t.Errorf("request deadlines %v, want about %s", rt.deadlines, NotifyTimeout)
-	}
-	if rt.agents[0] != "tarsup" {
-		t.Errorf("User-Agent %q", rt.agents[0])
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package watch is the `tarsup watch` daemon: it runs a refresh on a cron
 // schedule, one at a time and under the run lock, serves GET /v1/status,
-// GET /metrics and POST /v1/update (bearer token), and POSTs the JSON report
-// to a receiver after a run that changed something or failed. It holds no
-// flag: cmd/tarsup fills its Options.
+// GET /metrics and POST /v1/update (bearer token), and notifies (package
+// notify) after a run that changed something or failed. It holds no flag:
+// cmd/tarsup fills its Options.
 package watch
 
 import (
@@ -21,13 +21,11 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/notify"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/refresh"
 )
-
-// NotifyTimeout bounds one notification.
-const NotifyTimeout = 10 * time.Second
 
 // Options configure the daemon.
 type Options struct {
@@ -38,19 +36,22 @@ type Options struct {
 	Listener net.Listener
 	// Token is POST /v1/update's bearer token; nil turns the endpoint off.
 	Token []byte
-	// NotifyURL receives the report of a run that changed something or
-	// failed; "" sends nothing.
-	NotifyURL string
+	// Notifier receives each run's event (--notify, --notify-url, as
+	// --notify-on says); nil sends nothing.
+	Notifier *notify.Notifier
 	// LockPath is the run lock's file ("" for the default place); Getenv
 	// reads the environment that default depends on.
 	LockPath string
 	Getenv   func(string) string
 	// Refresh runs one refresh; Status reads the status rows.
 	Refresh func(context.Context) (refresh.Report, error)
+	// RefreshForced runs one refresh that ignores the maintenance windows
+	// (POST /v1/update?force=1); nil: Refresh.
+	RefreshForced func(context.Context) (refresh.Report, error)
+	// Windows are the maintenance windows' specs, for the log.
+	Windows []string
 	Status  func(context.Context) ([]orchestrator.StatusRow, error)
 	Log     logrus.FieldLogger
-	// Client sends the notifications (default: one with NotifyTimeout).
-	Client *http.Client
 }
 
 // Run runs the daemon until ctx ends, then lets the refresh under way finish
@@ -69,13 +70,14 @@ type Watcher struct {
 	mu      sync.Mutex
 	running bool
 	runs    sync.WaitGroup
+
+	// windowTimer runs a refresh when the next maintenance window opens,
+	// after a run that left steps waiting for it.
+	windowTimer *time.Timer
 }
 
 // New is a Watcher with opts; nothing runs until Serve or RunOnce.
 func New(opts Options) *Watcher {
-	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: NotifyTimeout}
-	}
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }
 	}
@@ -109,7 +111,8 @@ func (w *Watcher) RunOnce(ctx context.Context, trigger string) (refresh.Report, 
 			log.Warn(err)
 		}
 	}()
-	rep, err := w.opts.Refresh(ctx)
+	rep, err := w.refreshFor(trigger)(ctx)
+	w.followWindow(ctx, rep, log)
 	w.metrics.Record(rep, err, time.Now())
 	fields := logrus.Fields{"checked": rep.Checked, "tags": rep.Tags, "moved": len(rep.Moved), "upgraded": rep.Upgraded, "rolled_back": rep.RolledBack}
 	if err != nil {
@@ -117,11 +120,7 @@ func (w *Watcher) RunOnce(ctx context.Context, trigger string) (refresh.Report, 
 	} else {
 		log.WithFields(fields).Info(rep.Summary)
 	}
-	if w.opts.NotifyURL != "" && (rep.Changed || err != nil) {
-		if nerr := Notify(ctx, w.opts.Client, w.opts.NotifyURL, rep); nerr != nil {
-			log.Warn(nerr)
-		}
-	}
+	w.notify(ctx, rep, err)
 	return rep, err
 }
 
@@ -162,6 +161,9 @@ func (w *Watcher) Serve(ctx context.Context) error {
 		fields["http"] = ln.Addr().String()
 		fields["update_endpoint"] = w.opts.Token != nil
 	}
+	if len(w.opts.Windows) > 0 {
+		fields["windows"] = w.opts.Windows
+	}
 	w.opts.Log.WithFields(fields).Info("watching")
 
 	var serveErr error
@@ -171,6 +173,7 @@ func (w *Watcher) Serve(ctx context.Context) error {
 	}
 	w.opts.Log.Info("stopping: waiting for the refresh under way, if any (a recreate in progress finishes or rolls back)")
 	<-c.Stop().Done()
+	w.stopWindowTimer()
 	w.runs.Wait()
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -189,7 +192,7 @@ func (w *Watcher) Serve(ctx context.Context) error {
 func (w *Watcher) scheduler(ctx context.Context) *cron.Cron {
 	c := cron.New()
 	c.Schedule(w.opts.Schedule, cron.FuncJob(func() {
-		if _, err := w.RunOnce(ctx, "schedule"); errors.Is(err, ErrBusy) {
+		if _, err := w.RunOnce(ctx, TriggerSchedule); errors.Is(err, ErrBusy) {
 			w.opts.Log.Warn("the previous refresh is still running: this turn is skipped")
 		}
 	}))

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/notify"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -66,7 +68,16 @@ func TestMetricsText(t *testing.T) {
 
 	end := time.Unix(1764000000, 250e6)
 	m.Record(refresh.Report{RefreshCheck: plan.RefreshCheck{Checked: 12}, Upgraded: 3}, nil, end)
-	m.Record(refresh.Report{RefreshCheck: plan.RefreshCheck{Checked: 11}, Upgraded: 1, RolledBack: 1}, errors.New("rolled back"), end.Add(time.Hour))
+	ups := []orchestrator.ContainerUpdate{
+		{Host: "h2", Name: "tars-node1", Role: "node", Image: "reg/tarscloud/tars-node:latest", Version: "v3.0.15", Update: plan.Update{State: plan.UpdateMoved}},
+		{Host: "h1", Name: "tars-framework", Role: "framework", Image: "reg/tarscloud/framework:v3.0.15", Version: "v3.0.15", Update: plan.Update{State: plan.UpdateNewer("v3.0.16")}},
+		{Host: "h1", Name: "tars-node2", Role: "node", Image: `reg/tarscloud/tars-node@sha256:ab"c`, Version: "v3.0.15", Update: plan.Update{State: plan.UpdatePinned}},
+		{Host: "h1", Name: "tars-node3", Role: "node", Image: "reg/tarscloud/tars-node:stable", Version: "v3.0.15", Update: plan.Update{State: plan.UpdateUnknown}},
+		{Host: "h1", Name: "tars-node4", Role: "node", Image: "reg/tarscloud/tars-node:full", Version: "v3.0.15", Update: plan.Update{State: plan.UpdateNone}},
+		{Host: "h1", Name: "tars-mysql", Role: "db", Image: "mysql:5.7", Version: "5.7"},
+	}
+	m.Record(refresh.Report{RefreshCheck: plan.RefreshCheck{Checked: 11}, Upgraded: 1, RolledBack: 1, RegistryRetries: 2, Updates: ups, UpdatesAt: end.Add(time.Hour)},
+		errors.New("rolled back"), end.Add(time.Hour))
 	want := `# HELP tarsup_last_run_timestamp_seconds Unix time at which the last refresh ended.
 # TYPE tarsup_last_run_timestamp_seconds gauge
 tarsup_last_run_timestamp_seconds 1764003600.250
@@ -88,6 +99,26 @@ tarsup_containers_rolled_back_total 1
 # HELP tarsup_failures_total Refreshes that failed since start (an upgrade rolled back, an engine or registry unreachable, a refusal).
 # TYPE tarsup_failures_total counter
 tarsup_failures_total 1
+# HELP tarsup_registry_retries_total Registry requests sent again after a 429 or 5xx answer since start (--registry-retries).
+# TYPE tarsup_registry_retries_total counter
+tarsup_registry_retries_total 2
+# HELP tarsup_last_check_timestamp_seconds Unix time at which the last turn looked up each container's update state.
+# TYPE tarsup_last_check_timestamp_seconds gauge
+tarsup_last_check_timestamp_seconds 1764003600.250
+# HELP tarsup_update_available 1 if the container's registry has an update for it (its tag's digest moved, or a newer framework release tag), 0 if not (none, or pinned by digest); absent when unknown.
+# TYPE tarsup_update_available gauge
+tarsup_update_available{host="h1",name="tars-framework",role="framework"} 1
+tarsup_update_available{host="h1",name="tars-node2",role="node"} 0
+tarsup_update_available{host="h1",name="tars-node4",role="node"} 0
+tarsup_update_available{host="h2",name="tars-node1",role="node"} 1
+# HELP tarsup_container_info A Tars container watch looked at: its image and version (the image's version label, else its tag).
+# TYPE tarsup_container_info gauge
+tarsup_container_info{host="h1",name="tars-framework",role="framework",image="reg/tarscloud/framework:v3.0.15",version="v3.0.15"} 1
+tarsup_container_info{host="h1",name="tars-mysql",role="db",image="mysql:5.7",version="5.7"} 1
+tarsup_container_info{host="h1",name="tars-node2",role="node",image="reg/tarscloud/tars-node@sha256:ab\"c",version="v3.0.15"} 1
+tarsup_container_info{host="h1",name="tars-node3",role="node",image="reg/tarscloud/tars-node:stable",version="v3.0.15"} 1
+tarsup_container_info{host="h1",name="tars-node4",role="node",image="reg/tarscloud/tars-node:full",version="v3.0.15"} 1
+tarsup_container_info{host="h2",name="tars-node1",role="node",image="reg/tarscloud/tars-node:latest",version="v3.0.15"} 1
 `
 	got := m.Text()
 	if got != want {
@@ -95,6 +126,9 @@ tarsup_failures_total 1
 	}
 	checkExposition(t, got)
 }
+
+// labelSet is the text format's {name="value",...}, values escaped.
+var labelSet = regexp.MustCompile(`^\{[a-z_]+="(?:\\.|[^"\\])*"(?:,[a-z_]+="(?:\\.|[^"\\])*")*\}$`)
 
 // checkExposition checks the text format's rules that Prometheus enforces:
 // every sample has HELP and TYPE before it, names are valid, values parse.
@@ -117,8 +151,19 @@ func checkExposition(t *testing.T, text string) {
 		if strings.HasPrefix(line, "# HELP ") {
 			continue
 		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok || !typed[name] || !strings.HasPrefix(name, "tarsup_") {
+		i := strings.LastIndex(line, " ")
+		if i < 0 {
+			t.Errorf("sample %q without a value", line)
+			continue
+		}
+		name, value := line[:i], line[i+1:]
+		if j := strings.Index(name, "{"); j >= 0 {
+			if !labelSet.MatchString(name[j:]) {
+				t.Errorf("sample %q: bad labels", line)
+			}
+			name = name[:j]
+		}
+		if !typed[name] || !strings.HasPrefix(name, "tarsup_") {
 			t.Errorf("sample %q without TYPE, or not a tarsup_ metric", line)
 		}
 		if _, err := strconv.ParseFloat(value, 64); err != nil {
@@ -302,6 +347,8 @@ func TestWatchRespectsTheRunLock(t *testing.T) {
 	}
 }
 
+// TestWatchNotifies: --notify-url receives the JSON report of each run that
+// changed something or failed (the default --notify-on), as before.
 func TestWatchNotifies(t *testing.T) {
 	var mu sync.Mutex
 	var got []refresh.Report
@@ -319,7 +366,11 @@ func TestWatchNotifies(t *testing.T) {
 
 	f := &fakeRuns{}
 	w, logs := newTestWatcher(t, f, "")
-	w.opts.NotifyURL = recv.URL
+	n, err := notify.New(notify.Config{JSONURL: recv.URL, Log: w.opts.Log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.opts.Notifier = n
 	run := func(rep refresh.Report, err error) {
 		f.rep, f.err = rep, err
 		_, _ = w.RunOnce(t.Context(), "test")
@@ -338,14 +389,52 @@ func TestWatchNotifies(t *testing.T) {
 	}
 }
 
-func TestWatchNotifyFailureIsReported(t *testing.T) {
+// TestWatchNotifyFailureIsLogged: a receiver that fails is logged at error
+// level; the turn's outcome is the refresh's own.
+func TestWatchNotifyFailureIsLogged(t *testing.T) {
 	recv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusBadGateway) }))
 	defer recv.Close()
-	w, _ := newTestWatcher(t, &fakeRuns{}, "")
-	w.opts.NotifyURL = recv.URL
-	err := Notify(t.Context(), w.opts.Client, w.opts.NotifyURL, refresh.Report{})
-	if err == nil || !strings.Contains(err.Error(), "502") || !strings.Contains(err.Error(), recv.URL) {
-		t.Errorf("notify to a failing receiver: %v", err)
+	f := &fakeRuns{rep: refresh.Report{Summary: "1 moved", Changed: true, Success: true}}
+	w, logs := newTestWatcher(t, f, "")
+	n, err := notify.New(notify.Config{JSONURL: recv.URL + "/hook?token=s3cret", Log: w.opts.Log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.opts.Notifier = n
+	if _, err := w.RunOnce(t.Context(), "test"); err != nil {
+		t.Errorf("RunOnce: %v, want the refresh's nil", err)
+	}
+	l := logs.String()
+	if !strings.Contains(l, "level=error") || !strings.Contains(l, "502") || strings.Contains(l, "s3cret") {
+		t.Errorf("log:\n%s", l)
+	}
+}
+
+// TestWatchNotifiesWhileStopping: a run that ends after SIGTERM is still
+// notified (it happened).
+func TestWatchNotifiesWhileStopping(t *testing.T) {
+	var mu sync.Mutex
+	notes := 0
+	recv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { mu.Lock(); notes++; mu.Unlock() }))
+	defer recv.Close()
+	f := &fakeRuns{hold: make(chan struct{}), started: make(chan struct{}, 1), rep: refresh.Report{Changed: true}}
+	w, _ := newTestWatcher(t, f, "")
+	n, err := notify.New(notify.Config{JSONURL: recv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.opts.Notifier = n
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _, _ = w.RunOnce(ctx, "test"); close(done) }()
+	<-f.started
+	cancel()
+	close(f.hold)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if notes != 1 {
+		t.Errorf("%d notifications after a run that ended while stopping, want 1", notes)
 	}
 }
 
@@ -399,5 +488,42 @@ func TestWatchStopsAfterTheRunUnderWay(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "stopped") {
 		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+// TestWatchStatusUpdates: GET /v1/status carries each container's update
+// state from the last turn's look-ups (never new ones); before the first
+// turn, and for a container that changed since, it is unknown and says why.
+func TestWatchStatusUpdates(t *testing.T) {
+	f := &fakeRuns{rep: refresh.Report{Summary: "refresh: 1 container checked, 1 tag, 1 moved", UpdatesAt: time.Now(), Updates: []orchestrator.ContainerUpdate{
+		{Host: "unix:///var/run/docker.sock", Name: "tars-node1", Role: "node", Update: plan.Update{State: plan.UpdateMoved, Detail: "latest: sha256:aaaa… -> sha256:bbbb…"}},
+	}}}
+	w, _ := newTestWatcher(t, f, "s3cret")
+	h := w.Handler(t.Context())
+	status := func() orchestrator.StatusRow {
+		t.Helper()
+		var rows []orchestrator.StatusRow
+		rec := do(t, h, http.MethodGet, "/v1/status", "")
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &rows) != nil || len(rows) != 1 {
+			t.Fatalf("GET /v1/status: %d %s", rec.Code, rec.Body)
+		}
+		return rows[0]
+	}
+	if r := status(); r.Update != plan.UpdateUnknown || !strings.Contains(r.UpdateDetail, "not looked up yet") {
+		t.Errorf("before the first turn: update %q (%s), want unknown, not looked up yet", r.Update, r.UpdateDetail)
+	}
+	if rec := do(t, h, http.MethodPost, "/v1/update", "Bearer s3cret"); rec.Code != http.StatusOK {
+		t.Fatalf("POST /v1/update: %d %s", rec.Code, rec.Body)
+	}
+	if r := status(); r.Update != plan.UpdateMoved || r.UpdateDetail != "latest: sha256:aaaa… -> sha256:bbbb…" {
+		t.Errorf("after a turn: update %q (%s), want digest moved", r.Update, r.UpdateDetail)
+	}
+	if f.count() != 1 {
+		t.Errorf("GET /v1/status ran %d refreshes, want only the one POSTed", f.count()-1)
+	}
+	body := do(t, h, http.MethodGet, "/metrics", "").Body.String()
+	if !strings.Contains(body, "\ntarsup_update_available{host=\"unix:///var/run/docker.sock\",name=\"tars-node1\",role=\"node\"} 1\n") ||
+		!strings.Contains(body, "\ntarsup_last_check_timestamp_seconds ") {
+		t.Errorf("GET /metrics after a turn:\n%s", body)
 	}
 }

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/orchestrator/plan"
+	"github.com/tarsup/tarsup/window"
 	"github.com/urfave/cli/v2"
 )
 
@@ -101,15 +104,38 @@ func flagValue(flags []cli.Flag, args []string, i int) (value string, hasValue, 
 
 // once refuses a flag that holds one value given twice at one command
 // level (`--to v1 --to v2`): the parser would keep the last one silently.
-// Flags that collect values (--host, --only...) and switches may repeat.
+// Flags that collect values (--host, --only...) may repeat, and so may a
+// switch, unless it says two things (`--dry-run --dry-run=false` would be
+// a real run, silently).
 func once(flags []cli.Flag, seen map[string]string, word, value string, hasValue bool, path []string) error {
 	f := findFlag(flags, flagName(word))
-	if f == nil || !hasValue {
+	if f == nil {
 		return nil
 	}
 	switch f.(type) {
-	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag, *cli.Uint64SliceFlag, *cli.BoolFlag:
+	case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag, *cli.Uint64SliceFlag:
 		return nil
+	case *cli.BoolFlag:
+		if !hasValue {
+			value = "true"
+		}
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return nil // the parser's value check names it
+		}
+		value, hasValue = strconv.FormatBool(b), true
+		if prev, ok := seen[f.Names()[0]]; ok && prev == value {
+			return nil
+		}
+	}
+	if !hasValue {
+		return nil
+	}
+	if g, ok := f.(*cli.GenericFlag); ok {
+		switch g.Value.(type) {
+		case multiValue, *windowSpecs:
+			return nil
+		}
 	}
 	name := f.Names()[0]
 	if prev, ok := seen[name]; ok {
@@ -325,8 +351,20 @@ func rule(name string) flagRule {
 		}
 	case "probe":
 		return oneOfRule("auto", "direct", "sidecar")
+	case "window":
+		return windowRule
 	case "log-format":
 		return oneOfRule("text", "json")
+	case "notify", "notify-url", "notify-template", "notify-on":
+		return notifyRule(name)
+	case "pre-upgrade", "post-upgrade", "on-rollback":
+		return hookRule
+	case "hook-timeout":
+		return durationAbove(0)
+	case "post-hook-failure":
+		return oneOfRule(plan.PostHookRollback, plan.PostHookWarn)
+	case "registry-retries", "registry-mirror":
+		return registryRule(name)
 	case "log-level":
 		return func(c *cli.Context, _ cli.Flag, name string) error {
 			if _, err := logrus.ParseLevel(c.String(name)); err != nil {
@@ -379,11 +417,32 @@ func checkFlags(c *cli.Context) error {
 					return usagef("bad --%s %q: an empty value (--%s '' or a,,b) means nothing here; give one, or drop the flag", name, v, name)
 				}
 			}
+		case *cli.GenericFlag:
+			for _, v := range wholeValues(c, name) {
+				if strings.TrimSpace(v) == "" {
+					return usagef("bad --%s %q: an empty value means nothing here; give one, or drop the flag", name, v)
+				}
+			}
 		}
 		if r := rule(name); r != nil {
 			if err := r(c, f, name); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// windowRule checks each --window spec: one that does not parse, or an
+// empty one, is a usage error naming it and the forms a spec takes.
+func windowRule(c *cli.Context, _ cli.Flag, name string) error {
+	specs, _ := c.Generic(name).(*windowSpecs)
+	if specs == nil {
+		return nil
+	}
+	for _, spec := range *specs {
+		if _, err := window.Parse(spec); err != nil {
+			return usagef("bad --%s %q: %v", name, spec, err)
 		}
 	}
 	return nil

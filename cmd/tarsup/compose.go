@@ -11,8 +11,10 @@ import (
 
 	"github.com/tarsup/tarsup/compose"
 	"github.com/tarsup/tarsup/composefleet"
+	"github.com/tarsup/tarsup/notify"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
+	"github.com/tarsup/tarsup/report"
 	"github.com/urfave/cli/v2"
 )
 
@@ -98,6 +100,10 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	n, err := newNotifier(c, e)
+	if err != nil {
+		return err
+	}
 	prober, err := health.NewProber(c.String("probe"), "")
 	if err != nil {
 		return err
@@ -114,8 +120,10 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 		Projects: composeProjects(c), Engines: eng,
 		Images:        compose.ImageRequest{To: c.String("to"), FrameworkImage: c.String("framework-image"), NodeImage: c.String("node-image")},
 		AllowIPChange: c.Bool("allow-ip-change"), DryRun: c.Bool("dry-run"), Parallel: c.Int("parallel"),
-		Exec: xopts, Progress: progress, TTY: e.stdoutTTY, Warnings: e.stderr,
+		Exec: xopts, Progress: progress, TTY: e.stdoutTTY, Warnings: e.stderr, Registry: registryOf(c, e),
 	})
+	// A failed notification is logged and leaves the exit code be.
+	_ = n.Notify(c.Context, composeEvent(rep, composeErr(runErr)))
 	if rep == nil {
 		return composeErr(runErr)
 	}
@@ -123,6 +131,19 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 		return errors.Join(composeErr(runErr), werr)
 	}
 	return composeErr(runErr)
+}
+
+// composeEvent is the notification's event of a compose upgrade: the
+// upgrade's, with the compose report (--format json's) as its report.
+func composeEvent(rep *composefleet.Report, runErr error) notify.Event {
+	if rep == nil {
+		return notify.UpgradeEvent("compose upgrade", report.Upgrade{Plan: []report.Step{}}, runErr)
+	}
+	ev := notify.UpgradeEvent("compose upgrade", report.UpgradeOf(rep.DryRun, rep.Upgrade), runErr)
+	if out, err := composeJSON(rep, runErr); err == nil {
+		ev.SetReport(out)
+	}
+	return ev
 }
 
 // composeUpgradeJSON is the machine report of `compose upgrade --format json`.
@@ -150,18 +171,27 @@ type configHashJSON struct {
 	Note  string `json:"note,omitempty"`
 }
 
+// composeJSON is the machine report of a compose upgrade.
+func composeJSON(rep *composefleet.Report, runErr error) (composeUpgradeJSON, error) {
+	var buf bytes.Buffer
+	if err := writeUpgradeReport(&buf, "json", rep.DryRun, rep.Upgrade, runErr); err != nil {
+		return composeUpgradeJSON{}, err
+	}
+	out := composeUpgradeJSON{Files: rep.Files, Upgrade: buf.Bytes(), ConfigHashes: []configHashJSON{}}
+	for _, h := range rep.Hashes {
+		out.ConfigHashes = append(out.ConfigHashes, configHashJSON{Project: h.Project, Host: h.Host, Service: h.Service, Container: h.Container,
+			ConfigHash: h.Hash, ImageID: h.ImageID, ComputedBy: h.By, Exact: h.Exact, Note: h.Note})
+	}
+	return out, nil
+}
+
 // writeComposeReport writes a compose upgrade's report: the upgrade's own
 // (as `tarsup upgrade` gives it), the config hashes, the files.
 func writeComposeReport(w io.Writer, format string, rep *composefleet.Report, runErr error) error {
 	if format == "json" {
-		var buf bytes.Buffer
-		if err := writeUpgradeReport(&buf, format, rep.DryRun, rep.Upgrade, runErr); err != nil {
+		out, err := composeJSON(rep, runErr)
+		if err != nil {
 			return err
-		}
-		out := composeUpgradeJSON{Files: rep.Files, Upgrade: buf.Bytes(), ConfigHashes: []configHashJSON{}}
-		for _, h := range rep.Hashes {
-			out.ConfigHashes = append(out.ConfigHashes, configHashJSON{Project: h.Project, Host: h.Host, Service: h.Service, Container: h.Container,
-				ConfigHash: h.Hash, ImageID: h.ImageID, ComputedBy: h.By, Exact: h.Exact, Note: h.Note})
 		}
 		return writeJSON(w, out)
 	}

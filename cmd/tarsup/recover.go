@@ -26,7 +26,7 @@ func recoverCommand(e *env) *cli.Command {
 		Usage: "finish or undo upgrades that were interrupted (tarsup killed, machine rebooted, engine restarted)",
 		Flags: append(append(connFlags(), execFlags()...),
 			&cli.BoolFlag{Name: "force", Usage: "take over an engine lock that another tarsup may still hold (on another machine, less than 30 minutes old)"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "print the planned recovery and change nothing (takes no lock)"}),
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the planned recovery and change nothing (it takes no lock, and says so when another tarsup holds one)"}),
 		Action: func(c *cli.Context) error {
 			cfg, err := fleetConfig(c, e)
 			if err != nil {

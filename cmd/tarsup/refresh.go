@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"io"
+	"strings"
 
-	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/refresh"
+	"github.com/tarsup/tarsup/window"
 	"github.com/urfave/cli/v2"
 )
 
@@ -18,7 +19,38 @@ func refreshFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "to-latest", Usage: "also move the framework to the newest release tag in its repository (vX.Y.Z, pre-releases ignored, same major version)"},
 		&cli.BoolFlag{Name: "any-major", Usage: "with --to-latest, allow a newer major version"},
 		&cli.StringFlag{Name: "lock", Usage: "run lock `FILE` (default /run/lock/tarsup.lock, else $XDG_RUNTIME_DIR/tarsup.lock, else $TMPDIR/tarsup.lock)"},
+		&cli.GenericFlag{Name: "window", Value: &windowSpecs{}, Usage: "start steps only inside this maintenance window `SPEC` (repeatable), e.g. \"Sat 02:00-05:00\", \"Mon-Fri 01:00-03:00\", " +
+			"\"daily 23:00-01:00\", \"CRON_TZ=Asia/Shanghai Sat,Sun 02:00-04:00\" (local time unless CRON_TZ= or TZ=); a step starts only if its stop timeout, " +
+			"--health-timeout and --monitor fit before the window closes; outside every window refresh checks, changes nothing and says when the next opens"},
+		&cli.DurationFlag{Name: "min-age", Value: 0, Usage: "take an image only once its registry creation time (config created) is at least `DUR` old (e.g. 24h); an unknown one counts as too new; 0 takes every image"},
 	)
+}
+
+// windowSpecs collects --window's values as given. Why not a
+// StringSliceFlag: it splits values at commas, and "Sat,Sun 02:00-05:00" is
+// one window. The specs are checked with the other flags (args.go).
+type windowSpecs []string
+
+// Set adds one --window value.
+func (w *windowSpecs) Set(v string) error {
+	*w = append(*w, v)
+	return nil
+}
+
+// String lists the values, for the help's default.
+func (w *windowSpecs) String() string { return strings.Join(*w, "; ") }
+
+// windowsOf reads --window (its specs were checked before the command ran).
+func windowsOf(c *cli.Context) (window.Set, error) {
+	specs, _ := c.Generic("window").(*windowSpecs)
+	if specs == nil {
+		return nil, nil
+	}
+	s, err := window.ParseAll(*specs)
+	if err != nil {
+		return nil, usagef("bad --window %v", err)
+	}
+	return s, nil
 }
 
 // refreshOptions are `tarsup refresh`'s inputs.
@@ -34,13 +66,20 @@ func refreshCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "refresh",
 		Usage: "recreate the Tars containers whose tag moved in the registry (manifest HEADs only; nothing is pulled when nothing moved); for cron",
-		UsageText: "tarsup refresh [--host URL]... [--monitor-only] [--to-latest [--any-major]] [--lock FILE] [--only NAME]... [the upgrade flags]\n\n" +
-			"   exit codes: 0 done, nothing moved, or --monitor-only; 1 an upgrade failed (rolled back); 2 bad input, unreachable\n" +
+		UsageText: "tarsup refresh [--host URL]... [--monitor-only] [--to-latest [--any-major]] [--lock FILE] [--only NAME]...\n" +
+			"               [--window SPEC]... [--min-age DUR] [the upgrade flags]\n\n" +
+			"   --window \"CRON_TZ=Asia/Shanghai Sat,Sun 01:00-05:00\": outside every window refresh looks, changes nothing, exits 0\n" +
+			"   and prints one line saying when the next window opens; inside, it starts only the steps that can finish before it closes.\n" +
+			"   --min-age 24h: an image created less than a day ago (or of unknown age) is not taken yet; the report says from when.\n\n" +
+			"   exit codes: 0 done, nothing moved, outside the window, or --monitor-only; 1 an upgrade failed (rolled back); 2 bad input, unreachable\n" +
 			"   engine or registry, or another run holds the lock: nothing changed; 3 refused by a safety rule: nothing changed",
 		Flags: append(connFlags(), refreshFlags()...),
 		Action: func(c *cli.Context) error {
 			cfg, err := refreshConfig(c, e)
 			if err != nil {
+				return err
+			}
+			if cfg.Notifier, err = newNotifier(c, e); err != nil {
 				return err
 			}
 			return runRefresh(c.Context, refreshOptions{refresh: cfg, lock: c.String("lock"), getenv: e.getenv})
@@ -84,14 +123,20 @@ func refreshConfig(c *cli.Context, e *env) (refresh.Config, error) {
 	if c.String("format") == "text" && e.stdoutTTY {
 		progress = e.stdout
 	}
+	windows, err := windowsOf(c)
+	if err != nil {
+		return refresh.Config{}, err
+	}
 	return refresh.Config{
 		Fleet: fc, Format: c.String("format"), Out: e.stdout,
 		Refresh: orchestrator.RefreshOptions{
-			Registry:    &images.Registry{},
+			Registry:    registryOf(c, e),
 			Only:        c.StringSlice("only"),
 			ToLatest:    c.Bool("to-latest"),
 			AnyMajor:    c.Bool("any-major"),
 			MonitorOnly: c.Bool("monitor-only") || c.Bool("dry-run"),
+			Windows:     windows,
+			MinAge:      c.Duration("min-age"),
 			Upgrade: orchestrator.UpgradeOptions{
 				Request:  plan.Request{AllowIPChange: c.Bool("allow-ip-change")},
 				Parallel: c.Int("parallel"),

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tarsup/tarsup/fleet"
+	"github.com/tarsup/tarsup/notify"
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -28,7 +29,7 @@ func execFlags() []cli.Flag {
 
 // upgradeFlags are upgrade's own flags; refresh and compose upgrade reuse them.
 func upgradeFlags() []cli.Flag {
-	return append(execFlags(),
+	return append(append(execFlags(),
 		&cli.StringFlag{Name: "to", Usage: "move every framework container to `TAG` in its own repository"},
 		&cli.StringFlag{Name: "framework-image", Usage: "run the framework containers from this image `REF`"},
 		&cli.StringFlag{Name: "node-image", Usage: "run the node containers from this image `REF`"},
@@ -36,8 +37,9 @@ func upgradeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and change nothing"},
 		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "how many nodes to recreate at once"},
 		&cli.IntFlag{Name: "max-failures", Value: 0, Usage: "once more nodes than this failed (and were rolled back), start no new one"},
+		&cli.DurationFlag{Name: "register-timeout", Value: orchestrator.DefaultRegisterTimeout, Usage: "how long each node that was active in db_tars.t_node_info may take to be active again, at the same IP and heartbeating, after the framework steps and after the node steps; one that is not is restarted once and waited for as long again, then named (exit 1). 0 turns the check off. Given explicitly, a deployment whose database cannot be read fails the pre-flight (exit 2)"},
 		&cli.BoolFlag{Name: "allow-ip-change", Usage: "recreate containers whose address cannot be kept (default bridge; a network without a configured subnet on an old engine) with a new one (refused otherwise: Tars records IPs)"},
-	)
+	), append(append(hookFlags(), registryFlags()...), notifyFlags()...)...)
 }
 
 // upgradeOptions are `tarsup upgrade`'s inputs.
@@ -46,6 +48,8 @@ type upgradeOptions struct {
 	upgrade orchestrator.UpgradeOptions
 	format  string
 	out     io.Writer
+	// notifier receives the run's event; nil sends nothing.
+	notifier *notify.Notifier
 }
 
 func upgradeCommand(e *env) *cli.Command {
@@ -56,6 +60,10 @@ func upgradeCommand(e *env) *cli.Command {
 		Flags:     append(connFlags(), upgradeFlags()...),
 		Action: func(c *cli.Context) error {
 			cfg, err := fleetConfig(c, e)
+			if err != nil {
+				return err
+			}
+			n, err := newNotifier(c, e)
 			if err != nil {
 				return err
 			}
@@ -70,16 +78,20 @@ func upgradeCommand(e *env) *cli.Command {
 			if c.String("format") == "text" {
 				progress = e.stdout
 			}
-			up := orchestrator.UpgradeOptions{Request: req, DryRun: c.Bool("dry-run"), Parallel: c.Int("parallel"), Progress: progress, TTY: e.stdoutTTY}
-			return runUpgrade(c.Context, upgradeOptions{fleet: cfg, upgrade: up, format: c.String("format"), out: e.stdout})
+			up := orchestrator.UpgradeOptions{Request: req, DryRun: c.Bool("dry-run"), Parallel: c.Int("parallel"), Progress: progress, TTY: e.stdoutTTY,
+				Registry: registryOf(c, e)}
+			return runUpgrade(c.Context, upgradeOptions{fleet: cfg, upgrade: up, format: c.String("format"), out: e.stdout, notifier: n})
 		},
 	}
 }
 
-// runUpgrade upgrades and writes the report, also of a failed run.
+// runUpgrade upgrades and writes the report, also of a failed run, then
+// notifies. A failed notification is logged and leaves the exit code be.
 func runUpgrade(ctx context.Context, o upgradeOptions) error {
 	rep, err := fleet.Upgrade(ctx, o.fleet, o.upgrade)
-	if werr := report.WriteUpgrade(o.out, o.format, o.upgrade.DryRun, rep, err); werr != nil {
+	werr := report.WriteUpgrade(o.out, o.format, o.upgrade.DryRun, rep, err)
+	_ = o.notifier.Notify(ctx, notify.UpgradeEvent("upgrade", report.UpgradeOf(o.upgrade.DryRun, rep), err))
+	if werr != nil {
 		return werr
 	}
 	return err
@@ -96,6 +108,12 @@ func execOptions(c *cli.Context, e *env, prober *health.Prober, report func(orch
 		MaxFailures: c.Int("max-failures"),
 		LockWait:    c.Duration("lock-wait"),
 		Report:      report,
+		// Why IsSet: the operator who names the timeout asks for the
+		// check, so a database that cannot be read is an error then.
+		RegisterTimeout:  c.Duration("register-timeout"),
+		RegisterRequired: c.IsSet("register-timeout") && c.Duration("register-timeout") > 0,
+		Hooks:            hookPolicy(c),
+		Log:              e.log,
 	}, nil
 }
 

@@ -77,6 +77,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"node", "add", "--host", h, "--web-host", "http://fw:3000", "--node-image", "x"}, `tarsup: unknown flag --node-image; see 'tarsup node add --help'`},
 		{[]string{"refresh", "--host", h, "--parallel", "-2"}, `tarsup: bad --parallel -2: must not be negative; see 'tarsup refresh --help'`},
 		{[]string{"watch", "--host", h, "--schedule", ""}, `tarsup: bad --schedule "": an empty value means nothing here; give one, or drop the flag; see 'tarsup watch --help'`},
+		{[]string{"refresh", "--host", h, "--registry-retries", "-1"}, `tarsup: bad --registry-retries -1: must not be negative; see 'tarsup refresh --help'`},
+		{[]string{"status", "--host", h, "--registry-retries", "11"}, `tarsup: bad --registry-retries 11: use 0 to 10; see 'tarsup status --help'`},
+		{[]string{"upgrade", "--host", h, "--registry-retries", "3", "--registry-retries", "4"}, `tarsup: --registry-retries given twice ("3", then "4"): give it once; see 'tarsup upgrade --help'`},
+		{[]string{"watch", "--host", h, "--schedule", "@daily", "--registry-mirror", "notaurl"}, `tarsup: bad --registry-mirror "notaurl" is not an http or https URL: use http(s)://HOST[:PORT], e.g. https://mirror.example.com or http://127.0.0.1:5000; see 'tarsup watch --help'`},
+		{[]string{"status", "--host", h, "--registry-mirror", "https://m.example.com/v2/x"}, `tarsup: bad --registry-mirror "https://m.example.com/v2/x" has a path (/v2/x): a mirror answers at its host's root; use http(s)://HOST[:PORT], e.g. https://mirror.example.com or http://127.0.0.1:5000; see 'tarsup status --help'`},
+		{[]string{"compose", "upgrade", "--host", h, "--registry-mirror", "ftp://m"}, `tarsup: bad --registry-mirror "ftp://m" is not an http or https URL: use http(s)://HOST[:PORT], e.g. https://mirror.example.com or http://127.0.0.1:5000; see 'tarsup compose upgrade --help'`},
+		{[]string{"status", "--host", h, "--offline=maybe"}, `tarsup: bad --offline "maybe": use true or false; see 'tarsup status --help'`},
 		// A stray argument: refused, and the flags after it are read.
 		{[]string{"upgrade", "--host", h, "--to", "v3.0.2", "--only", "X", "oops", "--dry-run"}, `tarsup: unexpected argument "oops": upgrade takes no argument (a value goes with its flag: --flag VALUE); see 'tarsup upgrade --help'`},
 		{[]string{"upgrade", "oops", "--host", h, "--stop-timeout", "-5s"}, `tarsup: unexpected argument "oops": upgrade takes no argument (a value goes with its flag: --flag VALUE); see 'tarsup upgrade --help'`},
@@ -186,7 +193,7 @@ func TestEveryFlagValueIsChecked(t *testing.T) {
 				bad = "-1s"
 			case *cli.IntFlag:
 				bad = "-1"
-			case *cli.StringFlag, *cli.StringSliceFlag:
+			case *cli.StringFlag, *cli.StringSliceFlag, *cli.GenericFlag:
 				if emptyAllowed(name) {
 					continue
 				}

@@ -28,7 +28,6 @@ func watchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "http-addr", Usage: "serve GET /v1/status, GET /metrics and POST /v1/update on `ADDR` (e.g. 127.0.0.1:8080); off when empty"},
 		&cli.StringFlag{Name: "http-token", EnvVars: []string{"TARSUP_HTTP_TOKEN"}, Usage: "bearer `TOKEN` POST /v1/update requires (without one the endpoint is off); prefer --http-token-file, a flag shows in ps"},
 		&cli.StringFlag{Name: "http-token-file", Usage: "read the bearer token from `FILE` (surrounding white space is ignored)"},
-		&cli.StringFlag{Name: "notify-url", Usage: "POST the JSON report to `URL` after every run that changed something (or would, with --monitor-only) or failed"},
 	}
 }
 
@@ -37,10 +36,12 @@ func watchCommand(e *env) *cli.Command {
 		Name:  "watch",
 		Usage: "run refresh on a schedule, as a long-running process (it can run in a container with the Docker socket mounted); optionally serve status, metrics and an update endpoint",
 		UsageText: "tarsup watch [--host URL]... --schedule SPEC [--http-addr ADDR] [--http-token TOKEN | --http-token-file FILE]\n" +
-			"             [--notify-url URL] [the refresh flags]\n\n" +
+			"             [--notify URL]... [--notify-url URL] [--notify-template FILE] [--notify-on WHEN] [the refresh flags]\n\n" +
 			"   SPEC: five cron fields (\"0 3 * * *\") or a descriptor (@daily, @hourly, \"@every 1h\"), in local time\n" +
 			"   unless it starts with CRON_TZ=Zone. SIGTERM and SIGINT wait for the recreate under way to finish or\n" +
-			"   roll back, start no new one, and exit 0.",
+			"   roll back, start no new one, and exit 0. With --window, a turn outside every window checks and starts\n" +
+			"   nothing, and a refresh runs when the next window opens if steps wait for it; POST /v1/update honours\n" +
+			"   the windows, POST /v1/update?force=1 ignores them.",
 		Flags: append(append(connFlags(), refreshFlags()...), watchFlags()...),
 		Action: func(c *cli.Context) error {
 			o, err := watchOptionsFrom(c, e)
@@ -69,16 +70,19 @@ func watchOptionsFrom(c *cli.Context, e *env) (watchOptions, error) {
 	if err != nil {
 		return watchOptions{}, err
 	}
-	notify := c.String("notify-url")
-	if err := checkNotifyURL(notify); err != nil {
+	n, err := newNotifier(c, e)
+	if err != nil {
 		return watchOptions{}, err
 	}
 	cfg, err := refreshConfig(c, e)
 	if err != nil {
 		return watchOptions{}, err
 	}
+	// Each turn ends with every container's update state, for /metrics
+	// and /v1/status.
+	cfg.Updates = true
 	return watchOptions{refresh: cfg, addr: c.String("http-addr"), watch: watch.Options{
-		Schedule: sched, Spec: c.String("schedule"), Token: token, NotifyURL: notify,
+		Schedule: sched, Spec: c.String("schedule"), Token: token, Notifier: n,
 		LockPath: c.String("lock"), Getenv: e.getenv, Log: e.log,
 	}}, nil
 }
@@ -100,7 +104,8 @@ func runWatch(ctx context.Context, o watchOptions) error {
 		return err
 	}
 	defer r.Close()
-	o.watch.Refresh, o.watch.Status = r.Run, r.Status
+	o.watch.Refresh, o.watch.RefreshForced, o.watch.Status = r.Run, r.RunForced, r.Status
+	o.watch.Windows = o.refresh.Refresh.Windows.Strings()
 	return watch.Run(ctx, o.watch)
 }
 
@@ -141,14 +146,4 @@ func readToken(flag, file string, flagSet bool) ([]byte, error) {
 		return nil, nil
 	}
 	return []byte(tok), nil
-}
-
-func checkNotifyURL(u string) error {
-	if u == "" {
-		return nil
-	}
-	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		return usagef("bad --notify-url %q: use an http:// or https:// URL", u)
-	}
-	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/tlsconfig"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -47,6 +48,12 @@ type Engine interface {
 	// ContainerAttach streams a container's stdin and output (tarsdb's
 	// database clients); the caller closes the response.
 	ContainerAttach(ctx context.Context, id string, options container.AttachOptions) (types.HijackedResponse, error)
+	// ContainerExecCreate, ContainerExecAttach (which starts the exec) and
+	// ContainerExecInspect run a hook inside a container (the labels
+	// tarsup.hook.pre-stop and tarsup.hook.post-start).
+	ContainerExecCreate(ctx context.Context, id string, options container.ExecOptions) (container.ExecCreateResponse, error)
+	ContainerExecAttach(ctx context.Context, execID string, options container.ExecAttachOptions) (types.HijackedResponse, error)
+	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
 	NetworkConnect(ctx context.Context, networkID, containerID string, config *network.EndpointSettings) error
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
 	NetworkDisconnect(ctx context.Context, networkID, containerID string, force bool) error
@@ -54,6 +61,9 @@ type Engine interface {
 	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
 	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error)
 	ImageRemove(ctx context.Context, id string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	// Info is `docker info`: the engine's registry mirrors, for the
+	// look-ups of Docker Hub images.
+	Info(ctx context.Context) (system.Info, error)
 }
 
 // Why: a compile-time proof that the docker client satisfies Engine.
@@ -209,10 +219,24 @@ func Connect(ctx context.Context, spec HostSpec) (*Host, error) {
 	defer cancel()
 	if _, err := cli.Ping(pctx); err != nil {
 		_ = cli.Close()
-		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("engine %s does not answer: %w (is dockerd running there, and are the URL and TLS settings right?)", spec.URL, err))
+		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("engine %s does not answer: %w (%s)", spec.URL, err, pingHint(spec, err)))
 	}
 	cli.NegotiateAPIVersion(pctx)
 	return &Host{Spec: spec, Engine: cli, Remote: remote, closer: cli}, nil
+}
+
+// pingHint is the fix for an engine that did not answer a ping. Why the
+// two TLS cases by name: an engine that speaks TLS answers a plain request
+// with an error of its own, which read alone suggests a broken daemon.
+func pingHint(spec HostSpec, err error) string {
+	msg := err.Error()
+	switch {
+	case !spec.TLS.On() && strings.Contains(msg, "Client sent an HTTP request to an HTTPS server"):
+		return "it speaks TLS, and tarsup has no TLS settings for it: give --tlsverify --tlscacert CA --tlscert CERT --tlskey KEY (or DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or tls: in the inventory)"
+	case spec.TLS.On() && strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return "it does not speak TLS: drop the TLS settings for it, or make dockerd listen with --tlsverify"
+	}
+	return "is dockerd running there, and are the URL and TLS settings right?"
 }
 
 // ConnectAll reaches every engine in parallel. On any failure it closes the

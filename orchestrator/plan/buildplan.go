@@ -1,7 +1,6 @@
 package plan
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -29,6 +28,17 @@ type Policy struct {
 	NoRollback bool
 	// Cleanup removes each old image once no container uses it any more.
 	Cleanup bool
+	// RegisterTimeout bounds each wait of a registration check
+	// (--register-timeout); zero plans none.
+	RegisterTimeout time.Duration
+	// Hooks are the hooks of every recreate the plan makes of a candidate.
+	Hooks HookPolicy
+	// Closes is when the maintenance window the run starts in closes
+	// (zero: no window): no step starts that could run past it.
+	Closes time.Time
+	// GateTime is the longest a health gate takes: --health-timeout, then
+	// --monitor.
+	GateTime time.Duration
 }
 
 // stopTimeout is the seconds a container gets to stop: its own, else the
@@ -92,7 +102,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 		}
 	}
 	if len(refusals) > 0 {
-		return Plan{}, fault.Mark(fault.Refused, fmt.Errorf("refused: %w", errors.Join(refusals...)))
+		return Plan{}, refusalError(refusals)
 	}
 	if err := webAlone(webs, len(masters)+len(slaves)); err != nil {
 		return Plan{}, err
@@ -113,14 +123,15 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 	for _, ph := range []Phase{
 		{Name: "framework master", Steps: slices.Concat(masters, webs), Parallel: 1, StopOnFailure: true},
 		{Name: "framework hosts", Steps: slaves, Parallel: 1, StopOnFailure: true},
-		{Name: "node re-check", Steps: rechecks(masters, slaves, nodes, all, before, pol), Parallel: par, StopOnFailure: true},
-		{Name: "nodes", Steps: nodes, Parallel: par, MaxFailures: pol.MaxFailures},
-		{Name: "cleanup", Steps: cleanups(steps, all, resolved, pol), Parallel: 1, Always: true},
+		{Name: "node re-check", Steps: rechecks(masters, slaves, nodes, all, before, pol), Parallel: par, StopOnFailure: true, Checks: true},
+		{Name: PhaseNodes, Steps: nodes, Parallel: par, MaxFailures: pol.MaxFailures},
+		{Name: PhaseCleanup, Steps: cleanups(steps, all, resolved, pol), Parallel: 1, Always: true},
 	} {
 		if len(ph.Steps) > 0 {
 			p.Phases = append(p.Phases, ph)
 		}
 	}
+	pol.applyWindow(&p)
 	return p, nil
 }
 
@@ -158,6 +169,9 @@ func (in planInput) recreateStep(c Candidate) (st Step, keep bool, err error) {
 	st.Before = in.before[c.Container.ID]
 	st.Restore = st.Before.Restore()
 	in.pol.RecreatePolicy(&st)
+	if err := in.pol.Hooks.Apply(&st); err != nil {
+		return st, false, err
+	}
 	return st, true, nil
 }
 

@@ -24,11 +24,15 @@ import (
 // the one it replaces, as their labels and names record them.
 type Journal struct {
 	Name    string             // the service's name
-	NewC    *container.Summary // the container the upgrade created
+	NewC    *container.Summary // the container the upgrade created; nil for an orphan
 	OldC    *container.Summary // the container it replaces; nil once removed
 	WasUp   bool               // the old container was running
 	Restore string             // what the old container's gate asks once back (LabelTxnRestore)
 	Orphan  bool               // an old container aside with no successor
+	// Problem says why the journal is not as tarsup leaves a swap (see
+	// journalProblem, strayProblem): recovery then touches neither
+	// container. "" for a swap recovery finishes or undoes.
+	Problem string
 }
 
 // Swaps is the journal analysis of one engine's container list.
@@ -48,47 +52,67 @@ type Swaps struct {
 // upgrade created names the container it replaces (LabelTxnOld). An old
 // container aside (NAME.tarsup-old) counts only when a journal names it, or
 // when it was itself created by an earlier tarsup upgrade of NAME (its own
-// labels say so) and its successor is gone.
+// labels say so) and its successor is gone. A journal that is not as tarsup
+// leaves one, and a journaled container under a temporary name that takes
+// part in no swap, are journals with a Problem.
 func FindSwaps(list []container.Summary) Swaps {
 	byID := map[string]*container.Summary{}
 	for i := range list {
 		byID[list[i].ID] = &list[i]
 	}
 	s := Swaps{owned: map[string]bool{}, pending: map[string]string{}}
-	claimed := map[string]bool{}
+	claims := map[string][]*container.Summary{} // old container ID -> the journaled containers that name it
 	for i := range list {
 		c := &list[i]
 		if c.Labels[LabelTxn] == "" {
 			continue
 		}
 		s.owned[c.ID] = true
-		old := byID[c.Labels[LabelTxnOld]]
-		if old == nil || old.ID == c.ID {
-			continue // finished: the old container is gone
+		if old := byID[c.Labels[LabelTxnOld]]; old != nil && old.ID != c.ID {
+			claims[old.ID] = append(claims[old.ID], c)
+			s.owned[old.ID] = true
 		}
-		claimed[old.ID] = true
-		s.owned[old.ID] = true
-		name := c.Labels[LabelTxnName]
-		s.pending[c.ID], s.pending[old.ID] = name, name
-		s.Journals = append(s.Journals, Journal{Name: name, NewC: c, OldC: old, WasUp: c.Labels[LabelTxnOldRunning] == "true", Restore: restoreOf(c)})
 	}
 	for i := range list {
 		c := &list[i]
-		n := NameOf(*c)
-		if !strings.HasSuffix(n, swapname.Old) || claimed[c.ID] {
-			continue
+		old := byID[c.Labels[LabelTxnOld]]
+		if c.Labels[LabelTxn] == "" || old == nil || old.ID == c.ID {
+			continue // not journaled, or finished: the old container is gone
 		}
-		service := strings.TrimSuffix(n, swapname.Old)
-		// Why only these: a container of the user's that happens to be named
-		// X.tarsup-old is not an upgrade of X, and giving it the name X and
-		// starting it would run something nobody asked for.
-		if c.Labels[LabelTxn] == "" || c.Labels[LabelTxnName] != service {
-			continue
+		s.add(Journal{Name: journalName(c), NewC: c, OldC: old, WasUp: c.Labels[LabelTxnOldRunning] == "true", Restore: restoreOf(c),
+			Problem: journalProblem(c, old, claims[old.ID])})
+	}
+	for i := range list {
+		if c := &list[i]; s.pending[c.ID] == "" && swapname.IsTemporary(NameOf(*c)) && c.Labels[LabelTxn] != "" {
+			s.add(stray(c))
 		}
-		s.pending[c.ID] = service
-		s.Journals = append(s.Journals, Journal{Name: service, OldC: c, Orphan: true, WasUp: true})
 	}
 	return s
+}
+
+// stray is the journal of a container that carries tarsup's labels under a
+// temporary name and takes part in no swap: an old container aside that
+// an earlier upgrade of that service created, whose successor is gone (an
+// orphan, given its name back), or one with a Problem.
+func stray(c *container.Summary) Journal {
+	service := strings.TrimSuffix(NameOf(*c), swapname.Old)
+	// Why only these: a container of the user's that happens to be named
+	// X.tarsup-old is not an upgrade of X, and giving it the name X and
+	// starting it would run something nobody asked for.
+	if service != NameOf(*c) && c.Labels[LabelTxnName] == service {
+		return Journal{Name: service, OldC: c, Orphan: true, WasUp: true}
+	}
+	return Journal{Name: journalName(c), NewC: c, Problem: strayProblem(c)}
+}
+
+// add records a journal and marks its containers as pending.
+func (s *Swaps) add(j Journal) {
+	for _, c := range []*container.Summary{j.NewC, j.OldC} {
+		if c != nil {
+			s.pending[c.ID] = j.Name
+		}
+	}
+	s.Journals = append(s.Journals, j)
 }
 
 // Owner returns the tarsup process that journaled a swap and when it began;

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/images"
@@ -55,7 +56,7 @@ type Step struct {
 	Restore string
 
 	// Kind says what the step does (StepRecreate, StepRecreateStopped,
-	// StepRecheck, StepCleanupImage).
+	// StepRecheck, StepReregister, StepCleanupImage).
 	Kind string
 	// StopTimeout is how many seconds the container gets to stop before it
 	// is killed: its own configuration's, else --stop-timeout.
@@ -66,6 +67,10 @@ type Step struct {
 	// NoRollback leaves a failed new container in place for inspection
 	// (--no-rollback) instead of rolling back.
 	NoRollback bool
+	// NotAfter is the latest instant the step may start (zero: any time):
+	// a maintenance window closes before a later start could finish. The
+	// executor starts neither it nor any later step after that.
+	NotAfter time.Time
 	// Image and ImageTags are what a cleanup removes (its tags, or the image
 	// by ID when it has none); After and AfterNames the IDs and names of the
 	// containers whose recreates must all have upgraded first.
@@ -73,6 +78,15 @@ type Step struct {
 	ImageTags  []string
 	After      []string
 	AfterNames []string
+	// Reg is what a reregister step checks (the node's row before the
+	// run); its After names the node's recreate, if the plan has one.
+	Reg RegCheck
+	// Hooks are the recreate's hooks in the order they run (HookPolicy);
+	// each gets HookTimeout; PostHookFailure says what a failed post hook
+	// does (PostHookRollback, PostHookWarn).
+	Hooks           []Hook
+	HookTimeout     time.Duration
+	PostHookFailure string
 }
 
 // Step kinds: what a step does. The executor switches on them and decides
@@ -87,6 +101,13 @@ const (
 	// StepRecheck probes a node after a framework upgrade and, when it no
 	// longer answers, restarts it once and gates it.
 	StepRecheck = "recheck"
+	// StepReregister waits until a node that was active in
+	// db_tars.t_node_info before the run is active again, at the same
+	// endpoint_ip, heartbeating since the step began, within Reg.Timeout;
+	// one that is not is restarted once and waited for again. It does not
+	// run when the node's recreate (After) failed or was left for
+	// inspection.
+	StepReregister = "reregister"
 	// StepCleanupImage removes an old image (each tag of it, or the image
 	// itself) once the steps named in After have upgraded: observation saw no
 	// other container use it.
@@ -96,7 +117,7 @@ const (
 // Phase is a group of steps run in order, with its own policy: the executor
 // obeys it and keys nothing on the phase's name.
 type Phase struct {
-	Name  string // "framework master", "framework hosts", "node re-check", "nodes", "cleanup"
+	Name  string // "framework master", "framework hosts", "node re-check", "registration after the framework", "nodes", "registration after the nodes", "cleanup"
 	Steps []Step
 	// Parallel lets that many steps run at once (1 when zero).
 	Parallel int
@@ -109,6 +130,11 @@ type Phase struct {
 	// Always: the phase runs even after an earlier one ended the run (the
 	// cleanup, whose steps each say which upgrades they wait for).
 	Always bool
+	// Checks: the phase checks what the recreates before it did (the node
+	// re-check, the registration checks) and recreates nothing. After a
+	// maintenance window held a step back it still runs, when one of those
+	// recreates upgraded; the planner left room for it.
+	Checks bool
 }
 
 // Plan is the ordered work of an upgrade.
@@ -193,19 +219,24 @@ func (ph Phase) Line() string {
 	return "# " + ph.Name + ": " + strings.Join(parts, "; ")
 }
 
-// String renders one step as its kind says.
+// String renders one step as its kind says; a recreate's hooks follow
+// it, a line each.
 func (s Step) String(withHost bool) string {
 	switch s.Kind {
 	case StepRecheck:
 		return s.RecheckLine(withHost)
+	case StepReregister:
+		return s.ReregisterLine(withHost)
 	case StepCleanupImage:
 		return s.CleanupLine(withHost)
-	case StepRecreateStopped:
-		// Why a line of its own: the recreate line's format is what
-		// scripts parse, and it stays as it is.
-		return s.Line(withHost) + "\n" + s.hostPrefix(withHost) + s.Container.Name + ": left stopped (not started, not gated): it was stopped"
 	}
-	return s.Line(withHost)
+	// Why lines of their own: the recreate line's format is what scripts
+	// parse, and it stays as it is.
+	lines := []string{s.Line(withHost)}
+	if s.Kind == StepRecreateStopped {
+		lines = append(lines, s.hostPrefix(withHost)+s.Container.Name+": left stopped (not started, not gated): it was stopped")
+	}
+	return strings.Join(append(lines, s.HookLines(withHost)...), "\n")
 }
 
 func (s Step) hostPrefix(withHost bool) string {
@@ -269,6 +300,7 @@ func (s Step) Line(withHost bool) string {
 	if s.Before.State != "" && !s.Before.Healthy() {
 		fmt.Fprintf(&b, " (%s before: %s)", s.Before.State, s.Before.Detail)
 	}
+	b.WriteString(s.windowSuffix())
 	return b.String()
 }
 

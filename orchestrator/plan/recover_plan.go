@@ -27,6 +27,10 @@ const (
 	RecoverFinish = "finish"
 )
 
+// ActionNotASwap is the action of a journal that is not as tarsup leaves a
+// swap (Swap.Problem): nothing is done to it.
+const ActionNotASwap = "none: not a swap tarsup left"
+
 // RecoveryStep is what recovery does to one interrupted swap.
 type RecoveryStep struct {
 	Kind string
@@ -57,6 +61,14 @@ type RecoveryStep struct {
 // RecoveryPlan is the ordered recovery of one engine.
 type RecoveryPlan struct {
 	Steps []RecoveryStep
+	// LeftAlone are the rows of the containers under tarsup's temporary
+	// names that are not tarsup's: nothing is done to them, and recovery
+	// (the dry run and the real one) says so after its steps.
+	LeftAlone []Recovery
+	// Lock, in a dry run that found another tarsup's engine lock (or a
+	// container of that name that is not tarsup's), says what a real
+	// recover does about it; it comes first.
+	Lock *Recovery
 }
 
 // PlanRecovery decides, for each interrupted swap observed, how to finish or
@@ -90,6 +102,10 @@ func planSwap(s Swap, force bool, pol Policy) RecoveryStep {
 		// ours to finish or undo; a live one is still under way.
 		st.Kind, st.Action = RecoverLeave, "none"
 		st.Result = fmt.Sprintf("left alone: tarsup %s started this upgrade at %s and is still running (`tarsup recover --force` if it is not)", s.Owner, s.Started.Format(time.RFC3339))
+	case s.Problem != "":
+		// Why a failure: tarsup's labels are there, not as it leaves them;
+		// somebody must look, and nothing is touched meanwhile.
+		st.Kind, st.Action, st.Result = RecoverFail, ActionNotASwap, s.Problem
 	case s.Orphan:
 		st.Kind, st.Action = RecoverGiveBack, "give the old container its name back"
 		if s.Holder != "" {
@@ -131,6 +147,9 @@ func (p RecoveryPlan) String() string {
 // out: each Result says what would be done ("would: …").
 func (p RecoveryPlan) Recoveries() []Recovery {
 	var out []Recovery
+	if p.Lock != nil {
+		out = append(out, *p.Lock)
+	}
 	for _, st := range p.Steps {
 		r := Recovery{Host: st.Swap.Host, Name: st.Swap.Name, Action: st.Action, Result: st.Result}
 		switch st.Kind {
@@ -141,7 +160,7 @@ func (p RecoveryPlan) Recoveries() []Recovery {
 		}
 		out = append(out, r)
 	}
-	return out
+	return append(out, p.LeftAlone...)
 }
 
 // ops lists a step's engine operations, in order.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
@@ -36,6 +37,9 @@ type RefreshCheck struct {
 	Tags      int         `json:"tags"`
 	Moved     []Moved     `json:"moved"`
 	Unchecked []Unchecked `json:"unchecked,omitempty"`
+	// Pinned are the containers that run an image named by digest: never
+	// looked up, never moved (a pin is the operator's decision).
+	Pinned []Pinned `json:"pinned,omitempty"`
 	// NewerTag is the newest framework release tag found with ToLatest, ""
 	// when there is none; NewerFrom the tag it replaces.
 	NewerTag  string `json:"newer_tag,omitempty"`
@@ -44,6 +48,13 @@ type RefreshCheck struct {
 	// all; Summary then says so (the JSON report carries it in "summary").
 	NoTars  bool     `json:"-"`
 	Engines []string `json:"-"`
+	// Cooling lists the containers whose tag moved to an image younger
+	// than MinAge (--min-age): not taken yet.
+	Cooling []Cooling     `json:"cooling,omitempty"`
+	MinAge  time.Duration `json:"-"`
+	// Window is what the maintenance windows (--window) said; nil without
+	// any.
+	Window *WindowState `json:"window,omitempty"`
 }
 
 // Changes reports whether the check found anything to do.
@@ -63,6 +74,9 @@ func (c RefreshCheck) Summary() string {
 	if c.NewerTag != "" {
 		what = append(what, fmt.Sprintf("framework %s -> %s", c.NewerFrom, c.NewerTag))
 	}
+	if n := len(c.Cooling); n > 0 {
+		what = append(what, fmt.Sprintf("%d moved but too new for --min-age %s (the first taken from %s)", n, c.MinAge, c.firstUntil()))
+	}
 	if len(what) == 0 {
 		s += ", nothing moved"
 	} else {
@@ -71,7 +85,25 @@ func (c RefreshCheck) Summary() string {
 	if n := len(c.Unchecked); n > 0 {
 		s += fmt.Sprintf(", %d not comparable (left alone)", n)
 	}
-	return s
+	if n := len(c.Pinned); n > 0 {
+		s += fmt.Sprintf(", %d pinned by digest (left alone)", n)
+	}
+	return s + c.Window.summary()
+}
+
+// firstUntil is when the first cooling container's image is old enough,
+// "unknown" when none has a known creation time.
+func (c RefreshCheck) firstUntil() string {
+	var first time.Time
+	for _, cl := range c.Cooling {
+		if !cl.Until.IsZero() && (first.IsZero() || cl.Until.Before(first)) {
+			first = cl.Until
+		}
+	}
+	if first.IsZero() {
+		return "unknown: no creation time known"
+	}
+	return first.Format(time.RFC3339)
 }
 
 func plural(n int, word string) string {
@@ -141,23 +173,14 @@ func CompareDigests(scope []Container, digests map[string]images.DigestResult) (
 			}
 			continue
 		}
-		own := map[string]bool{}
-		for _, d := range images.RepoDigests(c.RepoDigests, r.Repository()) {
-			own[d] = true
-		}
-		if len(own) == 0 {
+		from, moved, comparable := digestMoved(c, r, res.Digest)
+		if !comparable {
 			check.Unchecked = append(check.Unchecked, Unchecked{Host: c.Host, Name: c.Name, Image: c.Image,
 				Reason: "its image has no digest from " + r.Repository() + " (built or loaded locally?); use tarsup upgrade to move it"})
 			continue
 		}
 		check.Checked++
-		if !own[res.Digest] {
-			from := c.Digest()
-			if len(own) == 1 {
-				for d := range own {
-					from = d
-				}
-			}
+		if moved {
 			check.Moved = append(check.Moved, Moved{Host: c.Host, Name: c.Name, Role: string(c.Role), Image: r.String(), From: from, To: res.Digest})
 		}
 	}

@@ -39,6 +39,9 @@ type Swap struct {
 	Live      bool
 	// Err is why a container of the swap could not be inspected ("" when it could).
 	Err string
+	// Problem is why the journal is not as tarsup leaves a swap (Journal.Problem):
+	// neither container is touched.
+	Problem string
 }
 
 // AttachedBefore is the record of how the old container of a swap was

@@ -50,6 +50,11 @@ type ImageSpec struct {
 	Env         []string
 	Labels      map[string]string
 	Healthcheck bool
+	// Created is the config's creation time; zero means the fixed
+	// 2024-01-01 of every standard image. NoCreated leaves it unset (an
+	// image of unknown age).
+	Created   time.Time
+	NoCreated bool
 }
 
 // frameworkPorts are the ports the real tarscloud/framework image EXPOSEs (TARS.md).
@@ -111,6 +116,12 @@ func buildImage(layer v1.Layer, spec ImageSpec) (v1.Image, error) {
 	// Why a fixed time: the same spec gives the same digest, so only a changed
 	// spec (another Version) moves a tag.
 	cf.Created = v1.Time{Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	switch {
+	case spec.NoCreated:
+		cf.Created = v1.Time{}
+	case !spec.Created.IsZero():
+		cf.Created = v1.Time{Time: spec.Created.UTC()}
+	}
 	cf.Config = imageConfig(spec)
 	return mutate.ConfigFile(img, cf)
 }

@@ -8,6 +8,10 @@
 //	tarsfake idle        an unrelated container that only waits
 //	tarsfake check tcp HOST:PORT | check http URL
 //	                     exit 0 when reachable (HTTP 200) within 2 s: a HEALTHCHECK
+//	tarsfake hook FILE [exit=N] [sleep=DUR]
+//	                     a hook exec'd in the container (tarsup.hook.* labels):
+//	                     prints its environment, appends its version and
+//	                     TARSUP_* variables to FILE, sleeps, exits N
 //
 // The behaviour follows shared/TARS.md: what the real entrypoints do with
 // REBUILD, SLAVE, INET, DOMAIN, WEB_HOST and on which ports they answer.
@@ -104,7 +108,7 @@ import (
 )
 
 // errUsage marks a bad command line; main turns it into exit code 2.
-var errUsage = errors.New("usage: tarsfake framework|node|db|idle|check tcp HOST:PORT|check http URL")
+var errUsage = errors.New("usage: tarsfake framework|node|db|idle|check tcp HOST:PORT|check http URL|hook FILE [exit=N] [sleep=DUR]")
 
 func main() {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds | log.LUTC)
@@ -152,6 +156,8 @@ func run(ctx context.Context, role string, args []string) error {
 		return ctx.Err()
 	case "check":
 		return runCheck(ctx, args)
+	case "hook":
+		return runHook(ctx, args)
 	default:
 		return fmt.Errorf("unknown role %q: %w", role, errUsage)
 	}
