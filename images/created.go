@@ -21,6 +21,17 @@ type CreatedQuery struct {
 	Platform string
 }
 
+// Key names a query's result: its repository:tag (Ref.Key), and its
+// platform when it has one. Why the platform: the images of one tag for
+// two platforms are two images, built at two times; a fleet whose engines
+// run both must judge each by its own age.
+func (q CreatedQuery) Key() string {
+	if q.Platform == "" {
+		return q.Ref.Key()
+	}
+	return q.Ref.Key() + " " + q.Platform
+}
+
 // CreatedResult is the outcome of one creation-time look-up.
 type CreatedResult struct {
 	// Created is the config's "created"; zero when the config has none.
@@ -32,14 +43,14 @@ type CreatedResult struct {
 // Created reads the creation time of each query's image from its registry:
 // the manifest (and, for a multi-platform index, the platform's manifest)
 // and the config blob, never a layer. Each repository:tag (Ref.Key) is read
-// once, in parallel within the Registry's bound, with its credentials and
-// retries; results are keyed by it. A failure is reported in its result.
+// once per platform, in parallel within the Registry's bound, with its
+// credentials and retries; results are keyed by CreatedQuery.Key. A failure is reported in its result.
 func (r *Registry) Created(ctx context.Context, queries []CreatedQuery) map[string]CreatedResult {
 	out := make(map[string]CreatedResult, len(queries))
 	st, err := r.state()
 	if err != nil {
 		for _, q := range queries {
-			out[q.Ref.Key()] = CreatedResult{Err: err}
+			out[q.Key()] = CreatedResult{Err: err}
 		}
 		return out
 	}
@@ -49,7 +60,7 @@ func (r *Registry) Created(ctx context.Context, queries []CreatedQuery) map[stri
 		seen = map[string]bool{}
 	)
 	for _, q := range queries {
-		key := q.Ref.Key()
+		key := q.Key()
 		if seen[key] {
 			continue
 		}

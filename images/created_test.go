@@ -76,12 +76,18 @@ func TestCreated(t *testing.T) {
 		{Ref: mustParse(t, h+"/tarscloud/tars-node:latest"), Digest: d1},
 		{Ref: mustParse(t, h+"/tarscloud/tars-node:latest"), Digest: d1},
 		{Ref: mustParse(t, h+"/tarscloud/framework:v3.0.16"), Platform: "linux/arm64"},
+		{Ref: mustParse(t, h+"/tarscloud/framework:v3.0.16"), Platform: "linux/amd64"},
 		{Ref: mustParse(t, h+"/tarscloud/framework:nosuch")},
 	})
+	// The two platforms of one tag are two images of two ages: each is
+	// judged by its own.
+	if r := got[h+"/tarscloud/framework:v3.0.16 linux/amd64"]; r.Err != nil || !r.Created.Equal(when.Add(-time.Hour)) {
+		t.Errorf("framework:v3.0.16 for linux/amd64: %v %v, want the amd64 image's %s", r.Created, r.Err, when.Add(-time.Hour))
+	}
 	if r := got[h+"/tarscloud/tars-node:latest"]; r.Err != nil || !r.Created.Equal(when) {
 		t.Errorf("tars-node:latest at %s: %v %v, want %s", d1, r.Created, r.Err, when)
 	}
-	if r := got[h+"/tarscloud/framework:v3.0.16"]; r.Err != nil || !r.Created.Equal(when.Add(-2*time.Hour)) {
+	if r := got[h+"/tarscloud/framework:v3.0.16 linux/arm64"]; r.Err != nil || !r.Created.Equal(when.Add(-2*time.Hour)) {
 		t.Errorf("framework:v3.0.16 for linux/arm64: %v %v, want the arm64 image's %s", r.Created, r.Err, when.Add(-2*time.Hour))
 	}
 	if r := got[h+"/tarscloud/framework:nosuch"]; r.Err == nil || !strings.Contains(r.Err.Error(), "not found") {
@@ -98,9 +104,10 @@ func TestCreated(t *testing.T) {
 			t.Errorf("unexpected request %s", r)
 		}
 	}
-	// tars-node once (by digest), the index and its arm64 image, nosuch.
-	if manifests != 4 {
-		t.Errorf("%d manifest requests, want 4 (one per distinct repository:tag, plus the index's child):\n%s", manifests, strings.Join(rc.requests(), "\n"))
+	// tars-node once (by digest), the index and its arm64 image, the index
+	// and its amd64 image, nosuch.
+	if manifests != 6 {
+		t.Errorf("%d manifest requests, want 6 (one per distinct repository:tag and platform, plus the index's child):\n%s", manifests, strings.Join(rc.requests(), "\n"))
 	}
 	blobs := 0
 	for _, r := range rc.requests() {
@@ -108,8 +115,8 @@ func TestCreated(t *testing.T) {
 			blobs++
 		}
 	}
-	if blobs != 2 {
-		t.Errorf("%d blob requests, want 2 (the two configs, no layer):\n%s", blobs, strings.Join(rc.requests(), "\n"))
+	if blobs != 3 {
+		t.Errorf("%d blob requests, want 3 (the three configs, no layer):\n%s", blobs, strings.Join(rc.requests(), "\n"))
 	}
 }
 

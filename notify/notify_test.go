@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -374,7 +375,13 @@ func TestCheckURL(t *testing.T) {
 		{"::", "not a URL"},
 		{"slack://%zz", "not a URL"},
 		{"dingtalk://t?secret=%zz", "not a URL"},
-		{"ntfy://", "ntfy: topic is required (the library's documentation"},
+		{"ntfy://", "ntfy:// names no receiver"},
+		{"ntfy://ntfy.sh", "ntfy: topic is required (the library's documentation"},
+		// The library takes these and fails only at the send, after the run.
+		{"generic+https://", "generic+https:// names no receiver"},
+		{"generic+http:///path", "generic+http:// names no receiver"},
+		{"gotify://", "gotify:// names no receiver"},
+		{"teams://", "teams:// names no receiver"},
 		{"telegram://x@telegram", "telegram: invalid telegram token"},
 		{"smtp+http://h", "custom URLs are not supported by service: 'smtp' service"},
 	} {
@@ -419,3 +426,42 @@ func TestScrub(t *testing.T) {
 }
 
 func url2(raw string) string { return strings.ReplaceAll(raw, "+", "%2B") }
+
+// TestScrubSlackTokenReshaped: shoutrrr sends slack://hook:T-B-X@webhook to
+// https://hooks.slack.com/services/T/B/X and quotes that URL in its
+// errors; neither the token nor its parts may be left in the message.
+func TestScrubSlackTokenReshaped(t *testing.T) {
+	raw := "slack://hook:T00000000-B00000000-XXXXXXXXXXSECRETXXXXXXXXX@webhook"
+	msg := `failed to invoke webhook: Post "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXSECRETXXXXXXXXX": dial tcp: no such host`
+	got := scrub(msg, secretsOf(raw))
+	for _, s := range []string{"SECRET", "T00000000", "B00000000"} {
+		if strings.Contains(got, s) {
+			t.Errorf("%q left in %q", s, got)
+		}
+	}
+	if !strings.Contains(got, "hooks.slack.com") {
+		t.Errorf("the receiver's host should stay, for the operator: %q", got)
+	}
+}
+
+// TestLoadTemplateNotRegular: a FIFO (which would block the open forever,
+// deaf to SIGTERM), a directory or a device is refused at once.
+func TestLoadTemplateNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{fifo, dir, "/dev/zero"} {
+		if _, err := LoadTemplate(f); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("LoadTemplate(%s): %v, want not a regular file", f, err)
+		}
+	}
+	big := filepath.Join(dir, "big.tmpl")
+	if err := os.WriteFile(big, make([]byte, maxTemplateBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTemplate(big); err == nil || !strings.Contains(err.Error(), "more than a message template's") {
+		t.Errorf("LoadTemplate(big): %v", err)
+	}
+}

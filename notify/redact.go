@@ -82,9 +82,14 @@ func secretsOf(raw string) []string {
 		return out
 	}
 	if u.User != nil {
-		out = append(out, u.User.Username())
-		if p, ok := u.User.Password(); ok {
-			out = append(out, p)
+		p, hasPass := u.User.Password()
+		if name := u.User.Username(); !hasPass || len(name) >= 8 {
+			// Before a password, a short name is a word (slack://hook:TOKEN,
+			// smtp://user:PASS): scrubbing it would garble "webhook".
+			out = append(out, pieces(name)...)
+		}
+		if hasPass {
+			out = append(out, pieces(p)...)
 		}
 	}
 	if h := u.Host; !networkHost(u.Hostname()) && len(h) >= 12 {
@@ -106,6 +111,30 @@ func secretsOf(raw string) []string {
 	return out
 }
 
+// pieces is a secret and its long parts: a service may send a token in
+// another shape than its URL has it (slack://hook:T0-B0-X@webhook goes out
+// as https://hooks.slack.com/services/T0/B0/X), and an error that quotes
+// the request's URL must not leak it part by part.
+func pieces(sec string) []string {
+	out := []string{sec}
+	for _, p := range strings.FieldsFunc(sec, func(r rune) bool { return strings.ContainsRune("-:/.,;", r) }) {
+		if len(p) >= 8 && p != sec {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// urlRe finds the http(s) URLs in an error message.
+var urlRe = regexp.MustCompile(`https?://[^\s"'<>]+`)
+
+// scrubURLs redacts every http(s) URL in an error message (as Redact does:
+// the host stays, path and query values become ***): a library quotes the
+// request it sent, token in its path, in a shape tarsup cannot foresee.
+func scrubURLs(s string) string {
+	return urlRe.ReplaceAllStringFunc(s, Redact)
+}
+
 func secretKey(k string) bool {
 	k = strings.ToLower(k)
 	for _, w := range []string{"secret", "token", "pass", "key", "auth", "sign"} {
@@ -120,6 +149,7 @@ func secretKey(k string) bool {
 // URL, by ***. Secrets of fewer than 3 characters are left (they would
 // garble the message and protect nothing).
 func scrub(s string, secrets []string) string {
+	s = scrubURLs(s)
 	var all []string
 	for _, sec := range secrets {
 		for _, v := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec)} {

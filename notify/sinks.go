@@ -61,6 +61,12 @@ func newSink(raw string, cfg Config) (sink, error) {
 	if u.Scheme == "http" || u.Scheme == "https" {
 		return nil, fmt.Errorf("%w %q: for a JSON POST of the report use --notify-url %s://...; for the message as a webhook, generic+%s://HOST/PATH", ErrUnknownScheme, u.Scheme, u.Scheme, u.Scheme)
 	}
+	if u.Host == "" && u.Scheme != "logger" {
+		// The library takes generic+https://, gotify:// or teams:// and
+		// fails only at the send, after the run: a URL without a host
+		// names no receiver (logger:// is the library's log, no receiver).
+		return nil, fmt.Errorf("%s:// names no receiver: the host (or token@host) goes right after it (README \"Notifications\": its URL formats)", u.Scheme)
+	}
 	svc, err := libraryService(raw, cfg.Client)
 	if err != nil {
 		return nil, errors.New(scrub(err.Error(), secretsOf(raw)))

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"text/template"
@@ -55,9 +57,9 @@ func LoadTemplate(file string) (*template.Template, error) {
 	if file == "" {
 		return defaultTemplate(), nil
 	}
-	data, err := os.ReadFile(file)
+	data, err := readTemplateFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("%w: give a readable Go text/template file", err)
+		return nil, err
 	}
 	t := newTemplate()
 	if _, err := t.Parse(string(data)); err != nil {
@@ -70,6 +72,45 @@ func LoadTemplate(file string) (*template.Template, error) {
 		return nil, fmt.Errorf("does not run: %w (README \"Notifications\" lists the fields)", err)
 	}
 	return t, nil
+}
+
+// maxTemplateBytes bounds a template file: a message template is short.
+const maxTemplateBytes = 1 << 20
+
+// readTemplateFile reads a template file. Why the checks before reading:
+// opening a FIFO blocks until a writer comes, in the kernel, where no
+// signal reaches a Go program's handler (tarsup hung, deaf to SIGTERM), and
+// a device such as /dev/zero never ends.
+func readTemplateFile(file string) ([]byte, error) {
+	const want = "give a readable Go text/template file"
+	fi, err := os.Stat(file)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// As before the check: "open FILE: no such file or directory".
+			pe.Op = "open"
+		}
+		return nil, fmt.Errorf("%w: %s", err, want)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s): %s", file, fi.Mode().Type(), want)
+	}
+	if fi.Size() > maxTemplateBytes {
+		return nil, fmt.Errorf("%s has %d bytes, more than a message template's %d: %s", file, fi.Size(), maxTemplateBytes, want)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", err, want)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxTemplateBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", err, want)
+	}
+	if len(data) > maxTemplateBytes {
+		return nil, fmt.Errorf("%s has more than a message template's %d bytes: %s", file, maxTemplateBytes, want)
+	}
+	return data, nil
 }
 
 // misnamed reports whether a template's error on the sample event is a

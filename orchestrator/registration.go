@@ -29,6 +29,12 @@ type NodeSource interface {
 // may take to be registered again (and again after its restart).
 const DefaultRegisterTimeout = 2 * time.Minute
 
+// MinRegisterTimeout is the shortest --register-timeout other than 0 (off):
+// the check must see two heartbeats of a node after it began, read every
+// DefaultRegisterInterval, and a wait too short for that would find every
+// node unregistered and restart it.
+const MinRegisterTimeout = 10 * time.Second
+
 // DefaultRegisterInterval is how often a registration check reads a
 // deployment's t_node_info (one query for all of its nodes).
 const DefaultRegisterInterval = 2 * time.Second

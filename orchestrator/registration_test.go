@@ -245,8 +245,8 @@ func TestReadRegistrations(t *testing.T) {
 
 // TestStatusRegistration: status reads each deployment's t_node_info once
 // and gives each node its row's state (missing when none) and heartbeat;
-// a framework's row stays empty, and so do the nodes of a deployment whose
-// database does not answer.
+// a framework's row stays empty, and the nodes of a deployment whose
+// database does not answer are unknown, with why.
 func TestStatusRegistration(t *testing.T) {
 	f := newFakeEngine(t)
 	fw := f.add("fw", "tarscloud/framework:v3.0.16", true)
@@ -286,9 +286,15 @@ func TestStatusRegistration(t *testing.T) {
 		rows[i].Registration, rows[i].LastHeartbeat = "", ""
 	}
 	x.AddRegistration(context.Background(), states, rows)
+	// Why unknown and not empty: the operator must tell a database that
+	// does not answer from a container that is no node.
 	for _, r := range rows {
-		if r.Registration != "" {
-			t.Errorf("%s: registration %q with a database that does not answer, want empty", r.Name, r.Registration)
+		want := plan.RegUnknown
+		if r.Name == "fw" {
+			want = ""
+		}
+		if r.Registration != want || r.LastHeartbeat != "" || (want != "" && !strings.Contains(r.RegistrationDetail, "access denied")) {
+			t.Errorf("%s: registration %q (%q), heartbeat %q with a database that does not answer, want %q and why", r.Name, r.Registration, r.RegistrationDetail, r.LastHeartbeat, want)
 		}
 	}
 }

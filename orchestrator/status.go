@@ -45,16 +45,19 @@ type StatusRow struct {
 	UpdateDetail string `json:"update_detail,omitempty"`
 	// Registration is a node's state in its deployment's
 	// db_tars.t_node_info (active, inactive; missing when no row names
-	// it), where that database answers; empty otherwise and for non-nodes.
+	// it; unknown when that database could not be read); empty for
+	// non-nodes and nodes of no deployment status found.
 	Registration string `json:"registration,omitempty"`
+	// RegistrationDetail says why Registration is unknown.
+	RegistrationDetail string `json:"registration_detail,omitempty"`
 	// LastHeartbeat is that row's last_heartbeat (RFC 3339, UTC).
 	LastHeartbeat string `json:"last_heartbeat,omitempty"`
 }
 
 // AddRegistration fills the registration columns of status rows: one read
 // of the t_node_info of each deployment whose nodes the rows show (through
-// one of its frameworks, in parallel), never one per node. The rows of a deployment whose database
-// does not answer stay empty.
+// one of its frameworks, in parallel), never one per node. The nodes of a
+// deployment whose database does not answer are unknown, with why.
 func (x *Executor) AddRegistration(ctx context.Context, states []plan.HostState, rows []StatusRow) {
 	if x.Nodes == nil {
 		return
@@ -70,7 +73,7 @@ func (x *Executor) AddRegistration(ctx context.Context, states []plan.HostState,
 		if !ok {
 			continue
 		}
-		rows[i].Registration = r.State
+		rows[i].Registration, rows[i].RegistrationDetail = r.State, r.Detail
 		if !r.LastHeartbeat.IsZero() {
 			rows[i].LastHeartbeat = r.LastHeartbeat.UTC().Format(time.RFC3339)
 		}

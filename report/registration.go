@@ -94,8 +94,15 @@ func WriteRegistration(w io.Writer, rep orchestrator.UpgradeReport) {
 			what = "active again at " + r.Step.Reg.EndpointIP + ", heartbeating"
 		case r.Result == orchestrator.ResultRestarted:
 			what = "active again at " + r.Step.Reg.EndpointIP + ", heartbeating, after a restart"
-		case r.Err != nil:
+		case r.Result == orchestrator.ResultUnregistered:
 			what = fmt.Sprintf("%s (restarted once): %s: %s", r.Result, r.Reg.Problem, r.Reg.Detail)
+		case r.Err != nil && r.Reg.Problem == "":
+			// Why not "restarted once": a database that did not answer says
+			// nothing of the node, which was left alone.
+			what = r.Result + ": db_tars.t_node_info could not be read; the node was not restarted"
+		case r.Err != nil:
+			// Its restart failed (the error says how).
+			what = fmt.Sprintf("%s: %s: %s; the restart failed", r.Result, r.Reg.Problem, r.Reg.Detail)
 		}
 		fmt.Fprintf(w, "  %s on %s (node IP %s) %s: %s\n", r.Step.Container.Name, r.Step.Host, r.Step.Reg.EndpointIP, r.Step.Cause, what)
 	}

@@ -21,7 +21,7 @@ func regStep(name, ip string) plan.Step {
 // check (and not in the recreate results), and the notes of what is not
 // checked, once.
 func TestRegistrationReport(t *testing.T) {
-	ok, bad := regStep("n1", "10.0.0.5"), regStep("n2", "10.0.0.6")
+	ok, bad, unread := regStep("n1", "10.0.0.5"), regStep("n2", "10.0.0.6"), regStep("n3", "10.0.0.7")
 	fw := plan.Step{Kind: plan.StepRecreate, Host: "h", Container: plan.Container{Name: "fw", Role: images.RoleFramework}, From: "tarscloud/framework:v3.0.15", To: "tarscloud/framework:v3.0.16"}
 	note := plan.RegistrationNote{Deployment: "other:3306", Host: "h", Container: "fw2", Reason: "its database was not found: x"}
 	rep := orchestrator.UpgradeReport{
@@ -31,6 +31,7 @@ func TestRegistrationReport(t *testing.T) {
 			{Step: ok, Result: orchestrator.ResultOK, Reg: plan.Verdict{OK: true}},
 			{Step: bad, Result: orchestrator.ResultUnregistered, Err: errors.New("node n2 on h (node IP 10.0.0.6) is not registered again"),
 				Reg: plan.Verdict{Problem: plan.ProblemInactive, Detail: "present_state is inactive"}},
+			{Step: unread, Result: orchestrator.ResultFailed, Err: errors.New("db_tars.t_node_info could not be read for 30s")},
 		},
 		Registration: []plan.RegistrationNote{note},
 	}
@@ -41,6 +42,8 @@ func TestRegistrationReport(t *testing.T) {
 	for _, want := range []string{
 		"n1 on h (node IP 10.0.0.5) after the framework steps: active again at 10.0.0.5, heartbeating\n",
 		"n2 on h (node IP 10.0.0.6) after the framework steps: not registered (restarted once): inactive: present_state is inactive\n",
+		// The database did not answer: the node was not restarted.
+		"n3 on h (node IP 10.0.0.7) after the framework steps: failed: db_tars.t_node_info could not be read; the node was not restarted\n",
 		"registration check off for deployment other:3306 (fw2 on h): its database was not found: x\n",
 	} {
 		if !strings.Contains(text.String(), want) {
@@ -61,8 +64,8 @@ func TestRegistrationReport(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Results) != 1 || len(got.Registration.Checks) != 2 || len(got.Registration.Notes) != 1 {
-		t.Fatalf("JSON %s: want the recreate's result only, two checks, one note", b)
+	if len(got.Results) != 1 || len(got.Registration.Checks) != 3 || len(got.Registration.Notes) != 1 {
+		t.Fatalf("JSON %s: want the recreate's result only, three checks, one note", b)
 	}
 	c := got.Registration.Checks[1]
 	if c.Container != "n2" || c.EndpointIP != "10.0.0.6" || c.Result != orchestrator.ResultUnregistered || c.Problem != plan.ProblemInactive || c.Error == "" || c.After != plan.CauseAfterFramework {

@@ -39,11 +39,16 @@ type fakeEngine struct {
 	streams map[string]*fakeConn
 	waits   map[string]chan container.WaitResponse
 	kills   map[string]context.CancelFunc
+	// removeWaits counts the waits for a removal.
+	removeWaits int
 }
 
 type request struct {
 	Config *container.Config
 	Host   *container.HostConfig
+	// Password is the first line of the client's stdin, which the
+	// entrypoint script reads into MYSQL_PWD.
+	Password string
 }
 
 func newFake(t *testing.T) *fakeEngine {
@@ -106,9 +111,21 @@ func (f *fakeEngine) ContainerAttach(_ context.Context, id string, o container.A
 	return types.NewHijackedResponse(client, ""), nil
 }
 
-func (f *fakeEngine) ContainerWait(_ context.Context, id string, _ container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
+func (f *fakeEngine) ContainerWait(_ context.Context, id string, cond container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if cond == container.WaitConditionRemoved {
+		// Removal is synchronous here: a removed container is not found.
+		errc := make(chan error, 1)
+		if _, ok := f.containers[id]; !ok {
+			errc <- errdefs.ErrNotFound.WithMessage("no such container: " + id)
+		} else {
+			f.t.Errorf("wait for the removal of %s, which was not removed", id)
+			errc <- fmt.Errorf("not removed")
+		}
+		f.removeWaits++
+		return nil, errc
+	}
 	ch := make(chan container.WaitResponse, 1)
 	f.waits[id] = ch
 	return ch, make(chan error)
@@ -128,11 +145,22 @@ func (f *fakeEngine) ContainerStart(ctx context.Context, id string, _ container.
 	f.kills[id] = kill
 	f.mu.Unlock()
 	go func() {
-		var stdin io.Reader
-		if r.Config.OpenStdin {
-			stdin = s.in
+		if !r.Config.OpenStdin {
+			f.t.Errorf("client container %s without stdin: the password has no way in", id)
 		}
-		stdout, stderr, code := f.run(life, r, stdin)
+		// As the entrypoint script does: the first line is the password.
+		var line []byte
+		for b := make([]byte, 1); ; {
+			if n, err := s.in.Read(b); n == 0 || err != nil || b[0] == '\n' {
+				break
+			}
+			line = append(line, b[0])
+		}
+		r.Password = string(line)
+		f.mu.Lock()
+		f.created[id] = r
+		f.mu.Unlock()
+		stdout, stderr, code := f.run(life, r, s.in)
 		ow, ew := stdcopy.NewStdWriter(s.out, stdcopy.Stdout), stdcopy.NewStdWriter(s.out, stdcopy.Stderr)
 		_, _ = io.WriteString(ow, stdout)
 		_, _ = io.WriteString(ew, stderr)

@@ -47,10 +47,15 @@ func (tool Tool) names() (string, string) {
 	return "mariadb", "mysql"
 }
 
-// pickTool is the client containers' entrypoint script: it runs the first of
-// two program names the image has, with the container's arguments; 127 when
-// it has neither.
-const pickTool = `if command -v "$1" >/dev/null 2>&1; then p="$1"; elif command -v "$2" >/dev/null 2>&1; then p="$2"; ` +
+// pickTool is the client containers' entrypoint script: it reads the
+// password from the first line of stdin into MYSQL_PWD (the shell reads a
+// pipe byte by byte, so the rest stays for the client), then runs the first
+// of two program names the image has, with the container's arguments; 127
+// when it has neither. Why stdin and not the container's environment: a
+// client container left behind (a tarsup killed between its create and its
+// start) would show the password to anyone who can `docker inspect`.
+const pickTool = `IFS= read -r MYSQL_PWD || exit 126; export MYSQL_PWD; ` +
+	`if command -v "$1" >/dev/null 2>&1; then p="$1"; elif command -v "$2" >/dev/null 2>&1; then p="$2"; ` +
 	`else echo "tarsdb: neither $1 nor $2 is in this image" >&2; exit 127; fi; shift 2; exec "$p" "$@"`
 
 // Client runs database clients in short-lived containers on one engine.
@@ -95,7 +100,11 @@ func (c *Client) run(ctx context.Context, t Target, tool Tool, args []string, st
 	if t.Image == "" || t.NetworkMode == "" {
 		return fault.Mark(fault.BadInput, fmt.Errorf("%s: %s: the target was not located (use tarsdb.Locate)", prog, t))
 	}
-	cfg, hc := c.createRequest(t, tool, args, stdin != nil)
+	if strings.ContainsAny(t.password, "\n\r") {
+		return fault.Mark(fault.BadInput, fmt.Errorf("%s: %s: the password has a line break, which the database clients cannot be given; "+
+			"set a password without one in %s", prog, t, t.PasswordVar))
+	}
+	cfg, hc := c.createRequest(t, tool, args)
 	// Why a context the caller's cancel does not end: the engine may create
 	// the container after the client gave up, and then nothing would know
 	// its ID to remove it (the sweep would, later, by the labels).
@@ -109,8 +118,11 @@ func (c *Client) run(ctx context.Context, t Target, tool Tool, args []string, st
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s for %s: %w", prog, t, err)
 	}
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
 	var stderr bytes.Buffer
-	code, err := c.stream(ctx, created.ID, stdin, stdout, &stderr)
+	code, err := c.stream(ctx, created.ID, io.MultiReader(strings.NewReader(t.password+"\n"), stdin), stdout, &stderr)
 	if err != nil {
 		return fmt.Errorf("%s for %s: %w", prog, t, err)
 	}
@@ -120,21 +132,21 @@ func (c *Client) run(ctx context.Context, t Target, tool Tool, args []string, st
 	return nil
 }
 
-// createRequest is the client container's configuration.
-func (c *Client) createRequest(t Target, tool Tool, args []string, withStdin bool) (*container.Config, *container.HostConfig) {
+// createRequest is the client container's configuration. Its stdin always
+// opens: the password is its first line.
+func (c *Client) createRequest(t Target, tool Tool, args []string) (*container.Config, *container.HostConfig) {
 	mariadb, mysql := tool.names()
 	conn := []string{mariadb, mysql, "--protocol=TCP", "-h" + t.Addr, "-P" + t.Port, "-u" + t.User}
 	cfg := &container.Config{
 		Image:      t.Image,
 		Entrypoint: []string{"sh", "-c", pickTool, "tarsdb"},
 		Cmd:        append(conn, args...),
-		Env:        []string{"MYSQL_PWD=" + t.password},
 		Labels: map[string]string{
 			LabelClient: "1", plan.LabelProbe: "db-client", images.RoleLabel: string(images.RoleIgnore),
 			plan.LabelTxnOwner: c.Self.String(), plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339),
 		},
 		AttachStdout: true, AttachStderr: true,
-		AttachStdin: withStdin, OpenStdin: withStdin, StdinOnce: withStdin,
+		AttachStdin: true, OpenStdin: true, StdinOnce: true,
 		// Why empty: the database image's own HEALTHCHECK, volumes and
 		// working directory are not the client's business.
 		Healthcheck: &container.HealthConfig{Test: []string{"NONE"}},
@@ -144,6 +156,10 @@ func (c *Client) createRequest(t Target, tool Tool, args []string, withStdin boo
 		NetworkMode:   container.NetworkMode(t.NetworkMode),
 		AutoRemove:    true,
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		// Why no log: the output (a whole dump, the node rows) is streamed
+		// to tarsup; the engine's log driver (json-file on disk, or one that
+		// ships logs off the machine) must not keep a copy of the data.
+		LogConfig: container.LogConfig{Type: "none"},
 	}
 	return cfg, hc
 }
@@ -221,11 +237,20 @@ func (r *inputReader) failed() error {
 }
 
 // remove removes the client container with a fresh context: AutoRemove
-// usually did already, and a cancelled run must not leave it behind.
+// usually did already, and a cancelled run must not leave it behind. It
+// waits until the container is gone. Why: a removal AutoRemove began may
+// still be under way, and an operator's `docker ps -a` right after tarsup
+// ends must not find the container.
 func (c *Client) remove(ctx context.Context, id string) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 	defer cancel()
 	_ = c.Engine.ContainerRemove(rctx, id, container.RemoveOptions{Force: true})
+	waitC, errC := c.Engine.ContainerWait(rctx, id, container.WaitConditionRemoved)
+	select {
+	case <-waitC:
+	case <-errC: // gone already (not found), or the engine does not answer
+	case <-rctx.Done():
+	}
 }
 
 // Error is a client that exited non-zero: its exit code and what it said

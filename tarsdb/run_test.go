@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -51,8 +52,11 @@ func TestCreateRequest(t *testing.T) {
 		if strings.Contains(all, secret) {
 			t.Errorf("the password is on the command line: %q", all)
 		}
-		if !reflect.DeepEqual(cfg.Env, []string{"MYSQL_PWD=" + secret}) {
-			t.Errorf("env %q, want MYSQL_PWD only", cfg.Env)
+		if len(cfg.Env) != 0 || r.Password != secret {
+			t.Errorf("env %q and password line %q, want no env and the password as stdin's first line", cfg.Env, r.Password)
+		}
+		if hc.LogConfig.Type != "none" {
+			t.Errorf("log driver %q, want none: the engine must keep no copy of the output", hc.LogConfig.Type)
 		}
 		wantCmd := []string{"mariadb", "mysql", "--protocol=TCP", "-h127.0.0.1", "-P3306", "-uroot", "--batch", "--skip-column-names"}
 		if cfg.Entrypoint[0] != "sh" || cfg.Entrypoint[1] != "-c" || !reflect.DeepEqual([]string(cfg.Cmd), wantCmd) {
@@ -81,6 +85,9 @@ func TestCreateRequest(t *testing.T) {
 	if left := f.clients(); len(left) != 0 {
 		t.Errorf("client containers left: %v", left)
 	}
+	if f.removeWaits != 1 {
+		t.Errorf("%d waits for the removal, want 1: tarsup must not end while the engine still removes a client", f.removeWaits)
+	}
 }
 
 // The client's tool script picks the MariaDB name, else the MySQL one.
@@ -89,8 +96,8 @@ func TestDumpRequest(t *testing.T) {
 	var dumps []request
 	f.run = func(_ context.Context, r request, stdin io.Reader) (string, string, int) {
 		if r.Config.Cmd[0] == "mariadb-dump" {
-			if stdin != nil {
-				t.Error("the dump has a stdin")
+			if b, _ := io.ReadAll(stdin); len(b) != 0 {
+				t.Errorf("the dump got %q on stdin after the password", b)
 			}
 			dumps = append(dumps, r)
 			return "-- dump\nCREATE DATABASE db_tars;\n", "", 0
@@ -230,5 +237,38 @@ func TestSchemaFingerprint(t *testing.T) {
 	b, err := c.SchemaFingerprint(t.Context(), tg, CoreDatabases())
 	if err != nil || a == b || len(a) != 64 {
 		t.Errorf("fingerprints %q and %q (%v): a new column must change it", a, b, err)
+	}
+}
+
+// An operator's password (quotes, spaces, $, backslashes, non-ASCII) reaches
+// the client intact as stdin's first line, and never its environment or
+// command line; one with a line break, which no line can carry, is refused
+// before any container is created, naming the variable and not the password.
+func TestOddPasswords(t *testing.T) {
+	for _, pw := range []string{`it's "q" $HOME \n\\ `, " lead and trail ", "pässwörd-密码", `$(id)` + "`id`"} {
+		f, tg, c := located(t)
+		tg = tg.WithPassword("MYSQL_ROOT_PASSWORD", pw)
+		var got []string
+		f.run = func(_ context.Context, r request, _ io.Reader) (string, string, int) {
+			got = append(got, r.Password)
+			if strings.Contains(strings.Join(append(r.Config.Env, r.Config.Cmd...), " "), pw) {
+				t.Errorf("password %q in the env or command line", pw)
+			}
+			return "1\n", "", 0
+		}
+		if _, err := c.ServerVersion(t.Context(), tg); err != nil || len(got) != 1 || got[0] != pw {
+			t.Errorf("password %q arrived as %q (%v)", pw, got, err)
+		}
+	}
+	for _, pw := range []string{"two\nlines", "cr\r"} {
+		f, tg, c := located(t)
+		tg = tg.WithPassword("MYSQL_ROOT_PASSWORD", pw)
+		_, err := c.ServerVersion(t.Context(), tg)
+		if !errors.Is(err, fault.BadInput) || !strings.Contains(fmt.Sprint(err), "MYSQL_ROOT_PASSWORD") || strings.Contains(fmt.Sprint(err), pw) {
+			t.Errorf("password with a line break: %v", err)
+		}
+		if len(f.created) != 0 {
+			t.Errorf("%d containers created for a password that cannot be given", len(f.created))
+		}
 	}
 }

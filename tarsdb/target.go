@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/fault"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
@@ -150,6 +151,10 @@ func LocateWith(ctx context.Context, eng engine.Engine, framework container.Insp
 		return Target{}, err
 	}
 	if db == nil {
+		if namesItself(t, framework) {
+			return Target{}, fault.Mark(fault.BadInput, fmt.Errorf("MYSQL_HOST %q of framework %s on %s names that framework itself, which runs no database: "+
+				"point MYSQL_HOST at the database container's name or network alias", t.DBHost, t.Framework, t.Host))
+		}
 		return viaNetwork(t, framework, o.ClientImage)
 	}
 	return viaContainer(t, *db, by)
@@ -225,11 +230,12 @@ func matchDB(t Target, framework container.InspectResponse, cands []container.In
 	return nil, "", nil
 }
 
-// matches reports whether c is named host in the way by says.
+// matches reports whether c is named host in the way by says, on a network
+// the framework shares with it. Why a shared network for a name too: the
+// engine's DNS resolves a container name only on the networks both are on,
+// so a container of that name elsewhere (a user's, on another network) is
+// not the framework's database, and reading or restoring it would be wrong.
 func matches(host, by string, c container.InspectResponse, fwNets map[string]bool, hostMode bool) bool {
-	if by == "name" {
-		return strings.TrimPrefix(nameOf(c), "/") == host
-	}
 	if c.NetworkSettings == nil {
 		return false
 	}
@@ -237,7 +243,10 @@ func matches(host, by string, c container.InspectResponse, fwNets map[string]boo
 		if ep == nil || !(hostMode || fwNets[netName] || (ep.NetworkID != "" && fwNets[ep.NetworkID])) {
 			continue
 		}
-		if by == "ip" && ep.IPAddress == host {
+		if by == "name" && strings.TrimPrefix(nameOf(c), "/") == host {
+			return true
+		}
+		if by == "ip" && (ep.IPAddress == host || ep.GlobalIPv6Address == host || staticIP(ep) == host) {
 			return true
 		}
 		if by == "alias" {
@@ -246,6 +255,28 @@ func matches(host, by string, c container.InspectResponse, fwNets map[string]boo
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// staticIP is the address an endpoint asked for: the engine keeps it on a
+// stopped container, which has no IPAddress. Why: a database stopped by
+// hand must be named as such ("is exited: start it"), not as no container.
+func staticIP(ep *network.EndpointSettings) string {
+	if ep.IPAMConfig == nil {
+		return ""
+	}
+	return ep.IPAMConfig.IPv4Address
+}
+
+// namesItself reports whether the framework's MYSQL_HOST is its own name,
+// alias or IP.
+func namesItself(t Target, framework container.InspectResponse) bool {
+	fwNets, _ := frameworkNetworks(framework)
+	for _, by := range []string{"name", "alias", "ip"} {
+		if matches(t.DBHost, by, framework, fwNets, false) {
+			return true
 		}
 	}
 	return false
@@ -297,9 +328,9 @@ func viaContainer(t Target, db container.InspectResponse, by string) (Target, er
 // MYSQL_HOST:MYSQL_PORT as the framework does.
 func viaNetwork(t Target, framework container.InspectResponse, image string) (Target, error) {
 	if image == "" {
-		return Target{}, fault.Mark(fault.BadInput, fmt.Errorf("MYSQL_HOST %q of framework %s on %s is no container on that engine (by name, network alias or IP), "+
+		return Target{}, fault.Mark(fault.BadInput, fmt.Errorf("MYSQL_HOST %q of framework %s on %s is no container on that engine (by name, network alias or IP on a network of the framework), "+
 			"and no image with a MySQL client was named to reach it: run the database as a container on the framework's engine and point MYSQL_HOST at its name or alias, "+
-			"or name a client image", t.DBHost, t.Framework, t.Host))
+			"or name a client image (a stopped container with an engine-assigned IP has none: if the database is stopped, start it)", t.DBHost, t.Framework, t.Host))
 	}
 	t.Image, t.Addr, t.Port = image, t.DBHost, t.DBPort
 	t.NetworkMode = "bridge"

@@ -97,9 +97,22 @@ func TestLocateRefuses(t *testing.T) {
 		{"own containers", []string{"MYSQL_HOST=mysql2", "MYSQL_ROOT_PASSWORD=" + secret}, nil, fault.BadInput, []string{`"mysql2"`, "no container", "client image"}},
 		// far is an alias on a network the framework is not on.
 		{"another network", []string{"MYSQL_HOST=far", "MYSQL_ROOT_PASSWORD=" + secret}, nil, fault.BadInput, []string{"far", "tars-framework"}},
+		// stranger is a container's NAME on a network the framework is not
+		// on: the engine's DNS does not resolve it there, so it is not the
+		// database (reading, or restoring into, it would be wrong).
+		{"a name on another network", []string{"MYSQL_HOST=stranger", "MYSQL_ROOT_PASSWORD=" + secret}, nil, fault.BadInput, []string{`"stranger"`, "tars-framework"}},
+		{"the framework itself", []string{"MYSQL_HOST=tars-framework", "MYSQL_ROOT_PASSWORD=" + secret}, nil, fault.BadInput, []string{"names that framework itself"}},
+		{"the framework's own IP", []string{"MYSQL_HOST=172.25.0.3", "MYSQL_ROOT_PASSWORD=" + secret}, nil, fault.BadInput, []string{"names that framework itself"}},
 		{"by IP on another network", []string{"MYSQL_HOST=172.26.0.2", "MYSQL_ROOT_PASSWORD=" + secret}, nil, fault.BadInput, []string{"172.26.0.2"}},
 		{"stopped", []string{"MYSQL_HOST=mysql", "MYSQL_ROOT_PASSWORD=" + secret}, func(_ *fakeEngine, db *container.InspectResponse) {
 			db.State = &container.State{Status: "exited"}
+		}, fault.Unreachable, []string{"tars-mysql", "exited", "docker start tars-mysql"}},
+		// The engine clears a stopped container's IPAddress but keeps the
+		// static address it asked for: MYSQL_HOST by IP still names it.
+		{"stopped, by its static IP", []string{"MYSQL_HOST=172.25.0.2", "MYSQL_ROOT_PASSWORD=" + secret}, func(_ *fakeEngine, db *container.InspectResponse) {
+			db.State = &container.State{Status: "exited"}
+			ep := db.NetworkSettings.Networks["tars"]
+			ep.IPAMConfig, ep.IPAddress = &network.EndpointIPAMConfig{IPv4Address: "172.25.0.2"}, ""
 		}, fault.Unreachable, []string{"tars-mysql", "exited", "docker start tars-mysql"}},
 		{"ambiguous", []string{"MYSQL_HOST=mysql", "MYSQL_ROOT_PASSWORD=" + secret}, func(f *fakeEngine, _ *container.InspectResponse) {
 			f.add("mysql-replica", "mysql:5.7", nil, map[string]*network.EndpointSettings{"tars": ep("n1", "172.25.0.4", "mysql")})

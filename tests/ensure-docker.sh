@@ -10,7 +10,7 @@ if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "$DOCKER_HOST" ]; t
   exit 1
 fi
 if ! command -v dockerd >/dev/null 2>&1; then
-  echo "FATAL: no Docker Engine answers and dockerd is not installed; the end-to-end tests need a real engine (apt-get install docker.io)" >&2
+  echo "FATAL: no Docker Engine answers and dockerd is not installed; the end-to-end tests (and make demo) need a real engine (apt-get install docker.io)" >&2
   exit 1
 fi
 echo "no Docker Engine answers: starting dockerd (log in /tmp/tarsup-dockerd.log)" >&2

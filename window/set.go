@@ -2,6 +2,7 @@ package window
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -99,4 +100,25 @@ func Zone(t time.Time) string {
 	}
 	abbr, _ := t.Zone()
 	return abbr
+}
+
+// CheckLocal says why the windows without a zone of their own cannot be
+// read in the machine's local zone: the environment's TZ (tz, as set;
+// empty when unset) names a zone Go cannot load ("Garbage", or a POSIX
+// rule such as "CST-8", which the C library reads and Go does not), so the
+// local zone silently fell back to UTC. local is the local zone
+// (time.Local). Why an error and not UTC: a window meant for 02:00 Beijing
+// time would open at 10:00 there. nil when every window names its zone.
+func (s Set) CheckLocal(tz string, local *time.Location) error {
+	name := strings.TrimPrefix(tz, ":")
+	if name == "" || name == "UTC" || local.String() != "UTC" {
+		return nil
+	}
+	for _, w := range s {
+		if w.loc == local {
+			return fmt.Errorf("%q: it names no zone, and TZ=%s is not a zone tarsup can read, so the window would follow UTC; "+
+				"name the zone in the window (\"CRON_TZ=Asia/Shanghai %s\") or set TZ to an IANA name (TZ=Asia/Shanghai)", w.spec, tz, w.spec)
+		}
+	}
+	return nil
 }

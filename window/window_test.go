@@ -180,3 +180,43 @@ func TestZone(t *testing.T) {
 		t.Errorf("Zone of a fixed zone = %q, want XYZ", z)
 	}
 }
+
+// TestCheckLocal: a window without a zone is refused when the
+// environment's TZ is a zone Go cannot read (the local zone fell back to
+// UTC, hours away from the one meant); with TZ unset, empty, UTC or a
+// readable zone, or when every window names its zone, it is fine.
+func TestCheckLocal(t *testing.T) {
+	fallback, _ := time.LoadLocation("UTC") // named as Go's time.Local is after a TZ it cannot read
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	parseIn := func(loc *time.Location, specs ...string) Set {
+		s, err := ParseAll(specs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range s {
+			if s[i].loc == time.Local {
+				s[i].loc = loc
+			}
+		}
+		return s
+	}
+	for _, c := range []struct {
+		tz    string
+		local *time.Location
+		specs []string
+		bad   string
+	}{
+		{"CST-8", fallback, []string{"Sat 02:00-05:00"}, `"Sat 02:00-05:00": it names no zone, and TZ=CST-8 is not a zone tarsup can read, so the window would follow UTC; name the zone in the window ("CRON_TZ=Asia/Shanghai Sat 02:00-05:00") or set TZ to an IANA name (TZ=Asia/Shanghai)`},
+		{"Garbage/Zone", fallback, []string{"CRON_TZ=Asia/Shanghai daily 01:00-02:00", "daily 03:00-04:00"}, `"daily 03:00-04:00": it names no zone`},
+		{"Garbage/Zone", fallback, []string{"CRON_TZ=Asia/Shanghai daily 01:00-02:00"}, ""},
+		{"", fallback, []string{"daily 01:00-02:00"}, ""},
+		{"UTC", fallback, []string{"daily 01:00-02:00"}, ""},
+		{":UTC", fallback, []string{"daily 01:00-02:00"}, ""},
+		{"Asia/Shanghai", shanghai, []string{"daily 01:00-02:00"}, ""},
+	} {
+		err := parseIn(c.local, c.specs...).CheckLocal(c.tz, c.local)
+		if (c.bad == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), c.bad)) {
+			t.Errorf("TZ=%q %q: %v, want %q", c.tz, c.specs, err, c.bad)
+		}
+	}
+}

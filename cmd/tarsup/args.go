@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/window"
 	"github.com/urfave/cli/v2"
@@ -336,6 +337,8 @@ func rule(name string) flagRule {
 	switch name {
 	case "health-timeout":
 		return durationAbove(0)
+	case "register-timeout":
+		return zeroOrAtLeast(orchestrator.MinRegisterTimeout, "0 turns the check off; a shorter wait cannot see a node heartbeat twice, and would restart every node")
 	case "parallel":
 		return intAtLeast(1)
 	case "mysql-port":
@@ -452,6 +455,17 @@ func durationAbove(min time.Duration) flagRule {
 	return func(c *cli.Context, _ cli.Flag, name string) error {
 		if d := c.Duration(name); d <= min {
 			return usagef("bad --%s %s: must be more than %s", name, d, min)
+		}
+		return nil
+	}
+}
+
+// zeroOrAtLeast is a duration that is 0 (off) or at least min; why says
+// what 0 does and what a shorter value would do.
+func zeroOrAtLeast(min time.Duration, why string) flagRule {
+	return func(c *cli.Context, _ cli.Flag, name string) error {
+		if d := c.Duration(name); d != 0 && d < min {
+			return usagef("bad --%s %s: use 0 or at least %s (%s)", name, d, min, why)
 		}
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tarsup/tarsup/orchestrator"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -40,14 +41,19 @@ func (w *windowSpecs) Set(v string) error {
 // String lists the values, for the help's default.
 func (w *windowSpecs) String() string { return strings.Join(*w, "; ") }
 
-// windowsOf reads --window (its specs were checked before the command ran).
-func windowsOf(c *cli.Context) (window.Set, error) {
+// windowsOf reads --window (its specs were checked before the command ran);
+// a window without a zone is refused when the environment's TZ names a zone
+// that cannot be read (the local zone would be UTC).
+func windowsOf(c *cli.Context, getenv func(string) string) (window.Set, error) {
 	specs, _ := c.Generic("window").(*windowSpecs)
 	if specs == nil {
 		return nil, nil
 	}
 	s, err := window.ParseAll(*specs)
 	if err != nil {
+		return nil, usagef("bad --window %v", err)
+	}
+	if err := s.CheckLocal(getenv("TZ"), time.Local); err != nil {
 		return nil, usagef("bad --window %v", err)
 	}
 	return s, nil
@@ -123,7 +129,7 @@ func refreshConfig(c *cli.Context, e *env) (refresh.Config, error) {
 	if c.String("format") == "text" && e.stdoutTTY {
 		progress = e.stdout
 	}
-	windows, err := windowsOf(c)
+	windows, err := windowsOf(c, e.getenv)
 	if err != nil {
 		return refresh.Config{}, err
 	}

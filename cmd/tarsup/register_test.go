@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,39 @@ func TestRegisterTimeoutFlag(t *testing.T) {
 		}
 		if got.RegisterTimeout != tc.timeout || got.RegisterRequired != tc.required {
 			t.Errorf("%v: timeout %s, required %t; want %s, %t", tc.args, got.RegisterTimeout, got.RegisterRequired, tc.timeout, tc.required)
+		}
+	}
+}
+
+// TestRegisterTimeoutOddValues: 0 is off; a positive value shorter than
+// orchestrator.MinRegisterTimeout (which could never see a node heartbeat
+// twice, and would restart every node) is a usage error naming the flag and
+// the minimum, as are a negative one, a bare number and the flag twice; a
+// huge one is a long wait, not an error.
+func TestRegisterTimeoutOddValues(t *testing.T) {
+	h := noEngine(t)
+	for _, tc := range []struct {
+		args []string
+		want string // "" when accepted by the usage checks
+	}{
+		{[]string{"--register-timeout", "1ns"}, "use 0 or at least 10s"},
+		{[]string{"--register-timeout", "9.999s"}, "use 0 or at least 10s"},
+		{[]string{"--register-timeout=-1s"}, "must not be negative"},
+		{[]string{"--register-timeout", "2"}, "not a duration"},
+		{[]string{"--register-timeout", "1m", "--register-timeout", "2m"}, "given twice"},
+		{[]string{"--register-timeout", "10s"}, ""},
+		{[]string{"--register-timeout", "100000h"}, ""},
+		{[]string{"--register-timeout", "0"}, ""},
+	} {
+		code, _, errb := runCLI(t, append([]string{"upgrade", "--dry-run", "--host", h}, tc.args...)...)
+		if tc.want == "" {
+			if strings.Contains(errb, "--register-timeout") {
+				t.Errorf("%v: refused: %s", tc.args, errb)
+			}
+			continue
+		}
+		if code != exitBadInput || !strings.Contains(errb, "--register-timeout") || !strings.Contains(errb, tc.want) {
+			t.Errorf("%v: exit %d, %q; want exit 2 naming the flag and %q", tc.args, code, errb, tc.want)
 		}
 	}
 }

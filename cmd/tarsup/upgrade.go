@@ -37,7 +37,7 @@ func upgradeFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and change nothing"},
 		&cli.IntFlag{Name: "parallel", Value: 1, Usage: "how many nodes to recreate at once"},
 		&cli.IntFlag{Name: "max-failures", Value: 0, Usage: "once more nodes than this failed (and were rolled back), start no new one"},
-		&cli.DurationFlag{Name: "register-timeout", Value: orchestrator.DefaultRegisterTimeout, Usage: "how long each node that was active in db_tars.t_node_info may take to be active again, at the same IP and heartbeating, after the framework steps and after the node steps; one that is not is restarted once and waited for as long again, then named (exit 1). 0 turns the check off. Given explicitly, a deployment whose database cannot be read fails the pre-flight (exit 2)"},
+		&cli.DurationFlag{Name: "register-timeout", Value: orchestrator.DefaultRegisterTimeout, Usage: "how long each node that was active in db_tars.t_node_info may take to be active again, at the same IP and heartbeating, after the framework steps and after the node steps; one that is not is restarted once and waited for as long again, then named (exit 1). 0 turns the check off; other values must be at least 10s. Given explicitly, a deployment whose database cannot be read fails the pre-flight (exit 2)"},
 		&cli.BoolFlag{Name: "allow-ip-change", Usage: "recreate containers whose address cannot be kept (default bridge; a network without a configured subnet on an old engine) with a new one (refused otherwise: Tars records IPs)"},
 	), append(append(hookFlags(), registryFlags()...), notifyFlags()...)...)
 }

@@ -49,7 +49,7 @@ func TestWindowFlagValues(t *testing.T) {
 		var got []string
 		// Why a new app per run: urfave/cli flags hold their values.
 		app := &cli.App{Name: "t", Flags: refreshFlags(), Action: func(c *cli.Context) error {
-			s, err := windowsOf(c)
+			s, err := windowsOf(c, func(string) string { return "" })
 			got = s.Strings()
 			return err
 		}}

@@ -46,9 +46,11 @@ func (c Cooling) Line(withHost bool) string {
 var epoch = time.Unix(0, 0)
 
 // AgeQueries are the config look-ups --min-age needs: one per repository:tag
-// that a container moved to (by the digest its tag points at), and, with a
-// newer framework tag, that tag in each framework repository in scope. The
-// platform is the one the container's image has. It is pure.
+// and platform that a container moved to (by the digest its tag points
+// at), and, with a newer framework tag, that tag in each framework
+// repository and platform in scope. The platform is the one the
+// container's image has: the same tag on two platforms is two images,
+// each with its own age. It is pure.
 func AgeQueries(check RefreshCheck, scope []Container) []images.CreatedQuery {
 	byName := map[string]Container{}
 	for _, c := range scope {
@@ -58,11 +60,15 @@ func AgeQueries(check RefreshCheck, scope []Container) []images.CreatedQuery {
 	seen := map[string]bool{}
 	add := func(ref, digest string, c Container) {
 		r, err := images.Parse(ref)
-		if err != nil || seen[r.Key()] {
+		if err != nil {
 			return
 		}
-		seen[r.Key()] = true
-		out = append(out, images.CreatedQuery{Ref: r, Digest: digest, Platform: platformOf(c)})
+		q := images.CreatedQuery{Ref: r, Digest: digest, Platform: platformOf(c)}
+		if seen[q.Key()] {
+			return
+		}
+		seen[q.Key()] = true
+		out = append(out, q)
 	}
 	for _, m := range check.Moved {
 		add(m.Image, m.To, byName[m.Host+" "+m.Name])
@@ -99,15 +105,19 @@ func platformOf(c Container) string {
 // leaves Moved for Cooling; a newer framework tag that is too young in any
 // framework repository is not taken, and each framework and web container
 // in scope is reported cooling instead. created holds the look-ups by
-// repository:tag (images.Ref.Key). It is pure.
+// repository:tag and platform (images.CreatedQuery.Key). It is pure.
 func ApplyMinAge(check RefreshCheck, scope []Container, created map[string]images.CreatedResult, minAge time.Duration, now time.Time) RefreshCheck {
 	if minAge <= 0 {
 		return check
 	}
 	check.MinAge = minAge
 	kept := []Moved{}
+	byName := map[string]Container{}
+	for _, c := range scope {
+		byName[c.Host+" "+c.Name] = c
+	}
 	for _, m := range check.Moved {
-		cool, ok := tooYoung(m.Image, created, minAge, now)
+		cool, ok := tooYoung(m.Image, platformOf(byName[m.Host+" "+m.Name]), created, minAge, now)
 		if !ok {
 			kept = append(kept, m)
 			continue
@@ -126,7 +136,7 @@ func ApplyMinAge(check RefreshCheck, scope []Container, created map[string]image
 		}
 		if r, err := images.Parse(c.Image); err == nil {
 			if t, err := r.WithTag(check.NewerTag); err == nil {
-				if cool, ok := tooYoung(t.String(), created, minAge, now); ok && (young == nil || cool.Until.After(young.Until)) {
+				if cool, ok := tooYoung(t.String(), platformOf(c), created, minAge, now); ok && (young == nil || cool.Until.After(young.Until)) {
 					young = &cool
 				}
 			}
@@ -148,12 +158,12 @@ func ApplyMinAge(check RefreshCheck, scope []Container, created map[string]image
 
 // tooYoung judges the image ref moved to; ok is true when it is held back,
 // with the creation time, until when and why.
-func tooYoung(ref string, created map[string]images.CreatedResult, minAge time.Duration, now time.Time) (Cooling, bool) {
+func tooYoung(ref, platform string, created map[string]images.CreatedResult, minAge time.Duration, now time.Time) (Cooling, bool) {
 	r, err := images.Parse(ref)
 	if err != nil {
 		return Cooling{Reason: "not an image reference: counted as too new for --min-age"}, true
 	}
-	res, ok := created[r.Key()]
+	res, ok := created[images.CreatedQuery{Ref: r, Platform: platform}.Key()]
 	switch {
 	case !ok:
 		return Cooling{Reason: "its creation time was not looked up: counted as too new for --min-age"}, true

@@ -34,6 +34,9 @@ const (
 	RegInactive = "inactive"
 	// RegMissing: no row of t_node_info names the node.
 	RegMissing = "missing"
+	// RegUnknown: status could not read the node's deployment's
+	// t_node_info (the database down, a wrong password, ...).
+	RegUnknown = "unknown"
 )
 
 // What a node that did not register again got wrong.
@@ -254,10 +257,15 @@ func StatusSources(all []HostState, rows map[string]bool) []RegistrationSource {
 type NodeReg struct {
 	State         string
 	LastHeartbeat time.Time
+	// Detail says why the state is RegUnknown.
+	Detail string
 }
 
 // NodeRegistrations gives every node of a deployment that was read its
-// registration, keyed by host and container name ("HOST NAME").
+// registration, keyed by host and container name ("HOST NAME"); the nodes
+// of a deployment whose read failed are RegUnknown, with why. Why not
+// empty: an operator must tell "the database did not answer" from "not
+// a node".
 func NodeRegistrations(all []HostState, regs Registrations) map[string]NodeReg {
 	depOf := nodeDeployment(all)
 	out := map[string]NodeReg{}
@@ -267,7 +275,12 @@ func NodeRegistrations(all []HostState, regs Registrations) map[string]NodeReg {
 				continue
 			}
 			dep, _ := depOf(c)
-			if reg, ok := regs[dep]; ok && reg.Off == "" {
+			reg, ok := regs[dep]
+			switch {
+			case !ok:
+			case reg.Off != "":
+				out[c.Host+" "+c.Name] = NodeReg{State: RegUnknown, Detail: reg.Off}
+			default:
 				state, hb := NodeRegistration(c, reg.Read.Rows)
 				out[c.Host+" "+c.Name] = NodeReg{State: state, LastHeartbeat: hb}
 			}

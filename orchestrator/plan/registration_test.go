@@ -288,3 +288,26 @@ func byName(all []HostState, name string) Container {
 	}
 	return Container{}
 }
+
+// TestNodeRegistrationsUnknown: status gives the nodes of a deployment whose
+// database could not be read "unknown", with why, and no heartbeat; a
+// deployment that was read gives each node its row's state.
+func TestNodeRegistrationsUnknown(t *testing.T) {
+	all, regs := regFixture()
+	got := NodeRegistrations(all, regs)
+	if got["h1 n1"].State != RegActive || got["h1 n4"].State != RegMissing || got["h1 fw"].State != "" {
+		t.Errorf("read: %+v", got)
+	}
+	dn := regs["db:3306"]
+	dn.Off = "db_tars.t_node_info could not be read: database container db on h1 is exited"
+	regs["db:3306"] = dn
+	got = NodeRegistrations(all, regs)
+	for _, n := range []string{"n1", "n2", "n3", "n4", "n5"} {
+		if r := got["h1 "+n]; r.State != RegUnknown || r.Detail != dn.Off || !r.LastHeartbeat.IsZero() {
+			t.Errorf("%s with the database down: %+v, want unknown with why", n, r)
+		}
+	}
+	if _, ok := got["h1 fw"]; ok {
+		t.Errorf("the framework got a registration: %+v", got["h1 fw"])
+	}
+}

@@ -292,3 +292,39 @@ func TestWindowChecksCount(t *testing.T) {
 		t.Errorf("limits %v, want %v (checks and cleanup carry none)", got, want)
 	}
 }
+
+// TestMinAgePerPlatform: one tag, two platforms, two images of two ages
+// (a multi-platform index whose arm64 image was rebuilt an hour ago): the
+// node on arm64 is judged by the arm64 image and waits, the one on amd64
+// by the amd64 image and is taken; each platform is looked up once.
+func TestMinAgePerPlatform(t *testing.T) {
+	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
+	var scope []Container
+	var moved []Moved
+	for _, n := range []struct{ name, host, arch string }{{"amd", "h1", "amd64"}, {"arm", "h2", "arm64"}, {"arm2", "h3", "arm64"}} {
+		in, img := fx{name: n.name, image: "reg/tarscloud/tars-node:latest", imageID: "sha256:n1", digest: nodeOld, running: true}.inspect()
+		img.Os, img.Architecture = "linux", n.arch
+		c := FromInspect(n.host, in, img)
+		scope = append(scope, c)
+		moved = append(moved, Moved{Host: n.host, Name: c.Name, Role: "node", Image: c.Image, From: nodeOld, To: nodeNew})
+	}
+	check := RefreshCheck{Checked: 3, Tags: 1, Moved: moved}
+	var keys []string
+	for _, q := range AgeQueries(check, scope) {
+		keys = append(keys, q.Key())
+	}
+	if got, want := strings.Join(keys, ", "), "reg/tarscloud/tars-node:latest linux/amd64, reg/tarscloud/tars-node:latest linux/arm64"; got != want {
+		t.Errorf("queries %s, want %s", got, want)
+	}
+	created := map[string]images.CreatedResult{
+		"reg/tarscloud/tars-node:latest linux/amd64": {Created: now.Add(-48 * time.Hour)},
+		"reg/tarscloud/tars-node:latest linux/arm64": {Created: now.Add(-time.Hour)},
+	}
+	got := ApplyMinAge(check, scope, created, 24*time.Hour, now)
+	if len(got.Moved) != 1 || got.Moved[0].Name != "amd" {
+		t.Errorf("taken %+v, want only amd (its image is two days old)", got.Moved)
+	}
+	if len(got.Cooling) != 2 || got.Cooling[0].Name != "arm" || !got.Cooling[0].Created.Equal(now.Add(-time.Hour)) {
+		t.Errorf("cooling %+v, want arm and arm2 (their image is an hour old)", got.Cooling)
+	}
+}

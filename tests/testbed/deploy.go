@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,40 +30,80 @@ const waitTimeout = 90 * time.Second
 // and CaseLabel; when the test ends, whatever carries this test's labels on
 // the engine is removed (containers forced, with their volumes), also when
 // the test failed. Its methods fail the test on error.
+//
+// NewLabDeployer makes one for a lab that outlives its maker (make demo):
+// its own labels, and nothing removed at the end.
 type Deployer struct {
 	Engine *Engine
 	// Images are the standard images, defaults for TarsDocs; may be nil.
 	Images *Images
 
-	ctx   context.Context
-	t     testing.TB
-	runID string
+	ctx context.Context
+	t   TB
+	// ident are the labels on everything this Deployer creates, and what
+	// picks its containers out for logAll.
+	ident map[string]string
+}
+
+// TB is what a Deployer needs of its caller: testing.TB has it, and so can a
+// program that is not a test (tests/demo), for which Fatal must end the
+// work under way (as a test's does).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
 }
 
 // NewDeployer returns a Deployer for test t on engine e. Its cleanup is
 // registered with t.Cleanup and runs with ctx's values but not its deadline.
 func NewDeployer(ctx context.Context, t testing.TB, runID string, e *Engine, images *Images) *Deployer {
 	t.Helper()
-	d := &Deployer{Engine: e, Images: images, ctx: ctx, t: t, runID: runID}
+	// Why the test name as it is: label filters accept slashes and spaces.
+	ident := map[string]string{RunLabel: runID, CaseLabel: t.Name()}
+	d := &Deployer{Engine: e, Images: images, ctx: ctx, t: t, ident: ident}
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		if t.Failed() {
 			d.logAll(cctx)
 		}
-		if err := removeLabelled(cctx, e.Client, RunLabel+"="+runID, CaseLabel+"="+d.caseValue()); err != nil {
+		if err := removeLabelled(cctx, e.Client, d.identFilters()...); err != nil {
 			t.Errorf("clean up after %s on %s: %v", t.Name(), e.Host, err)
 		}
 	})
 	return d
 }
 
-// caseValue is the CaseLabel value: the test name, which label filters accept
-// as it is (slashes and spaces included).
-func (d *Deployer) caseValue() string { return d.t.Name() }
+// NewLabDeployer returns a Deployer on engine e whose objects carry labels
+// (and none of the test bed's) and stay when its caller is done: what it
+// lays out is for somebody to look at, and removing it is the caller's
+// business (tests/demo's `down`). t.Fatal must stop the caller's work.
+func NewLabDeployer(ctx context.Context, t TB, labels map[string]string, e *Engine, images *Images) *Deployer {
+	t.Helper()
+	ident := make(map[string]string, len(labels))
+	for k, v := range labels {
+		ident[k] = v
+	}
+	return &Deployer{Engine: e, Images: images, ctx: ctx, t: t, ident: ident}
+}
+
+// identFilters are the Deployer's labels as label filters (key=value).
+func (d *Deployer) identFilters() []string {
+	out := make([]string, 0, len(d.ident))
+	for k, v := range d.ident {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
 
 func (d *Deployer) labels(extra map[string]string) map[string]string {
-	l := map[string]string{RunLabel: d.runID, CaseLabel: d.caseValue()}
+	l := make(map[string]string, len(d.ident)+len(extra))
+	for k, v := range d.ident {
+		l[k] = v
+	}
 	for k, v := range extra {
 		l[k] = v
 	}
@@ -378,6 +419,16 @@ func containerLogs(ctx context.Context, e *Engine, name string) (string, error) 
 	}
 }
 
+// hasLabels tells whether labels carries every one of want.
+func hasLabels(labels, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
 // logAll writes the end of every labelled container's logs to the test log.
 func (d *Deployer) logAll(ctx context.Context) {
 	list, err := d.Engine.Client.ContainerList(ctx, container.ListOptions{All: true})
@@ -385,7 +436,7 @@ func (d *Deployer) logAll(ctx context.Context) {
 		return
 	}
 	for _, c := range list {
-		if c.Labels[RunLabel] != d.runID || c.Labels[CaseLabel] != d.caseValue() {
+		if !hasLabels(c.Labels, d.ident) {
 			continue
 		}
 		logs, _ := containerLogs(ctx, d.Engine, c.ID)

@@ -18,6 +18,11 @@
 //	bed.Registry.Requests()             what the registry was asked
 //	testbed.Run(ctx, bed.Tarsup(t), args...)  the CLI, as Result{Stdout, Stderr, ExitCode}
 //
+// A program that is not a test (tests/demo, `make demo`) lays out a lab that
+// outlives it with testbed.NewLabDeployer(ctx, t, labels, engine, images): its
+// own labels instead of the bed's, and nothing removed at the end; t is any
+// testbed.TB whose Fatal stops the work under way.
+//
 // Names of containers, networks and volumes are engine-wide, and several runs
 // (engineers, CI) may share the machine: put the run ID in them (tests use
 // uniq()). Subnets: Engine.Subnet(k), k in 1..254, gives each engine its
