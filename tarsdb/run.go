@@ -177,6 +177,11 @@ func (c *Client) stream(ctx context.Context, id string, stdin io.Reader, stdout,
 	defer stop()
 	waitC, errC := c.Engine.ContainerWait(ctx, id, container.WaitConditionNextExit)
 	if err := c.Engine.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		if strings.Contains(err.Error(), "executable file not found") {
+			// Why say it this way: the engine's runc message hides that the
+			// database's image lacks the shell and client tarsup runs in it.
+			return 0, fmt.Errorf("the database image has no sh and mariadb/mysql client to run (is it a MySQL or MariaDB image?): %w", err)
+		}
 		return 0, fmt.Errorf("start the client container: %w", err)
 	}
 	in := &inputReader{r: stdin}

@@ -80,7 +80,11 @@ func runFramework(ctx context.Context, k knobs) error {
 // recorded IP.
 func setUpFiles(fc frameworkConfig, sqlMode bool) error {
 	if fc.rebuild {
-		log.Printf("REBUILD=true: dropped db_tars, tars_stat, tars_property, db_tars_web, db_user_system, db_cache_web")
+		if sqlMode {
+			log.Printf("REBUILD=true: wiped %s", dbDir)
+		} else {
+			log.Printf("REBUILD=true: dropped db_tars, tars_stat, tars_property, db_tars_web, db_user_system, db_cache_web")
+		}
 		if err := os.RemoveAll(dbDir); err != nil {
 			return fmt.Errorf("drop databases: %w", err)
 		}

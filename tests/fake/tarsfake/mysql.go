@@ -38,8 +38,11 @@ func waitForMySQL(ctx context.Context) (*sql.DB, error) {
 	addr := mysqlAddr()
 	for i := 0; ; i++ {
 		speaks, err := greets(ctx, addr)
+		if err == nil {
+			log.Printf("MySQL at %s answers", addr)
+		}
 		if err == nil && !speaks {
-			log.Printf("MySQL at %s accepts TCP but sent no MySQL greeting: keeping the database as files under %s", addr, dbDir)
+			log.Printf("MySQL at %s sent no MySQL greeting: keeping the database as files under %s", addr, dbDir)
 			return nil, nil
 		}
 		if err == nil {
