@@ -89,12 +89,15 @@ type Found struct {
 	LastLine string
 	// GzipErr is why the gzip stream is not complete (nil when it is).
 	GzipErr error
+	// SQLErr is the first statement a restore must not run (nil: none).
+	SQLErr error
 }
 
 // readBack reads a dump file whole: its checksum and size, and, through
-// gzip, the SQL's size and last line.
-func readBack(ctx context.Context, path string) (Found, error) {
-	f, err := os.Open(path)
+// gzip, the SQL's size and last line, and whether a statement in it names
+// a database outside databases (see sqlScan).
+func readBack(ctx context.Context, path string, databases []string) (Found, error) {
+	f, err := openRegular(path)
 	if err != nil {
 		return Found{}, err
 	}
@@ -104,12 +107,14 @@ func readBack(ctx context.Context, path string) (Found, error) {
 	in := io.TeeReader(bufio.NewReaderSize(ctxReader{ctx, f}, 256<<10), io.MultiWriter(sum, &size))
 	var found Found
 	var tail tailWriter
+	scan := newSQLScan(databases)
 	zr, err := gzip.NewReader(in)
 	if err == nil {
 		var raw counter
-		_, err = io.Copy(io.MultiWriter(&raw, &tail), zr)
+		_, err = io.Copy(io.MultiWriter(&raw, &tail, scan), zr)
 		found.RawSize = raw.n
 	}
+	found.SQLErr = scan.err()
 	if ctx.Err() != nil {
 		return Found{}, ctx.Err()
 	}
@@ -121,6 +126,20 @@ func readBack(ctx context.Context, path string) (Found, error) {
 	}
 	found.Size, found.SHA256, found.LastLine = size.n, hex.EncodeToString(sum.Sum(nil)), tail.lastLine()
 	return found, nil
+}
+
+// openRegular opens path for reading if it is a regular file (a symbolic
+// link to one included): a directory, a device or a FIFO (whose open
+// would wait for a writer) is refused before it is opened.
+func openRegular(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
+	}
+	return os.Open(path)
 }
 
 // ctxReader ends a read of a file (a dump can be gigabytes) once ctx is
@@ -158,7 +177,7 @@ func (t *tailWriter) lastLine() string {
 // manifest says: complete gzip, checksum, sizes, and the completion
 // marker last. Its errors are bad input (exit 2) and say what is wrong.
 func verify(ctx context.Context, path string, m Manifest) error {
-	found, err := readBack(ctx, path)
+	found, err := readBack(ctx, path, m.Databases)
 	if err != nil {
 		return kept(fmt.Errorf("snapshot %s: read it: %w", path, err))
 	}
@@ -179,6 +198,8 @@ func checkFound(path string, m Manifest, f Found) error {
 		why = fmt.Sprintf("it holds %d bytes (%d of SQL), the manifest says %d (%d)", f.Size, f.RawSize, m.Size, m.RawSize)
 	case !strings.HasPrefix(f.LastLine, CompletionMarker):
 		why = fmt.Sprintf("its last line is %q, not the dump tool's %q (the dump did not finish)", f.LastLine, CompletionMarker)
+	case f.SQLErr != nil:
+		why = fmt.Sprintf("it holds a statement no restore of the Tars databases runs (%v): it is not a snapshot tarsup took, or it was edited", f.SQLErr)
 	}
 	if why == "" {
 		return nil

@@ -3,12 +3,15 @@ package backup
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/tarsdb"
 )
 
 // ManifestFormat is the manifest's format version.
@@ -73,8 +76,11 @@ var (
 // ReadManifest reads and checks the manifest of a snapshot (path is the
 // dump or the manifest). A missing or broken one is bad input.
 func ReadManifest(path string) (Manifest, error) {
+	if !strings.HasSuffix(path, DumpSuffix) && !strings.HasSuffix(path, ManifestSuffix) {
+		return Manifest{}, fault.Mark(fault.BadInput, fmt.Errorf("snapshot %s: not a snapshot's file: give its %s dump or its %s manifest", path, DumpSuffix, ManifestSuffix))
+	}
 	mp := ManifestPath(path)
-	data, err := os.ReadFile(mp)
+	data, err := readManifestFile(mp)
 	if err != nil {
 		return Manifest{}, fault.Mark(fault.BadInput, fmt.Errorf("snapshot %s: read its manifest: %w (a snapshot is the .sql.gz and the .json beside it)", path, err))
 	}
@@ -100,12 +106,38 @@ func (m Manifest) check() error {
 	case !sha256RE.MatchString(m.SHA256):
 		return fmt.Errorf("sha256 %q is not a SHA-256", m.SHA256)
 	}
+	tars := tarsdb.AllDatabases(true)
 	for _, d := range m.Databases {
 		if !dbNameRE.MatchString(d) {
 			return fmt.Errorf("database name %q", d)
 		}
+		// Why: a restore drops each database the manifest names.
+		if !slices.Contains(tars, d) {
+			return fmt.Errorf("database %q is none of the Tars databases (%s): a restore drops and loads only those", d, strings.Join(tars, ", "))
+		}
 	}
 	return nil
+}
+
+// maxManifest bounds a manifest's size: tarsup's are a few hundred bytes.
+const maxManifest = 1 << 20
+
+// readManifestFile reads a manifest: a regular file (not a FIFO, whose
+// read would wait for ever) of at most maxManifest bytes.
+func readManifestFile(path string) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxManifest {
+		return nil, fmt.Errorf("%s is larger than %d bytes: no manifest is", path, maxManifest)
+	}
+	return data, nil
 }
 
 // write writes the manifest to path, mode 0600, synced.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,14 +188,19 @@ func TestRunCancelled(t *testing.T) {
 func TestLoad(t *testing.T) {
 	f, tg, c := located(t)
 	var got string
-	f.run = func(_ context.Context, _ request, stdin io.Reader) (string, string, int) {
+	var cmd []string
+	f.run = func(_ context.Context, r request, stdin io.Reader) (string, string, int) {
 		b, _ := io.ReadAll(stdin)
-		got = string(b)
+		got, cmd = string(b), r.Config.Cmd
 		return "", "", 0
 	}
 	dump := strings.Repeat("INSERT INTO t VALUES (1);\n", 10000)
 	if err := c.Load(t.Context(), tg, strings.NewReader(dump)); err != nil || got != dump {
 		t.Errorf("load: %v, %d of %d bytes arrived", err, len(got), len(dump))
+	}
+	// Why: a dump's "system ..." line would otherwise run a shell.
+	if !slices.Contains(cmd, "--binary-mode") {
+		t.Errorf("load command %q: without --binary-mode the client runs the dump's own commands", cmd)
 	}
 	broken := io.MultiReader(strings.NewReader("INSERT"), errReader{})
 	if err := c.Load(t.Context(), tg, broken); err == nil || !strings.Contains(err.Error(), "truncated") {

@@ -179,10 +179,16 @@ func (c *Client) Dump(ctx context.Context, t Target, dbs []string, w io.Writer) 
 	return info, err
 }
 
+// LoadArgs are the client's options for a load: --binary-mode, in which a
+// client reading its input from a pipe runs none of its own commands but
+// DELIMITER (no `system` or `\!` shell, no `source` of a file, no
+// `connect` elsewhere), whatever the dump holds.
+func LoadArgs() []string { return []string{"--binary-mode"} }
+
 // Load streams a dump (or any statements) from r into the server with the
 // client, which stops at the first failing statement.
 func (c *Client) Load(ctx context.Context, t Target, r io.Reader) error {
-	return c.Run(ctx, t, Shell, nil, r, io.Discard)
+	return c.Run(ctx, t, Shell, LoadArgs(), r, io.Discard)
 }
 
 // SchemaFingerprint is a SHA-256, in hex, over the columns of dbs's tables
