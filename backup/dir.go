@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/tarsup/tarsup/fault"
 	"golang.org/x/sys/unix"
@@ -43,6 +44,10 @@ func usable(dir string) string {
 		case err == nil:
 			if err := unix.Access(p, unix.W_OK|unix.X_OK); err != nil {
 				return fmt.Sprintf("%s is not writable (%v)", p, err)
+			}
+			if m := st.Mode(); m.Perm()&0o002 != 0 && m&os.ModeSticky == 0 {
+				return fmt.Sprintf("%s is writable by every user (mode %s) and not sticky: anyone could replace a snapshot's directory with one of theirs; "+
+					"chmod o-w (or +t) it, or give another directory", p, m.Perm())
 			}
 			return ""
 		case !errors.Is(err, os.ErrNotExist):
@@ -110,4 +115,27 @@ func slug(s string) string {
 		return "unnamed"
 	}
 	return out
+}
+
+// private says why a deployment's directory must not hold its snapshots
+// ("" when it may, or when it does not exist yet: it is created mode
+// 0700): it must be a directory (not a link to one) of this user that no
+// other user can write to. Why: whoever can write to it can put a dump
+// and a manifest of their own there, and a restore loads them.
+func private(dir string) string {
+	st, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return ""
+	case err != nil:
+		return err.Error()
+	case !st.IsDir():
+		return fmt.Sprintf("%s is not a directory (%s)", dir, st.Mode().Type())
+	case st.Mode().Perm()&0o022 != 0:
+		return fmt.Sprintf("%s can be written by other users (mode %s): chmod go-w it", dir, st.Mode().Perm())
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+		return fmt.Sprintf("%s belongs to user %d, not to this one (%d): remove it, or give another --backup-dir", dir, sys.Uid, os.Geteuid())
+	}
+	return ""
 }

@@ -102,6 +102,11 @@ func readBack(ctx context.Context, path string, databases []string) (Found, erro
 		return Found{}, err
 	}
 	defer f.Close()
+	return readFrom(ctx, f, databases)
+}
+
+// readFrom is readBack of an open file, from where it is.
+func readFrom(ctx context.Context, f io.Reader, databases []string) (Found, error) {
 	sum := sha256.New()
 	var size counter
 	in := io.TeeReader(bufio.NewReaderSize(ctxReader{ctx, f}, 256<<10), io.MultiWriter(sum, &size))
@@ -211,13 +216,39 @@ func checkFound(path string, m Manifest, f Found) error {
 // the dump read back whole against it. It returns the manifest and the
 // dump's path. Nothing is contacted.
 func Verify(ctx context.Context, path string) (Manifest, string, error) {
-	m, err := ReadManifest(path)
+	m, f, err := verifyOpen(ctx, path)
 	if err != nil {
 		return Manifest{}, "", err
 	}
-	dump := filepath.Join(filepath.Dir(ManifestPath(path)), filepath.Base(m.File))
-	if err := verify(ctx, dump, m); err != nil {
-		return Manifest{}, "", err
+	defer f.Close()
+	return m, f.Name(), nil
+}
+
+// verifyOpen is Verify that returns the dump open, rewound: what a
+// restore then loads is what was verified, even if the file's name comes
+// to be another file's meanwhile.
+func verifyOpen(ctx context.Context, path string) (Manifest, *os.File, error) {
+	m, err := ReadManifest(path)
+	if err != nil {
+		return Manifest{}, nil, err
 	}
-	return m, dump, nil
+	dump := filepath.Join(filepath.Dir(ManifestPath(path)), filepath.Base(m.File))
+	f, err := openRegular(dump)
+	if err != nil {
+		return Manifest{}, nil, kept(fmt.Errorf("snapshot %s: read it: %w", dump, err))
+	}
+	found, err := readFrom(ctx, f, m.Databases)
+	if err == nil {
+		err = checkFound(dump, m, found)
+	} else {
+		err = kept(fmt.Errorf("snapshot %s: read it: %w", dump, err))
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return Manifest{}, nil, err
+	}
+	return m, f, nil
 }

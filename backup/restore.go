@@ -52,7 +52,7 @@ func stopped(dep Deployment) []plan.Container {
 // one that was not healthy before). It reports whether the schema
 // fingerprint after the load is the snapshot's. Once a container stopped,
 // cancelling ctx does not interrupt it.
-func restoreInto(ctx context.Context, x *orchestrator.Executor, dep Deployment, dump string, m Manifest) (bool, error) {
+func restoreInto(ctx context.Context, x *orchestrator.Executor, dep Deployment, dump *os.File, m Manifest) (bool, error) {
 	h := dep.Host
 	order := stopOrder(dep)
 	restore := map[string]string{}
@@ -73,14 +73,14 @@ func restoreInto(ctx context.Context, x *orchestrator.Executor, dep Deployment, 
 		}
 		paused = append(paused, c)
 	}
-	x.Emit(orchestrator.Event{Host: h.Name(), Container: dep.Target.DB, Action: "load snapshot", Result: "started", Detail: dump})
+	x.Emit(orchestrator.Event{Host: h.Name(), Container: dep.Target.DB, Action: "load snapshot", Result: "started", Detail: dump.Name()})
 	if err := load(ctx, dep, dump, m); err != nil {
 		n := strings.Join(names(paused), " ")
 		// Why %v: the frameworks are stopped by now, so the kind of the
 		// cause (a database that stopped answering is "unreachable", exit
 		// 2: nothing changed) must not decide the exit code.
 		return false, fmt.Errorf("restore into %s: load %s: %v\nthe database may be partly loaded, so the framework containers (%s) are left stopped: "+
-			"run the same tarsup restore again (the snapshot is intact), or start them as they are with docker start %s", dep.Name(), dump, err, n, n)
+			"run the same tarsup restore again (the snapshot is intact), or start them as they are with docker start %s", dep.Name(), dump.Name(), err, n, n)
 	}
 	x.Emit(orchestrator.Event{Host: h.Name(), Container: dep.Target.DB, Action: "load snapshot", Result: "done", Detail: strings.Join(m.Databases, ", ")})
 	fp, err := tarsdb.NewClient(h.Engine).SchemaFingerprint(ctx, dep.Target, m.Databases)
@@ -104,15 +104,10 @@ func resume(ctx context.Context, x *orchestrator.Executor, dep Deployment, pause
 // the snapshot's databases, so that what is there afterwards is exactly
 // the snapshot (a table the newer framework added goes too), then the
 // dump, decompressed on the way.
-func load(ctx context.Context, dep Deployment, dump string, m Manifest) error {
-	f, err := os.Open(dump)
+func load(ctx context.Context, dep Deployment, dump *os.File, m Manifest) error {
+	zr, err := gzip.NewReader(bufio.NewReaderSize(dump, 256<<10))
 	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 256<<10))
-	if err != nil {
-		return fmt.Errorf("read %s: %w", dump, err)
+		return fmt.Errorf("read %s: %w", dump.Name(), err)
 	}
 	var pre strings.Builder
 	for _, d := range m.Databases {

@@ -79,9 +79,10 @@ func (s *Snapshotter) afterRollback(ctx context.Context, x *orchestrator.Executo
 			"to put the databases back as they were before the upgrade (the writes since the snapshot are lost), run: %s", sn.Deployment, note.RestoreCommand)
 		return note, nil
 	}
-	m, dump, err := Verify(ctx, sn.File)
+	m, dump, err := verifyOpen(ctx, sn.File)
 	if err == nil {
 		_, err = restoreInto(ctx, x, dep, dump, m)
+		dump.Close()
 	}
 	if err != nil {
 		note.Error = err.Error()

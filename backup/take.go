@@ -25,13 +25,17 @@ func (o Options) planOne(ctx context.Context, dep Deployment, dir string, framew
 	if err != nil {
 		return plan.Snapshot{}, fmt.Errorf("snapshot of %s: %w", dep.Name(), err)
 	}
+	dd := filepath.Join(dir, DirName(dep.Host.Name(), dep.Target.DB))
+	if why := private(dd); why != "" {
+		return plan.Snapshot{}, badInput("snapshot of %s: %s", dep.Name(), why)
+	}
 	if len(dbs) == 0 {
 		return plan.Snapshot{}, badInput("snapshot of %s: the server has none of the Tars databases (%s): nothing to snapshot; check MYSQL_HOST of %s", dep.Name(), strings.Join(o.databases(), ", "), dep.Via.Name)
 	}
 	return plan.Snapshot{
 		Deployment: dep.Name(), Host: dep.Host.Name(), DB: dep.Target.DB, DBID: dep.Target.DBID,
 		Frameworks: names(frameworks), FrameworkIDs: ids(frameworks), Via: dep.Via.Name, ViaID: dep.Via.ID,
-		Databases: dbs, Dir: filepath.Join(dir, DirName(dep.Host.Name(), dep.Target.DB)), Keep: o.Keep,
+		Databases: dbs, Dir: dd, Keep: o.Keep,
 		FrameworkVersion: dep.Via.Version,
 	}, nil
 }
@@ -52,6 +56,10 @@ func (o Options) takeOne(ctx context.Context, x *orchestrator.Executor, dep Depl
 	if err := os.MkdirAll(snap.Dir, 0o700); err != nil {
 		return fail(err)
 	}
+	if why := private(snap.Dir); why != "" {
+		return fail(errors.New(why))
+	}
+	sweepTemp(x, snap)
 	df, err := createDump(snap.Dir)
 	if err != nil {
 		return fail(err)
@@ -153,4 +161,17 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// sweepTemp removes what a snapshot of this deployment killed before it
+// ended left in its directory: its temporary dump and manifest files
+// (never a named snapshot). Why it may: the engine lock is held, so no
+// other tarsup is writing a snapshot of this deployment now.
+func sweepTemp(x *orchestrator.Executor, snap plan.Snapshot) {
+	left, _ := filepath.Glob(filepath.Join(snap.Dir, ".snapshot-*.tmp*"))
+	for _, p := range left {
+		if os.Remove(p) == nil {
+			x.Emit(orchestrator.Event{Host: snap.Host, Container: snap.DB, Action: "snapshot", Result: "removed", Detail: "unfinished " + p})
+		}
+	}
 }

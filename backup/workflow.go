@@ -116,7 +116,7 @@ type RestoreReport struct {
 // (another one only with --force: exit 3 otherwise) and restores it.
 func Restore(ctx context.Context, cfg Config, o RestoreOptions) (RestoreReport, error) {
 	rep := RestoreReport{DryRun: o.DryRun, File: o.File}
-	m, dump, err := Verify(ctx, o.File)
+	m, dump, err := verifyOpen(ctx, o.File)
 	if err != nil && ctx.Err() != nil {
 		// Why %v: a signal, not the file, ended it (exit 1, not 2).
 		return rep, fault.Mark(fault.Interrupted, fmt.Errorf("interrupted (SIGINT/SIGTERM) while verifying %s: nothing was changed (%v)", o.File, err))
@@ -124,7 +124,8 @@ func Restore(ctx context.Context, cfg Config, o RestoreOptions) (RestoreReport, 
 	if err != nil {
 		return rep, err
 	}
-	rep.File, rep.Manifest, rep.Databases = dump, m, m.Databases
+	defer dump.Close()
+	rep.File, rep.Manifest, rep.Databases = dump.Name(), m, m.Databases
 	s, err := fleet.Open(ctx, cfg.Fleet, !o.DryRun)
 	if err != nil {
 		return rep, err
