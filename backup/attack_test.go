@@ -136,3 +136,14 @@ func TestVerifyOpenKeepsTheVerifiedFile(t *testing.T) {
 		t.Errorf("read %q after the swap, want the verified dump", b.String())
 	}
 }
+
+// TestVerifyFollowsLinkedManifest: a link to a manifest in another
+// directory names the dump beside the manifest it links to.
+func TestVerifyFollowsLinkedManifest(t *testing.T) {
+	dump := writeSnapshot(t, t.TempDir(), "d", sampleDump, time.Now())
+	link := filepath.Join(t.TempDir(), "latest.json")
+	must(t, os.Symlink(ManifestPath(dump), link))
+	if _, got, err := Verify(t.Context(), link); err != nil || got != dump {
+		t.Errorf("Verify(link) = %q, %v; want %s", got, err, dump)
+	}
+}

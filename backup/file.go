@@ -232,7 +232,13 @@ func verifyOpen(ctx context.Context, path string) (Manifest, *os.File, error) {
 	if err != nil {
 		return Manifest{}, nil, err
 	}
-	dump := filepath.Join(filepath.Dir(ManifestPath(path)), filepath.Base(m.File))
+	mp := ManifestPath(path)
+	// Why resolve: a link to a manifest (latest.json) names the dump
+	// beside the manifest it links to.
+	if real, err := filepath.EvalSymlinks(mp); err == nil {
+		mp = real
+	}
+	dump := filepath.Join(filepath.Dir(mp), filepath.Base(m.File))
 	f, err := openRegular(dump)
 	if err != nil {
 		return Manifest{}, nil, kept(fmt.Errorf("snapshot %s: read it: %w", dump, err))

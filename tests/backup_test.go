@@ -73,6 +73,8 @@ type snapLayout struct {
 	// (no heartbeat of its own, no sweep), so that dumps of the database
 	// taken apart compare equal.
 	quiet bool
+	// engine is the extra engine's slot (0: 10).
+	engine int
 }
 
 // newSnapDeployment lays a deployment out on subnet k as TarsDocs does:
@@ -81,7 +83,11 @@ type snapLayout struct {
 func newSnapDeployment(t *testing.T, k int, name string, l snapLayout) *snapDeployment {
 	t.Helper()
 	ctx := t.Context()
-	e, conn := extraEngine(t, ctx, 10)
+	slot := 10
+	if l.engine != 0 {
+		slot = l.engine
+	}
+	e, conn := extraEngine(t, ctx, slot)
 	ref, err := bed.MariaDB(ctx, e)
 	if err != nil {
 		t.Fatal(err)
