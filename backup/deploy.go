@@ -44,7 +44,6 @@ func usesDB(c plan.Container) bool {
 	return (c.Role == images.RoleFramework || c.Role == images.RoleWeb) && !swapname.IsTemporary(c.Name)
 }
 
-
 // locateAll finds the database of every framework and web container of
 // states on its own engine, and groups them into deployments (by engine
 // and database container), in a stable order. It returns the error of
