@@ -44,19 +44,6 @@ func usesDB(c plan.Container) bool {
 	return (c.Role == images.RoleFramework || c.Role == images.RoleWeb) && !swapname.IsTemporary(c.Name)
 }
 
-// rank orders the frameworks a deployment is located through: running
-// first, then a master.
-func rank(c plan.Container) int {
-	r := 0
-	if c.Running {
-		r += 2
-	}
-	if c.Master() {
-		r++
-	}
-	return r
-}
-
 // locateAll finds the database of every framework and web container of
 // states on its own engine, and groups them into deployments (by engine
 // and database container), in a stable order. It returns the error of
@@ -84,7 +71,7 @@ func locateAll(ctx context.Context, hosts map[string]*engine.Host, states []plan
 			if !ok {
 				d = &Deployment{Host: h, Target: t, Via: c}
 				byKey[k], keys = d, append(keys, k)
-			} else if rank(c) > rank(d.Via) {
+			} else if plan.SourceRank(c) > plan.SourceRank(d.Via) {
 				d.Target, d.Via = t, c
 			}
 			d.Frameworks = append(d.Frameworks, c)

@@ -103,19 +103,24 @@ func RegistrationScope(p Plan, all []HostState) []RegistrationSource {
 	return list
 }
 
+// SourceRank orders the frameworks a deployment's database is reached
+// through (the registration check, snapshots): a running one first, then a
+// master.
+func SourceRank(c Container) int {
+	r := 0
+	if c.Running {
+		r += 2
+	}
+	if c.Master() {
+		r++
+	}
+	return r
+}
+
 // sourceOf picks the framework a deployment's t_node_info is read through.
 func sourceOf(dep string, all []HostState) RegistrationSource {
 	var best *Container
-	rank := func(c Container) int {
-		r := 0
-		if c.Running {
-			r += 2
-		}
-		if c.Master() {
-			r++
-		}
-		return r
-	}
+	rank := SourceRank
 	for _, s := range all {
 		for i, c := range s.Containers {
 			if c.Role == images.RoleFramework && !swapname.IsTemporary(c.Name) && DeploymentOf(c) == dep && (best == nil || rank(c) > rank(*best)) {
