@@ -249,7 +249,10 @@ func (r *inputReader) failed() error {
 func (c *Client) remove(ctx context.Context, id string) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 	defer cancel()
-	_ = c.Engine.ContainerRemove(rctx, id, container.RemoveOptions{Force: true})
+	// RemoveVolumes: the database image declares a VOLUME (/var/lib/mysql),
+	// so the client gets an anonymous volume that AutoRemove would delete
+	// but a plain removal that wins the race would leave behind.
+	_ = c.Engine.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	waitC, errC := c.Engine.ContainerWait(rctx, id, container.WaitConditionRemoved)
 	select {
 	case <-waitC:
