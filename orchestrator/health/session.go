@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -42,7 +43,8 @@ type SessionProber interface {
 // addresses (gratuitous ARP) when it starts (package internal/announce).
 const (
 	// AnnounceAuto announces on engines before Docker 28 (API 1.48), which
-	// do not announce a new interface themselves.
+	// do not announce a new interface themselves, where the container will
+	// be alone on one of its networks (see announces).
 	AnnounceAuto = "auto"
 	// AnnounceOn announces on every engine.
 	AnnounceOn = "on"
@@ -56,21 +58,57 @@ const announceAPI = "1.48"
 
 // announces reports whether a session for c on h announces c's addresses:
 // only for a container with a network namespace of its own (not host,
-// none, or another container's), where the mode asks for it.
-func (p *Prober) announces(h *engine.Host, c plan.Container) bool {
-	switch p.Announce {
-	case AnnounceOff:
-		return false
-	case "", AnnounceAuto:
-		if !versions.LessThan(h.Engine.ClientVersion(), announceAPI) {
-			return false
-		}
-	}
-	if c.Inspect.HostConfig == nil {
+// none, or another container's), where the mode asks for it. AnnounceAuto
+// asks for it on engines before Docker 28 where c will be alone on one of
+// its networks once the container it replaces stops: that network's
+// bridge then loses its last port, drops its carrier, and the host
+// forgets the address's neighbour entry. Where other containers stay on
+// the network the entry stays, and so does the address's MAC (engines
+// before 28 derive it from the IP), so there is nothing to announce, and
+// no sidecar start to compete with the new container's.
+func (p *Prober) announces(ctx context.Context, h *engine.Host, c plan.Container) bool {
+	if p.Announce == AnnounceOff || c.Inspect.ContainerJSONBase == nil || c.Inspect.HostConfig == nil {
 		return false
 	}
 	m := c.Inspect.HostConfig.NetworkMode
-	return !m.IsHost() && !m.IsNone() && !m.IsContainer()
+	if m.IsHost() || m.IsNone() || m.IsContainer() {
+		return false
+	}
+	if p.Announce == AnnounceOn {
+		return true
+	}
+	if !versions.LessThan(h.Engine.ClientVersion(), announceAPI) {
+		return false
+	}
+	return aloneAfterStop(ctx, h, c)
+}
+
+// aloneAfterStop reports whether c, created and not started, will be the
+// only running container on one of its networks once the one it replaces
+// (running there now) stops. A network that cannot be listed counts as
+// such: an announcement too many costs a sidecar start, one too few a
+// second of downtime.
+func aloneAfterStop(ctx context.Context, h *engine.Host, c plan.Container) bool {
+	ns := c.Inspect.NetworkSettings
+	if ns == nil || len(ns.Networks) == 0 {
+		return false
+	}
+	for name := range ns.Networks {
+		list, err := h.Engine.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("network", name))})
+		if err != nil {
+			return true
+		}
+		others := 0
+		for _, o := range list {
+			if o.ID != c.ID {
+				others++
+			}
+		}
+		if others <= 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // Session prepares the probe of c, which is created and not yet started:
@@ -80,7 +118,7 @@ func (p *Prober) announces(h *engine.Host, c plan.Container) bool {
 func (p *Prober) Session(ctx context.Context, h *engine.Host, c plan.Container) (ProbeSession, error) {
 	checks := ChecksFor(c)
 	viaSidecar := len(checks) > 0 && p.UsesSidecar(h)
-	ann := p.announces(h, c)
+	ann := p.announces(ctx, h, c)
 	if !viaSidecar && !ann {
 		return directSession{p: p, h: h}, nil
 	}

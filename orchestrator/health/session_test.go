@@ -67,6 +67,20 @@ type sidecarEngine struct {
 	answers  []string
 	removed  int
 	startErr error
+	// others are the running containers on the target's network "tars"
+	// besides the target (the old container among them).
+	others []string
+}
+
+func (e *sidecarEngine) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
+	if o.Filters.Get("network")[0] != "tars" {
+		return nil, errors.New("unexpected network filter")
+	}
+	var out []container.Summary
+	for _, id := range e.others {
+		out = append(out, container.Summary{ID: id})
+	}
+	return out, nil
 }
 
 func (e *sidecarEngine) record(s string) {
@@ -152,14 +166,15 @@ func staticBinary(t *testing.T) string {
 
 func target() plan.Container {
 	return plan.Container{ID: "new1", Name: "fw", Role: images.RoleNode,
-		Inspect: container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{HostConfig: &container.HostConfig{NetworkMode: "tars"}}}}
+		Inspect: container.InspectResponse{ContainerJSONBase: &container.ContainerJSONBase{HostConfig: &container.HostConfig{NetworkMode: "tars"}},
+			NetworkSettings: &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{"tars": {}}}}}
 }
 
 // TestSidecarSession: one sidecar for a whole gate, created before the
 // target starts, in its network namespace, asked once per probe.
 func TestSidecarSession(t *testing.T) {
 	bin := staticBinary(t)
-	e := &sidecarEngine{api: "1.41", answers: []string{"fail tcp 127.0.0.1:19385: connection refused", "ok"}}
+	e := &sidecarEngine{api: "1.41", answers: []string{"fail tcp 127.0.0.1:19385: connection refused", "ok"}, others: []string{"old1"}}
 	h := &engine.Host{Spec: engine.HostSpec{URL: "tcp://fake:2376"}, Engine: e, Remote: true}
 	p := &Prober{Mode: ProbeAuto, Binary: bin}
 	s, err := p.Session(context.Background(), h, target())
@@ -202,16 +217,18 @@ func TestSessionModes(t *testing.T) {
 		api      string
 		announce string
 		c        plan.Container
+		others   []string
 		create   string
 	}{
-		{"engine 28 announces itself", "1.48", AnnounceAuto, target(), ""},
-		{"announce off", "1.41", AnnounceOff, target(), ""},
-		{"host networking: nothing to announce", "1.41", AnnounceOn, hostNet, ""},
-		{"engine 20.10", "1.41", AnnounceAuto, target(), "create probe --serve --announce"},
-		{"announce on, engine 29", "1.52", AnnounceOn, target(), "create probe --serve --announce"},
+		{"engine 28 announces itself", "1.48", AnnounceAuto, target(), []string{"old1"}, ""},
+		{"announce off", "1.41", AnnounceOff, target(), []string{"old1"}, ""},
+		{"host networking: nothing to announce", "1.41", AnnounceOn, hostNet, []string{"old1"}, ""},
+		{"engine 20.10, alone on its network after the stop", "1.41", AnnounceAuto, target(), []string{"old1"}, "create probe --serve --announce"},
+		{"engine 20.10, its database stays on the network", "1.41", AnnounceAuto, target(), []string{"old1", "db1"}, ""},
+		{"announce on, engine 29, not alone", "1.52", AnnounceOn, target(), []string{"old1", "db1"}, "create probe --serve --announce"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := &sidecarEngine{api: tt.api}
+			e := &sidecarEngine{api: tt.api, others: tt.others}
 			h := &engine.Host{Spec: engine.HostSpec{URL: "unix:///x.sock"}, Engine: e}
 			p := &Prober{Mode: ProbeDirect, Binary: bin, Announce: tt.announce}
 			s, err := p.Session(context.Background(), h, tt.c)
@@ -228,7 +245,7 @@ func TestSessionModes(t *testing.T) {
 			}
 		})
 	}
-	e := &sidecarEngine{api: "1.41", startErr: errors.New("no such image")}
+	e := &sidecarEngine{api: "1.41", startErr: errors.New("no such image"), others: []string{"old1"}}
 	h := &engine.Host{Spec: engine.HostSpec{URL: "unix:///x.sock"}, Engine: e}
 	s, err := (&Prober{Mode: ProbeDirect, Binary: bin}).Session(context.Background(), h, target())
 	if err != nil {
