@@ -88,7 +88,7 @@ func TestOldServesUntilStop(t *testing.T) {
 			select {
 			case m := <-msgs:
 				a := m.Actor.Attributes
-				probe := a["tarsup.probe"] != ""
+				probe := a["tarsup.probe"] == "1"
 				if a[testbed.RunLabel] != bed.RunID && !probe {
 					continue
 				}

@@ -79,8 +79,9 @@ func TestKill9ThenRecover(t *testing.T) {
 					a := m.Actor.Attributes
 					ours := a[testbed.RunLabel] == bed.RunID && strings.HasPrefix(a["name"], fw)
 					if pt.probe {
-						// This tarsup's sidecar (others may run on the engine).
-						ours = a[plan.LabelProbe] != "" && strings.Contains(a[plan.LabelTxnOwner], fmt.Sprintf("/%d/", cmd.Process.Pid))
+						// This tarsup's gate sidecar (others may run on the engine;
+						// database clients carry tarsup.probe=db-client).
+						ours = a[plan.LabelProbe] == "1" && strings.Contains(a[plan.LabelTxnOwner], fmt.Sprintf("/%d/", cmd.Process.Pid))
 					}
 					if m.Action != pt.event || !ours {
 						continue
