@@ -167,3 +167,21 @@ func evList[E any](es []E, f func(E) string) string {
 	}
 	return b.String()
 }
+
+// TestUpgradeToHealthcheckImage: an image with a HEALTHCHECK is gated on
+// Docker's health status, which the gate follows by the engine's
+// health_status events: the upgrade passes once the check does, and the
+// new container is healthy.
+func TestUpgradeToHealthcheckImage(t *testing.T) {
+	ctx := t.Context()
+	d := bed.On(ctx, t, bed.Local)
+	p := uniq("hcgate-")
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: bed.Local.Subnet(56)})
+	fw := dep.Framework.Name
+	r := tarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", fw, "--framework-image", bed.Images.FrameworkHC}, gateFlags...)...)
+	requireExit(t, r, 0)
+	in := inspect(t, ctx, bed.Local, fw)
+	if in.Config.Image != bed.Images.FrameworkHC || in.State.Health == nil || in.State.Health.Status != "healthy" {
+		t.Fatalf("%s runs %s, health %+v: want the HEALTHCHECK image, healthy", fw, in.Config.Image, in.State.Health)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"github.com/tarsup/tarsup/internal/wait"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
@@ -267,6 +269,15 @@ func (g Gate) firstAnswer(ctx context.Context, h *engine.Host, id string, role i
 	c, looked := first, time.Now()
 	var err error
 	var lastWhy string
+	// Why events for a HEALTHCHECK: its status changes only when a check
+	// runs, at the image's interval; the event says so at once, where a
+	// poll backed off to --interval would notice it up to that much later.
+	var wake <-chan struct{}
+	if first.DockerHealth != "" {
+		var stop func()
+		wake, stop = healthEvents(ctx, h, id)
+		defer stop()
+	}
 	for {
 		if time.Since(looked) >= min(lookEvery, interval) {
 			if c, err = g.look(ctx, h, id, role); err != nil {
@@ -299,10 +310,45 @@ func (g Gate) firstAnswer(ctx context.Context, h *engine.Host, id string, role i
 		if time.Now().After(deadline) {
 			return fail(fmt.Sprintf("not healthy after %s (--health-timeout): %s", g.Timeout, lastWhy))
 		}
-		if err := wait.Sleep(ctx, pace.next(time.Now())); err != nil {
+		woken, err := wait.SleepOrWake(ctx, pace.next(time.Now()), wake)
+		if err != nil {
 			return err
 		}
+		if woken {
+			looked = time.Time{} // a health status changed: look now
+		}
 	}
+}
+
+// healthEvents wakes a gate on each health_status event of container id
+// (a nil channel, which never wakes, where the engine cannot stream them:
+// the gate then polls). stop ends the stream.
+func healthEvents(ctx context.Context, h *engine.Host, id string) (<-chan struct{}, func()) {
+	ectx, cancel := context.WithCancel(ctx)
+	msgs, errs := h.Engine.Events(ectx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)),
+		filters.Arg("container", id),
+		filters.Arg("event", "health_status"))})
+	if msgs == nil {
+		return nil, cancel
+	}
+	wake := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-msgs:
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			case <-errs:
+				return
+			case <-ectx.Done():
+				return
+			}
+		}
+	}()
+	return wake, cancel
 }
 
 // healthyWith judges c by its Docker health where it has one, else by
