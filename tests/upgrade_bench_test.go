@@ -118,6 +118,9 @@ func BenchmarkFrameworkDowntime(b *testing.B) {
 	aloneSub := bed.Local.Subnet(51)
 	layouts := []layout{{"tars", tarsNet, tarsSub}, {"alone", d.Network(p+"alone", aloneSub), aloneSub}}
 
+	// parts are, per kind, each swap's kill -> die, die -> "stop" (the
+	// engine's clean-up), "stop" -> start of the new container.
+	parts := map[string][][3]time.Duration{}
 	// measure lays out a fresh framework, lets its client settle, swaps
 	// it as kind says, and returns the client's longest gap and the
 	// engine's die -> start.
@@ -148,7 +151,10 @@ func BenchmarkFrameworkDowntime(b *testing.B) {
 			gap = w.Stop(ctx)
 		}
 		now := inspect(b, ctx, bed.Local, name)
-		return gap, ev.between(b, old.ID, now.ID)
+		kill, die := ev.when(b, old.ID, events.ActionKill), ev.when(b, old.ID, events.ActionDie)
+		stopped, started := ev.when(b, old.ID, events.ActionStop), ev.when(b, now.ID, events.ActionStart)
+		parts[kind] = append(parts[kind], [3]time.Duration{die.Sub(kill), stopped.Sub(die), started.Sub(stopped)})
+		return gap, started.Sub(die)
 	}
 
 	const rounds = 5
@@ -174,6 +180,15 @@ func BenchmarkFrameworkDowntime(b *testing.B) {
 		b.Logf("layout %q: medians of %d: downtime tarsup %v, floor %v, tarsup/floor %.2f; die -> start tarsup %v, floor %v",
 			l.name, len(tg), t.Round(time.Millisecond), f.Round(time.Millisecond), float64(t)/float64(f),
 			median(ts).Round(time.Millisecond), median(fs).Round(time.Millisecond))
+		for _, k := range []string{"tarsup", "floor"} {
+			var a, bb, c []time.Duration
+			for _, x := range parts[k] {
+				a, bb, c = append(a, x[0]), append(bb, x[1]), append(c, x[2])
+			}
+			b.Logf("layout %q: %s: medians kill -> die %v, die -> stop (clean-up) %v, stop -> start of the new one %v",
+				l.name, k, median(a).Round(time.Millisecond), median(bb).Round(time.Millisecond), median(c).Round(time.Millisecond))
+		}
+		clear(parts)
 		prefix := ""
 		if l.name != "tars" {
 			prefix = l.name + "-"
@@ -269,12 +284,6 @@ func (l *eventLog) when(tb testing.TB, id string, action events.Action) time.Tim
 	}
 	tb.Fatalf("no %s event of %s", action, id)
 	return time.Time{}
-}
-
-// between is the time from old's die to the start of new.
-func (l *eventLog) between(tb testing.TB, oldID, newID string) time.Duration {
-	tb.Helper()
-	return l.when(tb, newID, events.ActionStart).Sub(l.when(tb, oldID, events.ActionDie))
 }
 
 func median(ds []time.Duration) time.Duration {
