@@ -28,8 +28,6 @@ type Config struct {
 	Specs []engine.HostSpec
 	// Probe is the probe mode (health.ProbeAuto, direct, sidecar).
 	Probe string
-	// Announce is the announce mode (health.AnnounceAuto when empty, on, off).
-	Announce string
 	// Exec are the executor's options; Open sets Exec.Gate.Prober.
 	Exec orchestrator.ExecOptions
 	// Force takes over an engine lock another tarsup may still hold.
@@ -60,7 +58,7 @@ type Session struct {
 // it also takes every engine's lock (commands that go through
 // orchestrator.Upgrade leave that to it). Close releases it all.
 func Open(ctx context.Context, cfg Config, lock bool) (*Session, error) {
-	prober, err := health.NewProberAnnouncing(cfg.Probe, cfg.Announce, "")
+	prober, err := health.NewProber(cfg.Probe, "")
 	if err != nil {
 		return nil, err
 	}

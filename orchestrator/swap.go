@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/swapname"
 )
@@ -77,8 +78,11 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 	// The gate's probe is made ready now, while the old container still
 	// serves: the sidecar image loaded, a sidecar created in the new
 	// container's network namespace (started once the new one runs).
-	probe := x.Opts.Gate.Prepare(ctx, h, newID, st.GateRole)
-	defer probe.Close()
+	var probe *health.Watch
+	if st.Kind == plan.StepRecreate {
+		probe = x.Opts.Gate.Prepare(ctx, h, newID, st.GateRole, st.Announce)
+		defer probe.Close()
+	}
 	// From here on the old container is touched: finish or roll back even
 	// if the caller gives up (SIGTERM).
 	ctx = context.WithoutCancel(ctx)
