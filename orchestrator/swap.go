@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -116,6 +117,9 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: plan.Short(newID)})
 	err = probe.Wait(ctx)
+	if says := probe.SidecarSays(); says != "" {
+		x.report(Event{Host: h.Name(), Container: name, Action: "gate sidecar", Detail: strings.ReplaceAll(says, "\n", "; ")})
+	}
 	probe.Close()
 	if err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("health gate: %w", err))

@@ -232,10 +232,15 @@ func TestAnnounceAuto(t *testing.T) {
 			t.Errorf("%s after the upgrade: %v", tt.name, err)
 		}
 		mu.Lock()
-		got := slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, "--announce") })
+		got := slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, "--announce-addresses") })
 		mu.Unlock()
 		if got != tt.want {
 			t.Errorf("%s: a gate sidecar that announces: %v, want %v (sidecars: %q)", tt.name, got, tt.want, cmds)
+		}
+		// The sidecar did announce: tarsup reports what it said.
+		said := "gate sidecar (announced " + tt.ip + " on eth0)"
+		if strings.Contains(r.Stdout, said) != tt.want {
+			t.Errorf("%s: want %v a report %q:\n%s", tt.name, tt.want, said, r.Stdout)
 		}
 	}
 	if left := probeSidecars(t, ctx, bed.Local); len(left) != 0 {

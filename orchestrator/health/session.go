@@ -72,7 +72,7 @@ func (p *Prober) Session(ctx context.Context, h *engine.Host, c plan.Container, 
 	}
 	args := []string{"probe", "--serve"}
 	if ann {
-		args = append(args, "--announce")
+		args = append(args, "--announce-addresses")
 	}
 	if viaSidecar {
 		args = append(args, checkArgs(checks)...)
@@ -325,6 +325,18 @@ func (w *Watch) Wait(ctx context.Context) error {
 		}
 	}
 	return w.g.wait(ctx, w.h, w.id, w.role, w.sess)
+}
+
+// SidecarSays is what the gate's sidecar wrote on stderr so far (its
+// announcements, or why one failed); "" without a sidecar.
+func (w *Watch) SidecarSays() string {
+	if w == nil {
+		return ""
+	}
+	if s, ok := w.sess.(*sidecarSession); ok {
+		return strings.TrimSpace(s.stderr.String())
+	}
+	return ""
 }
 
 // Close releases the session; a nil Watch, or one closed before, is fine.

@@ -185,7 +185,7 @@ func TestSidecarSession(t *testing.T) {
 	}
 	s.Close()
 	s.Close()
-	want := []string{"create probe --serve --announce --tcp 127.0.0.1:19385", "attach", "start", "remove"}
+	want := []string{"create probe --serve --announce-addresses --tcp 127.0.0.1:19385", "attach", "start", "remove"}
 	if !slices.Equal(e.calls, want) {
 		t.Errorf("calls %q, want %q", e.calls, want)
 	}
@@ -207,7 +207,7 @@ func TestSessionModes(t *testing.T) {
 	}{
 		{"no announcement asked", false, target(), ""},
 		{"host networking: nothing to announce", true, hostNet, ""},
-		{"an announcement asked", true, target(), "create probe --serve --announce"},
+		{"an announcement asked", true, target(), "create probe --serve --announce-addresses"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := &sidecarEngine{api: "1.41"}
