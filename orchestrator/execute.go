@@ -118,6 +118,10 @@ type Executor struct {
 	// Nodes reads the deployments' t_node_info for the registration
 	// check; nil turns it off.
 	Nodes NodeLocator
+	// Trace records the stages, the steps and their events (TARSUP_TRACE);
+	// nil records nothing. The hosts' engines record their calls in it
+	// when wrapped by Trace.Wrap.
+	Trace *engine.Trace
 
 	locks   lock.Engines          // the engine locks this executor holds
 	watches map[string]*nodeWatch // the t_node_info reads, by deployment
@@ -138,6 +142,7 @@ func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
 func (x *Executor) Emit(e Event) { x.report(e) }
 
 func (x *Executor) report(e Event) {
+	x.Trace.Event(e.Host, e.Container, e.Action)
 	if x.Opts.Report != nil {
 		e.Time = time.Now()
 		x.Opts.Report(e)
@@ -174,7 +179,9 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 			}
 			continue
 		}
-		phaseResults, failed, phaseClosed := x.runPhase(ctx, ph, done)
+		pctx, end := x.Trace.Stage(ctx, "phase "+ph.Name)
+		phaseResults, failed, phaseClosed := x.runPhase(pctx, ph, done)
+		end()
 		for _, r := range phaseResults {
 			if r.Step.Recreates() {
 				done[r.Step.Container.ID] = r.Result
@@ -216,6 +223,7 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	failed, closed := 0, false
+	began := time.Now()
 	for i, st := range ph.Steps {
 		sem <- struct{}{}
 		mu.Lock()
@@ -240,7 +248,9 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r := x.do(ctx, st, done)
+			sctx, tr := x.Trace.Step(ctx, ph.Name, st.Host, st.Container.Name, string(st.Kind), began)
+			r := x.do(sctx, st, done)
+			tr.Done(r.Result)
 			mu.Lock()
 			results[i] = r
 			if r.Err != nil {
