@@ -187,7 +187,7 @@ func (t *Trace) isSidecar(id string) bool {
 func (t *Trace) Report() TraceReport {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := TraceReport{Wall: t.since(time.Now()), Stages: append([]Stage(nil), t.stages...), Calls: append([]Call(nil), t.calls...)}
+	r := TraceReport{Began: t.begun, Wall: t.since(time.Now()), Stages: append([]Stage(nil), t.stages...), Calls: append([]Call(nil), t.calls...)}
 	for _, s := range t.steps {
 		c := *s
 		c.Marks = append([]Mark(nil), s.Marks...)

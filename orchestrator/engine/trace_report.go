@@ -5,12 +5,15 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // TraceReport is a trace as TARSUP_TRACE writes it: the raw stages, steps
 // and calls, and their summary. Times are seconds; starts count from the
 // trace's beginning (the command's).
 type TraceReport struct {
+	// Began is when the trace began; Wall how long it ran, in seconds.
+	Began  time.Time   `json:"began"`
 	Wall   float64     `json:"wall"`
 	Stages []Stage     `json:"stages"`
 	Steps  []StepTrace `json:"steps"`
