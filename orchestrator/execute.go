@@ -104,6 +104,9 @@ type ExecOptions struct {
 	// Snapshots takes the database snapshots before an upgrade's first
 	// stop (package backup); nil takes none (--no-backup).
 	Snapshots Snapshots
+	// Announce is the --announce mode, for the planner (plan.AnnounceAuto
+	// when empty).
+	Announce string
 }
 
 // Executor walks a plan against the engines.
@@ -156,7 +159,7 @@ func (x *Executor) report(e Event) {
 // Policy is the operator's policy from these options, for the planner.
 func (o ExecOptions) Policy(parallel int) plan.Policy {
 	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup,
-		RegisterTimeout: o.RegisterTimeout, Hooks: o.Hooks, GateTime: o.Gate.Timeout + o.Gate.Monitor}
+		RegisterTimeout: o.RegisterTimeout, Hooks: o.Hooks, GateTime: o.Gate.Timeout + o.Gate.Monitor, Announce: o.Announce}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -42,8 +43,8 @@ func TestReplaceSequence(t *testing.T) {
 			newImage:   "fw:new",
 			wantResult: ResultUpgraded,
 			want: []string{
-				"create fw.tarsup-new (fw:new)", "stop fw", "rename fw -> fw.tarsup-old",
-				"rename fw.tarsup-new -> fw", "start fw", "remove fw.tarsup-old",
+				"create fw.tarsup-new (fw:new)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
+				"stop fw.tarsup-old", "start fw", "remove fw.tarsup-old",
 			},
 			wantNames: []string{"fw"},
 		},
@@ -53,8 +54,8 @@ func TestReplaceSequence(t *testing.T) {
 			setup:      func(f *fakeEngine) { f.health["fw:bad"] = plan.HealthUnhealthy },
 			wantResult: ResultRolledBack,
 			want: []string{
-				"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old",
-				"rename fw.tarsup-new -> fw", "start fw",
+				"create fw.tarsup-new (fw:bad)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
+				"stop fw.tarsup-old", "start fw",
 				"rename fw -> fw.tarsup-failed", "stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed",
 			},
 			wantNames: []string{"fw"},
@@ -65,8 +66,8 @@ func TestReplaceSequence(t *testing.T) {
 			setup:      func(f *fakeEngine) { f.failStart["fw:port"] = true },
 			wantResult: ResultRolledBack,
 			want: []string{
-				"create fw.tarsup-new (fw:port)", "stop fw", "rename fw -> fw.tarsup-old",
-				"rename fw.tarsup-new -> fw", "start fw",
+				"create fw.tarsup-new (fw:port)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
+				"stop fw.tarsup-old", "start fw",
 				"rename fw -> fw.tarsup-failed", "stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed",
 			},
 			wantNames: []string{"fw"},
@@ -78,8 +79,8 @@ func TestReplaceSequence(t *testing.T) {
 			noRollback: true,
 			wantResult: ResultLeft,
 			want: []string{
-				"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old",
-				"rename fw.tarsup-new -> fw", "start fw",
+				"create fw.tarsup-new (fw:bad)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
+				"stop fw.tarsup-old", "start fw",
 			},
 			wantNames: []string{"fw", "fw.tarsup-old"},
 		},
@@ -125,25 +126,30 @@ func TestRecoverStates(t *testing.T) {
 		names [2]string // old, new; "" = removed
 		upNew bool
 		want  []string
+		upOld bool // the old container still runs (a swap stops it only after the renames)
 	}{
 		{"killed after create", [2]string{"fw", "fw.tarsup-new"}, false,
-			[]string{"stop fw.tarsup-new", "remove fw.tarsup-new", "start fw"}},
+			[]string{"stop fw.tarsup-new", "remove fw.tarsup-new", "start fw"}, false},
 		{"killed after renaming the old aside", [2]string{"fw.tarsup-old", "fw.tarsup-new"}, false,
-			[]string{"stop fw.tarsup-new", "rename fw.tarsup-old -> fw", "remove fw.tarsup-new", "start fw"}},
+			[]string{"stop fw.tarsup-new", "rename fw.tarsup-old -> fw", "remove fw.tarsup-new", "start fw"}, false},
 		{"killed after the new got the name", [2]string{"fw.tarsup-old", "fw"}, false,
-			[]string{"stop fw.tarsup-old", "start fw", "remove fw.tarsup-old"}},
+			[]string{"stop fw.tarsup-old", "start fw", "remove fw.tarsup-old"}, false},
 		{"killed during the gate", [2]string{"fw.tarsup-old", "fw"}, true,
-			[]string{"stop fw.tarsup-old", "remove fw.tarsup-old"}},
+			[]string{"stop fw.tarsup-old", "remove fw.tarsup-old"}, false},
 		{"killed during a rollback", [2]string{"fw.tarsup-old", "fw.tarsup-failed"}, false,
-			[]string{"stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "remove fw.tarsup-failed", "start fw"}},
+			[]string{"stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "remove fw.tarsup-failed", "start fw"}, false},
+		{"killed after renaming the old aside while it ran", [2]string{"fw.tarsup-old", "fw.tarsup-new"}, false,
+			[]string{"stop fw.tarsup-new", "rename fw.tarsup-old -> fw", "remove fw.tarsup-new"}, true},
+		{"killed after the new got the name, before the old one stopped", [2]string{"fw.tarsup-old", "fw"}, false,
+			[]string{"stop fw.tarsup-old", "start fw", "remove fw.tarsup-old"}, true},
 		// The old one was itself made by an earlier upgrade: its labels say so.
 		{"an old one aside whose successor is gone", [2]string{"fw.tarsup-old", ""}, false,
-			[]string{"rename fw.tarsup-old -> fw", "start fw"}},
+			[]string{"rename fw.tarsup-old -> fw", "start fw"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeEngine(t)
-			old := f.add(tt.names[0], "fw:old", false)
+			old := f.add(tt.names[0], "fw:old", tt.upOld)
 			if tt.names[1] == "" {
 				old.Config.Labels = map[string]string{plan.LabelTxn: "t0", plan.LabelTxnName: "fw", plan.LabelTxnOld: "gone", plan.LabelTxnOldRunning: "true"}
 			} else {
@@ -167,5 +173,76 @@ func TestRecoverStates(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sessionProber is a prober with sessions whose steps are recorded among
+// the engine's calls.
+type sessionProber struct {
+	fakeProber
+	f *fakeEngine
+}
+
+func (p *sessionProber) Session(_ context.Context, _ *engine.Host, c plan.Container, announce bool) (health.ProbeSession, error) {
+	p.f.record("prepare probe of %s (announce %v)", c.Name, announce)
+	return &recordedSession{p: p}, nil
+}
+
+type recordedSession struct{ p *sessionProber }
+
+func (s *recordedSession) Start(context.Context) error {
+	s.p.f.record("start probe")
+	return nil
+}
+
+func (s *recordedSession) Probe(ctx context.Context, c plan.Container) error {
+	return s.p.Probe(ctx, nil, c)
+}
+
+func (s *recordedSession) Close() { s.p.f.record("close probe") }
+
+// TestSwapPreparesProbe: everything but the stop and the start happens
+// while the old container still runs: the new container created, the
+// gate's probe prepared, both renames; between "stop" and "start" there is
+// no other engine call; the probe starts once the new container runs.
+func TestSwapPreparesProbe(t *testing.T) {
+	f := newFakeEngine(t)
+	old := f.add("fw", "fw:old", true)
+	x, h := fakeExecutor(f)
+	x.Opts.Gate.Prober = &sessionProber{f: f}
+	oc := containerOf(t, x, h, old.ID)
+	spec := plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:new", Role: oc.Role, APIVersion: "1.41"})
+	f.calls = nil
+	if _, res, err := x.Replace(context.Background(), h, oc, spec, plan.PreviousSpec(oc, "1.41")); res != ResultUpgraded {
+		t.Fatalf("result %q: %v", res, err)
+	}
+	want := []string{"create fw.tarsup-new (fw:new)", "prepare probe of fw.tarsup-new (announce false)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
+		"stop fw.tarsup-old", "start fw", "start probe", "close probe", "remove fw.tarsup-old"}
+	if got := strings.Join(f.calls, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestStepAnnounceReachesTheGate: the plan's Step.Announce is what the
+// gate's session is asked for.
+func TestStepAnnounceReachesTheGate(t *testing.T) {
+	for _, announce := range []bool{false, true} {
+		f := newFakeEngine(t)
+		old := f.add("fw", "fw:old", true)
+		x, h := fakeExecutor(f)
+		x.Opts.Gate.Prober = &sessionProber{f: f}
+		oc := containerOf(t, x, h, old.ID)
+		st := plan.Step{Host: h.Name(), Container: oc, Spec: plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:new", Role: oc.Role, APIVersion: "1.41"}),
+			Previous: plan.PreviousSpec(oc, "1.41")}
+		x.Opts.Policy(1).RecreatePolicy(&st)
+		st.Announce = announce
+		f.calls = nil
+		if _, res, err := x.replace(context.Background(), h, st, &hookRun{}); res != ResultUpgraded {
+			t.Fatalf("result %q: %v", res, err)
+		}
+		want := fmt.Sprintf("prepare probe of fw.tarsup-new (announce %v)", announce)
+		if !slices.Contains(f.calls, want) {
+			t.Errorf("calls %q, want %q among them", f.calls, want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/registry"
@@ -309,4 +310,9 @@ func (f *fakeEngine) ImageRemove(_ context.Context, ref string, _ image.RemoveOp
 
 func (f *fakeEngine) Info(context.Context) (system.Info, error) {
 	return system.Info{RegistryConfig: &registry.ServiceConfig{Mirrors: f.mirrors}}, nil
+}
+
+// Events streams nothing: the gates poll (a nil channel never delivers).
+func (f *fakeEngine) Events(context.Context, events.ListOptions) (<-chan events.Message, <-chan error) {
+	return nil, nil
 }

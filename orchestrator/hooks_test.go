@@ -88,14 +88,14 @@ func TestHookPaths(t *testing.T) {
 		labels: drain, execs: map[string]fakeExec{"/drain": {}, "/undrain": {}},
 		hp: plan.HookPolicy{PreUpgrade: []string{"true"}, PostUpgrade: []string{"true"}, OnRollback: []string{"true"}},
 		to: "tarscloud/tars-node:stable", result: ResultUpgraded,
-		calls: "create n1.tarsup-new (tarscloud/tars-node:stable)\nexec /drain in n1\nstop n1\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstart n1\n" +
+		calls: "create n1.tarsup-new (tarscloud/tars-node:stable)\nexec /drain in n1\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstop n1.tarsup-old\nstart n1\n" +
 			"exec /undrain now in n1\nremove n1.tarsup-old",
 		hooks: "pre-upgrade  n1\npost-upgrade ok n1",
 	}, {
 		name: "post-upgrade fails: rolled back, then on-rollback",
 		hp:   plan.HookPolicy{PostUpgrade: []string{"echo smoke test failed; exit 1"}, OnRollback: []string{"true"}},
 		to:   "tarscloud/tars-node:stable", result: ResultRolledBack,
-		calls: "create n1.tarsup-new (tarscloud/tars-node:stable)\nstop n1\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstart n1\n" +
+		calls: "create n1.tarsup-new (tarscloud/tars-node:stable)\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstop n1.tarsup-old\nstart n1\n" +
 			"rename n1 -> n1.tarsup-failed\nstop n1.tarsup-failed\nrename n1.tarsup-old -> n1\nstart n1\nremove n1.tarsup-failed",
 		hooks:  "post-upgrade ok n1\non-rollback rolled-back n1",
 		errHas: []string{"post-upgrade hook --post-upgrade", "  | smoke test failed"},
@@ -104,7 +104,7 @@ func TestHookPaths(t *testing.T) {
 		labels: drain, execs: map[string]fakeExec{"/drain": {}, "/undrain": {code: 2}},
 		hp: plan.HookPolicy{PostUpgrade: []string{"true"}},
 		to: "tarscloud/tars-node:stable", result: ResultRolledBack,
-		calls: "create n1.tarsup-new (tarscloud/tars-node:stable)\nexec /drain in n1\nstop n1\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstart n1\n" +
+		calls: "create n1.tarsup-new (tarscloud/tars-node:stable)\nexec /drain in n1\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstop n1.tarsup-old\nstart n1\n" +
 			"exec /undrain now in n1\nrename n1 -> n1.tarsup-failed\nstop n1.tarsup-failed\nrename n1.tarsup-old -> n1\nstart n1\nremove n1.tarsup-failed",
 		errHas: []string{"post-start hook label tarsup.hook.post-start", "exit status 2"},
 	}, {
@@ -112,7 +112,7 @@ func TestHookPaths(t *testing.T) {
 		labels: drain, execs: map[string]fakeExec{"/drain": {}, "/undrain": {code: 2}},
 		hp: plan.HookPolicy{PostUpgrade: []string{"exit 1"}, OnRollback: []string{"true"}, PostFailure: plan.PostHookWarn},
 		to: "tarscloud/tars-node:stable", result: ResultUpgraded,
-		calls: "create n1.tarsup-new (tarscloud/tars-node:stable)\nexec /drain in n1\nstop n1\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstart n1\n" +
+		calls: "create n1.tarsup-new (tarscloud/tars-node:stable)\nexec /drain in n1\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstop n1.tarsup-old\nstart n1\n" +
 			"exec /undrain now in n1\nremove n1.tarsup-old",
 		hooks: "post-upgrade ok n1",
 		warns: 2,
@@ -120,7 +120,7 @@ func TestHookPaths(t *testing.T) {
 		name: "the gate fails: post-upgrade and on-rollback are told rolled-back; their failure is added",
 		hp:   plan.HookPolicy{PostUpgrade: []string{"true"}, OnRollback: []string{"echo paging failed; exit 4"}},
 		to:   "tarscloud/tars-node:bad", result: ResultRolledBack,
-		calls: "create n1.tarsup-new (tarscloud/tars-node:bad)\nstop n1\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstart n1\n" +
+		calls: "create n1.tarsup-new (tarscloud/tars-node:bad)\nrename n1 -> n1.tarsup-old\nrename n1.tarsup-new -> n1\nstop n1.tarsup-old\nstart n1\n" +
 			"rename n1 -> n1.tarsup-failed\nstop n1.tarsup-failed\nrename n1.tarsup-old -> n1\nstart n1\nremove n1.tarsup-failed",
 		hooks:  "post-upgrade rolled-back n1\non-rollback rolled-back n1",
 		errHas: []string{"health gate", "and then: on-rollback hook --on-rollback", "  | paging failed"},

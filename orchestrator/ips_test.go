@@ -288,8 +288,8 @@ func TestRollbackKeepsAddress(t *testing.T) {
 		t.Fatalf("result %q, want rolled back", res)
 	}
 	want := []string{
-		"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old",
-		"rename fw.tarsup-new -> fw", "start fw",
+		"create fw.tarsup-new (fw:bad)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
+		"stop fw.tarsup-old", "start fw",
 		"rename fw -> fw.tarsup-failed", "stop fw.tarsup-failed", "rename fw.tarsup-old -> fw",
 		"disconnect fw from tars-net", "connect fw to tars-net", "start fw", "remove fw.tarsup-failed",
 	}

@@ -17,7 +17,7 @@ const eventGate = "health gate"
 const laneHold = time.Second
 
 // lanes let one recreate at a time per engine be in its first part: from
-// its start (pre hooks, the create, the stop, the renames) until its new
+// its start (pre hooks, the create, the renames, the stop) until its new
 // container started (eventGate), its end, or laneHold. Its gate, which
 // mostly waits, overlaps the next ones'. Why (the fleet bench, README:
 // Performance figures): --parallel 8 started eight recreates at the same

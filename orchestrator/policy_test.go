@@ -286,8 +286,8 @@ func TestUpgradePolicy(t *testing.T) {
 		{
 			name: "a stopped node is recreated and left stopped",
 			want: "fw=upgraded node1=upgraded",
-			calls: []string{"create fw.tarsup-new (tarscloud/framework:v3.0.16)", "stop fw", "rename fw -> fw.tarsup-old",
-				"rename fw.tarsup-new -> fw", "start fw", "remove fw.tarsup-old",
+			calls: []string{"create fw.tarsup-new (tarscloud/framework:v3.0.16)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
+				"stop fw.tarsup-old", "start fw", "remove fw.tarsup-old",
 				"create node1.tarsup-new (tarscloud/tars-node:stable)", "rename node1 -> node1.tarsup-old",
 				"rename node1.tarsup-new -> node1", "remove node1.tarsup-old"},
 		},
@@ -296,8 +296,8 @@ func TestUpgradePolicy(t *testing.T) {
 			failStart: "tarscloud/framework:v3.0.16",
 			maxFail:   3,
 			want:      "fw=rolled back node1=skipped",
-			calls: []string{"create fw.tarsup-new (tarscloud/framework:v3.0.16)", "stop fw", "rename fw -> fw.tarsup-old",
-				"rename fw.tarsup-new -> fw", "start fw",
+			calls: []string{"create fw.tarsup-new (tarscloud/framework:v3.0.16)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
+				"stop fw.tarsup-old", "start fw",
 				"rename fw -> fw.tarsup-failed", "stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed"},
 		},
 	} {

@@ -254,7 +254,7 @@ func TestRollbackOfContainerUnhealthyBefore(t *testing.T) {
 			if journalled != tt.restore {
 				t.Errorf("journal label %s=%q, want %q", plan.LabelTxnRestore, journalled, tt.restore)
 			}
-			want := []string{"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw", "start fw",
+			want := []string{"create fw.tarsup-new (fw:bad)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw", "stop fw.tarsup-old", "start fw",
 				"rename fw -> fw.tarsup-failed", "stop fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw"}
 			if tt.restore == plan.RestoreRunning {
 				want = append(want, "remove fw.tarsup-failed")

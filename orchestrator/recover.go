@@ -176,7 +176,8 @@ func (x *Executor) recoverRollback(ctx context.Context, h *engine.Host, st plan.
 	r := plan.Recovery{Host: h.Name(), Name: st.Swap.Name, Action: "roll back: the new container is not healthy"}
 	old := st.Swap.Old
 	old.Name = st.Swap.Name
-	sw := swap{h: h, old: old, wasUp: st.Swap.WasUp, restore: st.Swap.Restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: st.OldRole}
+	// finish stopped the old container before it started the new one.
+	sw := swap{h: h, old: old, wasUp: st.Swap.WasUp, restore: st.Swap.Restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: st.OldRole, oldStopped: true}
 	_, res, err := x.rollback(ctx, sw, st.Swap.New.ID, true, cause)
 	r.Result = res
 	if res == ResultRolledBack {

@@ -26,7 +26,7 @@ func TestRollbackOfRestartingContainer(t *testing.T) {
 	if r.Result != ResultRolledBack {
 		t.Fatalf("result %q, err %v; want rolled back", r.Result, r.Err)
 	}
-	want := []string{"create fw.tarsup-new (fw:bad)", "stop fw", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw", "start fw",
+	want := []string{"create fw.tarsup-new (fw:bad)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw", "stop fw.tarsup-old", "start fw",
 		"stop fw", "rename fw -> fw.tarsup-failed", "rename fw.tarsup-old -> fw", "start fw", "remove fw.tarsup-failed"}
 	if got := strings.Join(f.calls, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))

@@ -66,14 +66,14 @@ func TestUpgradeSnapshots(t *testing.T) {
 		calls     string
 		exit      int
 	}{
-		{name: "taken before the first change", calls: "snapshot plan (1 steps), snapshot take, create fw.tarsup-new (" + to + "), stop fw, " +
-			"rename fw -> fw.tarsup-old, rename fw.tarsup-new -> fw, start fw, remove fw.tarsup-old, snapshot after (/b/d/x.sql.gz)"},
+		{name: "taken before the first change", calls: "snapshot plan (1 steps), snapshot take, create fw.tarsup-new (" + to + "), " +
+			"rename fw -> fw.tarsup-old, rename fw.tarsup-new -> fw, stop fw.tarsup-old, start fw, remove fw.tarsup-old, snapshot after (/b/d/x.sql.gz)"},
 		{name: "a dry run takes none", dryRun: true, calls: "snapshot plan (1 steps)"},
 		{name: "a failed plan changes nothing", snaps: fakeSnapshots{planErr: fault.Mark(fault.BadInput, errTest)}, calls: "snapshot plan (1 steps)", exit: 2},
 		{name: "a failed snapshot changes nothing", snaps: fakeSnapshots{takeErr: fault.Mark(fault.BadInput, errTest)}, calls: "snapshot plan (1 steps), snapshot take", exit: 2},
 		{name: "after a rollback, the hook's error keeps exit 1", failStart: true, snaps: fakeSnapshots{afterErr: fault.Mark(fault.BadInput, errTest)}, exit: 1,
-			calls: "snapshot plan (1 steps), snapshot take, create fw.tarsup-new (" + to + "), stop fw, rename fw -> fw.tarsup-old, " +
-				"rename fw.tarsup-new -> fw, start fw, rename fw -> fw.tarsup-failed, stop fw.tarsup-failed, rename fw.tarsup-old -> fw, start fw, " +
+			calls: "snapshot plan (1 steps), snapshot take, create fw.tarsup-new (" + to + "), rename fw -> fw.tarsup-old, " +
+				"rename fw.tarsup-new -> fw, stop fw.tarsup-old, start fw, rename fw -> fw.tarsup-failed, stop fw.tarsup-failed, rename fw.tarsup-old -> fw, start fw, " +
 				"remove fw.tarsup-failed, snapshot after (/b/d/x.sql.gz)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

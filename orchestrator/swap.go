@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/swapname"
 )
@@ -27,13 +28,19 @@ func newTxnID() string {
 // Replace swaps old for a container made from spec, keeping old until the new
 // one passed the health gate:
 //
-//	create NAME.tarsup-new (journal labels) -> stop old -> rename old to
-//	NAME.tarsup-old -> rename new to NAME -> start -> gate -> remove old
+//	create NAME.tarsup-new (journal labels) -> prepare the gate's probe ->
+//	rename old (still running) to NAME.tarsup-old -> rename new to NAME ->
+//	stop old -> start new -> gate -> remove old
 //
 // On a failure after the old container stopped it rolls back (unless
-// NoRollback). Why this order: creating first binds no port and no IP, so
-// the downtime is stop + two renames + start; and the labels written at
-// create time let `recover` finish or undo the swap after a kill at any point.
+// NoRollback). Why this order: everything that can happen while the old
+// container still serves happens before it stops (the engine renames a
+// running container), so between "old stopped" and "new started" there is
+// no other engine call, and the downtime is the stop and the start alone.
+// Creating first binds no port and no IP; the labels written at create
+// time, and the names, let `recover` finish or undo the swap after a kill at
+// any point (the old container aside may then still run: recovery stops it
+// when it finishes, and leaves it running when it undoes).
 // Cancelling ctx does not interrupt it once the old container is touched.
 // A rollback gates the old container for health (RestoreHealthy). The
 // step's policy comes from the executor's options, as the planner would
@@ -68,22 +75,30 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 	if err := x.preStop(ctx, h, st, newID); err != nil {
 		return "", ResultHookSkipped, err
 	}
+	// The gate's probe is made ready now, while the old container still
+	// serves: the sidecar image loaded, a sidecar created in the new
+	// container's network namespace (started once the new one runs).
+	var probe *health.Watch
+	if st.Kind == plan.StepRecreate {
+		probe = x.Opts.Gate.Prepare(ctx, h, newID, st.GateRole, st.Announce)
+		defer probe.Close()
+	}
 	// From here on the old container is touched: finish or roll back even
 	// if the caller gives up (SIGTERM).
 	ctx = context.WithoutCancel(ctx)
-	x.report(Event{Host: h.Name(), Container: name, Action: "stop old", Detail: old.ShortID()})
-	if sw.wasUp {
-		if err := stopContainer(ctx, h, old.ID, sw.stopTimeout); err != nil {
-			x.discard(ctx, h, newID)
-			_ = h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{})
-			return fail(fmt.Errorf("stop old container: %w", err))
-		}
-	}
 	if err := h.Engine.ContainerRename(ctx, old.ID, name+swapname.Old); err != nil {
-		return x.rollback(ctx, sw, newID, false, fmt.Errorf("rename old container aside: %w", err))
+		x.discard(ctx, h, newID)
+		return fail(fmt.Errorf("rename old container aside: %w", err))
 	}
 	if err := h.Engine.ContainerRename(ctx, newID, name); err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("give the new container the name: %w", err))
+	}
+	if sw.wasUp {
+		x.report(Event{Host: h.Name(), Container: name, Action: "stop old", Detail: old.ShortID()})
+		if err := stopContainer(ctx, h, old.ID, sw.stopTimeout); err != nil {
+			return x.rollback(ctx, sw, newID, true, fmt.Errorf("stop old container: %w", err))
+		}
+		sw.oldStopped = true
 	}
 	if st.Kind == plan.StepRecreateStopped {
 		// Why: a stopped container stays stopped; it runs the new image when
@@ -100,7 +115,9 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("start new container: %w", err))
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: plan.Short(newID)})
-	if err := x.Opts.Gate.Wait(ctx, h, newID, st.GateRole); err != nil {
+	err = probe.Wait(ctx)
+	probe.Close()
+	if err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("health gate: %w", err))
 	}
 	if err := x.postHooks(ctx, h, st, newID, hr); err != nil {
@@ -171,8 +188,11 @@ type swap struct {
 	restore     string // what its gate asks of it (RestoreHealthy, RestoreRunning)
 	stopTimeout int    // seconds
 	noRollback  bool
-	gateRole    images.Role
-	hooks       *hookRun // what the step's hooks did; nil in a recovery
+	// oldStopped: the swap stopped the old container (a rollback starts it
+	// again); false while it still runs aside, as it does until the stop.
+	oldStopped bool
+	gateRole   images.Role
+	hooks      *hookRun // what the step's hooks did; nil in a recovery
 }
 
 // rollback puts old back under its name. renamed says whether old was
@@ -216,7 +236,14 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 		}
 	}
 	if len(errs) == 0 && sw.wasUp {
-		x.repin(ctx, h, old)
+		// Why only a stopped one is re-pinned: the old container still
+		// runs aside when the swap failed before its stop, holding its
+		// addresses; re-pinning reconnects its networks. Its start is then
+		// a no-op (the engine answers 304), and its gate still runs: a stop
+		// that failed may have left it stopped after all.
+		if sw.oldStopped {
+			x.repin(ctx, h, old)
+		}
 		if err := h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
 			errs = append(errs, fmt.Errorf("start the old container %s: %w", old.ShortID(), err))
 		} else if err := x.Opts.Gate.Restore(ctx, h, old.ID, sw.gateRole, restore); err != nil {

@@ -128,7 +128,7 @@ func BenchmarkSnapshotDowntime(b *testing.B) {
 			if snap {
 				args, env = append(args, "--backup-dir", s.dir), []string{"TARSUP_NO_BACKUP=false"}
 			}
-			w := watchGaps(addr)
+			w := watchGaps(addr, 5*time.Millisecond)
 			began := time.Now()
 			r := testbed.RunEnv(ctx, env, bed.Tarsup(b), args...)
 			runs[snap] = append(runs[snap], time.Since(began))

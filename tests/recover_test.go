@@ -5,6 +5,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os/exec"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -28,14 +30,19 @@ func TestKill9ThenRecover(t *testing.T) {
 		event events.Action // the engine event on this test's containers after which to kill
 		nth   int           // kill at the nth such event
 		delay time.Duration // and this long after it
+		probe bool          // the event is of the gate's probe sidecar
 	}{
-		{"after the new container is created", events.ActionCreate, 1, 0},
-		{"after the old container stopped", events.ActionDie, 1, 0},
-		{"after the old container was renamed aside", events.ActionRename, 1, 0},
-		{"after the new container got the name", events.ActionRename, 2, 0},
-		{"after the new container started", events.ActionStart, 1, 0},
-		{"during the health gate", events.ActionStart, 1, 1500 * time.Millisecond},
-		{"during the monitor period", events.ActionStart, 1, 4500 * time.Millisecond},
+		// In the order a swap makes them: create, sidecar, rename the old
+		// one aside (still running), the new one takes the name, stop,
+		// start, gate.
+		{"after the new container is created", events.ActionCreate, 1, 0, false},
+		{"after the gate's sidecar is created", events.ActionCreate, 1, 0, true},
+		{"after the old container was renamed aside, still running", events.ActionRename, 1, 0, false},
+		{"after the new container got the name, the old one still running", events.ActionRename, 2, 0, false},
+		{"after the old container stopped", events.ActionDie, 1, 0, false},
+		{"after the new container started", events.ActionStart, 1, 0, false},
+		{"during the health gate", events.ActionStart, 1, 1500 * time.Millisecond, false},
+		{"during the monitor period", events.ActionStart, 1, 4500 * time.Millisecond, false},
 	}
 	for i, pt := range points {
 		t.Run(pt.name, func(t *testing.T) {
@@ -49,11 +56,12 @@ func TestKill9ThenRecover(t *testing.T) {
 			ectx, stopEvents := context.WithCancel(ctx)
 			defer stopEvents()
 			msgs, errs := bed.Local.Client.Events(ectx, events.ListOptions{Filters: filters.NewArgs(
-				filters.Arg("type", string(events.ContainerEventType)),
-				filters.Arg("label", testbed.RunLabel+"="+bed.RunID))})
+				filters.Arg("type", string(events.ContainerEventType)))})
 
 			var out bytes.Buffer
-			cmd := exec.CommandContext(ctx, bed.Tarsup(t), "upgrade", "--host", bed.Local.Host, "--only", fw,
+			// --announce on: a gate's sidecar on every engine, as on one
+			// before Docker 28.
+			cmd := exec.CommandContext(ctx, bed.Tarsup(t), "upgrade", "--host", bed.Local.Host, "--only", fw, "--announce", "on",
 				"--framework-image", bed.Images.FrameworkSlow, "--health-timeout", "30s", "--monitor", "5s", "--stop-timeout", "5s", "--lock-wait", "10m")
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
@@ -68,7 +76,14 @@ func TestKill9ThenRecover(t *testing.T) {
 			for !killed {
 				select {
 				case m := <-msgs:
-					if m.Action != pt.event || !strings.HasPrefix(m.Actor.Attributes["name"], fw) {
+					a := m.Actor.Attributes
+					ours := a[testbed.RunLabel] == bed.RunID && strings.HasPrefix(a["name"], fw)
+					if pt.probe {
+						// This tarsup's gate sidecar (others may run on the engine;
+						// database clients carry tarsup.probe=db-client).
+						ours = a[plan.LabelProbe] == "1" && strings.Contains(a[plan.LabelTxnOwner], fmt.Sprintf("/%d/", cmd.Process.Pid))
+					}
+					if m.Action != pt.event || !ours {
 						continue
 					}
 					if seen++; seen < pt.nth {
@@ -90,11 +105,18 @@ func TestKill9ThenRecover(t *testing.T) {
 			}
 			<-done
 			stopEvents()
-			t.Logf("killed at %q; containers then: %v", pt.name, names(t, ctx, bed.Local, p))
+			then := names(t, ctx, bed.Local, p)
+			t.Logf("killed at %q; containers then: %v", pt.name, then)
+			if pt.probe && (!slices.Contains(then, fw+".tarsup-new") || len(probeSidecars(t, ctx, bed.Local)) == 0) {
+				t.Fatalf("killed after the sidecar's create, but there is no new container and sidecar: %v", then)
+			}
 
 			r := tarsup(t, ctx, append([]string{"recover", "--host", bed.Local.Host}, gateFlags...)...)
 			requireExit(t, r, 0)
 			requireOneHealthy(t, ctx, d, dep)
+			if left := probeSidecars(t, ctx, bed.Local); len(left) != 0 {
+				t.Errorf("probe sidecars left after recover: %v", left)
+			}
 
 			// The service then upgrades normally.
 			r = tarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", fw, "--to", "v3.0.16"}, gateFlags...)...)

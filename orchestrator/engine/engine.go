@@ -17,6 +17,7 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
@@ -64,6 +65,9 @@ type Engine interface {
 	// Info is `docker info`: the engine's registry mirrors, for the
 	// look-ups of Docker Hub images.
 	Info(ctx context.Context) (system.Info, error)
+	// Events streams the engine's events until ctx ends: a gate waits on
+	// a HEALTHCHECK's health_status events instead of polling for them.
+	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
 }
 
 // Why: a compile-time proof that the docker client satisfies Engine.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
@@ -194,6 +195,20 @@ func (x *traced) ImageRemove(ctx context.Context, id string, o image.RemoveOptio
 func (x *traced) Info(ctx context.Context) (_ system.Info, err error) {
 	defer x.call(ctx, "Info", "")(&err)
 	return x.e.Info(ctx)
+}
+
+// Events is recorded as one call that lasts until its stream ends (ctx
+// done, or an error).
+func (x *traced) Events(ctx context.Context, o events.ListOptions) (<-chan events.Message, <-chan error) {
+	done := x.call(ctx, "Events", "")
+	msgs, errs := x.e.Events(ctx, o)
+	outE := make(chan error, 1)
+	go func() {
+		err := <-errs
+		done(&err)
+		outE <- err
+	}()
+	return msgs, outE
 }
 
 // tracedStream records its call when it is closed (once).

@@ -47,11 +47,12 @@ type Sum struct {
 }
 
 // The parts of a recreate step, between its events: "create" from its
-// start to "stop old" (the pre hooks, the create, the network connects),
-// "stop-start" from "stop old" to "health gate" (the stop, two renames, the
-// start), "gate" from "health gate" to its end (the gate, the post hooks,
-// the removal of the old container). A step without those events (a
-// re-check, a skipped step) has no parts.
+// start to "stop old" (the pre hooks, the create, the network connects, the
+// probe made ready, the renames: the old container still serves),
+// "stop-start" from "stop old" to "health gate" (the stop and the start:
+// the downtime's engine part), "gate" from "health gate" to its end (the
+// gate, the post hooks, the removal of the old container). A step without
+// those events (a re-check, a skipped step) has no parts.
 const (
 	PartCreate    = "create"
 	PartStopStart = "stop-start"

@@ -118,7 +118,6 @@ type Prober struct {
 	// Binary is a static tarsup executable to ship as the sidecar image;
 	// the running executable when empty.
 	Binary string
-
 	mu     sync.Mutex
 	loaded map[*engine.Host]string // host -> probe image reference
 	self   *owner.Owner            // this process, for the sidecars' labels

@@ -82,9 +82,12 @@ type RecoveryPlan struct {
 //
 //   - the new container never got the name (killed before or during the
 //     swap, or during a rollback): remove it, give the old one its name back,
-//     start it if it was running;
-//   - the new container holds the name and the old one is still aside:
-//     gate the new one; healthy, remove the old one; otherwise roll back;
+//     start it if it was running and is stopped (a swap renames the old
+//     container aside while it still runs);
+//   - the new container holds the name and the old one is still aside
+//     (stopped, or still running when the kill came before its stop): stop
+//     the old one, start and gate the new one; healthy, remove the old one;
+//     otherwise roll back;
 //   - an old container aside whose successor is gone: give it its name back.
 func PlanRecovery(swaps []Swap, force bool, pol Policy) RecoveryPlan {
 	var p RecoveryPlan
@@ -123,7 +126,10 @@ func planSwap(s Swap, force bool, pol Policy) RecoveryStep {
 			}
 		}
 		st.Reattach = Reattachments(s.Old, s.New.ID, s.NewNetworks)
-		st.StartOld = s.WasUp
+		// Why not when it runs: a swap renames the old container aside
+		// while it still serves and stops it only then; killed in between,
+		// it never went down, and gets its name back as it runs.
+		st.StartOld = s.WasUp && !s.Old.Running
 	default:
 		// The new container holds the name: finish if it is healthy.
 		st.Kind, st.Action = RecoverFinish, "finish: gate the new container, remove the old one"

@@ -79,7 +79,17 @@ func TestPlanRecovery(t *testing.T) {
 			name:  "a live tarsup's swap with --force",
 			swap:  Swap{Host: "h", Name: "fw", Old: old("fw.tarsup-old", true), New: Container{ID: "new1", Name: "fw.tarsup-new"}, WasUp: true, Live: true, Journaled: true},
 			force: true,
-			want:  "fw on h: undo: remove the new container, put the old one back: would: stop fw.tarsup-new (30s), rename fw.tarsup-old -> fw, remove fw.tarsup-new, start fw, gate it\n",
+			want:  "fw on h: undo: remove the new container, put the old one back: would: stop fw.tarsup-new (30s), rename fw.tarsup-old -> fw, remove fw.tarsup-new\n",
+		},
+		{
+			name: "killed after the old one was renamed aside, still running: its name back; it never stopped, so it is not started",
+			swap: Swap{Host: "h", Name: "fw", Old: old("fw.tarsup-old", true), New: Container{ID: "new1", Name: "fw.tarsup-new"}, WasUp: true},
+			want: "fw on h: undo: remove the new container, put the old one back: would: stop fw.tarsup-new (30s), rename fw.tarsup-old -> fw, remove fw.tarsup-new\n",
+		},
+		{
+			name: "killed after the new one got the name, before the old one stopped: stop it, start and gate the new one",
+			swap: Swap{Host: "h", Name: "fw", Old: old("fw.tarsup-old", true), New: Container{ID: "new1", Name: "fw"}, WasUp: true, Holder: "new1", HolderName: "fw"},
+			want: "fw on h: finish: gate the new container, remove the old one: would: stop fw.tarsup-old (30s), start fw, gate fw, remove fw.tarsup-old, roll back if it fails\n",
 		},
 		{
 			name: "a container that could not be inspected",
