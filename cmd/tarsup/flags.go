@@ -111,7 +111,7 @@ func fleetConfig(c *cli.Context, e *env) (fleet.Config, error) {
 	if err != nil {
 		return fleet.Config{}, err
 	}
-	return fleet.Config{Specs: specs, Probe: c.String("probe"), Exec: opts, Force: c.Bool("force"), Log: e.log}, nil
+	return fleet.Config{Specs: specs, Probe: c.String("probe"), Exec: opts, Force: c.Bool("force"), Log: e.log, Trace: e.trace}, nil
 }
 
 func oneOf(flag, v string, allowed ...string) error {
