@@ -91,6 +91,9 @@ func Open(ctx context.Context, cfg Config, lock bool) (*Session, error) {
 
 // Close releases the engine locks and the connections.
 func (s *Session) Close() {
+	// Why first: the probe dialers are containers on the engines; the
+	// engine lock is released only once they are gone.
+	s.Prober.Close()
 	s.unlock()
 	engine.CloseAll(s.Hosts)
 }

@@ -108,6 +108,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	defer prober.Close()
 	xopts, err := execOptions(c, e, prober, eventPrinter(c, e))
 	if err != nil {
 		return err
@@ -268,6 +269,7 @@ func runComposeStatus(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	defer prober.Close()
 	rep, err := composefleet.Status(c.Context, composefleet.StatusOptions{Projects: composeProjects(c), Engines: eng, Prober: prober})
 	if err != nil {
 		return composeErr(err)

@@ -48,3 +48,39 @@ func TestProbeServe(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeDial: the engine's dialer answers each tagged request, telling
+// a refused port (fail) from an address it cannot reach (unreachable).
+func TestProbeDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := dead.Addr().String()
+	_ = dead.Close()
+	in := "1 --tcp " + ln.Addr().String() + "\n2 --tcp " + down + "\n3 --bogus x\n"
+	var out bytes.Buffer
+	if err := runProbe(context.Background(), probeOptions{out: &out, serve: true, dial: true, in: strings.NewReader(in)}); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"ready\n", "1 ok\n", "2 fail tcp " + down, "3 fail bad request"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("answers %q: want %q among them", got, want)
+		}
+	}
+}

@@ -118,8 +118,9 @@ type Prober struct {
 	// Binary is a static tarsup executable to ship as the sidecar image;
 	// the running executable when empty.
 	Binary string
-	mu     sync.Mutex
-	loaded map[*engine.Host]string // host -> probe image reference
+	mu      sync.Mutex
+	loaded  map[*engine.Host]string // host -> probe image reference
+	dialers map[*engine.Host]*dialerSlot
 	self   *owner.Owner            // this process, for the sidecars' labels
 }
 
@@ -176,6 +177,9 @@ func (p *Prober) Probe(ctx context.Context, h *engine.Host, c plan.Container) er
 		return nil
 	}
 	if p.UsesSidecar(h) {
+		if err, done := p.probeByDialer(ctx, h, c, checks); done {
+			return err
+		}
 		return p.probeSidecar(ctx, h, c, checks)
 	}
 	for _, k := range checks {
@@ -224,6 +228,11 @@ func probeDirect(ctx context.Context, h *engine.Host, c plan.Container, k Check)
 	}
 	return err
 }
+
+// Unreachable reports whether a check's error (CheckAddr) says the address
+// could not be reached at all rather than that it refused or answered
+// badly: what the engine's probe dialer tells apart.
+func Unreachable(err error) bool { return unreachable(err) }
 
 // unreachable reports whether a check's error says the address could not
 // be reached at all (the dial timed out, or there is no route), rather than

@@ -13,7 +13,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
-	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
@@ -62,13 +61,26 @@ func (p *Prober) Session(ctx context.Context, h *engine.Host, c plan.Container, 
 	if !viaSidecar && !ann {
 		return directSession{p: p, h: h}, nil
 	}
+	if !ann {
+		// The engine's dialer, started now if it is not yet (before the
+		// old container stops); a container it cannot reach gets a
+		// sidecar of its own (dialSession.Probe).
+		_, _ = p.dialerFor(ctx, h)
+		return &dialSession{p: p, h: h, checks: checks}, nil
+	}
+	return p.netnsSession(ctx, h, c, checks, viaSidecar, true)
+}
+
+// netnsSession creates the gate's sidecar in c's network namespace: it
+// announces c's addresses when it starts (ann), and runs the checks when
+// viaSidecar.
+func (p *Prober) netnsSession(ctx context.Context, h *engine.Host, c plan.Container, checks []Check, viaSidecar, ann bool) (*sidecarSession, error) {
 	ref, err := p.ensureImage(ctx, h)
 	if err != nil {
 		if viaSidecar {
 			return nil, &ProbeError{Container: c.Name, Host: h.Name(), Err: fmt.Errorf("--probe sidecar: %w", err), Fix: sidecarFix(err)}
 		}
-		// Why no error: the announcement only hastens the clients' return.
-		return directSession{p: p, h: h}, nil
+		return nil, &ProbeError{Container: c.Name, Host: h.Name(), Err: fmt.Errorf("the gate's sidecar: %w", err), Fix: sidecarFix(err)}
 	}
 	args := []string{"probe", "--serve"}
 	if ann {
@@ -128,6 +140,48 @@ func checkArgs(checks []Check) []string {
 		}
 	}
 	return args
+}
+
+// dialSession probes through the engine's dialer (probeByDialer); for a
+// container the dialer cannot reach it creates, once, a sidecar in the
+// container's namespace and asks that for the rest of the gate.
+type dialSession struct {
+	p      *Prober
+	h      *engine.Host
+	checks []Check
+	mu     sync.Mutex
+	netns  *sidecarSession
+}
+
+func (d *dialSession) Start(context.Context) error { return nil }
+
+func (d *dialSession) Probe(ctx context.Context, c plan.Container) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.netns == nil {
+		if err, done := d.p.probeByDialer(ctx, d.h, c, d.checks); done {
+			return err
+		}
+		s, err := d.p.netnsSession(ctx, d.h, c, d.checks, true, false)
+		if err != nil {
+			return err
+		}
+		if err := s.Start(ctx); err != nil {
+			s.Close()
+			return d.p.probeSidecar(ctx, d.h, c, d.checks)
+		}
+		d.netns = s
+	}
+	return d.netns.Probe(ctx, c)
+}
+
+func (d *dialSession) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.netns != nil {
+		d.netns.Close()
+		d.netns = nil
+	}
 }
 
 // directSession probes as Probe does, each time.
@@ -282,67 +336,4 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// Watch is a health gate of one container prepared before the container
-// starts (Gate.Prepare) and waited on once it runs (Wait).
-type Watch struct {
-	g    Gate
-	h    *engine.Host
-	id   string
-	role images.Role
-	sess ProbeSession
-}
-
-// Prepare readies the gate of container id, created and not yet started:
-// the probe's session (sidecar image loaded, sidecar created), whose
-// sidecar announces the container's addresses when announce says so (the
-// plan's Step.Announce). A session that cannot be prepared is no error:
-// the gate then probes as Probe does, and that probe reports what is wrong.
-func (g Gate) Prepare(ctx context.Context, h *engine.Host, id string, role images.Role, announce bool) *Watch {
-	w := &Watch{g: g, h: h, id: id, role: role}
-	sp, ok := g.Prober.(SessionProber)
-	if !ok {
-		return w
-	}
-	c, err := g.look(ctx, h, id, role)
-	if err != nil {
-		return w
-	}
-	if s, err := sp.Session(ctx, h, c, announce); err == nil {
-		w.sess = s
-	}
-	return w
-}
-
-// Wait starts the session once the container runs and gates it as
-// Gate.Wait does.
-func (w *Watch) Wait(ctx context.Context) error {
-	if w.sess != nil {
-		if err := w.sess.Start(ctx); err != nil {
-			w.sess.Close()
-			w.sess = nil
-		}
-	}
-	return w.g.wait(ctx, w.h, w.id, w.role, w.sess)
-}
-
-// SidecarSays is what the gate's sidecar wrote on stderr so far (its
-// announcements, or why one failed); "" without a sidecar.
-func (w *Watch) SidecarSays() string {
-	if w == nil {
-		return ""
-	}
-	if s, ok := w.sess.(*sidecarSession); ok {
-		return strings.TrimSpace(s.stderr.String())
-	}
-	return ""
-}
-
-// Close releases the session; a nil Watch, or one closed before, is fine.
-func (w *Watch) Close() {
-	if w != nil && w.sess != nil {
-		w.sess.Close()
-		w.sess = nil
-	}
 }
