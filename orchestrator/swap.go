@@ -115,7 +115,7 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 	if err := h.Engine.ContainerStart(ctx, newID, container.StartOptions{}); err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("start new container: %w", err))
 	}
-	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: plan.Short(newID)})
+	x.report(Event{Host: h.Name(), Container: name, Action: eventGate, Detail: plan.Short(newID)}) // frees the engine's lane (lanes.go)
 	err = probe.Wait(ctx)
 	if says := probe.SidecarSays(); says != "" {
 		x.report(Event{Host: h.Name(), Container: name, Action: "gate sidecar", Detail: strings.ReplaceAll(says, "\n", "; ")})
