@@ -11,19 +11,7 @@ import (
 // TestProbeServe: the gate's sidecar says ready, then answers each request
 // line with one line, and ends with its stdin.
 func TestProbeServe(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
+	ln := accepting(t)
 	up := ln.Addr().String()
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -56,7 +44,6 @@ func TestProbeDial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -83,4 +70,25 @@ func TestProbeDial(t *testing.T) {
 			t.Errorf("answers %q: want %q among them", got, want)
 		}
 	}
+}
+
+// accepting listens on a loopback port that accepts (and closes) every
+// connection until the test ends.
+func accepting(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	return ln
 }
