@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
 
@@ -105,6 +109,80 @@ func TestAttack13CrashLoopingOld(t *testing.T) {
 	}
 	r := tarsup(t, ctx, append(append([]string{"upgrade", "--only", fw.Name, "--framework-image", bed.Images.Framework3016, "--no-backup"}, args...), gateFlags...)...)
 	t.Logf("upgrade of a crash-looping framework:\n%s", r)
+	requireExit(t, r, 0)
+	a13OneHealthy(t, ctx, e, fw, "v3.0.16")
+}
+
+// a13Probe is args with the probe mode mode instead of extraEngine's
+// --probe direct.
+func a13Probe(args []string, mode string) []string {
+	out := []string{}
+	for i := 0; i < len(args); i++ {
+		if args[i] == "--probe" {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return append(out, "--probe", mode)
+}
+
+// pruneProbeImages removes tarsup's probe images from e each time a probe
+// sidecar is gone and leaves them unused, as a `docker image prune -a` in
+// a cron job may at any moment, until ctx ends. It returns how many
+// removals it made, when it is done.
+func pruneProbeImages(t *testing.T, ctx context.Context, e *testbed.Engine) <-chan int {
+	t.Helper()
+	msgs, errs := e.Client.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", "destroy"),
+		filters.Arg("label", plan.LabelProbe+"=1"))})
+	done := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		for {
+			select {
+			case <-msgs:
+				list, err := e.Client.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", "tarsup-probe"))})
+				if err != nil {
+					continue
+				}
+				for _, im := range list {
+					if _, err := e.Client.ImageRemove(ctx, im.ID, image.RemoveOptions{}); err == nil {
+						n++
+					}
+				}
+			case <-errs:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// TestAttack13ProbeImagePruned: the probe image is removed whenever no
+// sidecar uses it (an image prune between the pre-flight's sidecar and the
+// gate's, or between two upgrades of a `watch`). With --probe sidecar the
+// gate must load it again, not fail every probe for the rest of the run
+// (and then the rollback's gate too).
+func TestAttack13ProbeImagePruned(t *testing.T) {
+	ctx := t.Context()
+	e, args := a13Engine(t, ctx)
+	d := bed.On(ctx, t, e)
+	p := uniq("a13prune-")
+	fw := a13Framework(t, ctx, e, d, p, 241, bed.Images.Framework3015, true)
+	pctx, stop := context.WithCancel(ctx)
+	pruned := pruneProbeImages(t, pctx, e)
+	r := tarsup(t, ctx, append(append([]string{"upgrade", "--only", fw.Name, "--framework-image", bed.Images.Framework3016, "--no-backup"},
+		a13Probe(args, "sidecar")...), gateFlags...)...)
+	stop()
+	n := <-pruned
+	t.Logf("probe image removed %d times; upgrade:\n%s", n, r)
+	if n == 0 {
+		t.Fatal("the probe image was never removed: the attack did not happen")
+	}
 	requireExit(t, r, 0)
 	a13OneHealthy(t, ctx, e, fw, "v3.0.16")
 }
