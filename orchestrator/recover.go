@@ -20,7 +20,11 @@ func (x *Executor) PlanRecover(ctx context.Context, h *engine.Host) (plan.Recove
 	if err != nil {
 		return plan.RecoveryPlan{}, err
 	}
-	return plan.PlanRecoveryOf(f, x.Force, x.Opts.Policy(1)), nil
+	p := plan.PlanRecoveryOf(f, x.Force, x.Opts.Policy(1))
+	// Why: a real recover removes them as it takes the engine lock
+	// (sweepProbes); the dry run must name every container it removes.
+	p.Sweep, err = observeSweep(ctx, h, x.Self)
+	return p, err
 }
 
 // Recover finishes or undoes every interrupted upgrade on an engine

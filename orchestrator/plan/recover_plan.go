@@ -69,6 +69,11 @@ type RecoveryPlan struct {
 	// container of that name that is not tarsup's), says what a real
 	// recover does about it; it comes first.
 	Lock *Recovery
+	// Sweep, in a dry run, are the rows of the helper containers (probe
+	// sidecars, database clients) that a tarsup which is gone left
+	// behind: a real recover removes them when it takes the engine lock.
+	// They come after Lock.
+	Sweep []Recovery
 }
 
 // PlanRecovery decides, for each interrupted swap observed, how to finish or
@@ -156,6 +161,7 @@ func (p RecoveryPlan) Recoveries() []Recovery {
 	if p.Lock != nil {
 		out = append(out, *p.Lock)
 	}
+	out = append(out, p.Sweep...)
 	for _, st := range p.Steps {
 		r := Recovery{Host: st.Swap.Host, Name: st.Swap.Name, Action: st.Action, Result: st.Result}
 		switch st.Kind {
