@@ -24,6 +24,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
+	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/tests/testbed"
 )
@@ -604,4 +605,32 @@ func TestAttack13KilledSidecarEnds(t *testing.T) {
 	r := tarsup(t, ctx, append([]string{"recover"}, append(args, gateFlags...)...)...)
 	requireExit(t, r, 0)
 	a13OneHealthy(t, ctx, e, fw, "")
+}
+
+// TestAttack13ForeignProbeLabel: containers that carry tarsup.probe=1 but
+// that no dead tarsup left (no owner label; the owner label of a process
+// that runs, this test's) survive a real recover, which sweeps the
+// helpers of dead tarsups as it takes the engine lock; its dry run does
+// not name them either.
+func TestAttack13ForeignProbeLabel(t *testing.T) {
+	ctx := t.Context()
+	e, args := a13Engine(t, ctx)
+	d := bed.On(ctx, t, e)
+	p := uniq("a13foreign-")
+	self := owner.ThisProcess()
+	unowned := d.Run(testbed.ContainerSpec{Name: p + "unowned", Image: bed.Images.Nginx, Labels: map[string]string{plan.LabelProbe: "1"}})
+	live := d.Run(testbed.ContainerSpec{Name: p + "live", Image: bed.Images.Nginx, Labels: map[string]string{plan.LabelProbe: "1",
+		plan.LabelTxnOwner: self.String(), plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}})
+	dry := tarsup(t, ctx, append([]string{"recover", "--dry-run"}, args...)...)
+	requireExit(t, dry, 0)
+	r := tarsup(t, ctx, append([]string{"recover"}, append(args, gateFlags...)...)...)
+	requireExit(t, r, 0)
+	for _, c := range []*testbed.Container{unowned, live} {
+		if in := inspect(t, ctx, e, c.Name); !in.State.Running {
+			t.Errorf("%s is %s after recover", c.Name, in.State.Status)
+		}
+		if strings.Contains(dry.Stdout, c.Name) {
+			t.Errorf("the dry run names %s:\n%s", c.Name, dry.Stdout)
+		}
+	}
 }
