@@ -28,13 +28,14 @@ type Config struct {
 	Specs []engine.HostSpec
 	// Probe is the probe mode (health.ProbeAuto, direct, sidecar).
 	Probe string
-	// Announce is the announce mode (health.AnnounceAuto when empty, on, off).
-	Announce string
 	// Exec are the executor's options; Open sets Exec.Gate.Prober.
 	Exec orchestrator.ExecOptions
 	// Force takes over an engine lock another tarsup may still hold.
 	Force bool
 	Log   logrus.FieldLogger
+	// Trace, when set, records the engine calls, the stages and the
+	// steps (TARSUP_TRACE); Open wraps every engine in it.
+	Trace *engine.Trace
 }
 
 // Logger is cfg.Log, or a logger that writes nowhere when none is set.
@@ -60,20 +61,24 @@ type Session struct {
 // it also takes every engine's lock (commands that go through
 // orchestrator.Upgrade leave that to it). Close releases it all.
 func Open(ctx context.Context, cfg Config, lock bool) (*Session, error) {
-	prober, err := health.NewProberAnnouncing(cfg.Probe, cfg.Announce, "")
+	prober, err := health.NewProber(cfg.Probe, "")
 	if err != nil {
 		return nil, err
 	}
-	hosts, err := engine.ConnectAll(ctx, cfg.Specs)
+	cctx, end := cfg.Trace.Stage(ctx, "connect")
+	hosts, err := engine.ConnectAll(cctx, cfg.Specs)
+	end()
 	if err != nil {
 		return nil, err
 	}
 	for _, h := range hosts {
 		cfg.Logger().WithFields(logrus.Fields{"host": h.Name(), "api": h.Engine.ClientVersion()}).Debug("connected")
+		h.Engine = cfg.Trace.Wrap(h.Name(), h.Engine)
 	}
 	cfg.Exec.Gate.Prober = prober
 	x := orchestrator.NewExecutor(hosts, cfg.Exec)
 	x.Force = cfg.Force
+	x.Trace = cfg.Trace
 	s := &Session{Hosts: hosts, Prober: prober, X: x, unlock: func() {}}
 	if lock {
 		if s.unlock, err = x.LockAll(ctx, hosts, cfg.Exec.LockWait); err != nil {

@@ -104,6 +104,9 @@ type ExecOptions struct {
 	// Snapshots takes the database snapshots before an upgrade's first
 	// stop (package backup); nil takes none (--no-backup).
 	Snapshots Snapshots
+	// Announce is the --announce mode, for the planner (plan.AnnounceAuto
+	// when empty).
+	Announce string
 }
 
 // Executor walks a plan against the engines.
@@ -118,9 +121,14 @@ type Executor struct {
 	// Nodes reads the deployments' t_node_info for the registration
 	// check; nil turns it off.
 	Nodes NodeLocator
+	// Trace records the stages, the steps and their events (TARSUP_TRACE);
+	// nil records nothing. The hosts' engines record their calls in it
+	// when wrapped by Trace.Wrap.
+	Trace *engine.Trace
 
 	locks   lock.Engines          // the engine locks this executor holds
 	watches map[string]*nodeWatch // the t_node_info reads, by deployment
+	lanes   *lanes                // each engine's recreate before its gate (Run)
 }
 
 // NewExecutor indexes hosts by name; the registration check and status
@@ -138,6 +146,10 @@ func NewExecutor(hosts []*engine.Host, opts ExecOptions) *Executor {
 func (x *Executor) Emit(e Event) { x.report(e) }
 
 func (x *Executor) report(e Event) {
+	x.Trace.Event(e.Host, e.Container, e.Action)
+	if e.Action == eventGate {
+		x.lanes.leave(e.Host, e.Container)
+	}
 	if x.Opts.Report != nil {
 		e.Time = time.Now()
 		x.Opts.Report(e)
@@ -147,7 +159,7 @@ func (x *Executor) report(e Event) {
 // Policy is the operator's policy from these options, for the planner.
 func (o ExecOptions) Policy(parallel int) plan.Policy {
 	return plan.Policy{Parallel: parallel, MaxFailures: o.MaxFailures, StopTimeout: o.StopTimeout, NoRollback: o.NoRollback, Cleanup: o.Cleanup,
-		RegisterTimeout: o.RegisterTimeout, Hooks: o.Hooks, GateTime: o.Gate.Timeout + o.Gate.Monitor}
+		RegisterTimeout: o.RegisterTimeout, Hooks: o.Hooks, GateTime: o.Gate.Timeout + o.Gate.Monitor, Announce: o.Announce}
 }
 
 // Run walks the plan phase by phase, each as its policy says: a phase that
@@ -163,6 +175,9 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 	done := map[string]string{}
 	var w windowRun
 	ended := false
+	if x.lanes == nil {
+		x.lanes = newLanes()
+	}
 	for _, ph := range p.Phases {
 		if held := w.holds(ph); (ended || held) && !ph.Always {
 			for _, s := range ph.Steps {
@@ -174,7 +189,9 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 			}
 			continue
 		}
-		phaseResults, failed, phaseClosed := x.runPhase(ctx, ph, done)
+		pctx, end := x.Trace.Stage(ctx, "phase "+ph.Name)
+		phaseResults, failed, phaseClosed := x.runPhase(pctx, ph, done)
+		end()
 		for _, r := range phaseResults {
 			if r.Step.Recreates() {
 				done[r.Step.Container.ID] = r.Result
@@ -209,19 +226,26 @@ func (x *Executor) Run(ctx context.Context, p plan.Plan) ([]StepResult, error) {
 // results, how many failed, and whether the maintenance window held a step
 // back (then no later step starts either). done holds the results of the
 // earlier phases' recreates by container ID (what a cleanup step and a
-// reregister step wait for).
+// reregister step wait for). Steps start in the plan's order; a recreate
+// also waits for its engine's lane (see lanes).
 func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]string) ([]StepResult, int, bool) {
 	results := make([]StepResult, len(ph.Steps))
 	sem := make(chan struct{}, max(ph.Parallel, 1))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	failed, closed := 0, false
+	began := time.Now()
 	for i, st := range ph.Steps {
 		sem <- struct{}{}
+		lane := st.Recreates()
+		if lane {
+			x.lanes.enter(ctx, st.Host, st.Container.Name)
+		}
 		mu.Lock()
 		stop := failed > ph.MaxFailures || (ph.StopOnFailure && failed > 0) || ctx.Err() != nil
 		mu.Unlock()
 		if stop {
+			x.lanes.leave(st.Host, st.Container.Name)
 			<-sem
 			results[i] = x.skip(ctx, st)
 			continue
@@ -231,6 +255,7 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		// closes.
 		late := !st.NotAfter.IsZero() && time.Now().After(st.NotAfter)
 		if closed || late {
+			x.lanes.leave(st.Host, st.Container.Name)
 			<-sem
 			results[i] = x.wait(st, late && !closed)
 			closed = true
@@ -240,7 +265,12 @@ func (x *Executor) runPhase(ctx context.Context, ph plan.Phase, done map[string]
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r := x.do(ctx, st, done)
+			sctx, tr := x.Trace.Step(ctx, ph.Name, st.Host, st.Container.Name, string(st.Kind), began)
+			r := x.do(sctx, st, done)
+			tr.Done(r.Result)
+			if lane {
+				x.lanes.leave(st.Host, st.Container.Name)
+			}
 			mu.Lock()
 			results[i] = r
 			if r.Err != nil {

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -14,8 +15,7 @@ import (
 
 func fakeExecutor(f *fakeEngine) (*Executor, *engine.Host) {
 	h := &engine.Host{Spec: engine.HostSpec{URL: "fake"}, Engine: f}
-	// Announce off: these tests have no sidecar (TestSwapPreparesProbe has).
-	x := NewExecutor([]*engine.Host{h}, ExecOptions{Gate: health.Gate{Prober: &health.Prober{Mode: health.ProbeDirect, Announce: health.AnnounceOff}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
+	x := NewExecutor([]*engine.Host{h}, ExecOptions{Gate: health.Gate{Prober: &health.Prober{Mode: health.ProbeDirect}, Timeout: 50 * time.Millisecond, Interval: time.Millisecond}})
 	return x, h
 }
 
@@ -183,8 +183,8 @@ type sessionProber struct {
 	f *fakeEngine
 }
 
-func (p *sessionProber) Session(_ context.Context, _ *engine.Host, c plan.Container) (health.ProbeSession, error) {
-	p.f.record("prepare probe of %s", c.Name)
+func (p *sessionProber) Session(_ context.Context, _ *engine.Host, c plan.Container, announce bool) (health.ProbeSession, error) {
+	p.f.record("prepare probe of %s (announce %v)", c.Name, announce)
 	return &recordedSession{p: p}, nil
 }
 
@@ -216,9 +216,33 @@ func TestSwapPreparesProbe(t *testing.T) {
 	if _, res, err := x.Replace(context.Background(), h, oc, spec, plan.PreviousSpec(oc, "1.41")); res != ResultUpgraded {
 		t.Fatalf("result %q: %v", res, err)
 	}
-	want := []string{"create fw.tarsup-new (fw:new)", "prepare probe of fw.tarsup-new", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
+	want := []string{"create fw.tarsup-new (fw:new)", "prepare probe of fw.tarsup-new (announce false)", "rename fw -> fw.tarsup-old", "rename fw.tarsup-new -> fw",
 		"stop fw.tarsup-old", "start fw", "start probe", "close probe", "remove fw.tarsup-old"}
 	if got := strings.Join(f.calls, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestStepAnnounceReachesTheGate: the plan's Step.Announce is what the
+// gate's session is asked for.
+func TestStepAnnounceReachesTheGate(t *testing.T) {
+	for _, announce := range []bool{false, true} {
+		f := newFakeEngine(t)
+		old := f.add("fw", "fw:old", true)
+		x, h := fakeExecutor(f)
+		x.Opts.Gate.Prober = &sessionProber{f: f}
+		oc := containerOf(t, x, h, old.ID)
+		st := plan.Step{Host: h.Name(), Container: oc, Spec: plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:new", Role: oc.Role, APIVersion: "1.41"}),
+			Previous: plan.PreviousSpec(oc, "1.41")}
+		x.Opts.Policy(1).RecreatePolicy(&st)
+		st.Announce = announce
+		f.calls = nil
+		if _, res, err := x.replace(context.Background(), h, st, &hookRun{}); res != ResultUpgraded {
+			t.Fatalf("result %q: %v", res, err)
+		}
+		want := fmt.Sprintf("prepare probe of fw.tarsup-new (announce %v)", announce)
+		if !slices.Contains(f.calls, want) {
+			t.Errorf("calls %q, want %q among them", f.calls, want)
+		}
 	}
 }

@@ -70,7 +70,7 @@ func ObserveAll(ctx context.Context, hosts []*engine.Host) ([]plan.HostState, er
 				nets, err = observeNetworks(ctx, h)
 			}
 			out[i], errs[i] = plan.HostState{Host: h.Name(), APIVersion: h.Engine.ClientVersion(), Containers: cs,
-				Holders: plan.NameHolders(list, plan.FindSwaps(list)), Networks: nets, ImageUsers: imageUsers(list), Listing: listing(list)}, err
+				Holders: plan.NameHolders(list, plan.FindSwaps(list)), Networks: nets, RunningOn: runningOn(list), ImageUsers: imageUsers(list), Listing: listing(list)}, err
 		}()
 	}
 	wg.Wait()
@@ -87,6 +87,21 @@ func imageUsers(list []container.Summary) map[string][]string {
 	out := map[string][]string{}
 	for _, c := range list {
 		out[c.ImageID] = append(out[c.ImageID], c.ID)
+	}
+	return out
+}
+
+// runningOn indexes the running containers of a list by the networks they
+// are attached to (tarsup's own probes and locks left out).
+func runningOn(list []container.Summary) map[string][]string {
+	out := map[string][]string{}
+	for _, c := range list {
+		if c.State != container.StateRunning || c.NetworkSettings == nil || c.Labels[plan.LabelProbe] != "" || c.Labels[lock.LabelLock] != "" {
+			continue
+		}
+		for n := range c.NetworkSettings.Networks {
+			out[n] = append(out[n], c.ID)
+		}
 	}
 	return out
 }

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/health"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/tarsup/tarsup/swapname"
 )
@@ -77,23 +79,17 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 	// The gate's probe is made ready now, while the old container still
 	// serves: the sidecar image loaded, a sidecar created in the new
 	// container's network namespace (started once the new one runs).
-	probe := x.Opts.Gate.Prepare(ctx, h, newID, st.GateRole)
-	defer probe.Close()
+	var probe *health.Watch
+	if st.Kind == plan.StepRecreate {
+		probe = x.Opts.Gate.Prepare(ctx, h, newID, st.GateRole, st.Announce)
+		defer probe.Close()
+	}
 	// From here on the old container is touched: finish or roll back even
 	// if the caller gives up (SIGTERM).
 	ctx = context.WithoutCancel(ctx)
-	stopped, err := renameRestarting(ctx, h, old.ID, name+swapname.Old, sw.stopTimeout)
-	if err != nil {
-		x.discard(ctx, h, newID)
-		if stopped {
-			_ = h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{})
-		}
-		return fail(fmt.Errorf("rename old container aside: %w", err))
+	if err := x.renameAside(ctx, &sw, newID); err != nil {
+		return fail(err)
 	}
-	if stopped {
-		x.report(Event{Host: h.Name(), Container: name, Action: "stop old", Detail: old.ShortID() + ": it is restarting, and the engine renames it only stopped"})
-	}
-	sw.oldStopped = stopped
 	if err := h.Engine.ContainerRename(ctx, newID, name); err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("give the new container the name: %w", err))
 	}
@@ -120,6 +116,9 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "health gate", Detail: plan.Short(newID)})
 	err = probe.Wait(ctx)
+	if says := probe.SidecarSays(); says != "" {
+		x.report(Event{Host: h.Name(), Container: name, Action: "gate sidecar", Detail: strings.ReplaceAll(says, "\n", "; ")})
+	}
 	probe.Close()
 	if err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("health gate: %w", err))
@@ -133,6 +132,27 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 		x.report(Event{Host: h.Name(), Container: name, Action: "remove old", Result: "failed", Detail: err.Error()})
 	}
 	return newID, ResultUpgraded, nil
+}
+
+// renameAside renames the old container NAME.tarsup-old as it runs (see
+// renameRestarting: stopped first if it is restarting, which sw then
+// records). On a failure the new container is removed and the old one is
+// as it was.
+func (x *Executor) renameAside(ctx context.Context, sw *swap, newID string) error {
+	h, old := sw.h, sw.old
+	stopped, err := renameRestarting(ctx, h, old.ID, old.Name+swapname.Old, sw.stopTimeout)
+	if err != nil {
+		x.discard(ctx, h, newID)
+		if stopped {
+			_ = h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{})
+		}
+		return fmt.Errorf("rename old container aside: %w", err)
+	}
+	if stopped {
+		x.report(Event{Host: h.Name(), Container: old.Name, Action: "stop old", Detail: old.ShortID() + ": it is restarting, and the engine renames it only stopped"})
+	}
+	sw.oldStopped = stopped
+	return nil
 }
 
 // renameRestarting renames container id to name as it runs. The engine

@@ -119,18 +119,27 @@ func (r *UpgradeReport) noteFound(states []plan.HostState, cands []plan.Candidat
 func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts UpgradeOptions) (UpgradeReport, error) {
 	var rep UpgradeReport
 	if !opts.DryRun {
-		unlock, err := x.LockAll(ctx, hosts, x.Opts.LockWait)
+		lctx, end := x.Trace.Stage(ctx, "lock")
+		unlock, err := x.LockAll(lctx, hosts, x.Opts.LockWait)
+		end()
 		if err != nil {
 			return rep, err
 		}
-		defer unlock()
+		defer func() {
+			_, end := x.Trace.Stage(ctx, "unlock")
+			unlock()
+			end()
+		}()
 	}
 	var err error
-	if rep.Recovered, rep.PendingRecovery, err = x.RecoverPending(ctx, hosts, opts.DryRun); err != nil {
+	rctx, end := x.Trace.Stage(ctx, "recover")
+	rep.Recovered, rep.PendingRecovery, err = x.RecoverPending(rctx, hosts, opts.DryRun)
+	if end(); err != nil {
 		return rep, err
 	}
-	states, err := observeOnce(ctx, hosts, opts.States, len(rep.Recovered) > 0)
-	if err != nil {
+	octx, end := x.Trace.Stage(ctx, "observe")
+	states, err := observeOnce(octx, hosts, opts.States, len(rep.Recovered) > 0)
+	if end(); err != nil {
 		return rep, err
 	}
 	req := opts.Request
@@ -148,18 +157,41 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 		return rep, err
 	}
 	rep.noteFound(states, cands, req)
+	resolved, err := resolveAll(ctx, x, cands, opts)
+	if err != nil {
+		return rep, err
+	}
+	if err := labelAll(ctx, opts.Labels, cands, resolved); err != nil {
+		return rep, err
+	}
+	if err := x.planUpgrade(ctx, &rep, cands, resolved, states, opts); err != nil || opts.DryRun || rep.Plan.Empty() {
+		return rep, err
+	}
+	rctx, end = x.Trace.Stage(ctx, "run")
+	defer end()
+	return rep, x.runWithSnapshots(rctx, &rep)
+}
+
+// resolveAll pulls every candidate's target (a dry run only looks it up).
+func resolveAll(ctx context.Context, x *Executor, cands []plan.Candidate, opts UpgradeOptions) (map[string]plan.Resolved, error) {
+	ctx, end := x.Trace.Stage(ctx, "pull")
+	defer end()
 	var resolved map[string]plan.Resolved
+	var err error
 	if opts.DryRun {
 		resolved, err = lookUp(ctx, opts.Registry, cands)
 	} else {
 		resolved, err = pullAll(ctx, x.Hosts, cands, opts)
 	}
 	if err != nil {
-		return rep, interruptedBefore(ctx, "pull", err)
+		return nil, interruptedBefore(ctx, "pull", err)
 	}
-	if err := labelAll(ctx, opts.Labels, cands, resolved); err != nil {
-		return rep, err
-	}
+	return resolved, nil
+}
+
+// planUpgrade plans the upgrade into rep.Plan: a draft first, then with
+// what the pre-flight probe and the registration read found.
+func (x *Executor) planUpgrade(ctx context.Context, rep *UpgradeReport, cands []plan.Candidate, resolved map[string]plan.Resolved, states []plan.HostState, opts UpgradeOptions) error {
 	// Why a draft first: the pre-flight probes exactly the containers the
 	// plan replaces and the nodes a re-check could use, and its findings
 	// are part of the plan (a dry run shows them too).
@@ -168,28 +200,31 @@ func Upgrade(ctx context.Context, hosts []*engine.Host, x *Executor, opts Upgrad
 	draft, err := plan.BuildPlan(cands, resolved, states, pol, plan.AssumeHealthy(states))
 	if err != nil || draft.Empty() {
 		rep.Plan = draft
-		return rep, err
+		return err
 	}
 	var before plan.Preflight
 	if x.Opts.Gate.Prober != nil {
-		if before, err = x.Opts.Gate.Prober.Preflight(ctx, x.Hosts, draft); err != nil {
-			return rep, interruptedBefore(ctx, "pre-flight probe", err)
+		pctx, end := x.Trace.Stage(ctx, "preflight")
+		before, err = x.Opts.Gate.Prober.Preflight(pctx, x.Hosts, draft)
+		if end(); err != nil {
+			return interruptedBefore(ctx, "pre-flight probe", err)
 		}
 	}
 	var regs plan.Registrations
 	if x.Opts.RegisterTimeout > 0 {
-		if regs, err = x.ReadRegistrations(ctx, draft, states); err != nil {
-			return rep, interruptedBefore(ctx, "registration read", err)
+		rctx, end := x.Trace.Stage(ctx, "registration")
+		regs, err = x.ReadRegistrations(rctx, draft, states)
+		if end(); err != nil {
+			return interruptedBefore(ctx, "registration read", err)
 		}
 	}
-	if rep.Plan, err = plan.BuildPlan(cands, resolved, states, pol, before); err == nil {
-		rep.Plan, rep.Registration = plan.WithRegistration(rep.Plan, regs, states, pol)
-		err = x.planSnapshots(ctx, &rep, states)
+	if rep.Plan, err = plan.BuildPlan(cands, resolved, states, pol, before); err != nil {
+		return err
 	}
-	if err != nil || opts.DryRun || rep.Plan.Empty() {
-		return rep, err
-	}
-	return rep, x.runWithSnapshots(ctx, &rep)
+	rep.Plan, rep.Registration = plan.WithRegistration(rep.Plan, regs, states, pol)
+	sctx, end := x.Trace.Stage(ctx, "snapshots")
+	defer end()
+	return x.planSnapshots(sctx, rep, states)
 }
 
 // labelAll gives each candidate the label overrides the hook returns

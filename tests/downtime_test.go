@@ -185,3 +185,65 @@ func TestUpgradeToHealthcheckImage(t *testing.T) {
 		t.Fatalf("%s runs %s, health %+v: want the HEALTHCHECK image, healthy", fw, in.Config.Image, in.State.Health)
 	}
 }
+
+// TestAnnounceAuto: on this engine (20.10, before Docker 28) a framework
+// that is alone on its network gets a gate sidecar that announces its
+// address, and is reachable after the upgrade; one that shares its network
+// with its database gets none (the host keeps its neighbour entry).
+func TestAnnounceAuto(t *testing.T) {
+	ctx := t.Context()
+	d := bed.On(ctx, t, bed.Local)
+	p := uniq("announce-")
+	d.Pull(bed.Images.Framework3016)
+	sub := bed.Local.Subnet(57)
+	alone := d.Run(testbed.ContainerSpec{Name: p + "alone", Image: bed.Images.Framework3015, Env: []string{"REBUILD=false"},
+		Networks: []testbed.Attachment{{Network: d.Network(p+"net", sub), IPv4: testbed.HostIP(sub, 3)}}, Restart: "always"})
+	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: bed.Local.Subnet(58)})
+
+	for _, tt := range []struct {
+		name, ip string
+		want     bool
+	}{
+		{alone.Name, testbed.HostIP(sub, 3), true},
+		{dep.Framework.Name, dep.Framework.IP, false},
+	} {
+		ectx, stop := context.WithCancel(ctx)
+		msgs, _ := bed.Local.Client.Events(ectx, events.ListOptions{Filters: filters.NewArgs(
+			filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", "create"), filters.Arg("label", "tarsup.probe=1"))})
+		var cmds []string
+		var mu sync.Mutex
+		go func() {
+			for m := range msgs {
+				in, err := bed.Local.Client.ContainerInspect(ctx, m.Actor.ID)
+				mu.Lock()
+				if err == nil {
+					cmds = append(cmds, strings.Join(in.Config.Cmd, " "))
+				} else {
+					cmds = append(cmds, "(gone: "+err.Error()+")")
+				}
+				mu.Unlock()
+			}
+		}()
+		r := tarsup(t, ctx, append([]string{"upgrade", "--host", bed.Local.Host, "--only", tt.name, "--to", "v3.0.16", "--register-timeout", "0"}, gateFlags...)...)
+		time.Sleep(300 * time.Millisecond)
+		stop()
+		requireExit(t, r, 0)
+		if err := testbed.WaitTCP(ctx, net.JoinHostPort(tt.ip, "17890"), 10*time.Second); err != nil {
+			t.Errorf("%s after the upgrade: %v", tt.name, err)
+		}
+		mu.Lock()
+		got := slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, "--announce-addresses") })
+		mu.Unlock()
+		if got != tt.want {
+			t.Errorf("%s: a gate sidecar that announces: %v, want %v (sidecars: %q)", tt.name, got, tt.want, cmds)
+		}
+		// The sidecar did announce: tarsup reports what it said.
+		said := "gate sidecar (announced " + tt.ip + " on eth0)"
+		if strings.Contains(r.Stdout, said) != tt.want {
+			t.Errorf("%s: want %v a report %q:\n%s", tt.name, tt.want, said, r.Stdout)
+		}
+	}
+	if left := probeSidecars(t, ctx, bed.Local); len(left) != 0 {
+		t.Errorf("probe sidecars left: %v", left)
+	}
+}

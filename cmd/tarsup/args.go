@@ -354,6 +354,8 @@ func rule(name string) flagRule {
 		}
 	case "probe":
 		return oneOfRule("auto", "direct", "sidecar")
+	case "announce":
+		return oneOfRule(plan.AnnounceAuto, plan.AnnounceOn, plan.AnnounceOff)
 	case "window":
 		return windowRule
 	case "log-format":

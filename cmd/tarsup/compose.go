@@ -104,7 +104,7 @@ func runComposeUpgrade(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	prober, err := health.NewProberAnnouncing(c.String("probe"), c.String("announce"), "")
+	prober, err := health.NewProber(c.String("probe"), "")
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func runComposeStatus(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	prober, err := health.NewProberAnnouncing(c.String("probe"), c.String("announce"), "")
+	prober, err := health.NewProber(c.String("probe"), "")
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/tarsup/tarsup/fleet"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/health"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 	"github.com/urfave/cli/v2"
 )
 
@@ -22,7 +23,7 @@ func connFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tlscert", Usage: "TLS certificate file (default $DOCKER_CERT_PATH/cert.pem)"},
 		&cli.StringFlag{Name: "tlskey", Usage: "TLS key file (default $DOCKER_CERT_PATH/key.pem)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "allow a plain tcp:// engine on a non-loopback address (anyone on the network could drive it)"},
-		&cli.StringFlag{Name: "announce", Value: health.AnnounceAuto, Usage: "whether a health gate's sidecar announces a new container's IPv4 addresses (gratuitous ARP) as it starts, so that clients reach it at once: auto (engines before Docker 28, which do not announce themselves), on, off"},
+		&cli.StringFlag{Name: "announce", Value: plan.AnnounceAuto, Usage: "whether a health gate's sidecar announces a new container's IPv4 addresses (gratuitous ARP) as it starts, so that clients reach it at once: auto (engines before Docker 28, which do not announce themselves), on, off"},
 		&cli.StringFlag{Name: "probe", Value: health.ProbeAuto, Usage: "how Tars probes reach containers: auto (direct on local engines, sidecar on tcp:// engines), direct, sidecar"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format on stderr: text or json"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error"},
@@ -110,7 +111,7 @@ func fleetConfig(c *cli.Context, e *env) (fleet.Config, error) {
 	if err != nil {
 		return fleet.Config{}, err
 	}
-	return fleet.Config{Specs: specs, Probe: c.String("probe"), Announce: c.String("announce"), Exec: opts, Force: c.Bool("force"), Log: e.log}, nil
+	return fleet.Config{Specs: specs, Probe: c.String("probe"), Exec: opts, Force: c.Bool("force"), Log: e.log, Trace: e.trace}, nil
 }
 
 func oneOf(flag, v string, allowed ...string) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/tarsup/tarsup/fault"
+	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/urfave/cli/v2"
 )
 
@@ -32,6 +33,9 @@ type env struct {
 	log            *logrus.Logger
 	// stdoutTTY is true when stdout is a terminal.
 	stdoutTTY bool
+	// trace records where the command's time goes when TARSUP_TRACE names
+	// a file (README: Performance figures); nil otherwise.
+	trace *engine.Trace
 }
 
 func main() {
@@ -54,10 +58,21 @@ func isTerminal(f *os.File) bool {
 func run(ctx context.Context, args []string, e *env) int {
 	e.log = logrus.New()
 	e.log.SetOutput(e.stderr)
+	tracePath := e.getenv("TARSUP_TRACE")
+	if tracePath != "" {
+		e.trace = engine.NewTrace()
+	}
 	app := newApp(e)
 	args, err := resolveArgs(app, args)
 	if err == nil {
 		err = app.RunContext(ctx, args)
+	}
+	if e.trace != nil {
+		// Why only a warning: the trace is a measurement, not the command's
+		// outcome, which the exit code reports.
+		if terr := e.trace.WriteFile(tracePath); terr != nil {
+			fmt.Fprintf(e.stderr, "tarsup: warning: TARSUP_TRACE: %v\n", terr)
+		}
 	}
 	if err == nil {
 		return exitOK

@@ -40,11 +40,12 @@ func probeCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "tcp", Usage: "HOST:PORT that must accept a TCP connection"},
 			&cli.StringSliceFlag{Name: "http", Usage: "HOST:PORT/PATH that must answer 200 to a GET"},
 			&cli.BoolFlag{Name: "serve", Usage: "print \"ready\", then run the checks once per line read on stdin and answer each with one line (\"ok\" or \"fail REASON\"), until stdin ends"},
-			&cli.BoolFlag{Name: "announce", Usage: "first broadcast a gratuitous ARP for each IPv4 address here (needs CAP_NET_RAW)"},
+			// Why not --announce: that is the upgrade's policy flag (auto, on, off).
+			&cli.BoolFlag{Name: "announce-addresses", Usage: "first broadcast a gratuitous ARP for each IPv4 address here (needs CAP_NET_RAW); say so on stderr"},
 		},
 		Action: func(c *cli.Context) error {
 			return runProbe(c.Context, probeOptions{tcp: c.StringSlice("tcp"), http: c.StringSlice("http"), out: e.stdout,
-				serve: c.Bool("serve"), in: os.Stdin, announce: c.Bool("announce"), errOut: e.stderr})
+				serve: c.Bool("serve"), in: os.Stdin, announce: c.Bool("announce-addresses"), errOut: e.stderr})
 		},
 	}
 }
@@ -55,16 +56,25 @@ func runProbe(ctx context.Context, o probeOptions) error {
 	if o.announce {
 		// Why a failed announcement is no failure: it only speeds up the
 		// clients' return; the probes still say whether the service answers.
-		send := func() {
+		send := func(say bool) {
 			ts, err := announce.Targets()
 			if err == nil {
 				err = announce.Send(ts)
 			}
-			if err != nil && o.errOut != nil {
+			if o.errOut == nil {
+				return
+			}
+			if err != nil {
 				fmt.Fprintln(o.errOut, err)
+				return
+			}
+			for _, t := range ts {
+				if say {
+					fmt.Fprintf(o.errOut, "announced %s on %s\n", t.IP, t.Name)
+				}
 			}
 		}
-		send()
+		send(true)
 		// Why resend: the bridge port of a veth that just came up may not
 		// forward yet; Docker 28, which announces itself, resends too.
 		announceAgain := []time.Duration{200 * time.Millisecond, time.Second}
@@ -77,7 +87,7 @@ func runProbe(ctx context.Context, o probeOptions) error {
 					t.Stop()
 					return
 				case <-t.C:
-					send()
+					send(false)
 				}
 			}
 		}()

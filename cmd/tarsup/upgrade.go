@@ -120,6 +120,7 @@ func execOptions(c *cli.Context, e *env, prober *health.Prober, report func(orch
 		Hooks:            hookPolicy(c),
 		Log:              e.log,
 		Snapshots:        snaps,
+		Announce:         c.String("announce"),
 	}, nil
 }
 

@@ -92,7 +92,7 @@ func (g Gate) begin(ctx context.Context, h *engine.Host, id string, role images.
 // monitor period, or returns a *GateError. The probe is prepared now (see
 // Prepare, which a swap calls before the old container stops).
 func (g Gate) Wait(ctx context.Context, h *engine.Host, id string, role images.Role) error {
-	w := g.Prepare(ctx, h, id, role)
+	w := g.Prepare(ctx, h, id, role, false)
 	defer w.Close()
 	return w.Wait(ctx)
 }

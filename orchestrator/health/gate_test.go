@@ -44,7 +44,7 @@ func (e *healthEngine) Events(_ context.Context, o events.ListOptions) (<-chan e
 func TestGateWakesOnHealthEvent(t *testing.T) {
 	e := &healthEngine{status: "starting", events: make(chan events.Message, 1)}
 	h := &engine.Host{Spec: engine.HostSpec{URL: "unix:///x.sock"}, Engine: e}
-	g := Gate{Prober: &Prober{Mode: ProbeDirect, Announce: AnnounceOff}, Timeout: time.Hour, Interval: time.Hour, FastInterval: time.Hour}
+	g := Gate{Prober: &Prober{Mode: ProbeDirect}, Timeout: time.Hour, Interval: time.Hour, FastInterval: time.Hour}
 	done := make(chan error, 1)
 	go func() { done <- g.Wait(context.Background(), h, "c1", images.RoleNone) }()
 	time.Sleep(50 * time.Millisecond)

@@ -118,10 +118,6 @@ type Prober struct {
 	// Binary is a static tarsup executable to ship as the sidecar image;
 	// the running executable when empty.
 	Binary string
-	// Announce is AnnounceAuto (when empty), AnnounceOn or AnnounceOff:
-	// whether a gate's sidecar broadcasts a new container's addresses.
-	Announce string
-
 	mu     sync.Mutex
 	loaded map[*engine.Host]string // host -> probe image reference
 	self   *owner.Owner            // this process, for the sidecars' labels
@@ -136,24 +132,6 @@ func (p *Prober) owner() owner.Owner {
 		p.self = &o
 	}
 	return *p.self
-}
-
-// NewProberAnnouncing is NewProber with an announce mode (AnnounceAuto
-// when empty, AnnounceOn, AnnounceOff: --announce).
-func NewProberAnnouncing(mode, announce, binary string) (*Prober, error) {
-	switch announce {
-	case "":
-		announce = AnnounceAuto
-	case AnnounceAuto, AnnounceOn, AnnounceOff:
-	default:
-		return nil, fault.Mark(fault.BadInput, fmt.Errorf("bad --announce %q: use auto, on or off", announce))
-	}
-	p, err := NewProber(mode, binary)
-	if err != nil {
-		return nil, err
-	}
-	p.Announce = announce
-	return p, nil
 }
 
 // NewProber returns a prober in the given mode ("" means auto).

@@ -49,7 +49,7 @@ func (e *prunedEngine) ContainerCreate(ctx context.Context, cfg *container.Confi
 // for a probe's, instead of failing every probe of the run.
 func TestSidecarImagePruned(t *testing.T) {
 	bin := staticBinary(t)
-	e := &prunedEngine{sidecarEngine: &sidecarEngine{api: "1.41", others: []string{"old1"}}}
+	e := &prunedEngine{sidecarEngine: &sidecarEngine{api: "1.41"}}
 	h := &engine.Host{Spec: engine.HostSpec{URL: "tcp://fake:2376"}, Engine: e, Remote: true}
 	p := &Prober{Mode: ProbeSidecar, Binary: bin}
 	ref, err := p.ensureImage(context.Background(), h)
@@ -58,12 +58,12 @@ func TestSidecarImagePruned(t *testing.T) {
 	}
 	e.present = false // pruned
 	e.calls = nil
-	s, err := p.Session(context.Background(), h, target())
+	s, err := p.Session(context.Background(), h, target(), true)
 	if err != nil {
 		t.Fatalf("session after a prune: %v", err)
 	}
 	defer s.Close()
-	want := []string{"create: no such image", "load", "create probe --serve --announce --tcp 127.0.0.1:19385", "attach"}
+	want := []string{"create: no such image", "load", "create probe --serve --announce-addresses --tcp 127.0.0.1:19385", "attach"}
 	if got := strings.Join(e.calls, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("calls:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}

@@ -11,8 +11,6 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
@@ -35,89 +33,31 @@ type ProbeSession interface {
 // SessionProber is a HealthProber that prepares sessions (a *Prober).
 // A gate whose prober is not one probes with Probe each time.
 type SessionProber interface {
-	Session(ctx context.Context, h *engine.Host, c plan.Container) (ProbeSession, error)
+	// Session prepares the probe of c; announce asks that its sidecar
+	// announce c's addresses when it starts.
+	Session(ctx context.Context, h *engine.Host, c plan.Container, announce bool) (ProbeSession, error)
 }
 
-// Announce modes: whether the sidecar broadcasts a new container's IPv4
-// addresses (gratuitous ARP) when it starts (package internal/announce).
-const (
-	// AnnounceAuto announces on engines before Docker 28 (API 1.48), which
-	// do not announce a new interface themselves, where the container will
-	// be alone on one of its networks (see announces).
-	AnnounceAuto = "auto"
-	// AnnounceOn announces on every engine.
-	AnnounceOn = "on"
-	// AnnounceOff never announces; a sidecar then runs only to probe.
-	AnnounceOff = "off"
-)
-
-// announceAPI is the first Engine API version whose engine (Docker 28)
-// sends unsolicited ARP for a container's new interface itself.
-const announceAPI = "1.48"
-
-// announces reports whether a session for c on h announces c's addresses:
-// only for a container with a network namespace of its own (not host,
-// none, or another container's), where the mode asks for it. AnnounceAuto
-// asks for it on engines before Docker 28 where c will be alone on one of
-// its networks once the container it replaces stops: that network's
-// bridge then loses its last port, drops its carrier, and the host
-// forgets the address's neighbour entry. Where other containers stay on
-// the network the entry stays, and so does the address's MAC (engines
-// before 28 derive it from the IP), so there is nothing to announce, and
-// no sidecar start to compete with the new container's.
-func (p *Prober) announces(ctx context.Context, h *engine.Host, c plan.Container) bool {
-	if p.Announce == AnnounceOff || c.Inspect.ContainerJSONBase == nil || c.Inspect.HostConfig == nil {
+// ownNamespace reports whether c has a network namespace of its own (not
+// the host's, none, or another container's): only then is there an
+// address of its own to announce.
+func ownNamespace(c plan.Container) bool {
+	if c.Inspect.ContainerJSONBase == nil || c.Inspect.HostConfig == nil {
 		return false
 	}
 	m := c.Inspect.HostConfig.NetworkMode
-	if m.IsHost() || m.IsNone() || m.IsContainer() {
-		return false
-	}
-	if p.Announce == AnnounceOn {
-		return true
-	}
-	if !versions.LessThan(h.Engine.ClientVersion(), announceAPI) {
-		return false
-	}
-	return aloneAfterStop(ctx, h, c)
-}
-
-// aloneAfterStop reports whether c, created and not started, will be the
-// only running container on one of its networks once the one it replaces
-// (running there now) stops. A network that cannot be listed counts as
-// such: an announcement too many costs a sidecar start, one too few a
-// second of downtime.
-func aloneAfterStop(ctx context.Context, h *engine.Host, c plan.Container) bool {
-	ns := c.Inspect.NetworkSettings
-	if ns == nil || len(ns.Networks) == 0 {
-		return false
-	}
-	for name := range ns.Networks {
-		list, err := h.Engine.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("network", name))})
-		if err != nil {
-			return true
-		}
-		others := 0
-		for _, o := range list {
-			if o.ID != c.ID {
-				others++
-			}
-		}
-		if others <= 1 {
-			return true
-		}
-	}
-	return false
+	return !m.IsHost() && !m.IsNone() && !m.IsContainer()
 }
 
 // Session prepares the probe of c, which is created and not yet started:
 // on an engine probed by sidecar, or where the new container's addresses
-// are announced, one sidecar for the whole gate, created now in c's
-// network namespace and started by Start; otherwise probes from here.
-func (p *Prober) Session(ctx context.Context, h *engine.Host, c plan.Container) (ProbeSession, error) {
+// are announced (announce: the plan's Step.Announce), one sidecar for the
+// whole gate, created now in c's network namespace and started by Start;
+// otherwise probes from here.
+func (p *Prober) Session(ctx context.Context, h *engine.Host, c plan.Container, announce bool) (ProbeSession, error) {
 	checks := ChecksFor(c)
 	viaSidecar := len(checks) > 0 && p.UsesSidecar(h)
-	ann := p.announces(ctx, h, c)
+	ann := announce && ownNamespace(c)
 	if !viaSidecar && !ann {
 		return directSession{p: p, h: h}, nil
 	}
@@ -131,7 +71,7 @@ func (p *Prober) Session(ctx context.Context, h *engine.Host, c plan.Container) 
 	}
 	args := []string{"probe", "--serve"}
 	if ann {
-		args = append(args, "--announce")
+		args = append(args, "--announce-addresses")
 	}
 	if viaSidecar {
 		args = append(args, checkArgs(checks)...)
@@ -354,10 +294,11 @@ type Watch struct {
 }
 
 // Prepare readies the gate of container id, created and not yet started:
-// the probe's session (sidecar image loaded, sidecar created). A session
-// that cannot be prepared is no error: the gate then probes as Probe does,
-// and that probe reports what is wrong.
-func (g Gate) Prepare(ctx context.Context, h *engine.Host, id string, role images.Role) *Watch {
+// the probe's session (sidecar image loaded, sidecar created), whose
+// sidecar announces the container's addresses when announce says so (the
+// plan's Step.Announce). A session that cannot be prepared is no error:
+// the gate then probes as Probe does, and that probe reports what is wrong.
+func (g Gate) Prepare(ctx context.Context, h *engine.Host, id string, role images.Role, announce bool) *Watch {
 	w := &Watch{g: g, h: h, id: id, role: role}
 	sp, ok := g.Prober.(SessionProber)
 	if !ok {
@@ -367,7 +308,7 @@ func (g Gate) Prepare(ctx context.Context, h *engine.Host, id string, role image
 	if err != nil {
 		return w
 	}
-	if s, err := sp.Session(ctx, h, c); err == nil {
+	if s, err := sp.Session(ctx, h, c, announce); err == nil {
 		w.sess = s
 	}
 	return w
@@ -383,6 +324,18 @@ func (w *Watch) Wait(ctx context.Context) error {
 		}
 	}
 	return w.g.wait(ctx, w.h, w.id, w.role, w.sess)
+}
+
+// SidecarSays is what the gate's sidecar wrote on stderr so far (its
+// announcements, or why one failed); "" without a sidecar.
+func (w *Watch) SidecarSays() string {
+	if w == nil {
+		return ""
+	}
+	if s, ok := w.sess.(*sidecarSession); ok {
+		return strings.TrimSpace(s.stderr.String())
+	}
+	return ""
 }
 
 // Close releases the session; a nil Watch, or one closed before, is fine.

@@ -67,20 +67,6 @@ type sidecarEngine struct {
 	answers  []string
 	removed  int
 	startErr error
-	// others are the running containers on the target's network "tars"
-	// besides the target (the old container among them).
-	others []string
-}
-
-func (e *sidecarEngine) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
-	if o.Filters.Get("network")[0] != "tars" {
-		return nil, errors.New("unexpected network filter")
-	}
-	var out []container.Summary
-	for _, id := range e.others {
-		out = append(out, container.Summary{ID: id})
-	}
-	return out, nil
 }
 
 func (e *sidecarEngine) record(s string) {
@@ -174,10 +160,10 @@ func target() plan.Container {
 // target starts, in its network namespace, asked once per probe.
 func TestSidecarSession(t *testing.T) {
 	bin := staticBinary(t)
-	e := &sidecarEngine{api: "1.41", answers: []string{"fail tcp 127.0.0.1:19385: connection refused", "ok"}, others: []string{"old1"}}
+	e := &sidecarEngine{api: "1.41", answers: []string{"fail tcp 127.0.0.1:19385: connection refused", "ok"}}
 	h := &engine.Host{Spec: engine.HostSpec{URL: "tcp://fake:2376"}, Engine: e, Remote: true}
 	p := &Prober{Mode: ProbeAuto, Binary: bin}
-	s, err := p.Session(context.Background(), h, target())
+	s, err := p.Session(context.Background(), h, target(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,39 +185,35 @@ func TestSidecarSession(t *testing.T) {
 	}
 	s.Close()
 	s.Close()
-	want := []string{"create probe --serve --announce --tcp 127.0.0.1:19385", "attach", "start", "remove"}
+	want := []string{"create probe --serve --announce-addresses --tcp 127.0.0.1:19385", "attach", "start", "remove"}
 	if !slices.Equal(e.calls, want) {
 		t.Errorf("calls %q, want %q", e.calls, want)
 	}
 }
 
 // TestSessionModes: where nothing needs a sidecar (a local engine probed
-// directly, Docker 28 announcing itself, or host networking) no container
-// is created; a sidecar that does not start leaves the gate to Probe.
+// directly, no announcement asked, or none possible under host
+// networking) no container is created; a sidecar that does not start
+// leaves the gate to Probe.
 func TestSessionModes(t *testing.T) {
 	bin := staticBinary(t)
 	hostNet := target()
 	hostNet.Inspect.HostConfig.NetworkMode = "host"
 	for _, tt := range []struct {
 		name     string
-		api      string
-		announce string
+		announce bool
 		c        plan.Container
-		others   []string
 		create   string
 	}{
-		{"engine 28 announces itself", "1.48", AnnounceAuto, target(), []string{"old1"}, ""},
-		{"announce off", "1.41", AnnounceOff, target(), []string{"old1"}, ""},
-		{"host networking: nothing to announce", "1.41", AnnounceOn, hostNet, []string{"old1"}, ""},
-		{"engine 20.10, alone on its network after the stop", "1.41", AnnounceAuto, target(), []string{"old1"}, "create probe --serve --announce"},
-		{"engine 20.10, its database stays on the network", "1.41", AnnounceAuto, target(), []string{"old1", "db1"}, ""},
-		{"announce on, engine 29, not alone", "1.52", AnnounceOn, target(), []string{"old1", "db1"}, "create probe --serve --announce"},
+		{"no announcement asked", false, target(), ""},
+		{"host networking: nothing to announce", true, hostNet, ""},
+		{"an announcement asked", true, target(), "create probe --serve --announce-addresses"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := &sidecarEngine{api: tt.api, others: tt.others}
+			e := &sidecarEngine{api: "1.41"}
 			h := &engine.Host{Spec: engine.HostSpec{URL: "unix:///x.sock"}, Engine: e}
-			p := &Prober{Mode: ProbeDirect, Binary: bin, Announce: tt.announce}
-			s, err := p.Session(context.Background(), h, tt.c)
+			p := &Prober{Mode: ProbeDirect, Binary: bin}
+			s, err := p.Session(context.Background(), h, tt.c, tt.announce)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -245,9 +227,9 @@ func TestSessionModes(t *testing.T) {
 			}
 		})
 	}
-	e := &sidecarEngine{api: "1.41", startErr: errors.New("no such image"), others: []string{"old1"}}
+	e := &sidecarEngine{api: "1.41", startErr: errors.New("no such image")}
 	h := &engine.Host{Spec: engine.HostSpec{URL: "unix:///x.sock"}, Engine: e}
-	s, err := (&Prober{Mode: ProbeDirect, Binary: bin}).Session(context.Background(), h, target())
+	s, err := (&Prober{Mode: ProbeDirect, Binary: bin}).Session(context.Background(), h, target(), true)
 	if err != nil {
 		t.Fatal(err)
 	}

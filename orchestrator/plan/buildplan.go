@@ -39,6 +39,8 @@ type Policy struct {
 	// GateTime is the longest a health gate takes: --health-timeout, then
 	// --monitor.
 	GateTime time.Duration
+	// Announce is the --announce mode (AnnounceAuto when empty).
+	Announce string
 }
 
 // StopTimeoutOf is the seconds c gets to stop: its own, else the policy's,
@@ -135,6 +137,7 @@ func BuildPlan(cands []Candidate, resolved map[string]Resolved, all []HostState,
 			p.Phases = append(p.Phases, ph)
 		}
 	}
+	pol.applyAnnounce(&p, all)
 	pol.applyWindow(&p)
 	return p, nil
 }

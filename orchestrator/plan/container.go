@@ -252,6 +252,10 @@ type HostState struct {
 	// Networks are the engine's networks by name (what pinning an address
 	// on them needs).
 	Networks map[string]NetworkFacts
+	// RunningOn lists, by network name, the IDs of the running containers
+	// (Tars or not) attached to it: whether a swapped container would be
+	// alone there (Policy.applyAnnounce).
+	RunningOn map[string][]string
 	// ImageUsers lists, by image ID, the IDs of every container (Tars or
 	// not, running or not) that uses it: what a cleanup's plan needs.
 	ImageUsers map[string][]string

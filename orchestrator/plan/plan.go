@@ -67,6 +67,9 @@ type Step struct {
 	// NoRollback leaves a failed new container in place for inspection
 	// (--no-rollback) instead of rolling back.
 	NoRollback bool
+	// Announce makes the gate's sidecar announce the new container's IPv4
+	// addresses as it starts (--announce; Policy.applyAnnounce decides).
+	Announce bool
 	// NotAfter is the latest instant the step may start (zero: any time):
 	// a maintenance window closes before a later start could finish. The
 	// executor starts neither it nor any later step after that.
