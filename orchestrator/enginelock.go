@@ -7,8 +7,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/lock"
-	"github.com/tarsup/tarsup/orchestrator/owner"
-	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // LockAll takes the engine lock of every host (see lock.Engines.LockAll) as
@@ -29,12 +27,7 @@ func (x *Executor) sweepProbes(ctx context.Context, h *engine.Host) {
 		return
 	}
 	for _, c := range list {
-		if c.Labels[plan.LabelProbe] == "" {
-			continue
-		}
-		by, ok := owner.ParseOwner(c.Labels[plan.LabelTxnOwner])
-		started, _ := time.Parse(time.RFC3339, c.Labels[plan.LabelTxnStarted])
-		if !ok || by.Live(x.Self, started, time.Now()) || by == x.Self {
+		if _, dead := DeadHelper(c.Labels, x.Self, time.Now()); !dead {
 			continue
 		}
 		_ = h.Engine.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})

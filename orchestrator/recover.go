@@ -20,7 +20,11 @@ func (x *Executor) PlanRecover(ctx context.Context, h *engine.Host) (plan.Recove
 	if err != nil {
 		return plan.RecoveryPlan{}, err
 	}
-	return plan.PlanRecoveryOf(f, x.Force, x.Opts.Policy(1)), nil
+	p := plan.PlanRecoveryOf(f, x.Force, x.Opts.Policy(1))
+	// Why: a real recover removes them as it takes the engine lock
+	// (sweepProbes); the dry run must name every container it removes.
+	p.Sweep, err = observeSweep(ctx, h, x.Self)
+	return p, err
 }
 
 // Recover finishes or undoes every interrupted upgrade on an engine
@@ -110,7 +114,7 @@ func (x *Executor) recoverStep(ctx context.Context, h *engine.Host, st plan.Reco
 
 // giveBack renames an old container aside back to its name and starts it.
 func (x *Executor) giveBack(ctx context.Context, h *engine.Host, st plan.RecoveryStep) error {
-	if err := h.Engine.ContainerRename(ctx, st.Swap.Old.ID, st.Swap.Name); err != nil {
+	if _, err := renameRestarting(ctx, h, st.Swap.Old.ID, st.Swap.Name, st.StopTimeout); err != nil {
 		return err
 	}
 	return h.Engine.ContainerStart(ctx, st.Swap.Old.ID, container.StartOptions{})
@@ -126,8 +130,12 @@ func (x *Executor) undo(ctx context.Context, h *engine.Host, st plan.RecoverySte
 	// Why the name first: the journal lives on the new container; once it
 	// is gone, an old container still aside would carry no record that
 	// it is tarsup's to put back.
+	// Why renameRestarting: an old container aside that still ran when
+	// tarsup was killed may be in a restart loop now.
+	stopped := false
 	if st.RenameOld {
-		if err := h.Engine.ContainerRename(ctx, s.Old.ID, s.Name); err != nil {
+		var err error
+		if stopped, err = renameRestarting(ctx, h, s.Old.ID, s.Name, st.StopTimeout); err != nil {
 			return err
 		}
 	}
@@ -140,6 +148,11 @@ func (x *Executor) undo(ctx context.Context, h *engine.Host, st plan.RecoverySte
 		return err
 	}
 	if !st.StartOld {
+		if stopped {
+			// It was restarting before the rename: it runs again as it
+			// did (its restart policy goes on), not gated.
+			return h.Engine.ContainerStart(ctx, s.Old.ID, container.StartOptions{})
+		}
 		return nil
 	}
 	if err := h.Engine.ContainerStart(ctx, s.Old.ID, container.StartOptions{}); err != nil {

@@ -139,3 +139,49 @@ func NeedsRecovery(ctx context.Context, h *engine.Host) (bool, error) {
 	}
 	return len(plan.FindSwaps(all).Journals) > 0, nil
 }
+
+// DeadHelper reports whether a container with these labels is a helper
+// (tarsup.probe: a probe sidecar, a database client) that a tarsup which
+// is gone left behind, and which tarsup: its owner label names a process
+// that is not self and may no longer be at work (owner.Live). A helper
+// without an owner label is nobody's to remove.
+func DeadHelper(labels map[string]string, self owner.Owner, now time.Time) (owner.Owner, bool) {
+	if labels[plan.LabelProbe] == "" {
+		return owner.Owner{}, false
+	}
+	by, ok := owner.ParseOwner(labels[plan.LabelTxnOwner])
+	started, _ := time.Parse(time.RFC3339, labels[plan.LabelTxnStarted])
+	if !ok || by == self || by.Live(self, started, now) {
+		return by, false
+	}
+	return by, true
+}
+
+// observeSweep lists, as a dry run's rows, the helpers of tarsups that are
+// gone (DeadHelper), which a real recover removes when it takes the
+// engine lock.
+func observeSweep(ctx context.Context, h *engine.Host, self owner.Owner) ([]plan.Recovery, error) {
+	list, err := h.Engine.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return nil, fault.Mark(fault.Unreachable, fmt.Errorf("list containers on %s: %w", h.Name(), err))
+	}
+	var rows []plan.Recovery
+	now := time.Now()
+	for _, c := range list {
+		by, dead := DeadHelper(c.Labels, self, now)
+		if !dead {
+			continue
+		}
+		name := c.ID
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		what := "probe sidecar"
+		if v := c.Labels[plan.LabelProbe]; v != "1" {
+			what = "tarsup helper (" + plan.LabelProbe + "=" + v + ")"
+		}
+		rows = append(rows, plan.Recovery{Host: h.Name(), Name: name, Action: what,
+			Result: fmt.Sprintf("would: remove it as the engine lock is taken (%s): tarsup %s, which left it, is gone", c.State, by)})
+	}
+	return rows, nil
+}

@@ -87,14 +87,13 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 	// From here on the old container is touched: finish or roll back even
 	// if the caller gives up (SIGTERM).
 	ctx = context.WithoutCancel(ctx)
-	if err := h.Engine.ContainerRename(ctx, old.ID, name+swapname.Old); err != nil {
-		x.discard(ctx, h, newID)
-		return fail(fmt.Errorf("rename old container aside: %w", err))
+	if err := x.renameAside(ctx, &sw, newID); err != nil {
+		return fail(err)
 	}
 	if err := h.Engine.ContainerRename(ctx, newID, name); err != nil {
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("give the new container the name: %w", err))
 	}
-	if sw.wasUp {
+	if sw.wasUp && !sw.oldStopped {
 		x.report(Event{Host: h.Name(), Container: name, Action: "stop old", Detail: old.ShortID()})
 		if err := stopContainer(ctx, h, old.ID, sw.stopTimeout); err != nil {
 			return x.rollback(ctx, sw, newID, true, fmt.Errorf("stop old container: %w", err))
@@ -133,6 +132,51 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 		x.report(Event{Host: h.Name(), Container: name, Action: "remove old", Result: "failed", Detail: err.Error()})
 	}
 	return newID, ResultUpgraded, nil
+}
+
+// renameAside renames the old container NAME.tarsup-old as it runs (see
+// renameRestarting: stopped first if it is restarting, which sw then
+// records). On a failure the new container is removed and the old one is
+// as it was.
+func (x *Executor) renameAside(ctx context.Context, sw *swap, newID string) error {
+	h, old := sw.h, sw.old
+	stopped, err := renameRestarting(ctx, h, old.ID, old.Name+swapname.Old, sw.stopTimeout)
+	if err != nil {
+		x.discard(ctx, h, newID)
+		if stopped {
+			_ = h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{})
+		}
+		return fmt.Errorf("rename old container aside: %w", err)
+	}
+	if stopped {
+		x.report(Event{Host: h.Name(), Container: old.Name, Action: "stop old", Detail: old.ShortID() + ": it is restarting, and the engine renames it only stopped"})
+	}
+	sw.oldStopped = stopped
+	return nil
+}
+
+// renameRestarting renames container id to name as it runs. The engine
+// (20.10) refuses to rename a container in a restart loop ("sandbox not
+// found", a 404): such a one serves nothing, so it is stopped (its stop
+// timeout) and renamed stopped, as the order before the running rename
+// did. stopped says whether it was stopped here; an error after the stop
+// leaves it stopped under its name, for the caller to start again.
+func renameRestarting(ctx context.Context, h *engine.Host, id, name string, stopTimeout int) (stopped bool, err error) {
+	err = h.Engine.ContainerRename(ctx, id, name)
+	if err == nil {
+		return false, nil
+	}
+	in, ierr := h.Engine.ContainerInspect(ctx, id)
+	if ierr != nil || in.State == nil || !(in.State.Restarting || isNotFound(err)) {
+		return false, err
+	}
+	if serr := stopContainer(ctx, h, id, stopTimeout); serr != nil {
+		return false, errors.Join(err, fmt.Errorf("stop it to rename it: %w", serr))
+	}
+	if err := h.Engine.ContainerRename(ctx, id, name); err != nil {
+		return true, err
+	}
+	return true, nil
 }
 
 // discard removes a new container that never took over.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -96,10 +95,10 @@ func (p *Prober) netnsSession(ctx context.Context, h *engine.Host, c plan.Contai
 	// Why a context that a signal does not cancel: see probeSidecar.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	created, err := h.Engine.ContainerCreate(cctx,
+	created, err := p.createSidecar(cctx, h,
 		&container.Config{Image: ref, Cmd: args, OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
 			Labels: map[string]string{plan.LabelProbe: "1", plan.LabelTxnOwner: p.owner().String(), plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}},
-		hc, &network.NetworkingConfig{}, nil, "")
+		hc)
 	if err != nil {
 		return nil, &ProbeError{Container: c.Name, Host: h.Name(), Err: fmt.Errorf("create the gate's sidecar: %w", err)}
 	}

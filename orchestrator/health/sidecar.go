@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 	"github.com/tarsup/tarsup/orchestrator/engine"
@@ -48,11 +49,10 @@ func (p *Prober) probeSidecar(ctx context.Context, h *engine.Host, c plan.Contai
 	// that takes the engine lock remove a sidecar of a killed one
 	// (sweepProbes).
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	created, err := h.Engine.ContainerCreate(cctx,
+	created, err := p.createSidecar(cctx, h,
 		&container.Config{Image: ref, Cmd: args, Labels: map[string]string{
 			plan.LabelProbe: "1", plan.LabelTxnOwner: p.owner().String(), plan.LabelTxnStarted: time.Now().UTC().Format(time.RFC3339)}},
-		&container.HostConfig{NetworkMode: container.NetworkMode("container:" + c.ID)},
-		&network.NetworkingConfig{}, nil, "")
+		&container.HostConfig{NetworkMode: container.NetworkMode("container:" + c.ID)})
 	ccancel()
 	if err != nil {
 		return unusable(fmt.Errorf("create sidecar: %w", err))
@@ -85,6 +85,36 @@ func (p *Prober) probeSidecar(ctx context.Context, h *engine.Host, c plan.Contai
 		}
 		return unusable(fmt.Errorf("wait for sidecar: %w", err))
 	}
+}
+
+// createSidecar creates a container of the probe image. Where the engine
+// says there is no such image it loads the image again and creates once
+// more. Why: the image is loaded once per engine and run, and nothing uses
+// it between two sidecars, so an image prune (a cron job's `docker image
+// prune -a`, between the pre-flight's sidecar and the gate's, or between
+// two upgrades of a `watch`) removes it; every later probe would fail,
+// and a healthy new container be rolled back, then its rollback fail too.
+func (p *Prober) createSidecar(ctx context.Context, h *engine.Host, cfg *container.Config, hc *container.HostConfig) (container.CreateResponse, error) {
+	created, err := h.Engine.ContainerCreate(ctx, cfg, hc, &network.NetworkingConfig{}, nil, "")
+	if err == nil || !errdefs.IsNotFound(err) {
+		return created, err
+	}
+	p.forget(h)
+	ref, lerr := p.ensureImage(ctx, h)
+	if lerr != nil {
+		return created, errors.Join(err, lerr)
+	}
+	again := *cfg
+	again.Image = ref
+	return h.Engine.ContainerCreate(ctx, &again, hc, &network.NetworkingConfig{}, nil, "")
+}
+
+// forget drops what ensureImage remembers of h: the next one inspects the
+// engine (and loads the image where it is gone).
+func (p *Prober) forget(h *engine.Host) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.loaded, h)
 }
 
 // sidecarFix says how to make the sidecar image work after ensureImage failed.

@@ -69,6 +69,11 @@ type RecoveryPlan struct {
 	// container of that name that is not tarsup's), says what a real
 	// recover does about it; it comes first.
 	Lock *Recovery
+	// Sweep, in a dry run, are the rows of the helper containers (probe
+	// sidecars, database clients) that a tarsup which is gone left
+	// behind: a real recover removes them when it takes the engine lock.
+	// They come after Lock.
+	Sweep []Recovery
 }
 
 // PlanRecovery decides, for each interrupted swap observed, how to finish or
@@ -156,6 +161,7 @@ func (p RecoveryPlan) Recoveries() []Recovery {
 	if p.Lock != nil {
 		out = append(out, *p.Lock)
 	}
+	out = append(out, p.Sweep...)
 	for _, st := range p.Steps {
 		r := Recovery{Host: st.Swap.Host, Name: st.Swap.Name, Action: st.Action, Result: st.Result}
 		switch st.Kind {
@@ -180,14 +186,14 @@ func (st RecoveryStep) ops() []string {
 	}
 	switch st.Kind {
 	case RecoverGiveBack:
-		return []string{"rename " + s.Old.Name + " -> " + s.Name, "start " + s.Name}
+		return append(stopRestarting(st), "rename "+s.Old.Name+" -> "+s.Name, "start "+s.Name)
 	case RecoverUndo:
 		ops := []string{fmt.Sprintf("stop %s (%ds)", s.New.Name, st.StopTimeout)}
 		if st.Blocked != "" {
 			return append(ops, "then fail: "+st.Blocked)
 		}
 		if st.RenameOld {
-			ops = append(ops, "rename "+s.Old.Name+" -> "+s.Name)
+			ops = append(append(ops, stopRestarting(st)...), "rename "+s.Old.Name+" -> "+s.Name)
 		}
 		for _, r := range st.Reattach {
 			ops = append(ops, "connect "+s.Name+" to "+r.Network+" again")
@@ -195,6 +201,8 @@ func (st RecoveryStep) ops() []string {
 		ops = append(ops, "remove "+s.New.Name)
 		if st.StartOld {
 			ops = append(ops, "start "+s.Name, gate(s.Restore))
+		} else if st.RenameOld && s.Old.State == "restarting" {
+			ops = append(ops, "start "+s.Name)
 		}
 		return ops
 	case RecoverFinish:
@@ -216,4 +224,13 @@ func (st RecoveryStep) ops() []string {
 		return ops
 	}
 	return nil
+}
+
+// stopRestarting is the stop before the rename of an old container aside
+// that is in a restart loop: the engine renames such a one only stopped.
+func stopRestarting(st RecoveryStep) []string {
+	if st.Swap.Old.State != "restarting" {
+		return nil
+	}
+	return []string{fmt.Sprintf("stop %s (%ds; it is restarting, and the engine renames it only stopped)", st.Swap.Old.Name, st.StopTimeout)}
 }

@@ -65,6 +65,16 @@ func TestPlanRecovery(t *testing.T) {
 			want: "fw on h: give the old container its name back: would: rename fw.tarsup-old -> fw, start fw\n",
 		},
 		{
+			name: "an old one aside in a restart loop: stopped to be renamed, started again",
+			swap: Swap{Host: "h", Name: "fw", Old: Container{ID: "old1", Name: "fw.tarsup-old", Running: true, State: "restarting"}, New: Container{ID: "new1", Name: "fw.tarsup-new"}, WasUp: true},
+			want: "fw on h: undo: remove the new container, put the old one back: would: stop fw.tarsup-new (30s), stop fw.tarsup-old (30s; it is restarting, and the engine renames it only stopped), rename fw.tarsup-old -> fw, remove fw.tarsup-new, start fw\n",
+		},
+		{
+			name: "an orphan old one aside in a restart loop",
+			swap: Swap{Host: "h", Name: "fw", Orphan: true, Old: Container{ID: "old1", Name: "fw.tarsup-old", Running: true, State: "restarting"}, WasUp: true},
+			want: "fw on h: give the old container its name back: would: stop fw.tarsup-old (30s; it is restarting, and the engine renames it only stopped), rename fw.tarsup-old -> fw, start fw\n",
+		},
+		{
 			name: "an old one aside, and somebody took the name",
 			swap: Swap{Host: "h", Name: "fw", Orphan: true, Old: Container{ID: "old1", Name: "fw.tarsup-old"}, Holder: "x", HolderName: "fw"},
 			want: "fw on h: give the old container its name back: left alone: fw holds the name\n",
