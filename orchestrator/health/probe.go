@@ -117,11 +117,11 @@ type Prober struct {
 	Mode string
 	// Binary is a static tarsup executable to ship as the sidecar image;
 	// the running executable when empty.
-	Binary string
+	Binary  string
 	mu      sync.Mutex
 	loaded  map[*engine.Host]string // host -> probe image reference
 	dialers map[*engine.Host]*dialerSlot
-	self   *owner.Owner            // this process, for the sidecars' labels
+	self    *owner.Owner // this process, for the sidecars' labels
 }
 
 // owner is this process, read once.
