@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -175,9 +176,34 @@ func pruneProbeImages(t *testing.T, ctx context.Context, e *testbed.Engine) <-ch
 	return done
 }
 
+// killDialers removes (docker rm -f) each probe dialer of e (a probe
+// container on the host's network) as soon as it starts, until ctx ends.
+func killDialers(t *testing.T, ctx context.Context, e *testbed.Engine) {
+	t.Helper()
+	msgs, errs := e.Client.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)), filters.Arg("event", "start"),
+		filters.Arg("label", plan.LabelProbe+"=1"))})
+	go func() {
+		for {
+			select {
+			case m := <-msgs:
+				in, err := e.Client.ContainerInspect(ctx, m.Actor.ID)
+				if err == nil && in.HostConfig != nil && in.HostConfig.NetworkMode.IsHost() {
+					_ = e.Client.ContainerRemove(ctx, m.Actor.ID, container.RemoveOptions{Force: true})
+				}
+			case <-errs:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
 // TestAttack13ProbeImagePruned: the probe image is removed whenever no
 // sidecar uses it (an image prune between the pre-flight's sidecar and the
-// gate's, or between two upgrades of a `watch`). With --probe sidecar the
+// gate's, or between two upgrades of a `watch`), and the engine's probe
+// dialer is removed by hand as it starts. With --probe sidecar the
 // gate must load it again, not fail every probe for the rest of the run
 // (and then the rollback's gate too).
 func TestAttack13ProbeImagePruned(t *testing.T) {
@@ -188,6 +214,11 @@ func TestAttack13ProbeImagePruned(t *testing.T) {
 	fw := a13Framework(t, ctx, e, d, p, 241, bed.Images.Framework3015, true)
 	pctx, stop := context.WithCancel(ctx)
 	pruned := pruneProbeImages(t, pctx, e)
+	// Why the engine's probe dialer is removed as soon as it starts: it
+	// would keep the image in use for the whole run; without it every
+	// probe goes by a sidecar of its own, between which the image is
+	// unused.
+	killDialers(t, pctx, e)
 	r := tarsup(t, ctx, append(append([]string{"upgrade", "--only", fw.Name, "--framework-image", bed.Images.Framework3016, "--no-backup"},
 		a13Probe(args, "sidecar")...), gateFlags...)...)
 	stop()

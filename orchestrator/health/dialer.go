@@ -57,26 +57,67 @@ func (p *Prober) dialerFor(ctx context.Context, h *engine.Host) (*dialer, error)
 		p.dialers = map[*engine.Host]*dialerSlot{}
 	}
 	slot := p.dialers[h]
-	if slot == nil {
-		slot = &dialerSlot{}
+	if slot == nil || slot.retire() {
+		// Why a new one for a dialer that ended (removed by hand, the
+		// engine restarted): a long-running watch would otherwise fall
+		// back to a sidecar per probe for good. At most one start per
+		// dialerRetry, so a dialer that cannot live costs no start storm.
+		slot = &dialerSlot{began: time.Now(), retry: p.dialerRetry}
 		p.dialers[h] = slot
 	}
 	p.mu.Unlock()
-	slot.once.Do(func() { slot.d, slot.err = p.startDialer(ctx, h) })
-	if slot.err != nil {
-		return nil, slot.err
-	}
-	if err := slot.d.broken(); err != nil {
+	slot.once.Do(func() {
+		d, err := p.startDialer(ctx, h)
+		slot.mu.Lock()
+		slot.d, slot.err, slot.done = d, err, true
+		slot.mu.Unlock()
+	})
+	slot.mu.Lock()
+	d, err := slot.d, slot.err
+	slot.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
-	return slot.d, nil
+	if err := d.broken(); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // dialerSlot starts an engine's dialer once.
 type dialerSlot struct {
-	once sync.Once
-	d    *dialer
-	err  error
+	once  sync.Once
+	began time.Time
+	retry time.Duration // dialerRetry when zero
+	mu    sync.Mutex
+	done  bool // the start is over (d or err is set)
+	d     *dialer
+	err   error
+}
+
+// dialerRetry is how long after a dialer's start another may be started in
+// its place once it ended or could not start.
+const dialerRetry = 10 * time.Second
+
+// retire reports whether the slot's dialer ended (or never started) and a
+// new one may be started in its place; the caller holds Prober.mu.
+func (s *dialerSlot) retire() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	retry := s.retry
+	if retry <= 0 {
+		retry = dialerRetry
+	}
+	if !s.done || time.Since(s.began) < retry {
+		return false
+	}
+	if s.d != nil {
+		if s.d.broken() == nil {
+			return false
+		}
+		s.d.close()
+	}
+	return true
 }
 
 func (p *Prober) startDialer(ctx context.Context, h *engine.Host) (*dialer, error) {
@@ -272,8 +313,11 @@ func (p *Prober) Close() {
 	p.dialers = nil
 	p.mu.Unlock()
 	for _, s := range slots {
-		if s.d != nil {
-			s.d.close()
+		s.mu.Lock()
+		d := s.d
+		s.mu.Unlock()
+		if d != nil {
+			d.close()
 		}
 	}
 }

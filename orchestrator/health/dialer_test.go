@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
@@ -94,5 +95,31 @@ func TestDialer(t *testing.T) {
 	s.Close()
 	if len(e.creates) != 1 || e.creates[0] != "host probe --serve --dial" {
 		t.Errorf("containers created %q, want one dialer on the host network", e.creates)
+	}
+}
+
+// TestDialerRestarts: a dialer that ended (removed by hand) is replaced
+// by a new one, once its retry time has passed; until then the probes go
+// by sidecar.
+func TestDialerRestarts(t *testing.T) {
+	e := &dialerEngine{verdicts: map[string]string{"10.0.0.2:19385": "ok"}}
+	h := &engine.Host{Spec: engine.HostSpec{URL: "tcp://fake:2376"}, Engine: e, Remote: true}
+	p := &Prober{Mode: ProbeAuto, Binary: staticBinary(t), dialerRetry: 50 * time.Millisecond}
+	defer p.Close()
+	checks := ChecksFor(nodeAt(""))
+	if _, done := p.probeByDialer(context.Background(), h, nodeAt("10.0.0.2"), checks); !done {
+		t.Fatal("the first dialer did not answer")
+	}
+	_ = e.side.Close() // the dialer ends
+	time.Sleep(20 * time.Millisecond)
+	if _, done := p.probeByDialer(context.Background(), h, nodeAt("10.0.0.2"), checks); done {
+		t.Error("an ended dialer answered")
+	}
+	time.Sleep(60 * time.Millisecond)
+	if err, done := p.probeByDialer(context.Background(), h, nodeAt("10.0.0.2"), checks); !done || err != nil {
+		t.Errorf("after the retry time: done %v, %v; want a new dialer's answer", done, err)
+	}
+	if n := len(e.creates); n != 2 {
+		t.Errorf("%d dialers created, want 2", n)
 	}
 }

@@ -121,7 +121,10 @@ type Prober struct {
 	mu      sync.Mutex
 	loaded  map[*engine.Host]string // host -> probe image reference
 	dialers map[*engine.Host]*dialerSlot
-	self    *owner.Owner // this process, for the sidecars' labels
+	// dialerRetry: how soon an ended dialer may be replaced (tests; the
+	// const dialerRetry when zero).
+	dialerRetry time.Duration
+	self        *owner.Owner // this process, for the sidecars' labels
 }
 
 // owner is this process, read once.
