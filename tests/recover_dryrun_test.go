@@ -52,6 +52,9 @@ func TestRecoverDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Why deferred too: a failed assertion below must not leave the local
+	// engine locked for every later test (unlock twice is harmless).
+	defer unlock()
 	r := tarsup(t, ctx, "recover", "--host", bed.Local.Host, "--dry-run", "--lock-wait", "0s")
 	requireExit(t, r, 0, fw+" on ", ": undo: remove the new container, put the old one back: would: stop "+fw+".tarsup-new (",
 		"rename "+fw+".tarsup-old -> "+fw, "remove "+fw+".tarsup-new, start "+fw)
