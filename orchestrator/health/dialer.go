@@ -136,18 +136,13 @@ func (p *Prober) startDialer(ctx context.Context, h *engine.Host) (*dialer, erro
 		return nil, fmt.Errorf("create the engine's probe dialer: %w", err)
 	}
 	d := &dialer{h: h, id: created.ID, waiting: map[int]chan string{}}
-	hj, err := h.Engine.ContainerAttach(cctx, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	hj, pr, err := attachStreams(cctx, h, created.ID, io.Discard)
 	if err != nil {
 		d.close()
 		return nil, fmt.Errorf("attach to the engine's probe dialer: %w", err)
 	}
-	d.hj = &hj
+	d.hj = hj
 	ready := make(chan string, 1)
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := stdcopy.StdCopy(pw, io.Discard, hj.Reader)
-		_ = pw.CloseWithError(err)
-	}()
 	go d.read(pr, ready)
 	if err := h.Engine.ContainerStart(cctx, created.ID, container.StartOptions{}); err != nil {
 		d.close()
@@ -320,4 +315,21 @@ func (p *Prober) Close() {
 			d.close()
 		}
 	}
+}
+
+// attachStreams attaches to a created probe container's stdin and output,
+// as the gate's sidecar and the dialer both are asked: the hijacked
+// connection (requests go to its Conn) and the container's stdout, its
+// stderr copied to stderr.
+func attachStreams(ctx context.Context, h *engine.Host, id string, stderr io.Writer) (*types.HijackedResponse, io.Reader, error) {
+	hj, err := h.Engine.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, stderr, hj.Reader)
+		_ = pw.CloseWithError(err)
+	}()
+	return &hj, pr, nil
 }

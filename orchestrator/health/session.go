@@ -11,7 +11,6 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
@@ -106,17 +105,12 @@ func (p *Prober) netnsSession(ctx context.Context, h *engine.Host, c plan.Contai
 	// Why attach before the start: StdinOnce closes the sidecar's stdin
 	// when this attachment ends, so a tarsup that dies (kill -9) ends its
 	// sidecars, which AutoRemove then removes.
-	hj, err := h.Engine.ContainerAttach(cctx, created.ID, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	hj, pr, err := attachStreams(cctx, h, created.ID, &s.stderr)
 	if err != nil {
 		s.Close()
 		return nil, &ProbeError{Container: c.Name, Host: h.Name(), Err: fmt.Errorf("attach to the gate's sidecar: %w", err)}
 	}
-	s.hj = &hj
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := stdcopy.StdCopy(pw, &s.stderr, hj.Reader)
-		_ = pw.CloseWithError(err)
-	}()
+	s.hj = hj
 	go func() {
 		defer close(s.lines)
 		sc := bufio.NewScanner(pr)
