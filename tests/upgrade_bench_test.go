@@ -5,7 +5,10 @@ package tests
 import (
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -27,15 +30,33 @@ import (
 // late; a new one every few milliseconds notices it within that period.
 type gapWatcher struct {
 	addr string
-	stop chan struct{}
-	done chan struct{}
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	oks  []time.Time
+	// check is one client's attempt; nil is a TCP connect to addr.
+	check func() bool
+	stop  chan struct{}
+	done  chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	oks   []time.Time
 }
 
 func watchGaps(addr string, every time.Duration) *gapWatcher {
-	w := &gapWatcher{addr: addr, stop: make(chan struct{}), done: make(chan struct{})}
+	return watchChecks(addr, every, nil)
+}
+
+// watchChecks is watchGaps with check as each client's attempt (nil: a TCP
+// connect to addr).
+func watchChecks(addr string, every time.Duration, check func() bool) *gapWatcher {
+	w := &gapWatcher{addr: addr, check: check, stop: make(chan struct{}), done: make(chan struct{})}
+	if w.check == nil {
+		w.check = func() bool {
+			c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+			if err != nil {
+				return false
+			}
+			_ = c.Close()
+			return true
+		}
+	}
 	go func() {
 		defer close(w.done)
 		t := time.NewTicker(every)
@@ -49,12 +70,10 @@ func watchGaps(addr string, every time.Duration) *gapWatcher {
 			w.wg.Add(1)
 			go func() {
 				defer w.wg.Done()
-				c, err := net.DialTimeout("tcp", w.addr, 500*time.Millisecond)
-				if err != nil {
+				if !w.check() {
 					return
 				}
 				now := time.Now()
-				_ = c.Close()
 				w.mu.Lock()
 				w.oks = append(w.oks, now)
 				w.mu.Unlock()
@@ -67,7 +86,9 @@ func watchGaps(addr string, every time.Duration) *gapWatcher {
 // Stop ends the watch once the port answers again and returns the longest
 // gap between two successful connects.
 func (w *gapWatcher) Stop(ctx context.Context) time.Duration {
-	_ = testbed.WaitTCP(ctx, w.addr, time.Minute)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && ctx.Err() == nil && !w.check(); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	time.Sleep(50 * time.Millisecond)
 	close(w.stop)
 	<-w.done
@@ -92,12 +113,17 @@ func (w *gapWatcher) Stop(ctx context.Context) time.Duration {
 // first; reported as medians. It also reports, from the engine's events,
 // the time from the old container's "die" to the new one's "start".
 //
-// Two layouts: "tars", the framework on a network it shares with its
-// database (as TarsDocs lays it out), and "alone", the framework the only
-// container of its network. Why both: on Docker before 28, a bridge that
-// loses its last port drops its carrier and the host forgets the
-// container's neighbour entry; a client then waits for an ARP retry (one
-// second apart) unless the new container is announced (tarsup --announce).
+// Three layouts: "tars", the framework on a network it shares with its
+// database; "alone", the framework the only container of its network;
+// "ports", TarsDocs' compose layout (the database beside it, 3000 and
+// 9000-9010 published), its client an HTTP request to the published web
+// port through the engine's port proxy. Why these: on Docker before 28, a
+// bridge that loses its last port drops its carrier and the host forgets
+// the container's neighbour entry; a client then waits for an ARP retry
+// (one second apart) unless the new container is announced (tarsup
+// --announce). And published ports make the engine's own stop (their
+// release) and start (their proxies and rules) the larger part of the
+// window, which tarsup and the floor pay alike.
 func BenchmarkFrameworkDowntime(b *testing.B) {
 	ctx := b.Context()
 	d := bed.On(ctx, b, bed.Local)
@@ -107,16 +133,25 @@ func BenchmarkFrameworkDowntime(b *testing.B) {
 	ev := recordEvents(b, ctx, bed.Local)
 
 	type layout struct {
-		name string
-		net  string
-		sub  string
+		name  string
+		net   string
+		sub   string
+		ip    int      // the framework's host number in sub
+		ports []string // published, `docker run -p` syntax
+		web   string   // the published web port's address, when ports
 	}
 	tarsSub := bed.Local.Subnet(50)
 	tarsNet := d.Network(p+"tars", tarsSub)
 	d.Run(testbed.ContainerSpec{Name: p + "db", Image: bed.Images.MySQL, Env: []string{"MYSQL_ROOT_PASSWORD=tars2015"},
 		Networks: []testbed.Attachment{{Network: tarsNet, IPv4: testbed.HostIP(tarsSub, 2)}}})
 	aloneSub := bed.Local.Subnet(51)
-	layouts := []layout{{"tars", tarsNet, tarsSub}, {"alone", d.Network(p+"alone", aloneSub), aloneSub}}
+	rng := freePorts(b, 12)
+	web := rng + 11
+	layouts := []layout{{name: "tars", net: tarsNet, sub: tarsSub, ip: 3},
+		{name: "alone", net: d.Network(p+"alone", aloneSub), sub: aloneSub, ip: 3},
+		{name: "ports", net: tarsNet, sub: tarsSub, ip: 4,
+			ports: []string{fmt.Sprintf("127.0.0.1:%d:3000", web), fmt.Sprintf("127.0.0.1:%d-%d:9000-9010", rng, rng+10)},
+			web:   fmt.Sprintf("127.0.0.1:%d", web)}}
 
 	// parts are, per kind, each swap's kill -> die, die -> "stop" (the
 	// engine's clean-up), "stop" -> start of the new container.
@@ -127,9 +162,9 @@ func BenchmarkFrameworkDowntime(b *testing.B) {
 	measure := func(kind string, l layout, round int) (gap, dieToStart time.Duration) {
 		b.Helper()
 		name := fmt.Sprintf("%s%s-%s-%d", p, l.name, kind, round)
-		ip := testbed.HostIP(l.sub, 3)
+		ip := testbed.HostIP(l.sub, l.ip)
 		old := d.Run(testbed.ContainerSpec{Name: name, Image: bed.Images.Framework3015, Env: []string{"REBUILD=false"},
-			Networks: []testbed.Attachment{{Network: l.net, IPv4: ip}}, Restart: "always"})
+			Networks: []testbed.Attachment{{Network: l.net, IPv4: ip}}, Ports: l.ports, Restart: "always"})
 		defer func() {
 			for _, n := range []string{name, name + "-old", name + ".tarsup-old"} {
 				_ = bed.Local.Client.ContainerRemove(ctx, n, container.RemoveOptions{Force: true, RemoveVolumes: true})
@@ -138,6 +173,10 @@ func BenchmarkFrameworkDowntime(b *testing.B) {
 		addr := net.JoinHostPort(ip, "3000")
 		d.WaitTCP(addr)
 		w := watchGaps(addr, 10*time.Millisecond)
+		if l.web != "" {
+			w.Stop(ctx)
+			w = watchChecks(l.web, 10*time.Millisecond, webAnswers(l.web))
+		}
 		time.Sleep(300 * time.Millisecond) // the client's connects settle the host's neighbour entry
 		if kind == "tarsup" {
 			r := testbed.Run(ctx, bed.Tarsup(b), "upgrade", "--host", bed.Local.Host, "--only", name, "--to", "v3.0.16",
@@ -202,10 +241,51 @@ func BenchmarkFrameworkDowntime(b *testing.B) {
 }
 
 func layoutDoc(name string) string {
-	if name == "tars" {
+	switch name {
+	case "tars":
 		return "the framework shares its network with its database"
+	case "ports":
+		return "beside its database, 3000 and 9000-9010 published; the client asks the published web port"
 	}
 	return "the framework is the only container of its network"
+}
+
+// webAnswers is a client of a published web port: an HTTP request that
+// the framework itself answers. Why not a connect: the engine's port
+// proxy accepts a connection while the container behind it is down.
+func webAnswers(addr string) func() bool {
+	c := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	return func() bool {
+		r, err := c.Get("http://" + addr + "/version")
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		_ = r.Body.Close()
+		return r.StatusCode == http.StatusOK
+	}
+}
+
+// freePorts returns the first of n consecutive loopback TCP ports that are
+// free now.
+func freePorts(tb testing.TB, n int) int {
+	tb.Helper()
+	for base := 30000 + rand.IntN(20000); base < 60000; base += n {
+		free := true
+		for i := 0; i < n && free; i++ {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if err != nil {
+				free = false
+				continue
+			}
+			_ = l.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	tb.Fatalf("no %d free consecutive ports", n)
+	return 0
 }
 
 // floorSwap is the manual upgrade: docker stop, docker rename, docker run
