@@ -223,6 +223,44 @@ func TestSwapPreparesProbe(t *testing.T) {
 	}
 }
 
+// TestRollbackAnnounces: a rollback that starts the stopped old container
+// again prepares its probe before that start, announcing as the step's
+// gate did (Step.Announce); without Announce it is gated as before, its
+// probe prepared once it runs.
+func TestRollbackAnnounces(t *testing.T) {
+	for _, announce := range []bool{false, true} {
+		f := newFakeEngine(t)
+		old := f.add("fw", "fw:old", true)
+		f.failStart["fw:new"] = true
+		x, h := fakeExecutor(f)
+		x.Opts.Gate.Prober = &sessionProber{f: f}
+		oc := containerOf(t, x, h, old.ID)
+		st := plan.Step{Host: h.Name(), Container: oc, Spec: plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:new", Role: oc.Role, APIVersion: "1.41"}),
+			Previous: plan.PreviousSpec(oc, "1.41")}
+		x.Opts.Policy(1).RecreatePolicy(&st)
+		st.Announce = announce
+		f.calls = nil
+		if _, res, err := x.replace(context.Background(), h, st, &hookRun{}); res != ResultRolledBack {
+			t.Fatalf("announce %v: result %q, want %q: %v", announce, res, ResultRolledBack, err)
+		}
+		prepare := slices.Index(f.calls, fmt.Sprintf("prepare probe of fw (announce %v)", announce))
+		restart := -1 // the last start of "fw": the old container's, back under its name
+		for i, c := range f.calls {
+			if c == "start fw" {
+				restart = i
+			}
+		}
+		switch {
+		case prepare < 0:
+			t.Errorf("announce %v: the old container's probe was not prepared; calls:\n%s", announce, strings.Join(f.calls, "\n"))
+		case announce && prepare > restart:
+			t.Errorf("announce %v: probe prepared after the old container's start; calls:\n%s", announce, strings.Join(f.calls, "\n"))
+		case !announce && prepare < restart:
+			t.Errorf("announce %v: probe prepared before the old container's start; calls:\n%s", announce, strings.Join(f.calls, "\n"))
+		}
+	}
+}
+
 // TestStepAnnounceReachesTheGate: the plan's Step.Announce is what the
 // gate's session is asked for.
 func TestStepAnnounceReachesTheGate(t *testing.T) {

@@ -65,7 +65,7 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 	if restore == "" {
 		restore = plan.RestoreHealthy
 	}
-	sw := swap{h: h, old: old, wasUp: st.Kind == plan.StepRecreate, restore: restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: old.Role, hooks: hr}
+	sw := swap{h: h, old: old, wasUp: st.Kind == plan.StepRecreate, restore: restore, stopTimeout: st.StopTimeout, noRollback: st.NoRollback, gateRole: old.Role, hooks: hr, announce: st.Announce}
 	fail := func(err error) (string, string, error) {
 		return "", ResultFailed, fmt.Errorf("recreate %s on %s: %w", name, h.Name(), err)
 	}
@@ -241,6 +241,10 @@ type swap struct {
 	oldStopped bool
 	gateRole   images.Role
 	hooks      *hookRun // what the step's hooks did; nil in a recovery
+	// announce: the step's gate announced the new container's addresses
+	// (plan.Step.Announce); a rollback announces the old one's as it starts
+	// it again, for the same reason.
+	announce bool
 }
 
 // rollback puts old back under its name. renamed says whether old was
@@ -289,12 +293,19 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 		// addresses; re-pinning reconnects its networks. Its start is then
 		// a no-op (the engine answers 304), and its gate still runs: a stop
 		// that failed may have left it stopped after all.
+		var probe *health.Watch
 		if sw.oldStopped {
 			x.repin(ctx, h, old)
+			// Why prepared before the start: as for the new container, the
+			// probe (and the sidecar that announces) is ready when it runs.
+			if sw.announce {
+				probe = x.Opts.Gate.Prepare(ctx, h, old.ID, sw.gateRole, true)
+				defer probe.Close()
+			}
 		}
 		if err := h.Engine.ContainerStart(ctx, old.ID, container.StartOptions{}); err != nil {
 			errs = append(errs, fmt.Errorf("start the old container %s: %w", old.ShortID(), err))
-		} else if err := x.Opts.Gate.Restore(ctx, h, old.ID, sw.gateRole, restore); err != nil {
+		} else if err := x.restoreGate(ctx, sw, probe); err != nil {
 			what := "not healthy"
 			if restore == plan.RestoreRunning {
 				what = "did not stay up"
@@ -316,4 +327,18 @@ func (x *Executor) rollback(ctx context.Context, sw swap, newID string, renamed 
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: "rollback", Result: "done"})
 	return old.ID, ResultRolledBack, base
+}
+
+// restoreGate gates the old container a rollback started again, with the
+// probe prepared before its start when there is one (and reports what its
+// sidecar announced), else as Gate.Restore does.
+func (x *Executor) restoreGate(ctx context.Context, sw swap, probe *health.Watch) error {
+	if probe == nil {
+		return x.Opts.Gate.Restore(ctx, sw.h, sw.old.ID, sw.gateRole, sw.restore)
+	}
+	err := probe.Restore(ctx, sw.restore)
+	if says := probe.SidecarSays(); says != "" {
+		x.report(Event{Host: sw.h.Name(), Container: sw.old.Name, Action: "gate sidecar", Detail: strings.ReplaceAll(says, "\n", "; ")})
+	}
+	return err
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tarsup/tarsup/images"
 	"github.com/tarsup/tarsup/orchestrator/engine"
+	"github.com/tarsup/tarsup/orchestrator/plan"
 )
 
 // Watch is a health gate of one container prepared before the container
@@ -42,13 +43,30 @@ func (g Gate) Prepare(ctx context.Context, h *engine.Host, id string, role image
 // Wait starts the session once the container runs and gates it as
 // Gate.Wait does.
 func (w *Watch) Wait(ctx context.Context) error {
+	w.start(ctx)
+	return w.g.wait(ctx, w.h, w.id, w.role, w.sess)
+}
+
+// Restore is Wait for a container a rollback put back, as Gate.Restore
+// gates it: RestoreRunning asks only that it runs (its session's sidecar,
+// if any, still announces its addresses).
+func (w *Watch) Restore(ctx context.Context, restore string) error {
+	if restore != plan.RestoreRunning {
+		return w.Wait(ctx)
+	}
+	w.start(ctx)
+	return w.g.WaitRunning(ctx, w.h, w.id, w.role)
+}
+
+// start starts the session; one that does not start is dropped (the gate
+// then probes as Probe does).
+func (w *Watch) start(ctx context.Context) {
 	if w.sess != nil {
 		if err := w.sess.Start(ctx); err != nil {
 			w.sess.Close()
 			w.sess = nil
 		}
 	}
-	return w.g.wait(ctx, w.h, w.id, w.role, w.sess)
 }
 
 // SidecarSays is what the gate's sidecar wrote on stderr so far (its
