@@ -5,6 +5,8 @@ package tests
 import (
 	"context"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,7 +201,202 @@ func eventsOf() events.ListOptions {
 	return events.ListOptions{}
 }
 
-var (
-	_ = container.Config{}
-	_ = network.EndpointSettings{}
-)
+// TestAttack13bStopTimeoutRunsOut: the old container ignores its stop
+// signal (SIGUSR1, which a Go program ignores, as a shell entrypoint
+// without a trap ignores SIGTERM as PID 1), so --stop-timeout runs out and
+// the engine kills it. The swap still ends with the new container alone
+// and healthy, and says the old one was killed.
+func TestAttack13bStopTimeoutRunsOut(t *testing.T) {
+	ctx := t.Context()
+	e, args := a13bEngine(t, ctx)
+	d := bed.On(ctx, t, e)
+	p := uniq("a13bstop-")
+	fw := a13bLone(t, ctx, e, d, p, 250, bed.Images.Framework3015, func(s *testbed.ContainerSpec) {
+		s.Customize = func(c *container.Config, _ *container.HostConfig, _ *network.NetworkingConfig) {
+			c.StopSignal = "SIGUSR1"
+		}
+	})
+	r := tarsup(t, ctx, append(append([]string{"upgrade", "--only", fw.Name, "--framework-image", bed.Images.Framework3016}, args...), a13bGate...)...)
+	t.Logf("an old container that ignores its stop signal:\n%s", r)
+	requireExit(t, r, 0, "upgraded", "did not stop within 3s")
+	a13OneHealthy(t, ctx, e, fw, "v3.0.16")
+}
+
+// a13bDuringGate runs the upgrade args of fw and calls act once the new
+// container (the first start of a container named fw.Name) has started,
+// while tarsup gates it.
+func a13bDuringGate(t *testing.T, ctx context.Context, e *testbed.Engine, fw *testbed.Container, act func(newID string), args ...string) testbed.Result {
+	t.Helper()
+	ectx, stop := context.WithCancel(ctx)
+	defer stop()
+	msgs, errs := e.Client.Events(ectx, events.ListOptions{})
+	res := make(chan testbed.Result, 1)
+	go func() { res <- tarsup(t, ctx, args...) }()
+	for {
+		select {
+		case m := <-msgs:
+			if m.Action == events.ActionStart && m.Actor.Attributes["name"] == fw.Name && m.Actor.ID != fw.ID {
+				act(m.Actor.ID)
+				return <-res
+			}
+		case err := <-errs:
+			t.Fatalf("engine events: %v", err)
+		case r := <-res:
+			t.Fatalf("tarsup ended before the new container started:\n%s", r)
+		}
+	}
+}
+
+// TestAttack13bOperatorMidGate: while tarsup gates the new container (its
+// image answers after 3 s), the operator renames NAME.tarsup-old, renames
+// the new container, or removes NAME.tarsup-old with docker rm -f.
+func TestAttack13bOperatorMidGate(t *testing.T) {
+	ctx := t.Context()
+	e, args := a13bEngine(t, ctx)
+	docker := func(t *testing.T, a ...string) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, "docker", a...)
+		cmd.Env = append(os.Environ(), e.Env()...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("docker %v: %v\n%s", a, err, out)
+		}
+	}
+	upgrade := func(fw *testbed.Container, img string) []string {
+		return append(append([]string{"upgrade", "--only", fw.Name, "--framework-image", img}, args...), a13bGate...)
+	}
+	t.Run("rename old aside", func(t *testing.T) {
+		d := bed.On(ctx, t, e)
+		fw := a13bLone(t, ctx, e, d, uniq("a13bro-"), 251, bed.Images.Framework3015, nil)
+		r := a13bDuringGate(t, ctx, e, fw, func(string) { docker(t, "rename", fw.Name+".tarsup-old", fw.Name+"-keep") }, upgrade(fw, bed.Images.FrameworkSlow)...)
+		t.Logf("old renamed mid-gate:\n%s", r)
+		requireExit(t, r, 0, "upgraded")
+		a13OneHealthy(t, ctx, e, fw, "v3.0.16")
+	})
+	t.Run("rename new", func(t *testing.T) {
+		d := bed.On(ctx, t, e)
+		fw := a13bLone(t, ctx, e, d, uniq("a13brn-"), 252, bed.Images.Framework3015, nil)
+		r := a13bDuringGate(t, ctx, e, fw, func(string) { docker(t, "rename", fw.Name, fw.Name+"-mine") }, upgrade(fw, bed.Images.FrameworkSlow)...)
+		t.Logf("new renamed mid-gate:\n%s; containers %v", r, names(t, ctx, e, fw.Name))
+		requireExit(t, r, 1, fw.Name+"-mine")
+	})
+	t.Run("rm -f old, gate passes", func(t *testing.T) {
+		d := bed.On(ctx, t, e)
+		fw := a13bLone(t, ctx, e, d, uniq("a13brm-"), 253, bed.Images.Framework3015, nil)
+		r := a13bDuringGate(t, ctx, e, fw, func(string) { docker(t, "rm", "-f", fw.Name+".tarsup-old") }, upgrade(fw, bed.Images.FrameworkSlow)...)
+		t.Logf("old removed mid-gate:\n%s", r)
+		requireExit(t, r, 0, "upgraded")
+		a13OneHealthy(t, ctx, e, fw, "v3.0.16")
+	})
+	t.Run("rm -f old, gate fails", func(t *testing.T) {
+		d := bed.On(ctx, t, e)
+		fw := a13bLone(t, ctx, e, d, uniq("a13brf-"), 254, bed.Images.Framework3015, nil)
+		r := a13bDuringGate(t, ctx, e, fw, func(string) { docker(t, "rm", "-f", fw.Name+".tarsup-old") }, upgrade(fw, bed.Images.FrameworkNeverHealthy)...)
+		t.Logf("old removed mid-gate, gate fails:\n%s; containers %v", r, names(t, ctx, e, fw.Name))
+		requireExit(t, r, 1)
+	})
+}
+
+// TestAttack13bNetworkModes: frameworks under host networking, none, and
+// another container's namespace, upgraded end to end with the new order
+// and --announce on (which must not announce there: no namespace of
+// their own).
+func TestAttack13bNetworkModes(t *testing.T) {
+	ctx := t.Context()
+	e, args := a13bEngine(t, ctx)
+	for _, mode := range []string{"container", "none", "host"} {
+		t.Run(mode, func(t *testing.T) {
+			d := bed.On(ctx, t, e)
+			p := uniq("a13bmode-" + mode + "-")
+			nm, env, addr := mode, []string{"REBUILD=false"}, ""
+			switch mode {
+			case "container":
+				sub := e.Subnet(254)
+				other := d.Run(testbed.ContainerSpec{Name: p + "other", Image: bed.Images.Nginx,
+					Networks: []testbed.Attachment{{Network: d.Network(p+"net", sub), IPv4: testbed.HostIP(sub, 9)}}, Restart: "always"})
+				nm, addr = "container:"+other.Name, testbed.HostIP(sub, 9)
+			case "none":
+				// Why DOMAIN: without an interface the framework has no
+				// address to record; DOMAIN names one, as TarsDocs allows.
+				env = append(env, "DOMAIN=10.0.0.1")
+			case "host":
+				for _, port := range []string{"17890", "3000"} {
+					ln, err := net.Listen("tcp", ":"+port)
+					if err != nil {
+						t.Skipf("port %s is taken on this machine: %v", port, err)
+					}
+					ln.Close()
+				}
+				env, addr = append(env, "DOMAIN=127.0.0.1"), "127.0.0.1"
+			}
+			fw := d.Run(testbed.ContainerSpec{Name: p + "fw", Image: bed.Images.Framework3015, Env: env, NetworkMode: nm, Restart: "always"})
+			nm = string(inspect(t, ctx, e, fw.Name).HostConfig.NetworkMode) // container:ID
+			up := []string{"upgrade", "--only", fw.Name, "--framework-image", bed.Images.Framework3016, "--announce", "on"}
+			probe := args
+			if mode != "host" {
+				// Probed directly, a container without an address of its
+				// own is refused before anything changes, naming the fix.
+				r := tarsup(t, ctx, append(append(up, args...), a13bGate...)...)
+				requireExit(t, r, 2, "cannot probe "+fw.Name, "use --probe sidecar")
+				if in := inspect(t, ctx, e, fw.Name); in.ID != fw.ID {
+					t.Fatalf("the refused upgrade changed %s", fw.Name)
+				}
+				probe = a13Probe(args, "sidecar")
+			}
+			r := tarsup(t, ctx, append(append(up, probe...), a13bGate...)...)
+			t.Logf("network mode %s:\n%s", nm, r)
+			requireExit(t, r, 0, "upgraded")
+			if strings.Contains(r.Stdout, "announced") {
+				t.Errorf("announced under network mode %s", nm)
+			}
+			got := names(t, ctx, e, fw.Name)
+			in := inspect(t, ctx, e, fw.Name)
+			if len(got) != 1 || !in.State.Running || in.Config.Image != bed.Images.Framework3016 || string(in.HostConfig.NetworkMode) != nm {
+				t.Errorf("containers %v; %s runs %s (%s), network mode %s", got, fw.Name, in.Config.Image, in.State.Status, in.HostConfig.NetworkMode)
+			}
+			if left := probeSidecars(t, ctx, e); len(left) != 0 {
+				t.Errorf("probe sidecars left: %v", left)
+			}
+			if addr != "" {
+				if v := strings.TrimSpace(httpBody(t, ctx, "http://"+net.JoinHostPort(addr, "3000")+"/version")); v != "v3.0.16" {
+					t.Errorf("%s answers version %q at %s", fw.Name, v, addr)
+				}
+			}
+		})
+	}
+}
+
+// TestAttack13bOddFlags: flags around the new order given twice, empty or
+// out of range, and --only of containers that are not Tars: exit 2 (or
+// nothing to do) with one line naming the flag, and nothing changed.
+func TestAttack13bOddFlags(t *testing.T) {
+	ctx := t.Context()
+	e, args := a13bEngine(t, ctx)
+	d := bed.On(ctx, t, e)
+	p := uniq("a13bflags-")
+	web := d.Run(testbed.ContainerSpec{Name: p + "nginx", Image: bed.Images.Nginx})
+	for _, tt := range []struct {
+		flags []string
+		code  int
+		says  string
+	}{
+		{[]string{"--to", "v3.0.16", "--announce", "on", "--announce", "off"}, 2, "--announce given twice"},
+		{[]string{"--to", "v3.0.16", "--announce="}, 2, "bad --announce"},
+		{[]string{"--to", "v3.0.16", "--announce", "yes"}, 2, "--announce"},
+		{[]string{"--to", "v3.0.16", "--stop-timeout", "-1"}, 2, "--stop-timeout"},
+		{[]string{"--to", "v3.0.16", "--stop-timeout=-1s"}, 2, "--stop-timeout"},
+		{[]string{"--to", "v3.0.16", "--only", web.Name}, 2, web.Name},
+		{[]string{"--to", "v3.0.16", "--only", p + "nosuch"}, 2, p + "nosuch"},
+	} {
+		r := tarsup(t, ctx, append(append([]string{"upgrade"}, tt.flags...), args...)...)
+		t.Logf("%v:\n%s", tt.flags, r)
+		if r.ExitCode != tt.code || !strings.Contains(r.Stderr+r.Stdout, tt.says) {
+			t.Errorf("%v: exit %d, want %d saying %q:\n%s", tt.flags, r.ExitCode, tt.code, tt.says, r)
+		}
+	}
+	if in := inspect(t, ctx, e, web.Name); in.ID != web.ID || !in.State.Running {
+		t.Errorf("%s changed: %s %s", web.Name, in.ID[:12], in.State.Status)
+	}
+	if got := names(t, ctx, e, p); len(got) != 1 {
+		t.Errorf("containers %v, want only %s", got, web.Name)
+	}
+}

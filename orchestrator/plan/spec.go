@@ -116,6 +116,13 @@ func Derive(in DeriveInput) Spec {
 	if len(old.ID) >= 12 && cfg.Hostname == old.ID[:12] {
 		cfg.Hostname = ""
 	}
+	if old.HostConfig != nil && old.HostConfig.NetworkMode.IsContainer() {
+		// Why: in another container's network namespace the hostname is
+		// that container's (the engine reports it as this one's), and the
+		// engine refuses a create that sets one ("conflicting options:
+		// hostname and the network mode").
+		cfg.Hostname, cfg.Domainname = "", ""
+	}
 	if in.Role == images.RoleFramework {
 		env := envMap(append(slices.Clone(nc.Env), cfg.Env...))
 		if env["REBUILD"] == "true" {

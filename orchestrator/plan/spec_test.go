@@ -116,3 +116,22 @@ func TestDerive(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestDeriveContainerNetworkHostname: a container in another one's network
+// namespace reports that one's hostname; the new one must not ask for it
+// (the engine refuses a hostname with --network container:).
+func TestDeriveContainerNetworkHostname(t *testing.T) {
+	img := imageWith(nil, nil, []string{"/start"})
+	for _, tt := range []struct {
+		mode, want string
+	}{{"container:4c0ffee", ""}, {"internal", "tars-fw"}, {"host", "tars-fw"}} {
+		old := container.InspectResponse{
+			ContainerJSONBase: &container.ContainerJSONBase{ID: "0123456789abcdef0123", HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(tt.mode)}},
+			Config:            &container.Config{Hostname: "tars-fw", Domainname: "example", Cmd: []string{"/start"}},
+		}
+		s := Derive(DeriveInput{Old: old, OldImage: img, NewImage: img, NewRef: "tarscloud/framework:v3.0.16", Role: images.RoleFramework, APIVersion: "1.41"})
+		if s.Config.Hostname != tt.want || (tt.want == "") != (s.Config.Domainname == "") {
+			t.Errorf("network mode %s: hostname %q, domain name %q; want hostname %q", tt.mode, s.Config.Hostname, s.Config.Domainname, tt.want)
+		}
+	}
+}
