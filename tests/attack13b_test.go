@@ -124,7 +124,7 @@ func TestAttack13bRollbackInterrupted(t *testing.T) {
 		}
 		dry := tarsup(t, ctx, append([]string{"recover", "--dry-run"}, args...)...)
 		requireExit(t, dry, 0, fw.Name+".tarsup-failed")
-		r := tarsup(t, ctx, append([]string{"recover"}, append(args, a13bGate[:6]...)...)...)
+		r := tarsup(t, ctx, append([]string{"recover"}, append(args, a13bGate[:8]...)...)...)
 		t.Logf("dry run:\n%s\nrecover:\n%s", dry, r)
 		requireExit(t, r, 0)
 		a13bSame(t, ctx, e, fw, fw.ID)
@@ -218,7 +218,7 @@ func TestAttack13bStopTimeoutRunsOut(t *testing.T) {
 	})
 	r := tarsup(t, ctx, append(append([]string{"upgrade", "--only", fw.Name, "--framework-image", bed.Images.Framework3016}, args...), a13bGate...)...)
 	t.Logf("an old container that ignores its stop signal:\n%s", r)
-	requireExit(t, r, 0, "upgraded", "did not stop within 3s")
+	requireExit(t, r, 0, "upgraded", "stop old: killed", "did not stop within 3s of its stop signal SIGUSR1")
 	a13OneHealthy(t, ctx, e, fw, "v3.0.16")
 }
 
@@ -277,7 +277,16 @@ func TestAttack13bOperatorMidGate(t *testing.T) {
 		fw := a13bLone(t, ctx, e, d, uniq("a13brn-"), 252, bed.Images.Framework3015, nil)
 		r := a13bDuringGate(t, ctx, e, fw, func(string) { docker(t, "rename", fw.Name, fw.Name+"-mine") }, upgrade(fw, bed.Images.FrameworkSlow)...)
 		t.Logf("new renamed mid-gate:\n%s; containers %v", r, names(t, ctx, e, fw.Name))
-		requireExit(t, r, 1, fw.Name+"-mine")
+		// Not "upgraded" with no container left under the name: both
+		// kept, and the commands that finish the swap.
+		requireExit(t, r, 1, "is named "+fw.Name+"-mine now, not "+fw.Name, "docker rename "+fw.Name+"-mine "+fw.Name)
+		if old := inspect(t, ctx, e, fw.ID); old.State.Running {
+			t.Errorf("the old container runs again")
+		}
+		docker(t, "rename", fw.Name+"-mine", fw.Name)
+		rec := tarsup(t, ctx, append([]string{"recover"}, append(args, a13bGate[:8]...)...)...)
+		requireExit(t, rec, 0)
+		a13OneHealthy(t, ctx, e, fw, "v3.0.16")
 	})
 	t.Run("rm -f old, gate passes", func(t *testing.T) {
 		d := bed.On(ctx, t, e)
@@ -292,7 +301,20 @@ func TestAttack13bOperatorMidGate(t *testing.T) {
 		fw := a13bLone(t, ctx, e, d, uniq("a13brf-"), 254, bed.Images.Framework3015, nil)
 		r := a13bDuringGate(t, ctx, e, fw, func(string) { docker(t, "rm", "-f", fw.Name+".tarsup-old") }, upgrade(fw, bed.Images.FrameworkNeverHealthy)...)
 		t.Logf("old removed mid-gate, gate fails:\n%s; containers %v", r, names(t, ctx, e, fw.Name))
-		requireExit(t, r, 1)
+		// Nothing to roll back to: the failed new container is all there
+		// is, so it keeps the name, and tarsup says how to get the old
+		// configuration back (not "docker rm -f" of the last container).
+		requireExit(t, r, 1, "ROLLBACK IMPOSSIBLE: the old container "+fw.ID[:12]+" was removed", "tarsup rollback --host "+e.Host+" "+fw.Name)
+		if strings.Contains(r.Stderr, "docker rm -f") {
+			t.Errorf("the advice removes the last container")
+		}
+		if got := names(t, ctx, e, fw.Name); len(got) != 1 || got[0] != fw.Name || !inspect(t, ctx, e, fw.Name).State.Running {
+			t.Fatalf("containers %v, want the new one under %s, running", got, fw.Name)
+		}
+		rb := tarsup(t, ctx, append(append([]string{"rollback", fw.Name}, args...), a13bGate[:8]...)...)
+		t.Logf("the advice followed:\n%s", rb)
+		requireExit(t, rb, 0)
+		a13OneHealthy(t, ctx, e, fw, "v3.0.15")
 	})
 }
 
