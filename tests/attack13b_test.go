@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -385,6 +386,38 @@ func TestAttack13bNetworkModes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAttack13bNoPacketSockets: an engine whose containers may not open
+// AF_PACKET sockets (a daemon-wide seccomp profile, as a hardened host
+// may have; the sidecar's CAP_NET_RAW is then of no use). --announce on
+// must not turn a healthy upgrade into a failure: upgraded, and the report
+// says why nothing was announced.
+func TestAttack13bNoPacketSockets(t *testing.T) {
+	ctx := t.Context()
+	e, args := a13bEngine(t, ctx)
+	profile := filepath.Join(t.TempDir(), "no-packet.json")
+	// socket(AF_PACKET = 17, ...) fails with EPERM; everything else is allowed.
+	if err := os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["socket"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":17,"op":"SCMP_CMP_EQ"}]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.RestartWithSeccomp(ctx, profile); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.RestartWithSeccomp(context.WithoutCancel(ctx), ""); err != nil {
+			t.Errorf("restore the engine's seccomp default: %v", err)
+		}
+	})
+	d := bed.On(ctx, t, e)
+	fw := a13bLone(t, ctx, e, d, uniq("a13bseccomp-"), 251, bed.Images.Framework3015, nil)
+	r := tarsup(t, ctx, append(append([]string{"upgrade", "--only", fw.Name, "--framework-image", bed.Images.Framework3016, "--announce", "on"}, args...), a13bGate...)...)
+	t.Logf("no AF_PACKET sockets, --announce on:\n%s", r)
+	requireExit(t, r, 0, "upgraded", "gate sidecar (not announced (the gate goes on; --announce off stops trying): announce: packet socket: operation not permitted)")
+	if n := strings.Count(r.Stdout, "operation not permitted"); n != 1 {
+		t.Errorf("the refusal is said %d times, want once (not once per resend)", n)
+	}
+	a13OneHealthy(t, ctx, e, fw, "v3.0.16")
 }
 
 // TestAttack13bOddFlags: flags around the new order given twice, empty or

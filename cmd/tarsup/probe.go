@@ -146,7 +146,11 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", ";
 // which (say) or why it could not. Why a failed announcement is no
 // failure: it only speeds up the clients' return; the probes still say
 // whether the service answers. It returns its own resend.
+//
+// A failure is said once, whatever the resends: an engine that refuses
+// packet sockets (a seccomp profile, a dropped CAP_NET_RAW) refuses each.
 func announceNow(o probeOptions) func(say bool) {
+	var said string
 	send := func(say bool) {
 		ts, err := announce.Targets()
 		if err == nil {
@@ -156,7 +160,10 @@ func announceNow(o probeOptions) func(say bool) {
 			return
 		}
 		if err != nil {
-			fmt.Fprintln(o.errOut, err)
+			if msg := err.Error(); msg != said {
+				said = msg
+				fmt.Fprintf(o.errOut, "not announced (the gate goes on; --announce off stops trying): %v\n", err)
+			}
 			return
 		}
 		for _, t := range ts {

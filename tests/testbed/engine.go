@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -191,4 +192,33 @@ func ping(ctx context.Context, cli *client.Client, timeout time.Duration) error 
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// RestartWithSeccomp restarts an extra engine (as Restart) with the
+// seccomp profile at path as the default of every container it creates
+// (dockerd's seccomp-profile); "" restores Docker's own default.
+func (e *Engine) RestartWithSeccomp(ctx context.Context, path string) error {
+	if e.daemon == nil {
+		return fmt.Errorf("restart %s: only extra engines can be restarted", e.Host)
+	}
+	data, err := os.ReadFile(e.daemon.config)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", e.Host, err)
+	}
+	cfg := map[string]any{}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("restart %s: daemon config: %w", e.Host, err)
+	}
+	if path == "" {
+		delete(cfg, "seccomp-profile")
+	} else {
+		cfg["seccomp-profile"] = path
+	}
+	if data, err = json.MarshalIndent(cfg, "", "  "); err != nil {
+		return fmt.Errorf("restart %s: daemon config: %w", e.Host, err)
+	}
+	if err := os.WriteFile(e.daemon.config, data, 0o600); err != nil {
+		return fmt.Errorf("restart %s: %w", e.Host, err)
+	}
+	return e.Restart(ctx)
 }
