@@ -439,6 +439,8 @@ func TestAttack13bOddFlags(t *testing.T) {
 		{[]string{"--to", "v3.0.16", "--announce", "yes"}, 2, "--announce"},
 		{[]string{"--to", "v3.0.16", "--stop-timeout", "-1"}, 2, "--stop-timeout"},
 		{[]string{"--to", "v3.0.16", "--stop-timeout=-1s"}, 2, "--stop-timeout"},
+		{[]string{"--to", "v3.0.16", "--stop-timeout", "0"}, 2, "bad --stop-timeout 0s: use whole seconds, at least 1s"},
+		{[]string{"--to", "v3.0.16", "--stop-timeout", "500ms"}, 2, "bad --stop-timeout 500ms"},
 		{[]string{"--to", "v3.0.16", "--only", web.Name}, 2, web.Name},
 		{[]string{"--to", "v3.0.16", "--only", p + "nosuch"}, 2, p + "nosuch"},
 	} {

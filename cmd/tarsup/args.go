@@ -337,6 +337,8 @@ func rule(name string) flagRule {
 	switch name {
 	case "health-timeout":
 		return durationAbove(0)
+	case "stop-timeout":
+		return stopTimeoutRule
 	case "register-timeout":
 		return zeroOrAtLeast(orchestrator.MinRegisterTimeout, "0 turns the check off; a shorter wait cannot see a node heartbeat twice, and would restart every node")
 	case "parallel":
@@ -460,6 +462,17 @@ func durationAbove(min time.Duration) flagRule {
 		}
 		return nil
 	}
+}
+
+// stopTimeoutRule: whole seconds, at least one. Why: the engine counts a
+// stop timeout in whole seconds, so 1500ms would silently be 1s and 500ms
+// a kill without any stop signal; and 0 is the library's "unset" (30s),
+// so it would silently be the default.
+func stopTimeoutRule(c *cli.Context, _ cli.Flag, name string) error {
+	if d := c.Duration(name); d < time.Second || d%time.Second != 0 {
+		return usagef("bad --%s %s: use whole seconds, at least 1s (the engine counts seconds; a container gets its stop signal and that long before it is killed)", name, d)
+	}
+	return nil
 }
 
 // zeroOrAtLeast is a duration that is 0 (off) or at least min; why says
