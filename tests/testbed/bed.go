@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,8 +34,42 @@ type Bed struct {
 	tarsupBin string
 	tarsupErr error
 
+	stopPrewarm func() // ends the prewarm (see prewarm); nil when none runs
+
 	mu    sync.Mutex
 	extra map[int]*Engine
+	turns map[int]*sync.Mutex // per extra engine: whose test runs on it (Parallel)
+	// running holds a token per Parallel test under way.
+	running chan struct{}
+}
+
+// ParallelTests is how many tests that called Parallel run at once.
+const ParallelTests = 3
+
+// Parallel lets test t run beside other tests (t.Parallel: once every
+// test that did not call it has ended) while it has extra engine index to
+// itself: tests of one engine take turns, and at most ParallelTests run at
+// once. Why: many attack tests each hold an engine of their own and mostly
+// wait (health gates, stop timeouts, signals); run one after the other
+// they were a third of `make test`. Only a test that uses no engine but
+// index (not the local one), and does not read the registry's request
+// log, may call it, first thing. The turn ends after t's cleanups.
+func (b *Bed) Parallel(t *testing.T, index int) {
+	t.Helper()
+	t.Parallel()
+	b.mu.Lock()
+	m, ok := b.turns[index]
+	if !ok {
+		m = &sync.Mutex{}
+		b.turns[index] = m
+	}
+	b.mu.Unlock()
+	m.Lock()
+	b.running <- struct{}{}
+	t.Cleanup(func() {
+		<-b.running
+		m.Unlock()
+	})
 }
 
 // Setup checks that the local engine answers, builds the fake and tarsup into
@@ -42,7 +77,7 @@ type Bed struct {
 // does not build is not an error here: Tarsup reports it to each test that
 // needs the binary. On error, Setup releases what it started.
 func Setup(ctx context.Context, workDir string) (_ *Bed, err error) {
-	b := &Bed{WorkDir: workDir, extra: map[int]*Engine{}}
+	b := &Bed{WorkDir: workDir, extra: map[int]*Engine{}, turns: map[int]*sync.Mutex{}, running: make(chan struct{}, ParallelTests)}
 	if b.RunID, err = newRunID(); err != nil {
 		return nil, err
 	}
@@ -57,6 +92,9 @@ func Setup(ctx context.Context, workDir string) (_ *Bed, err error) {
 	if b.Local, err = Local(ctx); err != nil {
 		return b, err
 	}
+	// Why a context of its own: ctx is the setup's, and the builds go on
+	// while the tests run.
+	b.stopPrewarm = b.prewarm(context.WithoutCancel(ctx), log.Printf)
 	if err = RemoveDeadRuns(ctx, b.Local); err != nil {
 		return b, err
 	}
@@ -130,10 +168,42 @@ func (b *Bed) Engines() []*Engine {
 	return out
 }
 
+// prewarm builds, in the background, what some tests need and a fresh
+// machine lacks: the MariaDB image (imported on the local engine) and
+// Compose v2, both cached for later runs. Why: each takes minutes the
+// first time; built beside the first tests (Compose v2 at the lowest CPU
+// priority) they are ready when their tests come, instead of those tests
+// waiting for them. A test that needs one before it is ready waits for
+// the build under way (both take a lock). The returned function stops
+// the prewarm and waits for it; a failure is only logged (the test that
+// needs the thing builds it again and fails with the reason). Setup starts
+// it once the local engine answers; Close stops it.
+func (b *Bed) prewarm(ctx context.Context, logf func(format string, args ...any)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := b.MariaDB(ctx, b.Local); err != nil && ctx.Err() == nil {
+			logf("prewarm: MariaDB image: %v", err)
+		}
+		if _, err := ComposeV2(ctx, ComposeV2Version, logf); err != nil && ctx.Err() == nil {
+			logf("prewarm: Compose %s: %v", ComposeV2Version, err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // Close removes everything this run labelled on every engine, stops the extra
 // engines and the registry. The work dir is the caller's to remove.
 func (b *Bed) Close(ctx context.Context) error {
 	var errs []error
+	if b.stopPrewarm != nil {
+		b.stopPrewarm()
+		b.stopPrewarm = nil
+	}
 	if err := Cleanup(ctx, b.RunID, b.Engines()...); err != nil {
 		errs = append(errs, err)
 	}

@@ -41,6 +41,17 @@ func ComposeV2(ctx context.Context, version string, logf func(format string, arg
 	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
 		return bin, nil
 	}
+	// Why a lock: the bed's prewarm (Bed.Prewarm) may be building it right
+	// now; a test that needs it waits for that build instead of making a
+	// second one.
+	unlock, err := flockWait(ctx, filepath.Join(dir, "build.lock"))
+	if err != nil {
+		return "", fmt.Errorf("build compose %s: %w", version, err)
+	}
+	defer unlock()
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() {
+		return bin, nil
+	}
 	logf("building Compose %s from its Go module into %s (once; this takes minutes)", version, bin)
 	src, err := composeModuleDir(ctx, version)
 	if err != nil {
@@ -57,7 +68,9 @@ func ComposeV2(ctx context.Context, version string, logf func(format string, arg
 		return "", fmt.Errorf("build compose %s: copy the module: %w", version, err)
 	}
 	tmp := filepath.Join(work, "docker-compose")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",
+	// Why nice: the build may run beside the first tests (Bed.Prewarm),
+	// which must keep the machine's two cores when they need them.
+	cmd := exec.CommandContext(ctx, "nice", "-n", "19", "go", "build", "-trimpath",
 		"-ldflags", "-s -w -X "+composeV2Module+"/internal.Version="+version, "-o", tmp, "./cmd")
 	cmd.Dir = filepath.Join(work, "src")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod -buildvcs=false")
