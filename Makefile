@@ -6,6 +6,9 @@
 GO       ?= go
 BIN      := bin/tarsup
 E2E_TIMEOUT ?= 60m
+# -parallel 64: more than all the tests that call bed.Parallel, so that one
+# waiting for its engine's turn holds back no test of another engine;
+# bed.Parallel itself runs at most testbed.ParallelTests at once.
 
 .PHONY: build test unit e2e bench lint engine clean demo demo-down
 
@@ -21,7 +24,7 @@ engine:
 	@bash tests/ensure-docker.sh
 
 e2e: engine
-	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./tests/
+	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -parallel 64 -v ./tests/
 
 bench: engine
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '^$$' -bench . -benchtime 1x ./tests/

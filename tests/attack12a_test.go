@@ -180,6 +180,7 @@ func (g *a12Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // backoff, then unknown), 200 without a digest (unknown, never "none");
 // --offline sends no request; an unreachable registry is unknown too.
 func TestAttack12aStatusRegistryManners(t *testing.T) {
+	bed.Parallel(t, 11)
 	ctx := t.Context()
 	e, conn := extraEngine(t, ctx, 11)
 	target, err := url.Parse("http://" + bed.Registry.Addr)
@@ -301,6 +302,7 @@ func a12Labels(s string) bool {
 // that parses, with update_available 1 for the moved node and 0 for the
 // pinned one; nothing is recreated.
 func TestAttack12aMetricsParseWithPin(t *testing.T) {
+	bed.Parallel(t, 11)
 	ctx := t.Context()
 	e, conn := extraEngine(t, ctx, 11)
 	d := bed.On(ctx, t, e)
@@ -369,6 +371,7 @@ func TestAttack12aMetricsParseWithPin(t *testing.T) {
 // manifest HEAD, however many others there are, all from the same
 // registry; none of them is a row.
 func TestAttack12aStatusCrowd(t *testing.T) {
+	bed.Parallel(t, 11)
 	ctx := t.Context()
 	e, conn := extraEngine(t, ctx, 11)
 	target, err := url.Parse("http://" + bed.Registry.Addr)

@@ -118,6 +118,7 @@ func hookThatHangs(dir string) string {
 // finishes the swap (the new container passes its gate and stays), after
 // which status shows the framework on v3.0.16 and nothing to recover.
 func TestAttack12bKillDuringHook(t *testing.T) {
+	bed.Parallel(t, a12bEngineSlot)
 	ctx := t.Context()
 	e, conn := extraEngine(t, ctx, a12bEngineSlot)
 	d := bed.On(ctx, t, e)
@@ -162,6 +163,7 @@ func TestAttack12bKillDuringHook(t *testing.T) {
 // CRON_TZ= would silently follow UTC: refresh refuses it, exit 2 naming TZ
 // and the fix, before any engine is contacted or anything changes.
 func TestAttack12bWindowUnreadableTZ(t *testing.T) {
+	bed.Parallel(t, a12bEngineSlot)
 	ctx := t.Context()
 	e, conn := extraEngine(t, ctx, a12bEngineSlot)
 	d := bed.On(ctx, t, e)

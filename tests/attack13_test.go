@@ -101,6 +101,7 @@ func a13OneHealthy(t *testing.T, ctx context.Context, e *testbed.Engine, fw *tes
 // (20.10) refuses to rename a container that is restarting. The upgrade
 // must still go through.
 func TestAttack13CrashLoopingOld(t *testing.T) {
+	bed.Parallel(t, a13EngineSlot)
 	ctx := t.Context()
 	e, args := a13Engine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -207,6 +208,7 @@ func killDialers(t *testing.T, ctx context.Context, e *testbed.Engine) {
 // gate must load it again, not fail every probe for the rest of the run
 // (and then the rollback's gate too).
 func TestAttack13ProbeImagePruned(t *testing.T) {
+	bed.Parallel(t, a13EngineSlot)
 	ctx := t.Context()
 	e, args := a13Engine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -334,6 +336,7 @@ func a13Removed(t *testing.T, ctx context.Context, e *testbed.Engine, fn func())
 // real one leaves one healthy framework on its volume and address, no
 // probe sidecar, no temporary name.
 func TestAttack13Kill9DryRunTruthful(t *testing.T) {
+	bed.Parallel(t, a13EngineSlot)
 	ctx := t.Context()
 	e, args := a13Engine(t, ctx)
 	points := []struct {
@@ -491,6 +494,7 @@ func a13Impostor(t *testing.T, ctx context.Context, e *testbed.Engine, mode stri
 // its probes (here a sidecar per probe, --probe sidecar), decide as they
 // say (the new framework is healthy: upgraded), and leave no sidecar.
 func TestAttack13SidecarMisbehaves(t *testing.T) {
+	bed.Parallel(t, a13EngineSlot)
 	ctx := t.Context()
 	e, args := a13Engine(t, ctx)
 	for i, mode := range []string{"garbage", "longline", "silent"} {
@@ -514,6 +518,7 @@ func TestAttack13SidecarMisbehaves(t *testing.T) {
 // effort), create no sidecar, and say nothing of a failed probe. With
 // --probe sidecar it must stop before anything changed, saying why.
 func TestAttack13NotStaticAnnounce(t *testing.T) {
+	bed.Parallel(t, a13EngineSlot)
 	ctx := t.Context()
 	e, args := a13Engine(t, ctx)
 	dyn := filepath.Join(t.TempDir(), "tarsup-dyn")
@@ -575,6 +580,7 @@ func TestAttack13NotStaticAnnounce(t *testing.T) {
 // upgraded (the plan's one step ran to its end), exactly one framework under
 // its name, answering, on its data, no sidecar, and nothing to recover.
 func TestAttack13SignalMidSwap(t *testing.T) {
+	bed.Parallel(t, a13EngineSlot)
 	ctx := t.Context()
 	e, args := a13Engine(t, ctx)
 	points := []struct {
@@ -620,6 +626,7 @@ func TestAttack13SignalMidSwap(t *testing.T) {
 // attached stdin closes, StdinOnce; AutoRemove removes it), so it must be
 // gone by itself, before any other tarsup sweeps it.
 func TestAttack13KilledSidecarEnds(t *testing.T) {
+	bed.Parallel(t, a13EngineSlot)
 	ctx := t.Context()
 	e, args := a13Engine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -644,6 +651,7 @@ func TestAttack13KilledSidecarEnds(t *testing.T) {
 // helpers of dead tarsups as it takes the engine lock; its dry run does
 // not name them either.
 func TestAttack13ForeignProbeLabel(t *testing.T) {
+	bed.Parallel(t, a13EngineSlot)
 	ctx := t.Context()
 	e, args := a13Engine(t, ctx)
 	d := bed.On(ctx, t, e)

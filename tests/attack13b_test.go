@@ -72,6 +72,7 @@ func a13bSame(t *testing.T, ctx context.Context, e *testbed.Engine, fw *testbed.
 // old one's start is announced as the new one's was: twice with auto (this
 // engine is 20.10, before Docker 28) and on, never with off.
 func TestAttack13bRollbackAnnounce(t *testing.T) {
+	bed.Parallel(t, a13bEngineSlot)
 	ctx := t.Context()
 	e, args := a13bEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -112,6 +113,7 @@ func a13bRollbackSignal(t *testing.T, ctx context.Context, e *testbed.Engine, ar
 // the same point: the rollback finishes (exit 1, rolled back), nothing is
 // left to recover.
 func TestAttack13bRollbackInterrupted(t *testing.T) {
+	bed.Parallel(t, a13bEngineSlot)
 	ctx := t.Context()
 	e, args := a13bEngine(t, ctx)
 	t.Run("kill -9", func(t *testing.T) {
@@ -154,6 +156,7 @@ func TestAttack13bRollbackInterrupted(t *testing.T) {
 // renamed or stopped, and the new one is removed: exit 1, the step
 // skipped.
 func TestAttack13bPreStopFails(t *testing.T) {
+	bed.Parallel(t, a13bEngineSlot)
 	ctx := t.Context()
 	e, args := a13bEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -208,6 +211,7 @@ func eventsOf() events.ListOptions {
 // the engine kills it. The swap still ends with the new container alone
 // and healthy, and says the old one was killed.
 func TestAttack13bStopTimeoutRunsOut(t *testing.T) {
+	bed.Parallel(t, a13bEngineSlot)
 	ctx := t.Context()
 	e, args := a13bEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -252,6 +256,7 @@ func a13bDuringGate(t *testing.T, ctx context.Context, e *testbed.Engine, fw *te
 // image answers after 3 s), the operator renames NAME.tarsup-old, renames
 // the new container, or removes NAME.tarsup-old with docker rm -f.
 func TestAttack13bOperatorMidGate(t *testing.T) {
+	bed.Parallel(t, a13bEngineSlot)
 	ctx := t.Context()
 	e, args := a13bEngine(t, ctx)
 	docker := func(t *testing.T, a ...string) {
@@ -324,6 +329,7 @@ func TestAttack13bOperatorMidGate(t *testing.T) {
 // and --announce on (which must not announce there: no namespace of
 // their own).
 func TestAttack13bNetworkModes(t *testing.T) {
+	bed.Parallel(t, a13bEngineSlot)
 	ctx := t.Context()
 	e, args := a13bEngine(t, ctx)
 	for _, mode := range []string{"container", "none", "host"} {
@@ -394,6 +400,7 @@ func TestAttack13bNetworkModes(t *testing.T) {
 // must not turn a healthy upgrade into a failure: upgraded, and the report
 // says why nothing was announced.
 func TestAttack13bNoPacketSockets(t *testing.T) {
+	bed.Parallel(t, a13bEngineSlot)
 	ctx := t.Context()
 	e, args := a13bEngine(t, ctx)
 	profile := filepath.Join(t.TempDir(), "no-packet.json")
@@ -424,6 +431,7 @@ func TestAttack13bNoPacketSockets(t *testing.T) {
 // out of range, and --only of containers that are not Tars: exit 2 (or
 // nothing to do) with one line naming the flag, and nothing changed.
 func TestAttack13bOddFlags(t *testing.T) {
+	bed.Parallel(t, a13bEngineSlot)
 	ctx := t.Context()
 	e, args := a13bEngine(t, ctx)
 	d := bed.On(ctx, t, e)

@@ -356,6 +356,7 @@ func arRequireWorking(t *testing.T, ctx context.Context, d *testbed.Deployer, e 
 // same containers the same action, with exactly the engine operations the
 // dry run listed, in that order, and leaves one working framework.
 func TestAttackRecoverDryRunAfterKill9(t *testing.T) {
+	bed.Parallel(t, arEngineSlot)
 	slow := func() string { return bed.Images.FrameworkSlow }
 	never := func() string { return bed.Images.FrameworkNeverHealthy }
 	points := []arKillPoint{
@@ -418,6 +419,7 @@ func arRow(rows []plan.Recovery, name string) (plan.Recovery, bool) {
 // dry run and a real recover change nothing, and both name each of them
 // and say why it is left alone.
 func TestAttackRecoverHandMade(t *testing.T) {
+	bed.Parallel(t, arEngineSlot)
 	ctx := t.Context()
 	e, conn := arEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -545,6 +547,7 @@ func arRequireRefused(t *testing.T, r testbed.Result, code int, want string, bef
 // naming the holder. Once the lock is gone, `--dry-run=false` is a real
 // recover and does what the dry run said.
 func TestAttackRecoverDryRunCommandLine(t *testing.T) {
+	bed.Parallel(t, arEngineSlot)
 	ctx := t.Context()
 	e, conn := arEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -662,6 +665,7 @@ func (p *arHoldingProxy) forward(c net.Conn, upstream, trigger string, once *syn
 // "list containers ...: context canceled", as if the engine were down.)
 // A real recover then does the job.
 func TestAttackRecoverDryRunSignals(t *testing.T) {
+	bed.Parallel(t, arEngineSlot)
 	ctx := t.Context()
 	e, conn := arEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -715,6 +719,7 @@ func TestAttackRecoverDryRunSignals(t *testing.T) {
 // before the restart, exactly what a dry run after it says (now with a
 // real stop of the old one), and one working framework.
 func TestAttackRecoverEngineRestartBetween(t *testing.T) {
+	bed.Parallel(t, arEngineSlot)
 	ctx := t.Context()
 	e, conn := arEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -746,6 +751,7 @@ func TestAttackRecoverEngineRestartBetween(t *testing.T) {
 // failed one; its rollback, every engine call cancelled, printed "ROLLBACK
 // FAILED" with by-hand advice to remove the healthy new container, exit 1.)
 func TestAttackRecoverSignalDuringGate(t *testing.T) {
+	bed.Parallel(t, arEngineSlot)
 	ctx := t.Context()
 	e, conn := arEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -799,6 +805,7 @@ func TestAttackRecoverSignalDuringGate(t *testing.T) {
 // operations up to the gate, then the rollback, and the old container runs
 // again under the name.
 func TestAttackRecoverFinishWhoseGateFails(t *testing.T) {
+	bed.Parallel(t, arEngineSlot)
 	ctx := t.Context()
 	e, conn := arEngine(t, ctx)
 	d := bed.On(ctx, t, e)

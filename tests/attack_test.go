@@ -43,6 +43,7 @@ func attackEngine(t *testing.T, ctx context.Context) (*testbed.Engine, []string)
 // old container back on its network at its address before it starts it,
 // not start a framework with no address at all and throw the journal away.
 func TestAttackKillDuringRepinThenRecover(t *testing.T) {
+	bed.Parallel(t, attackEngineIndex)
 	ctx := t.Context()
 	e, conn := attackEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -174,6 +175,7 @@ func startAtProbe(t *testing.T, ctx context.Context, e *testbed.Engine, sig sysc
 // stayed on the engine for good, each one naming a Tars container's
 // network namespace.)
 func TestAttackSignalDuringPreflightProbe(t *testing.T) {
+	bed.Parallel(t, attackEngineIndex)
 	ctx := t.Context()
 	e, _ := attackEngine(t, ctx)
 	conn := append([]string{"--host", e.Host, "--probe", "sidecar"}, tlsArgs(e)...)

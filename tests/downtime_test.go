@@ -247,38 +247,3 @@ func TestAnnounceAuto(t *testing.T) {
 		t.Errorf("probe sidecars left: %v", left)
 	}
 }
-
-// TestRollbackAnnounces: a lone framework whose new image never becomes
-// healthy is rolled back, and the old container, started again on its
-// address, is announced as the new one was (the step's --announce auto
-// decision): tarsup reports both sidecars' announcements, the rollback's
-// last, and the old container answers on its address at once.
-func TestRollbackAnnounces(t *testing.T) {
-	ctx := t.Context()
-	d := bed.On(ctx, t, bed.Local)
-	p := uniq("rbannounce-")
-	sub := bed.Local.Subnet(59)
-	ip := testbed.HostIP(sub, 3)
-	old := d.Run(testbed.ContainerSpec{Name: p + "fw", Image: bed.Images.Framework3015, Env: []string{"REBUILD=false"},
-		Networks: []testbed.Attachment{{Network: d.Network(p+"net", sub), IPv4: ip}}, Restart: "always"})
-
-	r := tarsup(t, ctx, "upgrade", "--host", bed.Local.Host, "--only", old.Name, "--framework-image", bed.Images.FrameworkNeverHealthy,
-		"--health-timeout", "4s", "--monitor", "1s", "--stop-timeout", "5s", "--lock-wait", "10m", "--register-timeout", "0")
-	requireExit(t, r, 1, "not healthy after")
-	if now := inspect(t, ctx, bed.Local, old.Name); now.ID != old.ID || !now.State.Running {
-		t.Fatalf("the old container is not back: %s running=%v\n%s", now.ID, now.State.Running, r)
-	}
-	said := "gate sidecar (announced " + ip + " on eth0)"
-	if n := strings.Count(r.Stdout, said); n != 2 {
-		t.Errorf("%d reports %q, want 2 (the new container's gate, the rollback's):\n%s", n, said, r.Stdout)
-	}
-	if rb := strings.Index(r.Stdout, "rollback"); rb < 0 || strings.LastIndex(r.Stdout, said) < rb {
-		t.Errorf("no announcement after the rollback began:\n%s", r.Stdout)
-	}
-	if err := testbed.WaitTCP(ctx, net.JoinHostPort(ip, "17890"), 10*time.Second); err != nil {
-		t.Errorf("the old container after the rollback: %v", err)
-	}
-	if left := probeSidecars(t, ctx, bed.Local); len(left) != 0 {
-		t.Errorf("probe sidecars left: %v", left)
-	}
-}

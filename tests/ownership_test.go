@@ -25,7 +25,9 @@ import (
 // Why not the local engine: it is shared with every other test run on the
 // machine, and their tarsups would recover (or wait on) what these tests
 // lay out on purpose: user containers under tarsup's names, stale locks.
-const ownEngineIndex = 9
+// Why 14: these tests run beside the others (bed.Parallel), and attack13's
+// slot 9 would make them take turns with those.
+const ownEngineIndex = 14
 
 // ownEngine starts (or reuses) the extra engine and returns it with the
 // connection flags tarsup needs for it.
@@ -48,6 +50,7 @@ func containerState(t *testing.T, ctx context.Context, e *testbed.Engine, name s
 // (exit 3 naming it); a user's X.tarsup-old beside a running X makes the
 // upgrade of X a pre-flight refusal (exit 3) that stops nothing.
 func TestOwnershipUserContainers(t *testing.T) {
+	bed.Parallel(t, ownEngineIndex)
 	ctx := t.Context()
 	e, conn := ownEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -123,6 +126,7 @@ type ownStatusRow struct {
 // ordinary framework rows; a user's container under a temporary name is
 // flagged as not tarsup's.
 func TestStatusInterruptedSwap(t *testing.T) {
+	bed.Parallel(t, ownEngineIndex)
 	ctx := t.Context()
 	e, conn := ownEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -196,6 +200,7 @@ func deadPID(t *testing.T) int {
 // hosts are now on different versions, then which steps did not run. The
 // same upgrade run again finishes the job.
 func TestSigtermBetweenFrameworkHosts(t *testing.T) {
+	bed.Parallel(t, ownEngineIndex)
 	ctx := t.Context()
 	e, conn := ownEngine(t, ctx)
 	d := bed.On(ctx, t, e)
@@ -290,6 +295,7 @@ wait:
 // for it (--lock-wait); none fails with exit 1 ("removal already in
 // progress" when two remove the same stale lock).
 func TestStaleLockStampede(t *testing.T) {
+	bed.Parallel(t, ownEngineIndex)
 	ctx := t.Context()
 	e, conn := ownEngine(t, ctx)
 	d := bed.On(ctx, t, e)
