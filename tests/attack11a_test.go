@@ -25,10 +25,14 @@ import (
 // operator's worst night would bring them. They run on extra engine 12 (a
 // dockerd of their own: their runs wait for heartbeats), subnets 235..239.
 
+// a11aEngineSlot is the extra engine these attacks run on (bed.Parallel: they
+// take turns on it, beside the other engines' tests).
+const a11aEngineSlot = 12
+
 // a11aEngine is the engine of these attacks and the flags that reach it.
 func a11aEngine(t *testing.T) (*testbed.Engine, []string) {
 	t.Helper()
-	return extraEngine(t, t.Context(), 12)
+	return extraEngine(t, t.Context(), a11aEngineSlot)
 }
 
 // a11aRow is what these attacks read of status' JSON rows.
@@ -75,6 +79,7 @@ func a11aNoClients(t *testing.T, ctx context.Context, e *testbed.Engine) {
 // must read the real database (nodes active), not the user's. tarsup
 // matched a container name on any network and read the decoy.
 func TestAttack11aDatabaseNamedElsewhere(t *testing.T) {
+	bed.Parallel(t, a11aEngineSlot)
 	ctx := t.Context()
 	e, flags := a11aEngine(t)
 	d := bed.On(ctx, t, e)
@@ -132,6 +137,7 @@ func sqlQuote(s string) string {
 // the database is stopped by hand: status still prints every row, exit 0,
 // and says the nodes' registration is unknown and why.
 func TestAttack11aOddRowsPasswordAndDatabaseDown(t *testing.T) {
+	bed.Parallel(t, a11aEngineSlot)
 	ctx := t.Context()
 	e, flags := a11aEngine(t)
 	d := bed.On(ctx, t, e)
@@ -241,6 +247,7 @@ func a11aWatchPS(t *testing.T, secret string) func() {
 // away by itself once started (AutoRemove), and status and recover ignore
 // one that stays.
 func TestAttack11aKill9AtClientCreate(t *testing.T) {
+	bed.Parallel(t, a11aEngineSlot)
 	ctx := t.Context()
 	e, flags := a11aEngine(t)
 	d := bed.On(ctx, t, e)
@@ -336,6 +343,7 @@ func a11aWaitGone(t *testing.T, ctx context.Context, e *testbed.Engine, id strin
 // the report says the run was interrupted and the check did not finish; no
 // client container and no temporary name is left.
 func TestAttack11aSigtermDuringRegistrationWait(t *testing.T) {
+	bed.Parallel(t, a11aEngineSlot)
 	ctx := t.Context()
 	e, flags := a11aEngine(t)
 	d := bed.On(ctx, t, e)
@@ -499,6 +507,7 @@ func a11aDuringCheck(t *testing.T, ctx context.Context, e *testbed.Engine, node 
 // password of MYSQL_ROOT_PASSWORD, without restarting the node and without
 // the new password anywhere.
 func TestAttack11aDatabaseTroubleDuringCheck(t *testing.T) {
+	bed.Parallel(t, a11aEngineSlot)
 	for _, tc := range []struct {
 		name string
 		k    int

@@ -29,10 +29,13 @@ import (
 // as an operator's worst night would bring them. They run on extra engine
 // 14, subnets 245..249.
 
+// a11bEngineSlot is the extra engine these attacks run on (bed.Parallel).
+const a11bEngineSlot = 14
+
 // a11bDeployment is a deployment of these attacks on subnet k.
 func a11bDeployment(t *testing.T, k int, name string) *snapDeployment {
 	t.Helper()
-	return newSnapDeployment(t, k, name, snapLayout{engine: 14})
+	return newSnapDeployment(t, k, name, snapLayout{engine: a11bEngineSlot})
 }
 
 // a11bUsers is mysql.user's rows: what no restore may touch.
@@ -77,6 +80,7 @@ func a11bForge(t *testing.T, dir string, m backup.Manifest, sql string, dbs ...s
 // tarsup dropped and loaded whatever database the manifest named, and the
 // client ran the dump's `system` lines.
 func TestAttack11bForgedSnapshots(t *testing.T) {
+	bed.Parallel(t, a11bEngineSlot)
 	ctx := t.Context()
 	s := a11bDeployment(t, 245, "a11b-forged")
 	good := takeBackup(t, ctx, s)
@@ -168,6 +172,7 @@ func mustRead(t *testing.T, dump string) string {
 // --backup-dir is the working directory's; two backups of one deployment
 // at once both end with a verified snapshot of their own.
 func TestAttack11bBackupDirs(t *testing.T) {
+	bed.Parallel(t, a11bEngineSlot)
 	ctx := t.Context()
 	s := a11bDeployment(t, 246, "a11b-dirs")
 	open := t.TempDir()
@@ -289,6 +294,7 @@ INSERT INTO db_tars.a11b_bulk (pad) SELECT REPEAT('x', 1000) FROM information_sc
 // container once the dump tool ended; the next upgrade takes over the
 // dead lock, sweeps the unfinished file and upgrades.
 func TestAttack11bKill9DuringSnapshot(t *testing.T) {
+	bed.Parallel(t, a11bEngineSlot)
 	ctx := t.Context()
 	s := a11bDeployment(t, 247, "a11b-kill-dump")
 	s.d.SQL(s.db.Name, s.pw, a11bBulk)
@@ -335,6 +341,7 @@ func TestAttack11bKill9DuringSnapshot(t *testing.T) {
 // stopped when it began): `docker start` brings it back. SIGTERM during
 // the load ends neither the load nor the start: the framework runs.
 func TestAttack11bKilledRestore(t *testing.T) {
+	bed.Parallel(t, a11bEngineSlot)
 	ctx := t.Context()
 	s := a11bDeployment(t, 248, "a11b-kill-load")
 	s.d.SQL(s.db.Name, s.pw, a11bBulk)

@@ -25,9 +25,9 @@ import (
 // Why not the local engine: it is shared with every other test run on the
 // machine, and their tarsups would recover (or wait on) what these tests
 // lay out on purpose: user containers under tarsup's names, stale locks.
-// Why 14: these tests run beside the others (bed.Parallel), and attack13's
+// Why 15: these tests run beside the others (bed.Parallel), and attack13's
 // slot 9 would make them take turns with those.
-const ownEngineIndex = 14
+const ownEngineIndex = 15
 
 // ownEngine starts (or reuses) the extra engine and returns it with the
 // connection flags tarsup needs for it.
