@@ -18,6 +18,7 @@ import (
 // goes on; an operator who asked for the check (--register-timeout given)
 // gets exit 2, and nothing changed.
 func TestRegistrationOffWithoutDatabase(t *testing.T) {
+	bed.Parallel(t, regEngineSlot)
 	ctx := t.Context()
 	e, flags := regEngine(t)
 	d := bed.On(ctx, t, e)
@@ -49,8 +50,12 @@ func TestRegistrationOffWithoutDatabase(t *testing.T) {
 // registrations, and other tests' long runs hold the main engine's lock.
 func regEngine(t *testing.T) (*testbed.Engine, []string) {
 	t.Helper()
-	return extraEngine(t, t.Context(), 8)
+	return extraEngine(t, t.Context(), regEngineSlot)
 }
+
+// regEngineSlot is the extra engine of these tests; they wait for
+// heartbeats, so they run beside the other engines' tests (bed.Parallel).
+const regEngineSlot = 8
 
 // regDeployment lays a deployment out on e's real MariaDB (k is its
 // subnet), with nodes at v3.0.16 already, so that the framework may move
@@ -98,6 +103,7 @@ type upgradeJSON struct {
 // steps and after the node steps (the dry run shows those steps), and the
 // status shows each node's registration and last heartbeat.
 func TestRegistrationAfterUpgrade(t *testing.T) {
+	bed.Parallel(t, regEngineSlot)
 	ctx := t.Context()
 	e, flags := regEngine(t)
 	d := bed.On(ctx, t, e)
@@ -172,6 +178,7 @@ func TestRegistrationAfterUpgrade(t *testing.T) {
 // restarted once, then named with their host, node IP and what was wrong:
 // exit 1.
 func TestRegistrationNamesBadNodes(t *testing.T) {
+	bed.Parallel(t, regEngineSlot)
 	for _, tc := range []struct {
 		name, problem string
 		k             int

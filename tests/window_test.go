@@ -335,8 +335,9 @@ func TestWindowWatch(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	base := "http://" + addr
-	// Opens three minutes from now (at the minute), for two hours.
-	opens := wnMinute(time.Now(), time.Local).Add(3 * time.Minute)
+	// Opens at the second minute from now (one to two minutes away: what
+	// comes before it takes seconds), for two hours.
+	opens := wnMinute(time.Now(), time.Local).Add(2 * time.Minute)
 	spec := "daily " + wnSpan(opens, opens.Add(2*time.Hour), time.Local)
 	args := append([]string{"watch", "--schedule", "@every 1h", "--http-addr", addr, "--http-token-file", tokenFile,
 		"--host", bed.Local.Host, "--probe", "direct", "--lock", filepath.Join(dir, "tarsup.lock"), "--format", "json", "--log-format", "json",
@@ -355,7 +356,7 @@ func TestWindowWatch(t *testing.T) {
 	before := rfState(t, ctx, bed.Local, lab.fw, lab.node)
 	rep := update("")
 	if rep.Window == nil || rep.Window.Open {
-		t.Fatalf("the window %s is open already (the test took three minutes to get here?): %+v", spec, rep.Window)
+		t.Fatalf("the window %s is open already (the test took a minute to get here?): %+v", spec, rep.Window)
 	}
 	if rep.Window.NextOpen != opens.Format(time.RFC3339) || !reflect.DeepEqual(rep.Window.Waiting, []string{lab.node}) || rep.Upgraded != 0 || rep.Changed {
 		t.Errorf("outside the window: %+v; want next_open %s, %s waiting, nothing changed", rep.Window, opens.Format(time.RFC3339), lab.node)
