@@ -252,7 +252,7 @@ func (d *dialer) close() {
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = d.h.Engine.ContainerRemove(rctx, d.id, container.RemoveOptions{Force: true})
+	removeSidecar(rctx, d.h, d.id)
 }
 
 // probeByDialer runs c's checks from h's engine host. done is false when

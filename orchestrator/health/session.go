@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/errdefs"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
@@ -307,7 +308,30 @@ func (s *sidecarSession) Close() {
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = s.h.Engine.ContainerRemove(rctx, s.id, container.RemoveOptions{Force: true})
+	removeSidecar(rctx, s.h, s.id)
+}
+
+// removeSidecar removes probe container id and returns once the engine has
+// (or ctx ends). Why it waits: a sidecar made with AutoRemove that just
+// exited (its stdin closed) is being removed by the engine already; the
+// remove then answers at once that removal is in progress (a conflict),
+// and tarsup would end with the container still listed ("Removal In
+// Progress"), which `docker ps -a` and the next run's checks would see.
+func removeSidecar(ctx context.Context, h *engine.Host, id string) {
+	err := h.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	if !errdefs.IsConflict(err) {
+		return
+	}
+	for {
+		if _, err := h.Engine.ContainerInspect(ctx, id); errdefs.IsNotFound(err) || ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // lockedBuffer is the sidecar's stderr, written by the stream's reader.

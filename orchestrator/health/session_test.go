@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tarsup/tarsup/images"
@@ -237,4 +238,52 @@ func TestSessionModes(t *testing.T) {
 		t.Errorf("start: %v, want the engine's refusal", err)
 	}
 	s.Close()
+}
+
+// removingEngine plays an engine removing an AutoRemove sidecar by itself:
+// the remove is a conflict ("removal already in progress") and inspect
+// finds the container for a few more looks.
+type removingEngine struct {
+	engine.Engine // the methods removeSidecar does not use panic
+	removeErr     error
+	looksLeft     int
+	looks         int
+}
+
+func (e *removingEngine) ContainerRemove(context.Context, string, container.RemoveOptions) error {
+	return e.removeErr
+}
+
+func (e *removingEngine) ContainerInspect(context.Context, string) (container.InspectResponse, error) {
+	e.looks++
+	if e.looksLeft == 0 {
+		return container.InspectResponse{}, errdefs.NotFound(errors.New("no such container"))
+	}
+	e.looksLeft--
+	return container.InspectResponse{}, nil
+}
+
+// TestRemoveSidecarWaits: a sidecar the engine is removing already is
+// waited for until it is gone; a remove that worked, or failed otherwise,
+// is not followed by any look.
+func TestRemoveSidecarWaits(t *testing.T) {
+	e := &removingEngine{removeErr: errdefs.Conflict(errors.New("removal of container side1 is already in progress")), looksLeft: 3}
+	removeSidecar(context.Background(), &engine.Host{Engine: e}, "side1")
+	if e.looks != 4 || e.looksLeft != 0 {
+		t.Errorf("looks %d, want 4 (three while it is removed, one that finds it gone)", e.looks)
+	}
+	for _, err := range []error{nil, errors.New("engine down")} {
+		e := &removingEngine{removeErr: err, looksLeft: 3}
+		removeSidecar(context.Background(), &engine.Host{Engine: e}, "side1")
+		if e.looks != 0 {
+			t.Errorf("remove error %v: %d looks, want none", err, e.looks)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	stuck := &removingEngine{removeErr: errdefs.Conflict(errors.New("in progress")), looksLeft: 1 << 30}
+	removeSidecar(ctx, &engine.Host{Engine: stuck}, "side1")
+	if ctx.Err() == nil {
+		t.Errorf("removeSidecar returned before the container was gone or its context ended")
+	}
 }
