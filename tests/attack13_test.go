@@ -38,6 +38,12 @@ import (
 // taken, so no two processes ever share one. Subnets 240..249 of it.
 const a13EngineSlot = 9
 
+// a13ImpostorSlot is TestAttack13SidecarMisbehaves's engine: its probe
+// image is replaced by impostors, and its fallbacks wait out their
+// timeouts, so it runs beside the other attacks (bed.Parallel) on an
+// engine of its own.
+const a13ImpostorSlot = 3
+
 // a13Engine is this file's engine and tarsup's flags for it (--probe direct).
 func a13Engine(t *testing.T, ctx context.Context) (*testbed.Engine, []string) {
 	t.Helper()
@@ -494,9 +500,9 @@ func a13Impostor(t *testing.T, ctx context.Context, e *testbed.Engine, mode stri
 // its probes (here a sidecar per probe, --probe sidecar), decide as they
 // say (the new framework is healthy: upgraded), and leave no sidecar.
 func TestAttack13SidecarMisbehaves(t *testing.T) {
-	bed.Parallel(t, a13EngineSlot)
+	bed.Parallel(t, a13ImpostorSlot)
 	ctx := t.Context()
-	e, args := a13Engine(t, ctx)
+	e, args := extraEngine(t, ctx, a13ImpostorSlot)
 	for i, mode := range []string{"garbage", "longline", "silent"} {
 		t.Run(mode, func(t *testing.T) {
 			d := bed.On(ctx, t, e)

@@ -24,6 +24,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/errdefs"
 	"github.com/tarsup/tarsup/orchestrator/lock"
 	"github.com/tarsup/tarsup/orchestrator/owner"
 	"github.com/tarsup/tarsup/orchestrator/plan"
@@ -48,8 +49,24 @@ func arEngine(t *testing.T, ctx context.Context) (*testbed.Engine, []string) {
 func arState(t *testing.T, ctx context.Context, e *testbed.Engine, prefix string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	for _, n := range names(t, ctx, e, prefix) {
-		in := inspect(t, ctx, e, n)
+	// Why by ID, and a container gone meanwhile skipped: a rename or a
+	// stop the killed tarsup asked for may still be under way (arSettle
+	// waits for it), so a name listed may be another's by the inspect.
+	list, err := e.Client.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		if !slices.ContainsFunc(c.Names, func(n string) bool { return strings.HasPrefix(strings.TrimPrefix(n, "/"), prefix) }) {
+			continue
+		}
+		in, err := e.Client.ContainerInspect(ctx, c.ID)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 		var labels, nets []string
 		for _, k := range slices.Sorted(maps.Keys(in.Config.Labels)) {
 			labels = append(labels, k+"="+in.Config.Labels[k])

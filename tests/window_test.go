@@ -104,9 +104,20 @@ type wnLab struct {
 	node    string
 	fw      string
 	refresh []string
+	e       *testbed.Engine // the lab's engine
+	conn    []string        // tarsup's flags that reach it
 }
 
 func wnSetup(t *testing.T, k int, name string) *wnLab {
+	t.Helper()
+	return wnSetupOn(t, bed.Local, []string{"--host", bed.Local.Host, "--probe", "direct"}, k, name)
+}
+
+// wnWatchEngineSlot is TestWindowWatch's extra engine.
+const wnWatchEngineSlot = 4
+
+// wnSetupOn is wnSetup on engine e, which tarsup reaches with conn.
+func wnSetupOn(t *testing.T, e *testbed.Engine, conn []string, k int, name string) *wnLab {
 	t.Helper()
 	ctx := t.Context()
 	// Why a new repository each time: the engine keeps the tags it pulled,
@@ -114,11 +125,11 @@ func wnSetup(t *testing.T, k int, name string) *wnLab {
 	mirror := "e2e-" + name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	ref := rfNodeRepo(t, ctx, mirror, "v3.0.15", "latest")[0]
 	p := uniq(name + "-")
-	subnet := bed.Local.Subnet(k)
-	d := bed.On(ctx, t, bed.Local)
+	subnet := e.Subnet(k)
+	d := bed.On(ctx, t, e)
 	dep := d.TarsDocs(testbed.TarsLayout{Prefix: p, Subnet: subnet, Nodes: 1, NodeImage: ref})
-	lab := &wnLab{dep: dep, d: d, repo: strings.TrimSuffix(ref, ":latest"), mirror: mirror, subnet: subnet, node: dep.Nodes[0].Name, fw: dep.Framework.Name}
-	lab.refresh = append(append([]string{"refresh", "--host", bed.Local.Host, "--probe", "direct", "--lock", filepath.Join(t.TempDir(), "tarsup.lock")},
+	lab := &wnLab{dep: dep, d: d, repo: strings.TrimSuffix(ref, ":latest"), mirror: mirror, subnet: subnet, node: dep.Nodes[0].Name, fw: dep.Framework.Name, e: e, conn: conn}
+	lab.refresh = append(append(append(append([]string{"refresh"}, conn...), "--lock", filepath.Join(t.TempDir(), "tarsup.lock")),
 		rfOnly(lab.fw, lab.node)...), wnGate...)
 	return lab
 }
@@ -320,8 +331,12 @@ func TestWindowClosingTooSoon(t *testing.T) {
 // watch upgrades it by itself when the window opens (its schedule would
 // not fire for an hour).
 func TestWindowWatch(t *testing.T) {
+	// Why an engine of its own, beside the other tests: most of it is the
+	// wait for its window to open.
+	bed.Parallel(t, wnWatchEngineSlot)
 	ctx := t.Context()
-	lab := wnSetup(t, 173, "wnwatch")
+	e, conn := extraEngine(t, ctx, wnWatchEngineSlot)
+	lab := wnSetupOn(t, e, conn, 173, "wnwatch")
 	lab.move(t, "latest", testbed.ImageSpec{Version: "v3.0.16"})
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
@@ -339,9 +354,9 @@ func TestWindowWatch(t *testing.T) {
 	// comes before it takes seconds), for two hours.
 	opens := wnMinute(time.Now(), time.Local).Add(2 * time.Minute)
 	spec := "daily " + wnSpan(opens, opens.Add(2*time.Hour), time.Local)
-	args := append([]string{"watch", "--schedule", "@every 1h", "--http-addr", addr, "--http-token-file", tokenFile,
-		"--host", bed.Local.Host, "--probe", "direct", "--lock", filepath.Join(dir, "tarsup.lock"), "--format", "json", "--log-format", "json",
-		"--window", spec}, append(rfOnly(lab.fw, lab.node), wnGate...)...)
+	args := append(append(append([]string{"watch", "--schedule", "@every 1h", "--http-addr", addr, "--http-token-file", tokenFile}, conn...),
+		"--lock", filepath.Join(dir, "tarsup.lock"), "--format", "json", "--log-format", "json",
+		"--window", spec), append(rfOnly(lab.fw, lab.node), wnGate...)...)
 	w := rfStart(t, ctx, args...)
 	w.waitOutput(t, `"msg":"watching"`, 30*time.Second)
 
@@ -353,7 +368,7 @@ func TestWindowWatch(t *testing.T) {
 		}
 		return wnDecode(t, body)
 	}
-	before := rfState(t, ctx, bed.Local, lab.fw, lab.node)
+	before := rfState(t, ctx, e, lab.fw, lab.node)
 	rep := update("")
 	if rep.Window == nil || rep.Window.Open {
 		t.Fatalf("the window %s is open already (the test took a minute to get here?): %+v", spec, rep.Window)
@@ -361,7 +376,7 @@ func TestWindowWatch(t *testing.T) {
 	if rep.Window.NextOpen != opens.Format(time.RFC3339) || !reflect.DeepEqual(rep.Window.Waiting, []string{lab.node}) || rep.Upgraded != 0 || rep.Changed {
 		t.Errorf("outside the window: %+v; want next_open %s, %s waiting, nothing changed", rep.Window, opens.Format(time.RFC3339), lab.node)
 	}
-	if after := rfState(t, ctx, bed.Local, lab.fw, lab.node); !reflect.DeepEqual(before, after) {
+	if after := rfState(t, ctx, e, lab.fw, lab.node); !reflect.DeepEqual(before, after) {
 		t.Errorf("POST /v1/update outside the window changed containers:\nbefore %v\nafter  %v", before, after)
 	}
 
@@ -369,7 +384,7 @@ func TestWindowWatch(t *testing.T) {
 	if rep.Window == nil || !rep.Window.Forced || rep.Upgraded != 1 {
 		t.Fatalf("POST /v1/update?force=1: window %+v, upgraded %d; want forced and the node upgraded", rep.Window, rep.Upgraded)
 	}
-	forced := rfState(t, ctx, bed.Local, lab.fw, lab.node)
+	forced := rfState(t, ctx, e, lab.fw, lab.node)
 	if forced[lab.node] == before[lab.node] || forced[lab.fw] != before[lab.fw] {
 		t.Errorf("?force=1: want %s recreated:\nbefore %v\nafter  %v", lab.node, before, forced)
 	}
@@ -382,7 +397,7 @@ func TestWindowWatch(t *testing.T) {
 	wtEventually(t, "a refresh when the window opens", 6*time.Minute, func() bool {
 		return strings.Contains(w.stderr.String(), `"trigger":"window"`)
 	}, w)
-	if got := rfImageDigests(t, ctx, bed.Local, lab.node); !strings.HasSuffix(strings.Join(got, " "), "@"+digest) {
+	if got := rfImageDigests(t, ctx, e, lab.node); !strings.HasSuffix(strings.Join(got, " "), "@"+digest) {
 		t.Errorf("after the window's run %s runs %v, want %s:\n%s", lab.node, got, digest, w.stderr)
 	}
 	for _, l := range strings.Split(w.stderr.String(), "\n") {
