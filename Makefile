@@ -26,8 +26,9 @@ engine:
 e2e: engine
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -parallel 64 -v ./tests/
 
+# -v: without it the testing package cuts each benchmark's log to ten lines.
 bench: engine
-	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '^$$' -bench . -benchtime 1x ./tests/
+	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '^$$' -bench . -benchtime 1x -v ./tests/
 
 demo: engine build
 	$(GO) run ./tests/demo -tarsup $(BIN) up
