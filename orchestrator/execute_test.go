@@ -232,14 +232,7 @@ func TestRollbackAnnounces(t *testing.T) {
 		f := newFakeEngine(t)
 		old := f.add("fw", "fw:old", true)
 		f.failStart["fw:new"] = true
-		x, h := fakeExecutor(f)
-		x.Opts.Gate.Prober = &sessionProber{f: f}
-		oc := containerOf(t, x, h, old.ID)
-		st := plan.Step{Host: h.Name(), Container: oc, Spec: plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:new", Role: oc.Role, APIVersion: "1.41"}),
-			Previous: plan.PreviousSpec(oc, "1.41")}
-		x.Opts.Policy(1).RecreatePolicy(&st)
-		st.Announce = announce
-		f.calls = nil
+		x, h, st := announcingStep(t, f, old.ID, announce)
 		if _, res, err := x.replace(context.Background(), h, st, &hookRun{}); res != ResultRolledBack {
 			t.Fatalf("announce %v: result %q, want %q: %v", announce, res, ResultRolledBack, err)
 		}
@@ -261,20 +254,29 @@ func TestRollbackAnnounces(t *testing.T) {
 	}
 }
 
+// announcingStep is an executor on f whose gate prepares recorded probe
+// sessions, and the recreate step of container old to fw:new, as the plan
+// writes it, with Step.Announce as announce; f's calls are cleared.
+func announcingStep(t *testing.T, f *fakeEngine, old string, announce bool) (*Executor, *engine.Host, plan.Step) {
+	t.Helper()
+	x, h := fakeExecutor(f)
+	x.Opts.Gate.Prober = &sessionProber{f: f}
+	oc := containerOf(t, x, h, old)
+	st := plan.Step{Host: h.Name(), Container: oc, Spec: plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:new", Role: oc.Role, APIVersion: "1.41"}),
+		Previous: plan.PreviousSpec(oc, "1.41")}
+	x.Opts.Policy(1).RecreatePolicy(&st)
+	st.Announce = announce
+	f.calls = nil
+	return x, h, st
+}
+
 // TestStepAnnounceReachesTheGate: the plan's Step.Announce is what the
 // gate's session is asked for.
 func TestStepAnnounceReachesTheGate(t *testing.T) {
 	for _, announce := range []bool{false, true} {
 		f := newFakeEngine(t)
 		old := f.add("fw", "fw:old", true)
-		x, h := fakeExecutor(f)
-		x.Opts.Gate.Prober = &sessionProber{f: f}
-		oc := containerOf(t, x, h, old.ID)
-		st := plan.Step{Host: h.Name(), Container: oc, Spec: plan.Derive(plan.DeriveInput{Old: oc.Inspect, NewRef: "fw:new", Role: oc.Role, APIVersion: "1.41"}),
-			Previous: plan.PreviousSpec(oc, "1.41")}
-		x.Opts.Policy(1).RecreatePolicy(&st)
-		st.Announce = announce
-		f.calls = nil
+		x, h, st := announcingStep(t, f, old.ID, announce)
 		if _, res, err := x.replace(context.Background(), h, st, &hookRun{}); res != ResultUpgraded {
 			t.Fatalf("result %q: %v", res, err)
 		}
