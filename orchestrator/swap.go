@@ -115,9 +115,12 @@ func (x *Executor) replace(ctx context.Context, h *engine.Host, st plan.Step, hr
 		return x.rollback(ctx, sw, newID, true, fmt.Errorf("start new container: %w", err))
 	}
 	x.report(Event{Host: h.Name(), Container: name, Action: eventGate, Detail: plan.Short(newID)}) // frees the engine's lane (lanes.go)
+	// Why the kill report only after the gate: no engine call between the
+	// new container's start and its gate's sidecar (which announces it).
+	gerr := x.gateNew(ctx, sw, probe)
 	x.reportKilled(ctx, sw)
-	if err := x.gateNew(ctx, sw, probe); err != nil {
-		return x.rollback(ctx, sw, newID, true, fmt.Errorf("health gate: %w", err))
+	if gerr != nil {
+		return x.rollback(ctx, sw, newID, true, fmt.Errorf("health gate: %w", gerr))
 	}
 	if gone, err := x.stillNamed(ctx, sw, newID); gone {
 		return x.rollback(ctx, sw, newID, true, err)

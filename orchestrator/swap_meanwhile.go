@@ -28,8 +28,9 @@ func (x *Executor) gateNew(ctx context.Context, sw swap, probe *health.Watch) er
 
 // reportKilled says so when the old container did not stop on its stop
 // signal within its stop timeout and the engine killed it (exit 137). Why
-// after the new one's start: no engine call between the stop and the
-// start (the downtime); the operator learns why the stop took that long.
+// after the new one's gate: no engine call between the stop and the start
+// (the downtime), nor between the start and the gate's sidecar; the
+// operator learns why the stop took that long.
 func (x *Executor) reportKilled(ctx context.Context, sw swap) {
 	if !sw.oldStopped {
 		return
