@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -343,8 +342,6 @@ func (x *Executor) restoreGate(ctx context.Context, sw swap, probe *health.Watch
 		return x.Opts.Gate.Restore(ctx, sw.h, sw.old.ID, sw.gateRole, sw.restore)
 	}
 	err := probe.Restore(ctx, sw.restore)
-	if says := probe.SidecarSays(); says != "" {
-		x.report(Event{Host: sw.h.Name(), Container: sw.old.Name, Action: "gate sidecar", Detail: strings.ReplaceAll(says, "\n", "; ")})
-	}
+	x.reportSidecar(sw, probe)
 	return err
 }

@@ -19,11 +19,17 @@ import (
 // start), reports what the gate's sidecar said, and releases it.
 func (x *Executor) gateNew(ctx context.Context, sw swap, probe *health.Watch) error {
 	err := probe.Wait(ctx)
+	x.reportSidecar(sw, probe)
+	probe.Close()
+	return err
+}
+
+// reportSidecar reports what a gate's sidecar said (its announcements, or
+// why one failed), if anything.
+func (x *Executor) reportSidecar(sw swap, probe *health.Watch) {
 	if says := probe.SidecarSays(); says != "" {
 		x.report(Event{Host: sw.h.Name(), Container: sw.old.Name, Action: "gate sidecar", Detail: strings.ReplaceAll(says, "\n", "; ")})
 	}
-	probe.Close()
-	return err
 }
 
 // reportKilled says so when the old container did not stop on its stop
