@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/errdefs"
+	"github.com/tarsup/tarsup/internal/wait"
 	"github.com/tarsup/tarsup/orchestrator/engine"
 	"github.com/tarsup/tarsup/orchestrator/plan"
 )
@@ -323,13 +324,11 @@ func removeSidecar(ctx context.Context, h *engine.Host, id string) {
 		return
 	}
 	for {
-		if _, err := h.Engine.ContainerInspect(ctx, id); errdefs.IsNotFound(err) || ctx.Err() != nil {
+		if _, err := h.Engine.ContainerInspect(ctx, id); errdefs.IsNotFound(err) {
 			return
 		}
-		select {
-		case <-ctx.Done():
+		if wait.Sleep(ctx, 50*time.Millisecond) != nil {
 			return
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
